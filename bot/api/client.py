@@ -1,0 +1,281 @@
+"""Async client for the jiema.my REST API (``../shared/jiema-api.md``).
+
+One :class:`JiemaClient` serves every user: it owns one httpx connection pool and takes the
+user's :class:`~bot.api.models.ApiKey` per call. Policies, all in this one place:
+
+* every request waits for a slot of the per-key limiter (:mod:`bot.api.limiter`), so the
+  bot stays under the API's limits instead of learning them from 429s;
+* idempotent GETs are retried on timeouts, connection errors, 408/409/429 and 5xx, with
+  capped exponential backoff and full jitter, honouring ``Retry-After``;
+* POSTs are never retried: ``POST /v1/orders`` carries no idempotency key, so a lost answer
+  surfaces as :class:`~bot.api.errors.TransportError` and the caller reconciles;
+* the key goes only into the ``Authorization`` header, never into a log, repr or error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.api.errors import (
+    ApiTimeoutError,
+    JiemaError,
+    MalformedResponseError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    error_for,
+)
+from bot.api.limiter import Bucket, KeyRateLimiter, Priority, RateLimits
+from bot.api.models import (
+    Account,
+    ApiKey,
+    Country,
+    Order,
+    OrderPage,
+    Price,
+    Service,
+    parse_items,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How idempotent reads are retried.
+
+    Attributes:
+        attempts: Total tries, the first included.
+        base_delay: First backoff, doubled each retry, capped at ``max_delay``.
+        max_delay: Longest wait between tries, and the longest ``Retry-After`` honoured
+            silently; a longer one is raised to the caller as ``RateLimitedError``.
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def backoff(self, retry: int) -> float:
+        """Full-jitter delay before retry number ``retry`` (1-based)."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class JiemaClient:
+    """The jiema API, typed. Use as an async context manager or call :meth:`aclose`.
+
+    Args:
+        base_url: API root, e.g. ``https://jiema.my/api``.
+        limits: Per-key rate limits enforced before sending.
+        retry: Retry policy for GETs.
+        timeout: httpx timeout for every request.
+        transport: Optional httpx transport (tests use the real sandbox instead).
+        sleep: Awaitable sleep used between retries (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "jiema-telegram-bot"},
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self.limiter = KeyRateLimiter(limits or RateLimits())
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    async def __aenter__(self) -> JiemaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def account(self, key: ApiKey, *, priority: Priority = Priority.INTERACTIVE) -> Account:
+        """``GET /v1/account``: balance and profile; also how a key is validated."""
+        return Account.from_api(await self._get(key, "v1/account", priority=priority))
+
+    async def services(self, key: ApiKey) -> list[Service]:
+        """``GET /v1/services``."""
+        data = await self._get(key, "v1/services")
+        return [Service.from_api(item) for item in parse_items(data)]
+
+    async def countries(self, key: ApiKey) -> list[Country]:
+        """``GET /v1/countries``."""
+        data = await self._get(key, "v1/countries")
+        return [Country.from_api(item) for item in parse_items(data)]
+
+    async def prices(self, key: ApiKey, service: str) -> list[Price]:
+        """``GET /v1/prices?service=…``: price and stock per country."""
+        data = await self._get(key, "v1/prices", params={"service": service})
+        return [Price.from_api(item) for item in parse_items(data)]
+
+    async def create_order(self, key: ApiKey, service: str, country: int | str) -> Order:
+        """``POST /v1/orders``: buys a number. Never retried.
+
+        Raises:
+            TransportError: the answer was lost; the order may or may not exist, so the
+                caller must reconcile with :meth:`orders` before telling the user anything.
+        """
+        data = await self._post(key, "v1/orders", {"service": service, "country": country})
+        return Order.from_api(data)
+
+    async def order(
+        self, key: ApiKey, order_id: str, *, priority: Priority = Priority.INTERACTIVE
+    ) -> Order:
+        """``GET /v1/orders/:id``; this read also makes the provider sync the order."""
+        return Order.from_api(await self._get(key, _order_path(order_id), priority=priority))
+
+    async def cancel_order(self, key: ApiKey, order_id: str) -> Order:
+        """``POST /v1/orders/:id/cancel``: full refund if no SMS arrived yet."""
+        return Order.from_api(await self._post(key, _order_path(order_id) + "/cancel"))
+
+    async def next_sms(self, key: ApiKey, order_id: str) -> Order:
+        """``POST /v1/orders/:id/next-sms``: wait for another SMS on the same number."""
+        return Order.from_api(await self._post(key, _order_path(order_id) + "/next-sms"))
+
+    async def orders(
+        self,
+        key: ApiKey,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        status: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> OrderPage:
+        """``GET /v1/orders``: newest first, cursor-paginated; may lag per-order reads."""
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        if status:
+            params["status"] = status
+        data = await self._get(key, "v1/orders", params=params, priority=priority)
+        return OrderPage.from_api(data)
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _get(
+        self,
+        key: ApiKey,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> Mapping[str, Any]:
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                return await self._request(key, "GET", path, Bucket.READ, priority, params=params)
+            except (TransportError, ServerError, RateLimitedError) as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+                log.info(
+                    "GET %s failed (%s), retry %d in %.1fs",
+                    path,
+                    type(exc).__name__,
+                    attempt,
+                    delay,
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_delay(self, exc: JiemaError, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``exc``, or None to give up."""
+        if attempt >= self._retry.attempts:
+            return None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return exc.retry_after if exc.retry_after <= self._retry.max_delay else None
+        return self._retry.backoff(attempt)
+
+    async def _post(
+        self, key: ApiKey, path: str, body: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any]:
+        return await self._request(
+            key, "POST", path, Bucket.WRITE, Priority.INTERACTIVE, json=body or {}
+        )
+
+    async def _request(
+        self,
+        key: ApiKey,
+        method: str,
+        path: str,
+        bucket: Bucket,
+        priority: Priority,
+        **kwargs: Any,
+    ) -> Mapping[str, Any]:
+        headers = {"Authorization": f"Bearer {key.secret}"}
+        async with self.limiter.slot(key.id, bucket, priority):
+            try:
+                response = await self._http.request(method, path, headers=headers, **kwargs)
+            except httpx.TimeoutException:
+                raise ApiTimeoutError(f"{method} {path} timed out") from None
+            except httpx.TransportError as exc:
+                raise TransportError(f"{method} {path} failed: {type(exc).__name__}") from None
+        return _unwrap(response)
+
+
+def _order_path(order_id: str) -> str:
+    return "v1/orders/" + quote(order_id, safe="")
+
+
+def _unwrap(response: httpx.Response) -> Mapping[str, Any]:
+    """Return ``data`` of a success body, or raise the error the body (or status) says."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("ok") is False:
+        code = body.get("code")
+        message = body.get("message")
+        raise error_for(
+            response.status_code,
+            code if isinstance(code, str) else "UNKNOWN",
+            message if isinstance(message, str) else "",
+            _retry_after(response),
+        )
+    if response.status_code >= 400:
+        raise error_for(
+            response.status_code,
+            f"HTTP_{response.status_code}",
+            response.reason_phrase,
+            _retry_after(response),
+        )
+    if not isinstance(body, dict) or body.get("ok") is not True:
+        raise MalformedResponseError(f"unexpected answer to {response.request.url.path}")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise MalformedResponseError("answer without a data object")
+    return data

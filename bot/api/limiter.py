@@ -1,0 +1,111 @@
+"""Client-side per-key sliding-window rate limiting.
+
+The API limits each key over a sliding window (10 writes and 60 reads per 60 s). The
+server counts a request when it *arrives*, which we cannot observe, so a slot here is held
+from the moment a request is sent until ``window`` seconds after its answer came back: the
+arrival lies between the two, so the server can never see more than ``limit`` requests in
+any window, whatever the latency. No safety margin is needed on top.
+
+Requests have a priority: background polling may only use ``limit - reserve`` slots, so the
+person using the bot always has ``reserve`` slots for their own taps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Priority(Enum):
+    """Who a request is for: the person waiting on a tap, or the background poller."""
+
+    INTERACTIVE = "interactive"
+    BACKGROUND = "background"
+
+
+class Bucket(Enum):
+    """The API's two rate-limit buckets."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-key limits; ``*_reserve`` slots are kept free of background traffic."""
+
+    reads: int = 60
+    writes: int = 10
+    window: float = 60.0
+    read_reserve: int = 20
+    write_reserve: int = 0
+
+    def limit(self, bucket: Bucket) -> int:
+        return self.reads if bucket is Bucket.READ else self.writes
+
+    def reserve(self, bucket: Bucket) -> int:
+        return self.read_reserve if bucket is Bucket.READ else self.write_reserve
+
+
+class _Window:
+    """Slots of one key's bucket: ``None`` while in flight, else the answer's time."""
+
+    def __init__(self) -> None:
+        self.slots: deque[list[float | None]] = deque()
+        self.changed = asyncio.Event()
+
+    def in_use(self, now: float, window: float) -> int:
+        while self.slots and (done := self.slots[0][0]) is not None and done <= now - window:
+            self.slots.popleft()
+        return sum(1 for (done,) in self.slots if done is None or done > now - window)
+
+    def next_expiry(self, window: float) -> float | None:
+        finished = [done for (done,) in self.slots if done is not None]
+        return min(finished) + window if finished else None
+
+
+class KeyRateLimiter:
+    """Grants request slots per (key id, bucket) under :class:`RateLimits`."""
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float] | None = None) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._windows: dict[tuple[str, Bucket], _Window] = {}
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def used(self, key_id: str, bucket: Bucket) -> int:
+        """Slots in use now for this key and bucket (for budgeting and tests)."""
+        window = self._windows.get((key_id, bucket))
+        return window.in_use(self._now(), self.limits.window) if window else 0
+
+    @asynccontextmanager
+    async def slot(
+        self, key_id: str, bucket: Bucket, priority: Priority = Priority.INTERACTIVE
+    ) -> AsyncIterator[None]:
+        """Wait for a free slot, hold it while the request runs, then start its cool-down."""
+        window = self._windows.setdefault((key_id, bucket), _Window())
+        cap = self.limits.limit(bucket)
+        if priority is Priority.BACKGROUND:
+            cap = max(1, cap - self.limits.reserve(bucket))
+        while True:
+            now = self._now()
+            if window.in_use(now, self.limits.window) < cap:
+                break
+            expiry = window.next_expiry(self.limits.window)
+            window.changed.clear()
+            timeout = None if expiry is None else max(expiry - now, 0.001)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(window.changed.wait(), timeout)
+        entry: list[float | None] = [None]
+        window.slots.append(entry)
+        try:
+            yield
+        finally:
+            entry[0] = self._now()
+            window.changed.set()
