@@ -1,0 +1,138 @@
+"""Schema migrations, applied forward at open and tracked with ``PRAGMA user_version``.
+
+``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``. Never edit a released
+entry: append a new one. Times are ISO-8601 text in UTC with microseconds
+(``2026-05-22T08:30:00.000000+00:00``), so they also sort correctly as text.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aiosqlite
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+_V1 = """
+CREATE TABLE users (
+    telegram_id     INTEGER PRIMARY KEY,
+    language        TEXT,
+    key_cipher      BLOB,
+    key_fingerprint TEXT,
+    display_name    TEXT,
+    chat_active     INTEGER NOT NULL DEFAULT 1 CHECK (chat_active IN (0, 1)),
+    key_revoked     INTEGER NOT NULL DEFAULT 0 CHECK (key_revoked IN (0, 1)),
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    CHECK ((key_cipher IS NULL) = (key_fingerprint IS NULL))
+);
+
+CREATE TABLE orders (
+    id              TEXT PRIMARY KEY,
+    user_id         INTEGER NOT NULL REFERENCES users (telegram_id),
+    key_fingerprint TEXT NOT NULL,
+    service         TEXT NOT NULL,
+    service_name    TEXT NOT NULL,
+    country_id      TEXT NOT NULL,
+    country_slug    TEXT NOT NULL,
+    phone           TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    expires_at      TEXT,
+    charged_cents   INTEGER NOT NULL,
+    card_message_id INTEGER,
+    sms_seen        INTEGER NOT NULL DEFAULT 0 CHECK (sms_seen >= 0),
+    final_notified  INTEGER NOT NULL DEFAULT 0 CHECK (final_notified IN (0, 1)),
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX orders_by_user ON orders (user_id, created_at);
+-- Same predicate as Store.active_orders, so the poller's query reads only open orders.
+CREATE INDEX orders_open ON orders (created_at)
+    WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0;
+
+CREATE TABLE sms_deliveries (
+    order_id    TEXT NOT NULL REFERENCES orders (id),
+    position    INTEGER NOT NULL CHECK (position >= 0),
+    body        TEXT NOT NULL,
+    received_at TEXT,
+    state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent')),
+    message_id  INTEGER,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (order_id, position)
+) WITHOUT ROWID;
+CREATE INDEX sms_deliveries_pending ON sms_deliveries (created_at) WHERE state = 'pending';
+
+CREATE TABLE purchases (
+    token        TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (telegram_id),
+    service      TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    country_id   TEXT NOT NULL,
+    country_slug TEXT NOT NULL,
+    price_cents  INTEGER NOT NULL CHECK (price_cents >= 0),
+    state        TEXT NOT NULL
+        CHECK (state IN ('offered', 'creating', 'done', 'failed', 'unknown')),
+    order_id     TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX purchases_by_state ON purchases (state, created_at);
+
+CREATE TABLE recent_services (
+    user_id INTEGER NOT NULL REFERENCES users (telegram_id),
+    service TEXT NOT NULL,
+    used_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, service)
+) WITHOUT ROWID;
+
+-- python-telegram-bot persistence (bot.store.persistence.SqlitePersistence).
+CREATE TABLE ptb_conversations (
+    name       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+
+CREATE TABLE ptb_data (
+    kind       TEXT NOT NULL CHECK (kind IN ('user', 'chat')),
+    id         INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Apply the migrations ``db`` has not seen yet, each in its own transaction.
+
+    ``db`` must be in autocommit mode (``isolation_level=None``). ``user_version`` is set
+    inside the same transaction as the script, so a crash never leaves a half-applied step.
+
+    Returns:
+        The schema version now in the database.
+
+    Raises:
+        RuntimeError: The database was written by a newer version of the bot.
+    """
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this bot knows "
+            f"({len(MIGRATIONS)}); refusing to open it"
+        )
+    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        try:
+            await db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except BaseException:
+            if db.in_transaction:
+                await db.rollback()
+            raise
+    return len(MIGRATIONS)

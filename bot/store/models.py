@@ -1,0 +1,123 @@
+"""Rows returned by :class:`bot.store.Store`. Times are timezone-aware, in UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Delivery",
+    "DeliveryState",
+    "Purchase",
+    "PurchaseState",
+    "StoredOrder",
+    "User",
+]
+
+FINAL_STATUSES: Final = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+"""Order statuses after which the API never changes the order again."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PurchaseState(StrEnum):
+    """Life of a confirmation button: offered → creating → done | failed | unknown.
+
+    ``unknown`` means the create request was sent but its answer was lost: the user may
+    have been charged, so the order list must be checked before offering a retry.
+    """
+
+    OFFERED = "offered"
+    CREATING = "creating"
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class DeliveryState(StrEnum):
+    """An SMS is claimed (``pending``) before it is sent, and ``sent`` once Telegram has it."""
+
+    PENDING = "pending"
+    SENT = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    telegram_id: int
+    language: str | None
+    key_cipher: bytes | None = field(repr=False)
+    key_fingerprint: str | None
+    display_name: str | None
+    chat_active: bool
+    key_revoked: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def has_key(self) -> bool:
+        return self.key_cipher is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order as the bot tracks it.
+
+    Build one from the create response and pass it to ``Store.save_order``; the fields with
+    defaults describe a brand-new order.
+    """
+
+    id: str
+    user_id: int
+    key_fingerprint: str
+    service: str
+    service_name: str
+    country_id: str
+    country_slug: str
+    phone: str
+    status: str
+    expires_at: datetime | None
+    charged_cents: int
+    card_message_id: int | None = None
+    sms_seen: int = 0
+    final_notified: bool = False
+    created_at: datetime = field(default_factory=_utc_now)
+    updated_at: datetime = field(default_factory=_utc_now)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One SMS of an order (``position`` = its index in ``smsHistory``) sent to the user."""
+
+    order_id: str
+    position: int
+    body: str
+    received_at: datetime | None
+    state: DeliveryState
+    message_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """A single-use purchase confirmation; ``token`` goes into the button's callback_data."""
+
+    token: str
+    user_id: int
+    service: str
+    service_name: str
+    country_id: str
+    country_slug: str
+    price_cents: int
+    state: PurchaseState
+    order_id: str | None
+    created_at: datetime
+    updated_at: datetime
