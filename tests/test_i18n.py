@@ -74,18 +74,18 @@ def _catalog_problems(catalog: Catalog, template: Catalog) -> list[str]:
             continue
         wanted = _placeholders(expected.id[-1] if expected.pluralizable else expected.id)
         for index, form in enumerate(_forms(message)):
+            where = f"{expected.id!r}" + (f" form {index}" if expected.pluralizable else "")
             if not form:
-                problems.append(f"{expected.id!r}: form {index} is not translated")
+                problems.append(f"{where}: not translated")
                 continue
             try:
                 found = _placeholders(form)
             except ValueError as exc:
-                problems.append(f"{expected.id!r}: form {index} {form!r}: {exc}")
+                problems.append(f"{where} {form!r}: {exc}")
                 continue
             if found != wanted:
                 problems.append(
-                    f"{expected.id!r}: form {index} {form!r} has placeholders {sorted(found)},"
-                    f" expected {sorted(wanted)}"
+                    f"{where} {form!r}: placeholders {sorted(found)}, expected {sorted(wanted)}"
                 )
     return problems
 
