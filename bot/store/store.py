@@ -195,11 +195,13 @@ class Store:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
+                # runs on aiosqlite's thread, and the rollback queued after it must undo it.
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                await self._db.rollback()
+                await self._db.rollback()  # a no-op when no transaction is open
                 raise
             await self._db.commit()
 

@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC
 
 from bot.store import Store
@@ -101,3 +102,15 @@ async def test_setters_ignore_unknown_users(store: Store) -> None:
     await store.set_chat_active(999, False)
     assert await store.get_user(999) is None
     assert await store.users_count() == 2
+
+
+async def test_store_stays_usable_after_cancelled_writes(store: Store) -> None:
+    for spins in range(6):
+        tasks = [asyncio.create_task(store.set_language(USER, f"l{n}")) for n in range(10)]
+        for _ in range(spins):
+            await asyncio.sleep(0)
+        for task in tasks[::2]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await store.set_language(USER, "en")
+    assert (await user_of(store, USER)).language == "en"
