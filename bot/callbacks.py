@@ -1,0 +1,189 @@
+"""The callback-data format of every inline button, defined in this one place.
+
+Telegram hands callback data back verbatim, but anyone can forge it (a modified client, an
+old message), so :func:`parse` is strict: a fixed set of prefixes, each with a fixed shape
+of arguments matched by regular expression, and anything else is ``None``. Ownership of
+orders and purchases is checked later, against the person pressing.
+
+Every encoded value fits Telegram's 64-byte limit by construction (see ``_MAX_ID``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from telegram.constants import InlineKeyboardButtonLimit
+
+_MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
+_ID = r"[A-Za-z0-9_-]{1,40}"
+_PAGE = r"0|[1-9][0-9]{0,3}"
+
+
+class OrderAction(StrEnum):
+    """What an order card button does."""
+
+    VIEW = "v"
+    CANCEL = "c"
+    NEXT_SMS = "n"
+    BUY_AGAIN = "r"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePage:
+    """Show page ``page`` of the (possibly filtered) service list."""
+
+    page: int
+
+
+@dataclass(frozen=True, slots=True)
+class PickService:
+    """The user picked a service by its API code."""
+
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class CountryPage:
+    """Show page ``page`` of ``service``'s countries."""
+
+    service: str
+    page: int
+
+
+@dataclass(frozen=True, slots=True)
+class PickCountry:
+    """The user picked a country (API numeric id) for a service."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmBuy:
+    """The single-use Buy button of one confirmation."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderButton:
+    """A button of an order card."""
+
+    order_id: str
+    action: OrderAction
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """Page ``page`` of the order history (cursors are kept server-side)."""
+
+    page: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetLanguage:
+    """Switch the interface language."""
+
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """A plain menu action: ``buy``, ``link``, ``orders``, ``balance``, ``close``, …"""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unlink:
+    """Answer to "unlink although orders are active?"."""
+
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Noop:
+    """A label-only button (page counter); pressing it does nothing."""
+
+
+Callback = (
+    ServicePage
+    | PickService
+    | CountryPage
+    | PickCountry
+    | ConfirmBuy
+    | OrderButton
+    | HistoryPage
+    | SetLanguage
+    | Menu
+    | Unlink
+    | Noop
+)
+
+MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "language", "help", "back"})
+
+_PATTERNS: list[tuple[re.Pattern[str], type]] = [
+    (re.compile(rf"sp:(?P<page>{_PAGE})"), ServicePage),
+    (re.compile(rf"s:(?P<service>{_ID})"), PickService),
+    (re.compile(rf"cp:(?P<service>{_ID}):(?P<page>{_PAGE})"), CountryPage),
+    (re.compile(rf"c:(?P<service>{_ID}):(?P<country_id>[1-9][0-9]{{0,8}})"), PickCountry),
+    (re.compile(rf"b:(?P<token>{_ID})"), ConfirmBuy),
+    (re.compile(rf"o:(?P<action>[vcnr]):(?P<order_id>{_ID})"), OrderButton),
+    (re.compile(rf"h:(?P<page>{_PAGE})"), HistoryPage),
+    (re.compile(r"l:(?P<language>[A-Za-z_]{2,10})"), SetLanguage),
+    (re.compile(r"m:(?P<name>[a-z]{1,10})"), Menu),
+    (re.compile(r"u:(?P<confirmed>[yn])"), Unlink),
+    (re.compile(r"-"), Noop),
+]
+
+
+def encode(callback: Callback) -> str:
+    """Serialize ``callback``; raises ``ValueError`` on a value :func:`parse` would refuse."""
+    match callback:
+        case ServicePage(page):
+            data = f"sp:{page}"
+        case PickService(service):
+            data = f"s:{service}"
+        case CountryPage(service, page):
+            data = f"cp:{service}:{page}"
+        case PickCountry(service, country_id):
+            data = f"c:{service}:{country_id}"
+        case ConfirmBuy(token):
+            data = f"b:{token}"
+        case OrderButton(order_id, action):
+            data = f"o:{action.value}:{order_id}"
+        case HistoryPage(page):
+            data = f"h:{page}"
+        case SetLanguage(language):
+            data = f"l:{language}"
+        case Menu(name):
+            data = f"m:{name}"
+        case Unlink(confirmed):
+            data = f"u:{'y' if confirmed else 'n'}"
+        case Noop():
+            data = "-"
+    if parse(data) != callback:
+        raise ValueError(f"cannot encode {callback!r}")
+    return data
+
+
+def parse(data: str | None) -> Callback | None:
+    """Parse callback data strictly; ``None`` for anything that is not exactly ours."""
+    if not data or len(data.encode("utf-8", "surrogatepass")) > _MAX_BYTES:
+        return None
+    for pattern, kind in _PATTERNS:
+        match = pattern.fullmatch(data)
+        if match is None:
+            continue
+        fields = match.groupdict()
+        if kind is OrderButton:
+            return OrderButton(fields["order_id"], OrderAction(fields["action"]))
+        if kind is Unlink:
+            return Unlink(fields["confirmed"] == "y")
+        if kind is Menu and fields["name"] not in MENU_NAMES:
+            return None
+        typed = {k: int(v) if k in ("page", "country_id") else v for k, v in fields.items()}
+        return kind(**typed)
+    return None

@@ -1,0 +1,165 @@
+"""Shared handler plumbing: the private-chat guard, replies, and the global error handler."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import CallbackQueryLimit, ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot import callbacks as cb
+from bot import views
+from bot.api.errors import JiemaError
+from bot.context import Context
+from bot.i18n import negotiate
+
+log = logging.getLogger(__name__)
+
+_KEY_LIKE = re.compile(r"jm_[A-Za-z0-9_-]{8,}")
+
+
+def looks_like_key(text: str | None) -> bool:
+    """Does the text contain something shaped like an API key (to delete or warn about)?"""
+    return bool(text and _KEY_LIKE.search(text))
+
+
+async def guard(update: Update, context: Context) -> None:
+    """Runs first for every update: private chats only, and load the user's profile.
+
+    In a group the bot answers commands with a pointer to the private chat, warns about a
+    pasted key, and handles nothing else.
+    """
+    chat, user = update.effective_chat, update.effective_user
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        await _refuse_group(update, context)
+        raise ApplicationHandlerStop
+    if user is None:
+        raise ApplicationHandlerStop
+    store = context.services.store
+    profile = await store.ensure_user(user.id, negotiate(user.language_code))
+    if not profile.chat_active and update.effective_message is not None:
+        await store.set_chat_active(user.id, True)
+        profile = await store.get_user(user.id) or profile
+    context.profile = profile
+
+
+async def _refuse_group(update: Update, context: Context) -> None:
+    user = update.effective_user
+    if user is not None:
+        context.profile = await context.services.store.get_user(user.id)
+    t = context.t
+    if update.callback_query is not None:
+        await answer(update.callback_query, views.private_only(t).text[:150])
+        return
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    if looks_like_key(message.text):
+        await message.reply_text(views.key_in_group(t).text)
+    elif message.text.startswith("/"):
+        await message.reply_text(views.private_only(t).text)
+
+
+async def reply(update: Update, screen: views.Screen) -> Message | None:
+    """Send ``screen`` as a new message in the update's chat."""
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(screen.text, reply_markup=screen.markup)
+
+
+async def edit(query: CallbackQuery, screen: views.Screen) -> None:
+    """Edit the pressed message into ``screen``; an identical screen is left alone."""
+    message = query.message
+    if (
+        isinstance(message, Message)
+        and message.text_html == screen.text
+        and (message.reply_markup == screen.markup)
+    ):
+        return
+    try:
+        await query.edit_message_text(screen.text, reply_markup=screen.markup)
+    except BadRequest as exc:
+        if "not modified" not in exc.message:
+            raise
+
+
+async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+    """Stop the button's spinner, with an optional short note (cut to Telegram's limit)."""
+    limit = CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH
+    if text and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as exc:  # too old: the user pressed long ago; nothing to stop
+        log.debug("callback answer refused: %s", exc.message)
+
+
+def callback_of(kind: type) -> Callable[[object], bool]:
+    """A ``CallbackQueryHandler`` pattern matching one callback type of :mod:`bot.callbacks`."""
+
+    def matches(data: object) -> bool:
+        return isinstance(data, str) and isinstance(cb.parse(data), kind)
+
+    return matches
+
+
+def parsed(update: Update) -> cb.Callback | None:
+    """The parsed callback data of the update (handlers are only reached when it parses)."""
+    query = update.callback_query
+    return cb.parse(query.data) if query else None
+
+
+async def api_failed(update: Update, context: Context, exc: JiemaError) -> None:
+    """Tell the user what went wrong with the API and what to do next."""
+    text = views.api_error(context.t, exc)
+    if update.callback_query is not None:
+        await answer(update.callback_query, text, alert=True)
+    else:
+        await reply(update, views.Screen(text))
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """Any callback we do not recognise: forged, or from a version long gone."""
+    if update.callback_query is not None:
+        await answer(update.callback_query, context.t._("This button no longer works."))
+
+
+async def noop(update: Update, context: Context) -> None:
+    """A label button (page counter)."""
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+
+
+async def unknown_input(update: Update, context: Context) -> None:
+    """Anything no flow wanted: stickers, photos, random text, unknown commands."""
+    if update.effective_message is not None and update.message is not None:
+        await reply(update, views.unknown_input(context.t))
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the failure with context (never message text: it may hold a key) and apologise."""
+    error = context.error
+    user_id = (
+        update.effective_user.id if isinstance(update, Update) and update.effective_user else None
+    )
+    kind = type(error).__name__
+    if isinstance(error, JiemaError):
+        log.warning("API failure for user %s: %s", user_id, kind)
+    else:
+        log.error("unhandled %s for user %s", kind, user_id, exc_info=error)
+    if not isinstance(update, Update):
+        return
+    try:
+        if isinstance(error, JiemaError):
+            await api_failed(update, context, error)
+        elif update.callback_query is not None:
+            await answer(update.callback_query, views.sorry(context.t).text, alert=True)
+        else:
+            await reply(update, views.sorry(context.t))
+    except TelegramError as exc:
+        log.warning("could not tell user %s about the failure: %s", user_id, exc)

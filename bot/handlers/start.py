@@ -1,0 +1,105 @@
+"""/start, /help, /balance and /language."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import callbacks as cb
+from bot import views
+from bot.api.errors import AuthError, JiemaError
+from bot.commands import command_list
+from bot.context import Context
+from bot.handlers.common import answer, api_failed, callback_of, edit, parsed, reply
+from bot.i18n import LANGUAGES, get_translator
+from bot.services.accounts import NotLinkedError
+
+
+async def start(update: Update, context: Context) -> None:
+    """Greeting in the user's language; with a linked key, its account and balance."""
+    user = update.effective_user
+    name = user.first_name if user else ""
+    account = None
+    if context.profile and context.profile.has_key and not context.profile.key_revoked:
+        try:
+            account = await context.services.accounts.account(context.profile.telegram_id)
+        except (JiemaError, NotLinkedError):
+            account = None
+    await reply(update, views.welcome(context.t, name, account))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    await reply(update, views.help_text(context.t, command_list(context.t)))
+
+
+async def balance(update: Update, context: Context) -> None:
+    """Fresh balance from the API, formatted for the user's locale."""
+    if update.callback_query:
+        await answer(update.callback_query)
+    try:
+        account = await context.services.accounts.account(update.effective_user.id)  # type: ignore[union-attr]
+    except NotLinkedError:
+        await reply(update, views.not_linked(context.t))
+        return
+    except AuthError as exc:
+        await api_failed(update, context, exc)
+        return
+    await reply(update, views.balance(context.t, account))
+
+
+async def language(update: Update, context: Context) -> None:
+    await reply(update, views.language_menu(context.t))
+
+
+async def set_language(update: Update, context: Context) -> None:
+    """Store the choice, redraw in the new language, and localise this chat's command menu."""
+    choice = parsed(update)
+    query = update.callback_query
+    assert isinstance(choice, cb.SetLanguage) and query is not None
+    if choice.language not in LANGUAGES:
+        await answer(query, context.t._("This button no longer works."))
+        return
+    user_id = query.from_user.id
+    await context.services.store.set_language(user_id, choice.language)
+    t = get_translator(choice.language)
+    await answer(query)
+    await edit(query, views.language_set(t))
+    with suppress(TelegramError):  # the menu is a convenience; the language itself is saved
+        await context.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in command_list(t)],
+            scope=BotCommandScopeChat(user_id),
+        )
+
+
+async def menu(update: Update, context: Context) -> None:
+    """Menu buttons that are not conversation entry points."""
+    choice = parsed(update)
+    assert isinstance(choice, cb.Menu)
+    if choice.name == "balance":
+        await balance(update, context)
+    elif choice.name == "language":
+        await answer(update.callback_query)  # type: ignore[arg-type]
+        await language(update, context)
+    else:
+        await answer(update.callback_query)  # type: ignore[arg-type]
+        await help_command(update, context)
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("balance", balance),
+        CommandHandler("language", language),
+        CallbackQueryHandler(set_language, pattern=callback_of(cb.SetLanguage)),
+        CallbackQueryHandler(
+            menu,
+            pattern=lambda d: (
+                isinstance(m := cb.parse(str(d)), cb.Menu)
+                and m.name in ("balance", "language", "help")
+            ),
+        ),
+    ]

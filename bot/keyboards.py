@@ -1,0 +1,189 @@
+"""Inline keyboards: pure builders, no I/O. Callback data comes from :mod:`bot.callbacks`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from math import ceil
+
+from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks as cb
+from bot.i18n import LANGUAGES, Translator
+
+SERVICES_PER_PAGE = 12
+COUNTRIES_PER_PAGE = 8
+_SERVICE_COLUMNS = 2
+
+Rows = list[list[InlineKeyboardButton]]
+
+
+def button(text: str, callback: cb.Callback) -> InlineKeyboardButton:
+    """A callback button whose data is encoded (and length-checked) by :mod:`bot.callbacks`."""
+    return InlineKeyboardButton(text, callback_data=cb.encode(callback))
+
+
+def page_count(total: int, per_page: int) -> int:
+    """Pages needed for ``total`` items (at least one, so an empty list still has a page)."""
+    return max(1, ceil(total / per_page))
+
+
+def clamp_page(page: int, total: int, per_page: int) -> int:
+    """A page number forced into range (stale buttons may name a page that is gone)."""
+    return min(max(page, 0), page_count(total, per_page) - 1)
+
+
+def _nav_row(
+    page: int, pages: int, make: Callable[[int], cb.Callback]
+) -> list[InlineKeyboardButton]:
+    """‹ n/N › — arrows only where there is somewhere to go."""
+    row = []
+    if page > 0:
+        row.append(button("‹", make(page - 1)))
+    row.append(button(f"{page + 1}/{pages}", cb.Noop()))
+    if page < pages - 1:
+        row.append(button("›", make(page + 1)))
+    return row
+
+
+def services(t: Translator, items: Sequence[tuple[str, str]], page: int) -> InlineKeyboardMarkup:
+    """A page of services (``(code, label)`` pairs), two columns, with paging and Cancel."""
+    start = page * SERVICES_PER_PAGE
+    chunk = [
+        button(label, cb.PickService(code))
+        for code, label in items[start : start + SERVICES_PER_PAGE]
+    ]
+    rows: Rows = [chunk[i : i + _SERVICE_COLUMNS] for i in range(0, len(chunk), _SERVICE_COLUMNS)]
+    pages = page_count(len(items), SERVICES_PER_PAGE)
+    if pages > 1:
+        rows.append(_nav_row(page, pages, cb.ServicePage))
+    rows.append([button(t._("Cancel"), cb.Menu("back"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def countries(
+    t: Translator, service: str, items: Sequence[tuple[int, str]], page: int
+) -> InlineKeyboardMarkup:
+    """A page of ``(country_id, label)`` for ``service``, one per row, paging, Back."""
+    start = page * COUNTRIES_PER_PAGE
+    rows: Rows = [
+        [button(label, cb.PickCountry(service, country_id))]
+        for country_id, label in items[start : start + COUNTRIES_PER_PAGE]
+    ]
+    pages = page_count(len(items), COUNTRIES_PER_PAGE)
+    if pages > 1:
+        rows.append(_nav_row(page, pages, lambda p: cb.CountryPage(service, p)))
+    rows.append(
+        [button(t._("‹ Services"), cb.ServicePage(0)), button(t._("Cancel"), cb.Menu("back"))]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def confirm(t: Translator, service: str, token: str | None) -> InlineKeyboardMarkup:
+    """Buy (only when affordable: ``token`` is None otherwise), Back to countries, Cancel."""
+    rows: Rows = []
+    if token is not None:
+        # TRANSLATORS: the single-use purchase button; keep it one short word.
+        rows.append([button(t._("Buy"), cb.ConfirmBuy(token))])
+    rows.append(
+        [
+            button(t._("‹ Countries"), cb.CountryPage(service, 0)),
+            button(t._("Cancel"), cb.Menu("back")),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def order_card(
+    t: Translator, order_id: str, status: str, sms_count: int, phone: str
+) -> InlineKeyboardMarkup | None:
+    """Buttons that fit the order's state; None if the id cannot travel in callback data."""
+    try:
+
+        def act(text: str, action: cb.OrderAction) -> InlineKeyboardButton:
+            return button(text, cb.OrderButton(order_id, action))
+
+        rows: Rows = []
+        if status == "WAITING" and sms_count == 0:
+            rows.append([act(t._("Cancel order"), cb.OrderAction.CANCEL)])
+        if status == "RECEIVED":
+            rows.append([act(t._("Another SMS"), cb.OrderAction.NEXT_SMS)])
+        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+            rows.append(
+                [
+                    act(t._("Refresh"), cb.OrderAction.VIEW),
+                    InlineKeyboardButton(t._("Copy number"), copy_text=CopyTextButton(phone)),
+                ]
+            )
+        rows.append([act(t._("Buy again"), cb.OrderAction.BUY_AGAIN)])
+    except ValueError:
+        return None
+    return InlineKeyboardMarkup(rows)
+
+
+def copy_code(t: Translator, code: str) -> InlineKeyboardMarkup:
+    """One button that copies the code to the clipboard."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t._("Copy code {code}").format(code=code), copy_text=CopyTextButton(code)
+                )
+            ]
+        ]
+    )
+
+
+def history(
+    t: Translator, orders: Sequence[tuple[str, str]], page: int, has_next: bool
+) -> InlineKeyboardMarkup:
+    """One button per order (``(order_id, label)``) opening its card, then paging."""
+    rows: Rows = []
+    for order_id, label in orders:
+        try:
+            rows.append([button(label, cb.OrderButton(order_id, cb.OrderAction.VIEW))])
+        except ValueError:
+            continue
+    nav = []
+    if page > 0:
+        nav.append(button("‹", cb.HistoryPage(page - 1)))
+    if has_next:
+        nav.append(button("›", cb.HistoryPage(page + 1)))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def languages(current: str) -> InlineKeyboardMarkup:
+    """Each language named in itself; the current one ticked."""
+    rows = [
+        [button(("✓ " if code == current else "") + name, cb.SetLanguage(code))]
+        for code, name in LANGUAGES.items()
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def main_menu(t: Translator, linked: bool) -> InlineKeyboardMarkup:
+    """The /start menu."""
+    if not linked:
+        return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.Menu("link"))]])
+    return InlineKeyboardMarkup(
+        [
+            [button(t._("Buy a number"), cb.Menu("buy"))],
+            [
+                button(t._("My orders"), cb.Menu("orders")),
+                button(t._("Balance"), cb.Menu("balance")),
+            ],
+        ]
+    )
+
+
+def unlink(t: Translator) -> InlineKeyboardMarkup:
+    """Confirm or keep the key."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                button(t._("Unlink anyway"), cb.Unlink(True)),
+                button(t._("Keep it"), cb.Unlink(False)),
+            ]
+        ]
+    )

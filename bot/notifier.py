@@ -1,0 +1,130 @@
+"""The Telegram side of order tracking: push codes, keep cards current, say when it ends.
+
+Rules this module keeps so Telegram never has to refuse us:
+
+* a card is edited only when its rendered text or buttons changed (a hash of what was last
+  shown is kept per card), so "message is not modified" does not happen;
+* a card whose message is gone (deleted by the user) is sent again as a new message;
+* a user who blocked the bot is marked inactive: nothing is sent to them until they write
+  again, and the work stays pending instead of failing other users;
+* flood control is handled by PTB's ``AIORateLimiter`` (retries after ``retry_after``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot import views
+from bot.api import Sms
+from bot.i18n import Translator, get_translator
+from bot.store import Store, StoredOrder
+
+log = logging.getLogger(__name__)
+
+
+def _fingerprint(screen: views.Screen) -> str:
+    markup = screen.markup.to_json() if screen.markup else ""
+    return hashlib.sha256(f"{screen.text}\0{markup}".encode()).hexdigest()
+
+
+class TelegramNotifier:
+    """Implements :class:`bot.tracker.Notifier` with a PTB ``Bot``."""
+
+    def __init__(self, bot: Bot, store: Store) -> None:
+        self._bot = bot
+        self._store = store
+        self._shown: dict[str, str] = {}
+
+    async def translator(self, user_id: int) -> Translator:
+        """The user's translator (English until they have a language)."""
+        user = await self._store.get_user(user_id)
+        return get_translator(user.language if user and user.language else "en")
+
+    async def _reachable(self, user_id: int) -> bool:
+        user = await self._store.get_user(user_id)
+        return user is not None and user.chat_active
+
+    async def send(self, user_id: int, screen: views.Screen, *, notify: bool = True) -> int | None:
+        """Send ``screen`` to the user's private chat; message id, or None if unreachable."""
+        if not await self._reachable(user_id):
+            return None
+        try:
+            message = await self._bot.send_message(
+                user_id,
+                screen.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=screen.markup,
+                disable_notification=not notify,
+            )
+        except Forbidden:
+            log.info("user %s blocked the bot; marking the chat inactive", user_id)
+            await self._store.set_chat_active(user_id, False)
+            return None
+        except TelegramError as exc:
+            log.warning("sending to user %s failed: %s", user_id, exc)
+            return None
+        return message.message_id
+
+    async def push_code(self, order: StoredOrder, sms: Sms) -> int | None:
+        t = await self.translator(order.user_id)
+        return await self.send(order.user_id, views.code_message(t, order, sms))
+
+    async def tell_final(self, order: StoredOrder) -> bool:
+        t = await self.translator(order.user_id)
+        return await self.send(order.user_id, views.order_ended(t, order)) is not None
+
+    async def tell_key_revoked(self, user_id: int) -> bool:
+        t = await self.translator(user_id)
+        return await self.send(user_id, views.key_revoked(t)) is not None
+
+    async def post_card(self, order: StoredOrder) -> int | None:
+        """Send the card as a new message and make it the one kept current."""
+        t = await self.translator(order.user_id)
+        screen = views.order_card(t, order)
+        message_id = await self.send(order.user_id, screen, notify=False)
+        if message_id is not None:
+            await self._store.set_card_message(order.id, message_id)
+            self._shown[order.id] = _fingerprint(screen)
+        return message_id
+
+    def remember(self, order_id: str, screen: views.Screen) -> None:
+        """Record a card a handler rendered itself (e.g. by editing the confirmation)."""
+        self._shown[order_id] = _fingerprint(screen)
+
+    async def show_card(self, order: StoredOrder) -> None:
+        if order.card_message_id is None:
+            await self.post_card(order)
+            return
+        t = await self.translator(order.user_id)
+        screen = views.order_card(t, order)
+        fingerprint = _fingerprint(screen)
+        if self._shown.get(order.id) == fingerprint or not await self._reachable(order.user_id):
+            return
+        try:
+            await self._bot.edit_message_text(
+                screen.text,
+                chat_id=order.user_id,
+                message_id=order.card_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=screen.markup,
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message:
+                self._shown[order.id] = fingerprint
+            elif "not found" in exc.message:
+                await self.post_card(order)
+            else:
+                log.warning("editing card of order %s failed: %s", order.id, exc)
+            return
+        except Forbidden:
+            await self._store.set_chat_active(order.user_id, False)
+            return
+        except TelegramError as exc:
+            log.warning("editing card of order %s failed: %s", order.id, exc)
+            return
+        self._shown[order.id] = fingerprint

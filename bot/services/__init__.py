@@ -1,0 +1,1 @@
+"""Use cases of the bot, free of Telegram: handlers and the poller call these."""

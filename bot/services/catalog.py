@@ -1,0 +1,115 @@
+"""The service/country/price catalogue, cached for everyone.
+
+The catalogue is the same for every user and large (hundreds of services, up to ~190
+countries each), so it is read once per time-to-live with whichever user's key asks first,
+and page turns and searches are served from memory: they never cost a user's rate budget.
+Concurrent misses share one request (single flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.api import ApiKey, Country, JiemaClient, Service
+
+# Shown first, in this order, when the user has no recent services: the ones most people buy.
+POPULAR = ("tg", "wa", "go", "fb", "ig", "tw", "lf", "ds", "mm", "am", "oi", "vi", "wb", "ub")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A country where a service can be bought now."""
+
+    country_id: int
+    slug: str
+    name: str
+    price_cents: int
+    count: int
+
+
+class Catalog:
+    """Cached reads of ``/v1/services``, ``/v1/countries`` and ``/v1/prices``.
+
+    Args:
+        api: The API client.
+        services_ttl: Seconds a services list is reused (the API caches it ~5 min itself).
+        countries_ttl: Seconds the country list is reused.
+        prices_ttl: Seconds one service's prices and stock are reused.
+        clock: Monotonic clock, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        api: JiemaClient,
+        *,
+        services_ttl: float = 300.0,
+        countries_ttl: float = 3600.0,
+        prices_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._api = api
+        self._ttl = {"services": services_ttl, "countries": countries_ttl, "prices": prices_ttl}
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def _cached(self, name: str, kind: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        hit = self._cache.get(name)
+        if hit and hit[0] > self._clock():
+            return hit[1]
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            hit = self._cache.get(name)
+            if hit and hit[0] > self._clock():
+                return hit[1]
+            value = await load()
+            self._cache[name] = (self._clock() + self._ttl[kind], value)
+            return value
+
+    async def services(self, key: ApiKey, recent: tuple[str, ...] = ()) -> list[Service]:
+        """Every service: ``recent`` first, then popular ones, then by stock."""
+        items: list[Service] = await self._cached(
+            "services", "services", lambda: self._api.services(key)
+        )
+        rank = {code: i for i, code in enumerate((*recent, *POPULAR))}
+        return sorted(items, key=lambda s: (rank.get(s.code, len(rank)), -s.total_count, s.name))
+
+    async def service(self, key: ApiKey, code: str) -> Service | None:
+        """One service by code, or None if the API does not list it."""
+        return next((s for s in await self.services(key) if s.code == code), None)
+
+    async def countries(self, key: ApiKey) -> dict[int, Country]:
+        """Countries by the API's numeric id."""
+        items: list[Country] = await self._cached(
+            "countries", "countries", lambda: self._api.countries(key)
+        )
+        return {country.id: country for country in items}
+
+    async def offers(self, key: ApiKey, service: str) -> list[Offer]:
+        """Countries with stock for ``service``, cheapest first."""
+        prices = await self._cached(
+            f"prices:{service}", "prices", lambda: self._api.prices(key, service)
+        )
+        countries = await self.countries(key)
+        offers = []
+        for price in prices:
+            if price.count <= 0:
+                continue
+            country = countries.get(price.country_id)
+            slug = price.country_slug or (country.slug if country else "")
+            name = country.name if country else slug.upper() or str(price.country_id)
+            offers.append(Offer(price.country_id, slug, name, price.price_cents, price.count))
+        return sorted(offers, key=lambda o: (o.price_cents, -o.count, o.name))
+
+    async def offer(self, key: ApiKey, service: str, country_id: int) -> Offer | None:
+        """The current offer for one country, or None when it has no stock (or no such)."""
+        return next(
+            (o for o in await self.offers(key, service) if o.country_id == country_id), None
+        )
+
+    def forget_prices(self, service: str) -> None:
+        """Drop one service's cached prices (after a ``NO_NUMBERS``, stock is stale)."""
+        self._cache.pop(f"prices:{service}", None)

@@ -1,0 +1,207 @@
+"""Buying a number: a quote with a single-use token, then exactly one create per token.
+
+Money rules enforced here:
+
+* A confirmation token is claimed atomically in SQLite before ``POST /v1/orders`` is sent,
+  so a double tap, a second device or a stale button can never buy twice.
+* The create is never retried. If its answer is lost (timeout, dropped connection, garbled
+  body) the order may exist and be charged, so the recent order list is read and a matching
+  order is adopted; a claim still unresolved is retried in the background
+  (:meth:`PurchaseService.reconcile_pending`) for a while, also after a crash or restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.api import Account, ApiKey, JiemaClient, Order
+from bot.api.errors import (
+    AuthError,
+    JiemaError,
+    MalformedResponseError,
+    NoNumbersError,
+    TransportError,
+)
+from bot.services.accounts import AccountService
+from bot.services.catalog import Catalog, Offer
+from bot.store import Purchase, Store, StoredOrder
+
+log = logging.getLogger(__name__)
+
+# How far back (by the API's clock) an order may have been created to count as ours, and
+# for how long an unresolved claim is looked for before it is written off.
+_MATCH_SKEW = timedelta(minutes=5)
+_GIVE_UP_AFTER = timedelta(minutes=10)
+
+
+class OfferGoneError(Exception):
+    """The service or country is no longer offered (no stock, or unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What the confirmation screen shows: the offer, the balance and the token."""
+
+    purchase: Purchase
+    offer: Offer
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class Bought:
+    """An order exists; ``recovered`` when it was found after a lost answer."""
+
+    order: StoredOrder
+    recovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyUsed:
+    """The token was claimed before (double tap, stale button); ``order`` if it bought one."""
+
+    order: StoredOrder | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    """The answer was lost and no matching order was found (yet); we keep looking."""
+
+
+PurchaseResult = Bought | AlreadyUsed | Unconfirmed
+
+
+class PurchaseService:
+    """Quotes and single-use purchases."""
+
+    def __init__(
+        self,
+        api: JiemaClient,
+        store: Store,
+        accounts: AccountService,
+        catalog: Catalog,
+        *,
+        reconcile_delays: tuple[float, ...] = (0.0, 1.0, 2.0),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._accounts = accounts
+        self._catalog = catalog
+        self._reconcile_delays = reconcile_delays
+        self._sleep = sleep
+
+    async def quote(self, user_id: int, service: str, country_id: int) -> Quote:
+        """Price, balance and a fresh single-use token for (service, country).
+
+        Raises:
+            OfferGoneError: no stock or unknown service/country.
+            NotLinkedError: no key linked.
+        """
+        key = await self._accounts.key_for(user_id)
+        svc = await self._catalog.service(key, service)
+        offer = await self._catalog.offer(key, service, country_id)
+        if svc is None or offer is None:
+            raise OfferGoneError
+        account = await self._api.account(key)
+        purchase = await self._store.offer_purchase(
+            user_id, service, svc.name, str(country_id), offer.slug, offer.price_cents
+        )
+        return Quote(purchase, offer, account)
+
+    async def confirm(self, user_id: int, token: str) -> PurchaseResult:
+        """Spend the token: create the order at most once.
+
+        Raises:
+            bot.api.errors.ApiError: the API refused (``INSUFFICIENT``, ``NO_NUMBERS``, …);
+                nothing was bought and the token is spent.
+        """
+        purchase = await self._store.claim_purchase(token, user_id)
+        if purchase is None:
+            previous = await self._store.get_purchase(token)
+            order = None
+            if previous and previous.user_id == user_id and previous.order_id:
+                order = await self._store.get_user_order(user_id, previous.order_id)
+            return AlreadyUsed(order)
+        key = await self._accounts.key_for(user_id)
+        try:
+            created = await self._api.create_order(key, purchase.service, int(purchase.country_id))
+        except (TransportError, MalformedResponseError) as exc:
+            log.warning("create for purchase %s lost its answer (%s)", token, type(exc).__name__)
+            await self._store.finish_purchase(token, "unknown")
+            return await self._reconcile(purchase, key, self._reconcile_delays)
+        except JiemaError as exc:
+            await self._store.finish_purchase(token, "failed")
+            if isinstance(exc, NoNumbersError):
+                self._catalog.forget_prices(purchase.service)
+            raise
+        return Bought(await self._adopt(purchase, created))
+
+    async def reconcile_pending(self) -> list[Bought]:
+        """Resolve claims left 'creating' (crash) or 'unknown' (lost answer).
+
+        Called at start and periodically; returns the orders found, for the caller to show.
+        """
+        found: list[Bought] = []
+        for state in ("creating", "unknown"):
+            for purchase in await self._store.purchases_in_state(state):
+                try:
+                    key = await self._accounts.key_for(purchase.user_id)
+                    result = await self._reconcile(purchase, key, (0.0,))
+                except (JiemaError, LookupError) as exc:
+                    log.info("reconcile of %s postponed: %s", purchase.token, type(exc).__name__)
+                    continue
+                if isinstance(result, Bought):
+                    found.append(result)
+                elif datetime.now(UTC) - purchase.updated_at > _GIVE_UP_AFTER:
+                    await self._store.finish_purchase(purchase.token, "failed")
+        return found
+
+    async def _reconcile(
+        self, purchase: Purchase, key: ApiKey, delays: tuple[float, ...]
+    ) -> PurchaseResult:
+        """Look for the order a lost create may have made, in the recent order list."""
+        for delay in delays:
+            await self._sleep(delay)
+            try:
+                page = await self._api.orders(key, limit=20)
+            except AuthError:
+                raise
+            except JiemaError:
+                continue
+            for order in page.items:
+                if await self._matches(purchase, order):
+                    return Bought(await self._adopt(purchase, order), recovered=True)
+        return Unconfirmed()
+
+    async def _matches(self, purchase: Purchase, order: Order) -> bool:
+        if order.service not in (purchase.service, None) or order.country != purchase.country_id:
+            return False
+        if order.created_at and order.created_at < purchase.updated_at - _MATCH_SKEW:
+            return False
+        return await self._store.get_order(order.id) is None
+
+    async def _adopt(self, purchase: Purchase, order: Order) -> StoredOrder:
+        key = await self._accounts.key_for(purchase.user_id)
+        stored = StoredOrder(
+            id=order.id,
+            user_id=purchase.user_id,
+            key_fingerprint=self._accounts.fingerprint(key),
+            service=purchase.service,
+            service_name=purchase.service_name,
+            country_id=purchase.country_id,
+            country_slug=purchase.country_slug,
+            phone=order.phone or "",
+            status=order.status,
+            expires_at=order.expires_at,
+            charged_cents=(
+                order.charged_cents if order.charged_cents is not None else purchase.price_cents
+            ),
+        )
+        await self._store.save_order(stored)
+        await self._store.finish_purchase(purchase.token, "done", order.id)
+        await self._store.touch_service(purchase.user_id, purchase.service)
+        return await self._store.get_order(order.id) or stored

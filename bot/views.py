@@ -1,0 +1,456 @@
+"""Every text the bot shows, rendered in the user's language as Telegram HTML.
+
+Pure functions of (translator, data): no I/O, so each screen is unit-testable and handlers
+stay thin. Anything that comes from the API or from users (service names, SMS bodies,
+server messages, display names) goes through :func:`esc` before it meets HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardMarkup
+
+from bot import keyboards
+from bot.api import Account, Order, Service, Sms
+from bot.api import errors as api_errors
+from bot.i18n import Translator, flag
+from bot.services.catalog import Offer
+from bot.sms import extract_code
+from bot.store import StoredOrder
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """A message: HTML text and an optional inline keyboard."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def esc(text: object) -> str:
+    """Escape untrusted text for Telegram's HTML parse mode."""
+    return html.escape(str(text), quote=False)
+
+
+def country_label(t: Translator, slug: str, fallback: str) -> str:
+    """ "🇲🇾 Malaysia" in the user's language."""
+    return f"{flag(slug)} {t.country(slug, fallback)}".strip()
+
+
+def status_text(t: Translator, status: str) -> str:
+    """A status in words; unknown statuses are shown as the API wrote them."""
+    names = {
+        "WAITING": t._("⏳ Waiting for SMS"),
+        "RECEIVED": t._("✅ SMS received"),
+        "COMPLETED": t._("✔️ Completed"),
+        "FAILED": t._("❌ Failed"),
+        "CANCELLED": t._("↩️ Cancelled"),
+    }
+    return names.get(status, esc(status))
+
+
+def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str | None:
+    """ "19 minutes left", whole minutes (so a card changes at most once a minute)."""
+    if expires_at is None:
+        return None
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return t._("expired")
+    if seconds < 60:
+        return t._("less than a minute left")
+    return t._("{duration} left").format(duration=t.duration(60 * (seconds // 60)))
+
+
+# -- start, help, link ---------------------------------------------------------------------
+
+
+def welcome(t: Translator, name: str, account: Account | None) -> Screen:
+    """/start: greeting, and how to link a key when none is linked."""
+    greeting = t._(
+        "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
+        "send you the SMS codes they receive."
+    ).format(name=esc(name))
+    if account is None:
+        steps = t._(
+            "To start, link your jiema.my API key:\n"
+            "1. Open jiema.my → Account → API keys and create a key.\n"
+            "2. Send /link and paste the key (it starts with <code>jm_</code>).\n"
+            "I delete the message holding your key right away and keep it encrypted."
+        )
+        return Screen(f"{greeting}\n\n{steps}", keyboards.main_menu(t, linked=False))
+    linked = t._("Linked account: <b>{name}</b> · balance {balance}.").format(
+        name=esc(account.display_name or account.id), balance=t.money(account.balance_cents)
+    )
+    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, linked=True))
+
+
+def help_text(t: Translator, commands: list[tuple[str, str]]) -> Screen:
+    """/help: every command and one line on codes."""
+    lines = [t._("<b>What I can do</b>")]
+    lines += [f"/{name} — {esc(description)}" for name, description in commands]
+    lines.append("")
+    lines.append(t._("When an SMS arrives I send you the code in a new message: tap it to copy."))
+    return Screen("\n".join(lines))
+
+
+def ask_for_key(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "Send me your jiema.my API key (it starts with <code>jm_</code>). "
+            "I will delete your message at once. /cancel to stop."
+        )
+    )
+
+
+def not_a_key(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "That doesn't look like an API key: keys start with <code>jm_</code> followed by "
+            "letters and digits. Paste it again, or /cancel."
+        )
+    )
+
+
+def linked(t: Translator, account: Account, deleted: bool) -> Screen:
+    text = t._("Key linked to <b>{name}</b>. Balance: {balance}.").format(
+        name=esc(account.display_name or account.id), balance=t.money(account.balance_cents)
+    )
+    if not deleted:
+        text += "\n" + t._(
+            "I couldn't delete your message with the key: please delete it yourself."
+        )
+    return Screen(text, keyboards.main_menu(t, linked=True))
+
+
+def key_refused(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "jiema.my refused this key: it may be mistyped or revoked. Nothing was saved. "
+            "Create a new key on jiema.my → Account → API keys and send /link again."
+        )
+    )
+
+
+def not_linked(t: Translator) -> Screen:
+    return Screen(
+        t._("First link your jiema.my API key with /link."),
+        keyboards.main_menu(t, linked=False),
+    )
+
+
+def unlink_confirm(t: Translator, active: int) -> Screen:
+    text = t.ngettext(
+        "You have {count} active order. If you unlink, I stop watching it and won't send "
+        "its codes. Unlink anyway?",
+        "You have {count} active orders. If you unlink, I stop watching them and won't send "
+        "their codes. Unlink anyway?",
+        active,
+    ).format(count=active)
+    return Screen(text, keyboards.unlink(t))
+
+
+def unlinked(t: Translator) -> Screen:
+    return Screen(t._("Your key is unlinked and erased. Link one again any time with /link."))
+
+
+def kept_key(t: Translator) -> Screen:
+    return Screen(t._("OK, your key stays linked."))
+
+
+def balance(t: Translator, account: Account) -> Screen:
+    return Screen(t._("Balance: <b>{balance}</b>").format(balance=t.money(account.balance_cents)))
+
+
+def key_revoked(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "jiema.my no longer accepts your API key (revoked?). I stopped watching your orders. "
+            "Link a new key with /link."
+        )
+    )
+
+
+# -- buying ----------------------------------------------------------------------------------
+
+
+def services(t: Translator, items: list[Service], page: int, query: str | None) -> Screen:
+    """A page of services, optionally filtered by what the user typed."""
+    page = keyboards.clamp_page(page, len(items), keyboards.SERVICES_PER_PAGE)
+    if query and not items:
+        text = t._("No service matches “{query}”. Type another name.").format(query=esc(query))
+    elif query:
+        text = t._("Services matching “{query}”:").format(query=esc(query))
+    else:
+        text = t._("Choose a service, or type part of its name to search:")
+    labels = [(s.code, s.name) for s in items]
+    return Screen(text, keyboards.services(t, labels, page))
+
+
+def countries(
+    t: Translator, service: Service, offers: list[Offer], page: int, query: str | None
+) -> Screen:
+    """A page of countries with stock: flag, name, price and stock, cheapest first."""
+    page = keyboards.clamp_page(page, len(offers), keyboards.COUNTRIES_PER_PAGE)
+    name = esc(service.name)
+    if not offers and not query:
+        text = t._(
+            "<b>{service}</b>: no numbers in stock anywhere right now. Pick another service."
+        ).format(service=name)
+    elif query and not offers:
+        text = t._("<b>{service}</b>: no country matches “{query}”. Type another name.").format(
+            service=name, query=esc(query)
+        )
+    else:
+        text = t._("<b>{service}</b>: choose a country, or type part of its name:").format(
+            service=name
+        )
+    labels = [
+        (
+            o.country_id,
+            t.ngettext(
+                "{country} · {price} · {count} left", "{country} · {price} · {count} left", o.count
+            ).format(
+                country=country_label(t, o.slug, o.name),
+                price=t.money(o.price_cents),
+                count=t.number(o.count),
+            ),
+        )
+        for o in offers
+    ]
+    return Screen(text, keyboards.countries(t, service.code, labels, page))
+
+
+def confirmation(
+    t: Translator, service: Service, offer: Offer, account: Account, token: str
+) -> Screen:
+    """Price, balance and the single-use Buy button (or why it is missing)."""
+    lines = [
+        t._("<b>Confirm your purchase</b>"),
+        t._("Service: {service}").format(service=esc(service.name)),
+        t._("Country: {country}").format(country=country_label(t, offer.slug, offer.name)),
+        t._("Price: <b>{price}</b>").format(price=t.money(offer.price_cents)),
+        t._("Your balance: {balance}").format(balance=t.money(account.balance_cents)),
+    ]
+    affordable = account.balance_cents >= offer.price_cents
+    if affordable:
+        lines.append(
+            t._("Tap Buy to get a number. You can cancel for a full refund until an SMS arrives.")
+        )
+    else:
+        lines.append(t._("Not enough balance: top up on jiema.my, then come back."))
+    markup = keyboards.confirm(t, service.code, token if affordable else None)
+    return Screen("\n".join(lines), markup)
+
+
+def offer_gone(t: Translator) -> str:
+    """Callback answer when the picked country has no stock any more."""
+    return t._("No numbers left for this country right now. Pick another country.")
+
+
+def purchase_failed(t: Translator, exc: api_errors.JiemaError, service: str | None) -> Screen:
+    """The API refused the purchase: why, and a way back to the countries."""
+    markup = keyboards.confirm(t, service, None) if service else None
+    return Screen(api_error(t, exc), markup)
+
+
+def purchase_used(t: Translator) -> str:
+    """Callback answer for a Buy button that was already used."""
+    return t._("This button was already used. Each confirmation buys once.")
+
+
+def purchase_unconfirmed(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "jiema.my did not answer in time, so I can't tell yet whether the number was bought. "
+            "I didn't try again, to avoid paying twice. It isn't in your order list so far; "
+            "if it shows up there, I will send its card here. Check /orders or your balance."
+        )
+    )
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+
+def order_card(t: Translator, order: StoredOrder, now: datetime | None = None) -> Screen:
+    """The live card of one order, edited in place as it changes."""
+    now = now or datetime.now(UTC)
+    country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
+    lines = [
+        f"📱 <code>{esc(order.phone)}</code>",
+        f"{esc(order.service_name)} · {country}",
+        t._("Price: {price}").format(price=t.money(order.charged_cents)),
+    ]
+    state = status_text(t, order.status)
+    left = None if order.is_final else time_left(t, order.expires_at, now)
+    lines.append(f"{state} · {left}" if left else state)
+    if order.sms_seen:
+        lines.append(
+            t.ngettext("{count} SMS received", "{count} SMS received", order.sms_seen).format(
+                count=order.sms_seen
+            )
+        )
+    if order.status == "CANCELLED":
+        lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
+    lines.append(f"<i>{esc(order.id)}</i>")
+    markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
+    return Screen("\n".join(lines), markup)
+
+
+def code_message(t: Translator, order: StoredOrder, sms: Sms) -> Screen:
+    """A new message per SMS: the code to copy, then the whole SMS as plain text."""
+    code = extract_code(sms.body)
+    header = t._("SMS for {phone} ({service}):").format(
+        phone=esc(order.phone), service=esc(order.service_name)
+    )
+    body = f"<blockquote>{esc(sms.body)}</blockquote>"
+    if code is None:
+        return Screen(f"{header}\n{body}")
+    line = t._("Code: <code>{code}</code>").format(code=code)
+    return Screen(f"{header}\n{line}\n{body}", keyboards.copy_code(t, code))
+
+
+def order_ended(t: Translator, order: StoredOrder) -> Screen:
+    """Told once when an order ends without the user's doing (expiry, provider failure)."""
+    if order.sms_seen:
+        return Screen(
+            t._("The number {phone} has expired. Thanks for using it!").format(
+                phone=esc(order.phone)
+            )
+        )
+    return Screen(
+        t._(
+            "No SMS arrived on {phone} before it expired, so the order ended. "
+            "{amount} went back to your balance. Want to try another country?"
+        ).format(phone=esc(order.phone), amount=t.money(order.charged_cents)),
+        keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone),
+    )
+
+
+def cancelled(t: Translator, order: StoredOrder) -> str:
+    """Callback answer after a successful cancel."""
+    return t._("Cancelled. {amount} refunded to your balance.").format(
+        amount=t.money(order.charged_cents)
+    )
+
+
+def waiting_again(t: Translator) -> str:
+    return t._("OK, waiting for another SMS on the same number.")
+
+
+def history(
+    t: Translator, orders: list[Order], names: dict[str, str], page: int, has_next: bool
+) -> Screen:
+    """A page of the order history, each order a button opening its card."""
+    if not orders and page == 0:
+        return Screen(t._("You have no orders yet. /buy to get a number."))
+    header = t._("<b>Your orders</b> (page {page}):").format(page=page + 1)
+    labels = []
+    for order in orders:
+        service = names.get(order.service or "", order.service or "?")
+        when = t.datetime(order.created_at, style="short") if order.created_at else ""
+        labels.append(
+            (
+                order.id,
+                f"{service} · {order.phone or ''} · {_status_short(order.status)} {when}".strip(),
+            )
+        )
+    return Screen(header, keyboards.history(t, labels, page, has_next))
+
+
+def _status_short(status: str) -> str:
+    return {
+        "WAITING": "⏳",
+        "RECEIVED": "✅",
+        "COMPLETED": "✔️",
+        "FAILED": "❌",
+        "CANCELLED": "↩️",
+    }.get(status, "•")
+
+
+def not_your_order(t: Translator) -> str:
+    return t._("This order isn't yours, or I don't know it.")
+
+
+def language_menu(t: Translator) -> Screen:
+    return Screen(t._("Choose your language:"), keyboards.languages(t.language))
+
+
+def language_set(t: Translator) -> Screen:
+    return Screen(t._("Done: I will speak English with you."))
+
+
+def private_only(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "I only work in a private chat, to keep your key and codes to you. "
+            "Open a chat with me and send /start."
+        )
+    )
+
+
+def key_in_group(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "Never post an API key in a group: everyone here can use it. "
+            "Revoke that key now on jiema.my → Account → API keys."
+        )
+    )
+
+
+def unknown_input(t: Translator) -> Screen:
+    return Screen(t._("I didn't get that. /buy to get a number, /help for everything I can do."))
+
+
+def cancelled_flow(t: Translator) -> Screen:
+    return Screen(t._("Cancelled. /buy when you're ready."))
+
+
+def sorry(t: Translator) -> Screen:
+    return Screen(
+        t._(
+            "Sorry, something went wrong on my side. Your orders and codes are safe; "
+            "please try again, or /help."
+        )
+    )
+
+
+def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
+    """A person-friendly explanation with a next step, for every API failure."""
+    match exc:
+        case api_errors.AuthError():
+            return t._("jiema.my refused your API key (revoked?). Link a new one with /link.")
+        case api_errors.ForbiddenError():
+            return t._(
+                "Your jiema.my account has no access right now. Please contact jiema.my support."
+            )
+        case api_errors.InsufficientBalanceError():
+            return t._("Not enough balance for this number. Top up on jiema.my, then try again.")
+        case api_errors.NoNumbersError():
+            return t._("No numbers left for this country right now. Pick another country.")
+        case api_errors.BadServiceError():
+            return t._("This service isn't available any more. Pick another one with /buy.")
+        case api_errors.BadCountryError():
+            return t._("This country isn't available for the service. Pick another country.")
+        case api_errors.CodeReceivedError():
+            return t._("An SMS already arrived on this number, so it can't be cancelled.")
+        case api_errors.AlreadyChangedError():
+            return t._("The order changed in the meantime. Tap Refresh to see its state.")
+        case api_errors.NotFoundError():
+            return t._("jiema.my doesn't know this order any more.")
+        case api_errors.RateLimitedError():
+            wait = int(exc.retry_after or 60)
+            return t.ngettext(
+                "Too many requests. Please wait {seconds} second and try again.",
+                "Too many requests. Please wait {seconds} seconds and try again.",
+                wait,
+            ).format(seconds=wait)
+        case api_errors.ServerError() | api_errors.TransportError():
+            return t._("jiema.my isn't answering right now. Please try again in a minute.")
+        case api_errors.MalformedResponseError():
+            return t._("jiema.my sent an answer I couldn't read. Please try again in a minute.")
+        case api_errors.ApiError():
+            return t._("jiema.my says: {message}").format(message=esc(exc.message or exc.code))
+    return t._("jiema.my isn't answering right now. Please try again in a minute.")
