@@ -37,3 +37,12 @@ class SandboxConfig:
     auto_accounts: bool = False
     auto_balance_cents: int = 1000
     list_lag: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.rate_window <= 0 or self.read_limit < 1 or self.write_limit < 1:
+            raise ValueError("rate limits need a positive window and limits of at least 1")
+        if self.order_ttl <= 0:
+            raise ValueError("order_ttl must be positive")
+        delays = (self.sms_delay or 0.0, self.hang_seconds, self.list_lag)
+        if min(delays) < 0 or self.auto_balance_cents < 0:
+            raise ValueError("delays and balances must not be negative")

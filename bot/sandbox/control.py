@@ -50,13 +50,16 @@ class _Controls:
 
     async def create_account(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        key = self._server.create_account(
-            _get(body, "key", str),
-            balance_cents=_cents(body.get("balanceCents", 1000)),
-            display_name=_get(body, "displayName", str) or "Sandbox user",
-            lang=_get(body, "lang", str) or "en",
-            banned=_get(body, "banned", bool) or False,
-        )
+        given = {
+            "balance_cents": _cents(body["balanceCents"]) if "balanceCents" in body else None,
+            "display_name": _get(body, "displayName", str),
+            "lang": _get(body, "lang", str),
+            "banned": _get(body, "banned", bool),
+        }
+        options: dict[str, Any] = {
+            name: value for name, value in given.items() if value is not None
+        }
+        key = self._server.create_account(_get(body, "key", str), **options)
         return web.json_response({"key": key, "id": self._server.account_id(key)})
 
     async def revoke(self, request: web.Request) -> web.Response:

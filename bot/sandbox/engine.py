@@ -22,6 +22,10 @@ from bot.sandbox.clock import Clock
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.countries import Country
 
+DEFAULT_BALANCE_CENTS = 1000
+DEFAULT_DISPLAY_NAME = "Sandbox user"
+DEFAULT_LANG = "en"
+
 AUTO_KEY_RE = re.compile(r"jm_[A-Za-z0-9_-]{20,64}")
 """Keys that ``auto_accounts`` accepts: ``jm_`` and 20 to 64 url-safe characters."""
 
@@ -153,9 +157,9 @@ class Engine:
         self,
         key: str | None = None,
         *,
-        balance_cents: int = 1000,
-        display_name: str = "Sandbox user",
-        lang: str = "en",
+        balance_cents: int = DEFAULT_BALANCE_CENTS,
+        display_name: str = DEFAULT_DISPLAY_NAME,
+        lang: str = DEFAULT_LANG,
         banned: bool = False,
     ) -> tuple[str, Account]:
         """Creates an account reached with ``key`` (generated when ``None``)."""

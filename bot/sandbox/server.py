@@ -14,7 +14,13 @@ from bot.sandbox.catalogue import build_catalogue
 from bot.sandbox.clock import Clock
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.control import CONTROL_PREFIX, add_control_routes
-from bot.sandbox.engine import ApiError, Engine
+from bot.sandbox.engine import (
+    DEFAULT_BALANCE_CENTS,
+    DEFAULT_DISPLAY_NAME,
+    DEFAULT_LANG,
+    ApiError,
+    Engine,
+)
 from bot.sandbox.faults import Fault, FaultKind, FaultPlan, Latency
 from bot.sandbox.ratelimit import Bucket, SlidingWindowLimiter
 from bot.sandbox.stats import RequestLog
@@ -127,9 +133,9 @@ class SandboxServer:
         self,
         key: str | None = None,
         *,
-        balance_cents: int = 1000,
-        display_name: str = "Sandbox user",
-        lang: str = "en",
+        balance_cents: int = DEFAULT_BALANCE_CENTS,
+        display_name: str = DEFAULT_DISPLAY_NAME,
+        lang: str = DEFAULT_LANG,
         banned: bool = False,
     ) -> str:
         """Creates an account and returns its API key (a new ``jm_`` key if none given)."""
@@ -139,12 +145,15 @@ class SandboxServer:
         return new_key
 
     def account_id(self, key: str) -> str:
+        """The id of the account a key belongs to."""
         return self.engine.account_of_key(key).id
 
     def revoke_key(self, key: str) -> None:
+        """Revokes a key: it is refused with AUTH_INVALID from now on."""
         self.engine.revoke(key)
 
     def set_balance(self, key: str, cents: int) -> None:
+        """Sets the balance of a key's account."""
         _check(cents >= 0, "the balance must not be negative.")
         self.engine.account_of_key(key).balance_cents = cents
 
@@ -167,6 +176,7 @@ class SandboxServer:
         return order_snapshot_json(self.engine.order(order_id))
 
     def set_stock(self, service: str, country: int | str, count: int) -> None:
+        """Sets how many numbers of a service are left in a country it is sold in."""
         _check(count >= 0, "count must not be negative.")
         self.engine.set_stock(service, country, count)
 
@@ -176,9 +186,9 @@ class SandboxServer:
         self,
         kind: FaultKind | str,
         count: int = 1,
-        *,
         path: str | None = None,
         key: str | None = None,
+        *,
         seconds: float | None = None,
     ) -> None:
         """Makes the next ``count`` matching API requests misbehave (see :class:`FaultKind`).

@@ -45,6 +45,20 @@ class RequestLog(list[RequestRecord]):
         fingerprint = key_fingerprint(key)
         return [record for record in self if record.key_fp == fingerprint]
 
+    def peak(self, key: str, bucket: Bucket, window: float = 60.0) -> int:
+        """The most requests of a key and bucket that arrived within any ``window`` seconds.
+
+        Refused (429) requests count too, since the client did send them: a
+        client that respects the limits has a peak no higher than the limit.
+        """
+        times = [record.at for record in self.for_key(key) if record.bucket is bucket]
+        best = start = 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
     def summary(self) -> dict[str, Any]:
         """Requests per key fingerprint and bucket (429s included), and 429 totals."""
         requests: defaultdict[str, Counter[str]] = defaultdict(Counter)

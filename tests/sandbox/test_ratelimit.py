@@ -4,6 +4,7 @@ import httpx
 
 from bot.sandbox import ManualClock, SandboxServer, key_fingerprint
 from bot.sandbox.ratelimit import Bucket, SlidingWindowLimiter
+from bot.sandbox.stats import RequestLog, RequestRecord
 from tests.sandbox.conftest import MakeServer, client_for, create_order, data, error_code
 
 
@@ -80,3 +81,23 @@ async def test_the_rate_window_can_be_changed_at_run_time(
     assert (await api.get("/v1/account")).headers["Retry-After"] == "5"
     clock.advance(5)
     data(await api.get("/v1/account"))
+
+
+def test_request_log_peak_counts_any_window() -> None:
+    log = RequestLog()
+    fp = key_fingerprint("k")
+    for at, bucket in [
+        (0, Bucket.READ),
+        (30, Bucket.READ),
+        (59, Bucket.READ),
+        (60, Bucket.READ),
+        (61, Bucket.WRITE),
+        (119.5, Bucket.READ),
+        (200, Bucket.READ),
+    ]:
+        log.append(RequestRecord(at, fp, "GET", "/api/v1/account", bucket, 200))
+    log.append(RequestRecord(60, key_fingerprint("other"), "GET", "/", Bucket.READ, 200))
+    assert log.peak("k", Bucket.READ) == 3  # 30, 59, 60 (0 has left by 60).
+    assert log.peak("k", Bucket.READ, window=120) == 5
+    assert log.peak("k", Bucket.WRITE) == 1
+    assert log.peak("nobody", Bucket.READ) == 0
