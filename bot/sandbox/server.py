@@ -28,7 +28,7 @@ from bot.sandbox.wire import order_json, order_snapshot_json
 
 # How long stop() lets in-flight requests finish (e.g. one held by a
 # ``timeout`` fault) before cancelling them.
-_SHUTDOWN_GRACE = 0.5
+_SHUTDOWN_GRACE = 0.25
 
 
 class SandboxServer:

@@ -1,14 +1,13 @@
 """Fixtures: a sandbox on a loopback port with a manual clock, and httpx clients."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from bot.sandbox import ManualClock, SandboxConfig, SandboxServer
-
-MakeServer = Callable[..., Awaitable[SandboxServer]]
+from tests.sandbox.helpers import MakeServer, client_for
 
 
 @pytest.fixture
@@ -55,31 +54,3 @@ async def control(server: SandboxServer) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the ``/_sandbox`` controls."""
     async with httpx.AsyncClient(base_url=server.control_url, timeout=5) as client:
         yield client
-
-
-def client_for(server: SandboxServer, key: str | None, **options: Any) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    options = {"timeout": 5} | options
-    return httpx.AsyncClient(base_url=server.base_url, headers=headers, **options)
-
-
-def data(response: httpx.Response, status: int = 200) -> Any:
-    """The ``data`` of a successful answer, checking its envelope."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["ok"] is True
-    return body["data"]
-
-
-def error_code(response: httpx.Response, status: int) -> str:
-    """The ``code`` of an error answer, checking its status and shape."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["ok"] is False
-    assert set(body) == {"ok", "code", "message"}
-    assert body["message"]
-    return body["code"]
-
-
-async def create_order(api: httpx.AsyncClient, service: str = "tg", country: Any = 7) -> Any:
-    return data(await api.post("/v1/orders", json={"service": service, "country": country}))

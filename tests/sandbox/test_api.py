@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from bot.sandbox import SandboxServer
-from tests.sandbox.conftest import MakeServer, client_for, create_order, data, error_code
+from tests.sandbox.helpers import MakeServer, client_for, create_order, data, error_code
 
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 ORDER_FIELDS = {

@@ -6,7 +6,7 @@ import time
 import httpx
 
 from bot.sandbox import ManualClock, SandboxServer, key_fingerprint
-from tests.sandbox.conftest import client_for, create_order, data, error_code
+from tests.sandbox.helpers import client_for, create_order, data, error_code
 
 
 async def test_create_account_with_a_generated_key(

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from bot.sandbox import SandboxServer
-from tests.sandbox.conftest import client_for, create_order, data, error_code
+from tests.sandbox.helpers import client_for, create_order, data, error_code
 
 
 async def order_ids(api: httpx.AsyncClient) -> list[str]:

@@ -5,7 +5,7 @@ import sys
 
 import httpx
 
-from tests.sandbox.conftest import data
+from tests.sandbox.helpers import data
 
 
 async def test_standalone_server_prints_its_url_and_serves() -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from bot.sandbox import ManualClock, SandboxServer
 from bot.sandbox.clock import iso_ms
-from tests.sandbox.conftest import MakeServer, client_for, create_order, data, error_code
+from tests.sandbox.helpers import MakeServer, client_for, create_order, data, error_code
 
 
 async def balance(api: httpx.AsyncClient) -> int:

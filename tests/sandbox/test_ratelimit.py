@@ -5,7 +5,7 @@ import httpx
 from bot.sandbox import ManualClock, SandboxServer, key_fingerprint
 from bot.sandbox.ratelimit import Bucket, SlidingWindowLimiter
 from bot.sandbox.stats import RequestLog, RequestRecord
-from tests.sandbox.conftest import MakeServer, client_for, create_order, data, error_code
+from tests.sandbox.helpers import MakeServer, client_for, create_order, data, error_code
 
 
 def test_window_slides_and_refusals_do_not_count() -> None:
