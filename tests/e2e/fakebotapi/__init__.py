@@ -15,6 +15,7 @@ Typical use::
         server.assert_no_errors()
 """
 
+from .clock import ManualClock
 from .entities import Entity, utf16_len, utf16_slice
 from .errors import ApiError
 from .flood import FloodLimits
@@ -35,6 +36,7 @@ __all__ = [
     "FakeUser",
     "FloodLimits",
     "HtmlParseError",
+    "ManualClock",
     "RequestRecord",
     "application_builder",
     "parse_html",

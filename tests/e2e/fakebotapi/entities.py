@@ -72,16 +72,16 @@ class Entity:
         return self.offset + self.length
 
     def contains(self, other: Entity) -> bool:
-        """Whether ``other`` nests inside this entity.
+        """Whether ``other`` lies strictly within this entity.
 
-        Of two entities over the same span, the one TDLib sorts first (lower priority value,
-        e.g. ``code`` before ``bold``) counts as the outer one.
+        Entities over the same span are not nested: ``<b><code>x</code></b>`` and
+        ``<code><b>x</b></code>`` both give bold monospace text.
         """
-        if not (self.offset <= other.offset and other.end <= self.end):
-            return False
-        if (self.offset, self.length) != (other.offset, other.length):
-            return True
-        return _PRIORITY.get(self.type, 50) < _PRIORITY.get(other.type, 50)
+        return (
+            self.offset <= other.offset
+            and other.end <= self.end
+            and (self.offset, self.length) != (other.offset, other.length)
+        )
 
     def to_api(self) -> dict[str, Any]:
         """The Bot API ``MessageEntity`` JSON object."""

@@ -36,6 +36,9 @@ class FloodLimits:
     global_rate: float = float(FloodLimit.MESSAGES_PER_SECOND)
 
 
+DEFAULT_FLOOD_LIMITS = FloodLimits()
+
+
 class _Bucket:
     def __init__(self, capacity: int, rate: float, now: float) -> None:
         self.capacity = capacity

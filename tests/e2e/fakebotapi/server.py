@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ApiError
-from .flood import FloodControl, FloodLimits
+from .flood import DEFAULT_FLOOD_LIMITS, FloodControl, FloodLimits
 from .methods import Methods
 from .params import Params
 from .state import Chat, RequestRecord, World
@@ -53,7 +53,7 @@ class FakeBotApi:
         bot_username: str = "jiema_test_bot",
         *,
         bot_first_name: str = "Jiema Test Bot",
-        flood: FloodLimits | None = FloodLimits(),  # noqa: B008 - immutable dataclass
+        flood: FloodLimits | None = DEFAULT_FLOOD_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         strict_entities: bool = True,
