@@ -13,21 +13,13 @@ import logging
 import signal
 import sys
 
+from bot import logs
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.store import Store
 
 log = logging.getLogger("bot")
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # httpx logs every request URL at INFO; Telegram URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 async def serve(settings: Settings) -> None:
@@ -73,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    logs.configure(settings.log_level, (settings.telegram_token,))
     asyncio.run(serve(settings))
     return 0
 

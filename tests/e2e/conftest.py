@@ -1,0 +1,84 @@
+"""Fixtures of the end-to-end journeys: the sandbox API, the fake Bot API, the bot process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import SandboxConfig, SandboxServer
+from bot.sandbox.wire import order_json
+from tests.e2e.fakebotapi import FakeBotApi, FakeUser
+from tests.e2e.harness import BotProcess
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    """The jiema API; SMS arrive only when a test delivers them."""
+    server = SandboxServer(SandboxConfig(sms_delay=None, hang_seconds=5.0))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(
+    telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[BotProcess]:
+    """The bot, running; stopped at the end (its log is printed if the test failed)."""
+    process = BotProcess(telegram, sandbox, tmp_path / "data")
+    await process.start()
+    yield process
+    if process.process is not None and process.process.returncode is None:
+        await process.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("---- bot log ----\n" + process.log()[-20000:])
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def sandbox_orders(sandbox: SandboxServer, key: str) -> list[dict[str, Any]]:
+    """The account's orders as the sandbox knows them now, newest first."""
+    account = sandbox.engine.account_of_key(key)
+    views, _ = sandbox.engine.list_orders(account, limit=100, cursor=None, status=None)
+    return [order_json(view) for view in views]
+
+
+Linker = Callable[..., Awaitable[FakeUser]]
+
+
+@pytest.fixture
+def linked_user(telegram: FakeBotApi, sandbox: SandboxServer) -> Linker:
+    """Make a user with a funded sandbox account whose key is linked to the bot."""
+
+    async def make(
+        user_id: int = 1001,
+        *,
+        balance_cents: int = 2500,
+        language_code: str = "en",
+        first_name: str = "Alice",
+    ) -> FakeUser:
+        key = sandbox.create_account(balance_cents=balance_cents, display_name=first_name)
+        user = telegram.user(user_id, first_name=first_name, language_code=language_code)
+        user.key = key  # type: ignore[attr-defined]
+        await user.send(f"/link {key}")
+        await user.wait_for_message(lambda m: "<b>" in (m.html or "") and first_name in m.text)
+        return user
+
+    return make
