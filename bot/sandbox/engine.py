@@ -315,6 +315,11 @@ class Engine:
 
     # Orders, as tests drive them.
 
+    def current_orders(self, account: Account) -> list[OrderView]:
+        """Every order of an account, newest first, as it is now (no list lag)."""
+        now = self._clock()
+        return [order.view_at(now) for order in self._orders_of[self.synced(account).id][::-1]]
+
     def order(self, order_id: str) -> Order:
         """Any account's order, synced up to now."""
         order = self._orders.get(order_id)

@@ -159,6 +159,12 @@ class SandboxServer:
 
     # Orders.
 
+    def orders(self, key: str) -> list[dict[str, Any]]:
+        """Every order of a key's account, newest first, as the API shows it now."""
+        return [
+            order_json(view) for view in self.engine.current_orders(self.engine.account_of_key(key))
+        ]
+
     def deliver_sms(self, order_id: str, body: str | None = None) -> dict[str, Any]:
         """Delivers an SMS to an active order now; returns the order as the API shows it."""
         return order_json(self.engine.deliver_sms(order_id, body))

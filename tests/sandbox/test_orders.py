@@ -204,3 +204,14 @@ async def test_list_lag_shows_past_state_while_get_is_current(
     cancel_me = await create_order(api)
     data(await api.post(f"/v1/orders/{cancel_me['id']}/cancel"))
     assert data(await api.get("/v1/orders"))["items"][0]["status"] == "CANCELLED"
+
+
+async def test_orders_of_a_key_ignore_list_lag(
+    api: httpx.AsyncClient, server: SandboxServer, key: str
+) -> None:
+    server.set_list_lag(60)
+    first, second = await create_order(api), await create_order(api)
+    server.deliver_sms(first["id"])
+    orders = server.orders(key)
+    assert [order["id"] for order in orders] == [second["id"], first["id"]]
+    assert orders[1]["status"] == "RECEIVED"
