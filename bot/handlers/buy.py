@@ -10,6 +10,7 @@ the same update.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
@@ -22,6 +23,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
 from bot import views
@@ -267,6 +269,9 @@ async def leave(update: Update, context: Context) -> int:
 
 def conversation() -> ConversationHandler:  # type: ignore[type-arg]
     text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
+    # Buttons are deliberately not tracked per message (they carry their own state), which
+    # is what PTB warns about here.
+    warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
     return ConversationHandler(
         entry_points=[
             CommandHandler("buy", show_services),

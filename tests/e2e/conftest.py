@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from bot.sandbox import SandboxConfig, SandboxServer
-from bot.sandbox.wire import order_json
 from tests.e2e.fakebotapi import FakeBotApi, FakeUser
 from tests.e2e.harness import BotProcess
 
@@ -55,9 +54,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 def sandbox_orders(sandbox: SandboxServer, key: str) -> list[dict[str, Any]]:
     """The account's orders as the sandbox knows them now, newest first."""
-    account = sandbox.engine.account_of_key(key)
-    views, _ = sandbox.engine.list_orders(account, limit=100, cursor=None, status=None)
-    return [order_json(view) for view in views]
+    return sandbox.orders(key)
 
 
 Linker = Callable[..., Awaitable[FakeUser]]

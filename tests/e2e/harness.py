@@ -50,9 +50,9 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
-    async def start(self, timeout: float = 20.0) -> None:
-        """Start the bot and wait until it polls Telegram for updates."""
-        polls_before = len(self.telegram.calls("getUpdates"))
+    async def start(self, within: float = 20.0) -> None:
+        """Start the bot and wait until it starts polling (PTB drops any webhook first)."""
+        polls_before = len(self.telegram.calls("deleteWebhook"))
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -66,21 +66,21 @@ class BotProcess:
             )
         self.starts += 1
         started = await self.telegram.world.signal.wait_until(
-            lambda: len(self.telegram.calls("getUpdates")) > polls_before or None, timeout
+            lambda: len(self.telegram.calls("deleteWebhook")) > polls_before or None, within
         )
         if started is None:
-            raise AssertionError(f"the bot did not start polling within {timeout} s\n{self.log()}")
+            raise AssertionError(f"the bot did not start polling within {within} s\n{self.log()}")
 
-    async def stop(self, timeout: float = 20.0) -> int:
+    async def stop(self, within: float = 20.0) -> int:
         """SIGTERM, then wait for a clean exit; returns the exit code."""
         process = self._running()
         process.send_signal(signal.SIGTERM)
         try:
-            return await asyncio.wait_for(process.wait(), timeout)
+            return await asyncio.wait_for(process.wait(), within)
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise AssertionError(f"the bot did not stop within {timeout} s\n{self.log()}") from None
+            raise AssertionError(f"the bot did not stop within {within} s\n{self.log()}") from None
 
     async def kill(self) -> None:
         """SIGKILL: the process dies wherever it is, as in a crash or an OOM kill."""
