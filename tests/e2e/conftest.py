@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import SandboxConfig, SandboxServer
-from tests.e2e.fakebotapi import FakeBotApi, FakeUser
+from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from tests.e2e.harness import BotProcess
 
 
@@ -79,3 +79,21 @@ def linked_user(telegram: FakeBotApi, sandbox: SandboxServer) -> Linker:
         return user
 
     return make
+
+
+async def buy(user: FakeUser, service: str = "Telegram", country: int = 0) -> ChatMessage:
+    """Walk /buy → service → the ``country``-th cheapest country → Buy; the order card."""
+    await user.send("/buy")
+    screen = await user.wait_for_message(lambda m: "Choose a service" in m.text)
+    await user.press(screen, service)
+    countries = await user.wait_for(
+        lambda m: m.message_id == screen.message_id and "choose a country" in m.text
+    )
+    await user.press(countries, countries.buttons[country][0].text)
+    confirm = await user.wait_for(
+        lambda m: m.message_id == screen.message_id and "Confirm your purchase" in m.text
+    )
+    await user.press(confirm, "Buy")
+    return await user.wait_for(
+        lambda m: m.message_id == screen.message_id and "Waiting for SMS" in m.text
+    )
