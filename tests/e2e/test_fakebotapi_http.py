@@ -126,7 +126,7 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(
     server: FakeBotApi, bot: BotClient
 ) -> None:
     poll = asyncio.create_task(bot.ok("getUpdates", timeout=30))
-    await asyncio.sleep(0)  # let the poll reach the server; it then waits for the update
+    await server.wait_for_poll()
     bob = server.user(1002, first_name="Bob")
     message = await bob.send("/start payload")
     updates = await asyncio.wait_for(poll, 5)
@@ -168,9 +168,9 @@ async def test_allowed_updates_filter_later_updates(
     assert kinds == ["message", "my_chat_member"]
 
 
-async def test_newer_poll_ends_the_older_with_conflict(bot: BotClient) -> None:
+async def test_newer_poll_ends_the_older_with_conflict(server: FakeBotApi, bot: BotClient) -> None:
     first = asyncio.create_task(bot.raw("getUpdates", timeout=30))
-    await asyncio.sleep(0.05)
+    await server.wait_for_poll()
     assert await bot.ok("getUpdates") == []
     response = await asyncio.wait_for(first, 5)
     assert response.status_code == 409
@@ -182,7 +182,7 @@ async def test_newer_poll_ends_the_older_with_conflict(bot: BotClient) -> None:
 
 async def test_stop_ends_a_pending_long_poll_at_once(server: FakeBotApi, bot: BotClient) -> None:
     poll = asyncio.create_task(bot.ok("getUpdates", timeout=30))
-    await asyncio.sleep(0.05)
+    await server.wait_for_poll()
     loop = asyncio.get_running_loop()
     started = loop.time()
     await server.stop()

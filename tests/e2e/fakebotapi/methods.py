@@ -48,11 +48,13 @@ class Methods:
 
     Attributes:
         handlers: Canonical method name (``sendMessage``) to its coroutine.
+        waiting_polls: ``getUpdates`` calls currently waiting for updates.
     """
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._polls = 0
+        self.waiting_polls = 0
         self.handlers: dict[str, Handler] = {
             "getMe": self.get_me,
             "logOut": self.log_out,
@@ -133,7 +135,6 @@ class Methods:
 
         self._polls += 1
         generation = self._polls
-        self.world.signal.notify()  # an older poll still waiting ends with 409 Conflict
 
         def ready() -> list[dict[str, Any]] | None:
             if generation != self._polls:
@@ -142,7 +143,12 @@ class Methods:
                 return []
             return updates.peek(limit) or None
 
-        return await self.world.signal.wait_until(ready, timeout) or []
+        self.waiting_polls += 1
+        self.world.signal.notify()  # wakes wait_for_poll; an older poll ends with 409 Conflict
+        try:
+            return await self.world.signal.wait_until(ready, timeout) or []
+        finally:
+            self.waiting_polls -= 1
 
     async def delete_webhook(self, params: Params) -> bool:
         """``deleteWebhook``: there is never a webhook; may drop pending updates."""

@@ -219,6 +219,17 @@ class FakeBotApi:
         """Updates not yet confirmed by the bot."""
         return len(self.world.updates)
 
+    async def wait_for_poll(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until a ``getUpdates`` long poll is waiting on the server (the bot is live).
+
+        Raises:
+            AssertionError: When none waits within ``timeout`` seconds.
+        """
+        methods = self._methods
+        if await self.world.signal.wait_until(lambda: methods.waiting_polls or None, timeout):
+            return
+        raise AssertionError(f"no getUpdates long poll within {timeout} s")
+
     def assert_no_errors(self) -> None:
         """Fail with the list of errors, if the bot was answered any."""
         if self.world.errors:
