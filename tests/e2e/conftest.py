@@ -34,8 +34,14 @@ async def telegram() -> AsyncIterator[FakeBotApi]:
 async def bot(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[BotProcess]:
-    """The bot, running; stopped at the end (its log is printed if the test failed)."""
-    process = BotProcess(telegram, sandbox, tmp_path / "data")
+    """The bot, running; stopped at the end (its log is printed if the test failed).
+
+    ``@pytest.mark.bot_env(NAME="value")`` adds environment variables (e.g. a slow poller).
+    """
+    marker = request.node.get_closest_marker("bot_env")
+    process = BotProcess(
+        telegram, sandbox, tmp_path / "data", extra_env=marker.kwargs if marker else None
+    )
     await process.start()
     yield process
     if process.process is not None and process.process.returncode is None:

@@ -10,7 +10,9 @@ from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess
 
 
-async def test_start_explains_how_to_link_when_no_key(bot: BotProcess, telegram: FakeBotApi) -> None:
+async def test_start_explains_how_to_link_when_no_key(
+    bot: BotProcess, telegram: FakeBotApi
+) -> None:
     bob = telegram.user(2002, first_name="Bob", language_code="en")
     await bob.send("/start")
     welcome = await bob.wait_for_message()
