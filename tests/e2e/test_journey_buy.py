@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi
+from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 
 
 async def test_link_buy_and_receive_the_code(
@@ -34,4 +36,103 @@ async def test_link_buy_and_receive_the_code(
     code = await alice.wait_for_message(lambda m: "48213" in m.text and "Code" in m.text)
     assert ("Copy code 48213", "48213") in [b for row in code.buttons for b in row]
     await alice.wait_for(lambda m: m.message_id == card.message_id and "SMS received" in m.text)
+    telegram.assert_no_errors()
+
+
+async def test_search_by_typing_filters_services_and_countries(
+    bot: object, telegram: FakeBotApi, linked_user: Linker
+) -> None:
+    alice = await linked_user()
+    await alice.send("/buy")
+    await alice.wait_for_message(lambda m: "Choose a service" in m.text)
+    await alice.send("whats")
+    found = await alice.wait_for_message(lambda m: "matching" in m.text)
+    assert [b.text for b in found.buttons[0]] == ["WhatsApp"]
+    await alice.press(found, "WhatsApp")
+    await alice.wait_for(
+        lambda m: m.message_id == found.message_id and "choose a country" in m.text
+    )
+    await alice.send("malay")
+    countries = await alice.wait_for_message(lambda m: "choose a country" in m.text)
+    labels = [row[0].text for row in countries.buttons if row[0].value.startswith("c:")]
+    assert labels
+    assert all("Malaysia" in label for label in labels)
+    assert labels[0].startswith("🇲🇾")
+    await alice.send("zzzz")
+    await alice.wait_for_message(lambda m: "no country matches" in m.text)
+    telegram.assert_no_errors()
+
+
+async def test_not_enough_balance_shows_no_buy_button(
+    bot: object, telegram: FakeBotApi, linked_user: Linker
+) -> None:
+    alice = await linked_user(balance_cents=1)
+    await alice.send("/buy")
+    services = await alice.wait_for_message(lambda m: "Choose a service" in m.text)
+    await alice.press(services, "Telegram")
+    countries = await alice.wait_for(lambda m: "choose a country" in m.text)
+    await alice.press(countries, countries.buttons[0][0].text)
+    confirm = await alice.wait_for(lambda m: "Confirm your purchase" in m.text)
+    assert "Not enough balance" in confirm.text
+    assert "Buy" not in [b.text for row in confirm.buttons for b in row]
+    await alice.press(confirm, "‹ Countries")
+    await alice.wait_for(
+        lambda m: m.message_id == confirm.message_id and "choose a country" in m.text
+    )
+    telegram.assert_no_errors()
+
+
+async def _confirmation(user: FakeUser) -> ChatMessage:
+    await user.send("/buy")
+    services = await user.wait_for_message(lambda m: "Choose a service" in m.text)
+    await user.press(services, "Telegram")
+    countries = await user.wait_for(lambda m: "choose a country" in m.text)
+    await user.press(countries, countries.buttons[0][0].text)
+    return await user.wait_for(lambda m: "Confirm your purchase" in m.text)
+
+
+async def test_balance_spent_elsewhere_before_buy_is_explained(
+    bot: object, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    alice = await linked_user()
+    confirm = await _confirmation(alice)
+    sandbox.set_balance(alice.key, 0)  # type: ignore[attr-defined]
+    await alice.press(confirm, "Buy")
+    refused = await alice.wait_for(lambda m: "Not enough balance" in m.text and "Top up" in m.text)
+    assert "‹ Countries" in [b.text for row in refused.buttons for b in row]
+    assert sandbox_orders(sandbox, alice.key) == []  # type: ignore[attr-defined]
+    telegram.assert_no_errors()
+
+
+async def test_no_numbers_left_sends_the_user_back_to_countries(
+    bot: object, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    alice = await linked_user()
+    confirm = await _confirmation(alice)
+    country = next(c for c in sandbox.engine.catalogue.countries if c.name in confirm.text)
+    sandbox.set_stock("tg", country.id, 0)
+    await alice.press(confirm, "Buy")
+    refused = await alice.wait_for(lambda m: "No numbers left" in m.text)
+    await alice.press(refused, "‹ Countries")
+    countries = await alice.wait_for(
+        lambda m: m.message_id == refused.message_id and "choose a country" in m.text
+    )
+    assert country.name not in countries.text + str(countries.buttons)
+    telegram.assert_no_errors()
+
+
+async def test_double_tap_on_buy_buys_once(
+    bot: object, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    alice = await linked_user()
+    confirm = await _confirmation(alice)
+    button = confirm.button("Buy")
+    answers = await asyncio.gather(
+        alice.press(confirm, data=button.value), alice.press(confirm, data=button.value)
+    )
+    assert len(sandbox_orders(sandbox, alice.key)) == 1  # type: ignore[attr-defined]
+    assert sorted(a.text or "" for a in answers)[1].startswith("This button was already used")
+    await alice.wait_for(
+        lambda m: m.message_id == confirm.message_id and "Waiting for SMS" in m.text
+    )
     telegram.assert_no_errors()
