@@ -106,7 +106,11 @@ async def test_parameters_in_any_transport(bot: BotClient, alice: FakeUser) -> N
     responses = [
         await bot.http.post(url, json={**form, "chat_id": 1001, "reply_markup": markup}),
         await bot.http.post(url, data={**form, "reply_markup": json.dumps(markup)}),
-        await bot.http.post(url, data=form, files={"reply_markup": (None, json.dumps(markup))}),
+        await bot.http.post(
+            url,
+            data=form,
+            files={"reply_markup": (None, json.dumps(markup)), "extra": ("a.txt", b"abc")},
+        ),
         await bot.http.get(url, params={**form, "reply_markup": json.dumps(markup)}),
     ]
     for response in responses:
@@ -117,6 +121,17 @@ async def test_parameters_in_any_transport(bot: BotClient, alice: FakeUser) -> N
         assert result["from"]["is_bot"] is True
         assert result["chat"] == {"id": 1001, "first_name": "Alice", "type": "private"}
         assert isinstance(result["date"], int)
+    assert bot.server.calls("sendMessage")[2].params["extra"] == "<file 'a.txt', 3 bytes>"
+
+
+async def test_a_bug_in_the_fake_is_a_loud_500(server: FakeBotApi, bot: BotClient) -> None:
+    async def broken(params: object) -> None:
+        raise KeyError("oops")
+
+    server._methods.handlers["getMe"] = broken
+    code, description = await bot.error("getMe")
+    assert (code, description) == (500, "Internal Server Error: fake Bot API bug: KeyError('oops')")
+    assert server.errors[-1].status == 500
 
 
 # -- updates -----------------------------------------------------------------------------------

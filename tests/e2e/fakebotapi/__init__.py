@@ -1,7 +1,7 @@
 """A strict fake of the Telegram Bot API for end-to-end tests.
 
 What passes here must work on real Telegram: limits, validation and error descriptions
-follow the real service (see the README of this package for the deliberate deviations).
+follow the real service (README.md beside this file lists the deliberate deviations).
 
 Typical use::
 

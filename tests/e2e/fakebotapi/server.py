@@ -6,6 +6,7 @@ exposes the request log (``requests``, ``errors``) for assertions.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -21,6 +22,7 @@ from .state import Chat, RequestRecord, World
 from .users import FakeUser
 
 _MAX_BODY = 64 * 1024 * 1024
+_LOGGER = logging.getLogger(__name__)
 
 
 class FakeBotApi:
@@ -255,7 +257,18 @@ class FakeBotApi:
             body = {"ok": True, "result": result}
         except ApiError as error:
             status, body = error.code, error.to_json()
-        record = RequestRecord(name, dict(params.values), status, body)
+        except Exception as exc:  # a bug in the fake: make it loud, in errors too
+            _LOGGER.exception("fake Bot API failed on %s", name)
+            status = 500
+            body = ApiError(500, f"Internal Server Error: fake Bot API bug: {exc!r}").to_json()
+        logged = dict(params.values)
+        logged.update(
+            {
+                key: f"<file {filename!r}, {len(data)} bytes>"
+                for key, (filename, data) in params.files.items()
+            }
+        )
+        record = RequestRecord(name, logged, status, body)
         self.world.requests.append(record)
         listening = request.transport is not None and not request.transport.is_closing()
         if status != 200 and listening:
