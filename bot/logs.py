@@ -43,5 +43,7 @@ def configure(level: str, secrets: tuple[str, ...] = ()) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for name in ("httpx", "httpcore", "aiosqlite", "apscheduler"):
+    for name in ("httpx", "httpcore", "aiosqlite"):
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # One line per poller tick otherwise.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
