@@ -328,10 +328,10 @@ class Methods:
         message = chat.get(params.integer("message_id"))
         if message is None or message.deleted:
             raise bad_request(errors.MESSAGE_TO_DELETE_NOT_FOUND)
-        too_old = self.world.now() - message.date >= _DELETE_WINDOW
-        foreign = not message.from_bot and chat.is_group and not chat.bot_is_admin
-        if too_old or foreign:
+        if not message.from_bot and chat.is_group and not chat.bot_is_admin:
             raise bad_request(errors.MESSAGE_CANT_BE_DELETED)
+        if self.world.now() - message.date >= _DELETE_WINDOW:
+            raise bad_request(errors.MESSAGE_CANT_BE_DELETED_FOR_EVERYONE)
         message.deleted = True
         self.world.signal.notify()
         return True
