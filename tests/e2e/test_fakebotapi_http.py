@@ -349,10 +349,13 @@ async def test_reachability(server: FakeBotApi, bot: BotClient, alice: FakeUser)
     server.user(1002, first_name="Bob")
     forbidden = "Forbidden: bot can't initiate conversation with a user"
     assert await bot.error("sendMessage", chat_id=1002, text="hi") == (403, forbidden)
+    sent = await bot.ok("sendMessage", chat_id=alice.id, text="before")
+    before = {"chat_id": alice.id, "message_id": sent["message_id"]}
     alice.block()
     blocked = (403, "Forbidden: bot was blocked by the user")
     assert await bot.error("sendMessage", chat_id=alice.id, text="hi") == blocked
     assert await bot.error("sendChatAction", chat_id=alice.id, action="typing") == blocked
+    await bot.ok("editMessageText", **before, text="edits still reach a blocked user")
     with pytest.raises(AssertionError, match="blocked the bot"):
         await alice.send("hello?")
     alice.unblock()

@@ -296,13 +296,15 @@ class Methods:
         return message.to_api()
 
     async def edit_message_text(self, params: Params) -> dict[str, Any]:
-        """``editMessageText``; omitting ``reply_markup`` removes the inline keyboard."""
+        """``editMessageText``; omitting ``reply_markup`` removes the inline keyboard.
+
+        Edits still reach a user who blocked the bot, as on Telegram.
+        """
         chat, message = self._message_to_edit(params)
         text, entities = self._text(params)
         inline = self._inline_markup(params)
         link_preview = self._link_preview(params)
         self._take_flood_slot(chat)
-        self._check_reachable(chat)
         if (text, entities, inline) == (message.text, message.entities, message.reply_markup):
             raise bad_request(errors.MESSAGE_NOT_MODIFIED)
         message.text, message.entities, message.reply_markup = text, entities, inline
@@ -316,7 +318,6 @@ class Methods:
         chat, message = self._message_to_edit(params)
         inline = self._inline_markup(params)
         self._take_flood_slot(chat)
-        self._check_reachable(chat)
         if inline == message.reply_markup:
             raise bad_request(errors.MESSAGE_NOT_MODIFIED)
         message.reply_markup = inline
