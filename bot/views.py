@@ -61,6 +61,7 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
         return t._("expired")
     if seconds < 60:
         return t._("less than a minute left")
+    # TRANSLATORS: after the order's status; {duration} is already localized, e.g. "19 minutes".
     return t._("{duration} left").format(duration=t.duration(60 * (seconds // 60)))
 
 
@@ -210,6 +211,7 @@ def countries(
     labels = [
         (
             o.country_id,
+            # TRANSLATORS: a country button; {count} is how many numbers are in stock there.
             t.ngettext(
                 "{country} · {price} · {count} left", "{country} · {price} · {count} left", o.count
             ).format(
@@ -379,6 +381,7 @@ def language_menu(t: Translator) -> Screen:
 
 
 def language_set(t: Translator) -> Screen:
+    # TRANSLATORS: shown in the language just chosen: name your own language, not English.
     return Screen(t._("Done: I will speak English with you."))
 
 
