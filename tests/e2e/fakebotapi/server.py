@@ -202,7 +202,10 @@ class FakeBotApi:
 
     @property
     def errors(self) -> list[RequestRecord]:
-        """Every error answered to the bot (clear it after provoking errors on purpose)."""
+        """Every error answered to the bot; clear it after provoking errors on purpose.
+
+        Answers nobody received (a long poll the bot abandoned) are only in :attr:`requests`.
+        """
         return self.world.errors
 
     def calls(self, method: str) -> list[RequestRecord]:
