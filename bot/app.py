@@ -13,7 +13,7 @@ from typing import Any
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
+from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.api import JiemaClient
 from bot.commands import command_list
@@ -23,6 +23,7 @@ from bot.handlers import register
 from bot.i18n import LANGUAGES, get_translator
 from bot.notifier import TelegramNotifier
 from bot.poller import Poller
+from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
 from bot.services.orders import OrderService
@@ -58,7 +59,7 @@ def build_application(settings: Settings, store: Store, jiema_url: str) -> BotAp
         )
         .context_types(ContextTypes(context=Context, bot_data=BotData))
         .persistence(SqlitePersistence(store, update_interval=1.0))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(ChatRateLimiter())
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(_post_init_for(settings, store, jiema_url))
         .post_shutdown(_post_shutdown)
@@ -97,10 +98,17 @@ def _post_init_for(settings: Settings, store: Store, jiema_url: str) -> Any:
         await _set_commands(application)
         assert application.job_queue is not None
         application.job_queue.run_repeating(
-            lambda _: poller.tick(), interval=settings.poll_interval, first=0.0, name="poller"
+            _tick(poller), interval=settings.poll_interval, first=0.0, name="poller"
         )
 
     return post_init
+
+
+def _tick(poller: Poller) -> Any:
+    async def tick(_: Context) -> None:
+        poller.tick()
+
+    return tick
 
 
 async def _set_commands(application: BotApplication) -> None:

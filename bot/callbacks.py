@@ -128,7 +128,7 @@ _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(rf"sp:(?P<page>{_PAGE})"), ServicePage),
     (re.compile(rf"s:(?P<service>{_ID})"), PickService),
     (re.compile(rf"cp:(?P<service>{_ID}):(?P<page>{_PAGE})"), CountryPage),
-    (re.compile(rf"c:(?P<service>{_ID}):(?P<country_id>[1-9][0-9]{{0,8}})"), PickCountry),
+    (re.compile(rf"c:(?P<service>{_ID}):(?P<country_id>0|[1-9][0-9]{{0,8}})"), PickCountry),
     (re.compile(rf"b:(?P<token>{_ID})"), ConfirmBuy),
     (re.compile(rf"o:(?P<action>[vcnr]):(?P<order_id>{_ID})"), OrderButton),
     (re.compile(rf"h:(?P<page>{_PAGE})"), HistoryPage),

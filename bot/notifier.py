@@ -12,6 +12,7 @@ Rules this module keeps so Telegram never has to refuse us:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
@@ -39,6 +40,7 @@ class TelegramNotifier:
         self._bot = bot
         self._store = store
         self._shown: dict[str, str] = {}
+        self._card_locks: dict[str, asyncio.Lock] = {}
 
     async def translator(self, user_id: int) -> Translator:
         """The user's translator (English until they have a language)."""
@@ -97,6 +99,15 @@ class TelegramNotifier:
         self._shown[order_id] = _fingerprint(screen)
 
     async def show_card(self, order: StoredOrder) -> None:
+        # The poller and a button press may redraw the same card at once; the second must
+        # see what the first showed, or Telegram answers "message is not modified".
+        lock = self._card_locks.setdefault(order.id, asyncio.Lock())
+        async with lock:
+            await self._show_card(await self._store.get_order(order.id) or order)
+        if not lock.locked() and order.is_final:
+            self._card_locks.pop(order.id, None)
+
+    async def _show_card(self, order: StoredOrder) -> None:
         if order.card_message_id is None:
             await self.post_card(order)
             return

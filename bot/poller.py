@@ -74,10 +74,21 @@ class Poller:
         self._ticks = 0
         self._busy: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._round: asyncio.Task[None] | None = None
         self._backoff: dict[int, tuple[float, int]] = {}
         self._rotation: dict[int, int] = defaultdict(int)
 
-    async def tick(self) -> None:
+    def tick(self) -> None:
+        """Run one round in the background unless the previous one is still going.
+
+        Called by the JobQueue every ``interval``; returning at once keeps the scheduler
+        from piling up (or warning about) overlapping runs when Telegram paces our sends.
+        """
+        if self._round is not None and not self._round.done():
+            return
+        self._round = asyncio.create_task(self._tick())
+
+    async def _tick(self) -> None:
         """Start polling every due user; returns without waiting for slow ones."""
         self._ticks += 1
         await self._tracker.resend_pending()
@@ -98,9 +109,11 @@ class Poller:
 
     async def stop(self) -> None:
         """Cancel polls in flight (at shutdown); their work is re-done after restart."""
-        for task in list(self._tasks):
+        for task in [*self._tasks, *([self._round] if self._round else [])]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(
+            *self._tasks, *([self._round] if self._round else []), return_exceptions=True
+        )
 
     async def _poll_user(self, user_id: int, orders: list[StoredOrder]) -> None:
         try:
@@ -164,7 +177,7 @@ class Poller:
                 if item is None:
                     direct.add(order.id)
                 elif order.id not in direct and _shows_progress(order, item):
-                    await self._tracker.observe(order, item)
+                    await self._tracker.apply(order, item)
             if self._ticks % self._sync_every == 0:
                 turn = self._rotation[user_id] % len(live)
                 self._rotation[user_id] += 1
@@ -172,9 +185,9 @@ class Poller:
         for order in live:
             if order.id in direct:
                 fresh = await self._api.order(key, order.id, priority=Priority.BACKGROUND)
-                await self._tracker.observe(order, fresh)
-            else:
-                await self._notifier.show_card(order)
+                await self._tracker.apply(order, fresh)
+        for order in live:
+            await self._notifier.show_card(await self._store.get_order(order.id) or order)
 
 
 def _shows_progress(stored: StoredOrder, listed: Order) -> bool:

@@ -61,13 +61,22 @@ class OrderTracker:
     async def observe(
         self, stored: StoredOrder, order: Order, *, user_ended: bool = False
     ) -> StoredOrder:
-        """Apply one read of the order; returns the updated stored order.
+        """Apply one read of the order and bring its card up to date.
 
         Args:
             stored: The order as SQLite had it (only ``id`` matters; it is re-read).
             order: A fresh read from the API.
             user_ended: The user just cancelled it themselves: no "it expired" message.
         """
+        updated = await self.apply(stored, order, user_ended=user_ended)
+        await self._notifier.show_card(updated)
+        return updated
+
+    async def apply(
+        self, stored: StoredOrder, order: Order, *, user_ended: bool = False
+    ) -> StoredOrder:
+        """Like :meth:`observe` but leaves the card alone (the poller redraws cards after
+        pushing every code, so codes never wait behind card edits)."""
         async with self._lock(stored.id):
             current = await self._store.get_order(stored.id) or stored
             await self._store.set_order_status(
@@ -81,7 +90,6 @@ class OrderTracker:
                     await self._send(current, position, sms)
             await self._store.set_sms_seen(current.id, len(order.sms_history))
             updated = await self._store.get_order(current.id) or current
-            await self._notifier.show_card(updated)
             if updated.is_final and not updated.final_notified:
                 await self._finish(updated, announce=not user_ended)
             if updated.is_final:

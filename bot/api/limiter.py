@@ -100,8 +100,11 @@ class KeyRateLimiter:
             expiry = window.next_expiry(self.limits.window)
             window.changed.clear()
             timeout = None if expiry is None else max(expiry - now, 0.001)
+            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives just
+            # as the event is set, and the cancelled caller would wait on for its slot.
             with suppress(TimeoutError):
-                await asyncio.wait_for(window.changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await window.changed.wait()
         entry: list[float | None] = [None]
         window.slots.append(entry)
         try:

@@ -55,6 +55,13 @@ class ApiKey:
     __str__ = __repr__
 
 
+def _object(data: object, what: str) -> Mapping[str, Any]:
+    """``data`` itself, if it is a JSON object; a parser never gets further otherwise."""
+    if not isinstance(data, Mapping):
+        raise MalformedResponseError(f"{what} is not an object")
+    return data
+
+
 def _req(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = data.get(name)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
@@ -93,9 +100,9 @@ def parse_time(value: object, name: str = "time") -> datetime | None:
         raise MalformedResponseError(f"field {name!r} is not a timestamp")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # Overflow: e.g. year 1 at +01:00 in UTC.
         raise MalformedResponseError(f"field {name!r} is not a timestamp") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _str_id(data: Mapping[str, Any], name: str) -> str | None:
@@ -116,6 +123,7 @@ class Account:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Account:
+        data = _object(data, "account")
         return cls(
             id=_req(data, "id", str),
             balance_cents=parse_cents(data.get("balanceCents"), "balanceCents"),
@@ -138,6 +146,7 @@ class Service:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Service:
+        data = _object(data, "service")
         code = _req(data, "code", str)
         raw_cost = _opt(data, "minCostUsd", (int, float, str))
         try:
@@ -164,6 +173,7 @@ class Country:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Country:
+        data = _object(data, "country")
         slug = _req(data, "slug", str)
         return cls(id=_req(data, "id", int), slug=slug, name=_opt(data, "name", str) or slug)
 
@@ -179,6 +189,7 @@ class Price:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Price:
+        data = _object(data, "price")
         return cls(
             country_id=_req(data, "countryId", int),
             country_slug=_opt(data, "countrySlug", str) or "",
@@ -221,6 +232,7 @@ class Order:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Order:
+        data = _object(data, "order")
         history_raw = _opt(data, "smsHistory", list) or []
         history: list[Sms] = []
         for item in history_raw:
@@ -255,6 +267,7 @@ class OrderPage:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> OrderPage:
+        data = _object(data, "order page")
         items = _req(data, "items", list)
         if not all(isinstance(item, Mapping) for item in items):
             raise MalformedResponseError("order list entry is not an object")

@@ -31,24 +31,31 @@ async def telegram() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-async def bot(
+async def deployment(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[BotProcess]:
-    """The bot, running; stopped at the end (its log is printed if the test failed).
+    """The bot's deployment (data dir, environment), not started yet.
 
     ``@pytest.mark.bot_env(NAME="value")`` adds environment variables (e.g. a slow poller).
+    Stopped at the end if running; its log is printed if the test failed.
     """
     marker = request.node.get_closest_marker("bot_env")
     process = BotProcess(
         telegram, sandbox, tmp_path / "data", extra_env=marker.kwargs if marker else None
     )
-    await process.start()
     yield process
     if process.process is not None and process.process.returncode is None:
         await process.stop()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print("---- bot log ----\n" + process.log()[-20000:])
+
+
+@pytest.fixture
+async def bot(deployment: BotProcess) -> BotProcess:
+    """The bot, running."""
+    await deployment.start()
+    return deployment
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -13,8 +13,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
+from bot.api.models import parse_time
 from bot.sandbox import SandboxServer
+from bot.store import Store, StoredOrder
+from bot.vault import KeyVault, load_or_create_secret
 from tests.e2e.fakebotapi import FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,3 +104,36 @@ class BotProcess:
     def log(self) -> str:
         """Everything the bot printed, across restarts."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+async def seed(
+    data_dir: Path, user_id: int, key: str, orders: list[dict[str, Any]], *, language: str = "en"
+) -> None:
+    """Write a user with a linked key and active orders into the bot's database.
+
+    Lets a test start the bot as if it had been running for a while (many active orders)
+    without buying each one through the chat. Uses the bot's own store and vault.
+    """
+    store = await Store.open(data_dir / "bot.sqlite3")
+    try:
+        vault = KeyVault.from_secret(load_or_create_secret(data_dir))
+        await store.ensure_user(user_id, language)
+        await store.set_key(user_id, vault.encrypt(user_id, key), vault.fingerprint(key), None)
+        for order in orders:
+            await store.save_order(
+                StoredOrder(
+                    id=order["id"],
+                    user_id=user_id,
+                    key_fingerprint=vault.fingerprint(key),
+                    service=order["service"],
+                    service_name=order["service"],
+                    country_id=order["country"],
+                    country_slug="",
+                    phone=order["phone"],
+                    status=order["status"],
+                    expires_at=parse_time(order["expiresAt"]),
+                    charged_cents=int(order["chargedCents"]),
+                )
+            )
+    finally:
+        await store.close()
