@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -74,7 +75,10 @@ def _post_init_for(settings: Settings, store: Store, jiema_url: str) -> Any:
         vault = KeyVault.from_secret(
             settings.secret_key or load_or_create_secret(settings.data_dir)
         )
-        api = JiemaClient(jiema_url)
+        api = JiemaClient(
+            jiema_url,
+            timeout=httpx.Timeout(settings.api_timeout, connect=min(5.0, settings.api_timeout)),
+        )
         accounts = AccountService(api, store, vault)
         catalog = Catalog(api)
         purchases = PurchaseService(api, store, accounts, catalog)

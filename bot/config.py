@@ -27,14 +27,14 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _poll_interval(env: Mapping[str, str]) -> float:
-    raw = env.get("POLL_INTERVAL", "").strip() or "3"
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip() or str(default)
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"POLL_INTERVAL must be a number of seconds, got {raw!r}") from None
-    if not 0.05 <= value <= 60:
-        raise ConfigError(f"POLL_INTERVAL must be between 0.05 and 60 seconds, got {raw!r}")
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} seconds, got {raw!r}")
     return value
 
 
@@ -49,6 +49,7 @@ class Settings:
         data_dir: Holds the SQLite database and the generated encryption key.
         secret_key: Key encrypting users' API keys at rest, or None to use the generated one.
         poll_interval: Seconds between two polls of a key's active orders.
+        api_timeout: Seconds to wait for the jiema API before giving up on a request.
         log_level: Logging level name.
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
     """
@@ -59,6 +60,7 @@ class Settings:
     data_dir: Path = Path("data")
     secret_key: str | None = field(default=None, repr=False)
     poll_interval: float = 3.0
+    api_timeout: float = 15.0
     log_level: str = "INFO"
     sandbox: bool = False
 
@@ -98,7 +100,8 @@ class Settings:
             jiema_api_url=_url(env, "JIEMA_API_URL", "https://jiema.my/api"),
             data_dir=Path(env.get("BOT_DATA_DIR", "").strip() or "data"),
             secret_key=env.get("BOT_SECRET_KEY", "").strip() or None,
-            poll_interval=_poll_interval(env),
+            poll_interval=_seconds(env, "POLL_INTERVAL", 3.0, 0.05, 60.0),
+            api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
             log_level=level,
             sandbox=sandbox,
         )

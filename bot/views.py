@@ -258,6 +258,11 @@ def purchase_failed(t: Translator, exc: api_errors.JiemaError, service: str | No
     return Screen(api_error(t, exc), markup)
 
 
+def buying(t: Translator) -> Screen:
+    """Shown while the order is being created (the Buy button is gone at once)."""
+    return Screen(t._("⏳ Buying your number…"))
+
+
 def purchase_used(t: Translator) -> str:
     """Callback answer for a Buy button that was already used."""
     return t._("This button was already used. Each confirmation buys once.")

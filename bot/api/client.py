@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.api.errors import (
+    ApiError,
     ApiTimeoutError,
     JiemaError,
     MalformedResponseError,
@@ -198,8 +199,8 @@ class JiemaClient:
         for attempt in range(1, self._retry.attempts + 1):
             try:
                 return await self._request(key, "GET", path, Bucket.READ, priority, params=params)
-            except (TransportError, ServerError, RateLimitedError) as exc:
-                delay = self._retry_delay(exc, attempt)
+            except JiemaError as exc:
+                delay = self._retry_delay(exc, attempt) if _retryable(exc) else None
                 if delay is None:
                     raise
                 log.info(
@@ -245,6 +246,13 @@ class JiemaClient:
             except httpx.TransportError as exc:
                 raise TransportError(f"{method} {path} failed: {type(exc).__name__}") from None
         return _unwrap(response)
+
+
+def _retryable(exc: JiemaError) -> bool:
+    """Worth retrying a read: no answer, a 5xx, or 408/409/429."""
+    return isinstance(exc, TransportError | ServerError) or (
+        isinstance(exc, ApiError) and exc.status in _RETRYABLE_STATUS
+    )
 
 
 def _order_path(order_id: str) -> str:

@@ -33,7 +33,7 @@ from bot.context import Context
 from bot.handlers.common import answer, api_failed, callback_of, edit, parsed, reply
 from bot.services.accounts import NotLinkedError
 from bot.services.catalog import Offer
-from bot.services.purchases import AlreadyUsed, Bought, OfferGoneError, Unconfirmed
+from bot.services.purchases import AlreadyUsed, OfferGoneError, Unconfirmed
 
 
 class BuyState(IntEnum):
@@ -215,32 +215,30 @@ async def buy_again(update: Update, context: Context) -> int:
 
 @exclusive
 async def confirm(update: Update, context: Context) -> int:
-    """The single-use Buy button."""
+    """The single-use Buy button: claim the token, stop the spinner, then buy."""
     choice = parsed(update)
     query = update.callback_query
     assert isinstance(choice, cb.ConfirmBuy) and query is not None
     services = context.services
+    claimed = await services.purchases.claim(query.from_user.id, choice.token)
+    if isinstance(claimed, AlreadyUsed):
+        await answer(query, views.purchase_used(context.t), alert=True)
+        return ConversationHandler.END
+    await answer(query)
+    await edit(query, views.buying(context.t))
     try:
-        result = await services.purchases.confirm(query.from_user.id, choice.token)
+        result = await services.purchases.create(claimed)
     except JiemaError as exc:
-        await answer(query)
-        purchase = await services.store.get_purchase(choice.token)
-        service = purchase.service if purchase else None
-        await edit(query, views.purchase_failed(context.t, exc, service))
+        await edit(query, views.purchase_failed(context.t, exc, claimed.service))
         return BuyState.COUNTRY
-    match result:
-        case AlreadyUsed():
-            await answer(query, views.purchase_used(context.t), alert=True)
-        case Unconfirmed():
-            await answer(query)
-            await edit(query, views.purchase_unconfirmed(context.t))
-        case Bought(order=order):
-            await answer(query)
-            screen = views.order_card(context.t, order)
-            await edit(query, screen)
-            if query.message is not None:
-                await services.store.set_card_message(order.id, query.message.message_id)
-                services.notifier.remember(order.id, screen)
+    if isinstance(result, Unconfirmed):
+        await edit(query, views.purchase_unconfirmed(context.t))
+    else:
+        screen = views.order_card(context.t, result.order)
+        await edit(query, screen)
+        if query.message is not None:
+            await services.store.set_card_message(result.order.id, query.message.message_id)
+            services.notifier.remember(result.order.id, screen)
     context.user_data.pop("country_query", None)  # type: ignore[union-attr]
     return ConversationHandler.END
 

@@ -149,8 +149,15 @@ class ApiGateway:
         fault = self._faults.take(request.path, key, is_create=endpoint == self._create)
         if fault is not None and fault.kind is FaultKind.ERROR500:
             raise ApiError(500, "INTERNAL", "Internal server error (injected).")
+        if fault is not None and fault.kind is FaultKind.UNKNOWN_ERROR:
+            raise ApiError(400, "QUOTA_PAUSED", "<b>Paused</b> & resumes <soon>.")
         try:
-            response = web.json_response({"ok": True, "data": await endpoint(request, account)})
+            data = await endpoint(request, account)
+            if fault is not None and fault.kind is FaultKind.UNKNOWN_STATUS and "status" in data:
+                data = {**data, "status": "ON_HOLD"}
+            elif fault is not None and fault.kind is FaultKind.MISSING_FIELDS:
+                data = {}
+            response = web.json_response({"ok": True, "data": data})
         except ApiError as error:
             response = error_response(error)
         if fault is None:

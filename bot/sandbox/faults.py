@@ -16,12 +16,21 @@ class FaultKind(StrEnum):
       stock taken) and the connection is closed without any answer.
     * ``malformed``: the request is processed; the answer is 200 with a body
       that is not valid JSON (the real answer cut short).
+    * ``unknown_error``: the request is not processed; the answer is 400 with a
+      code no client knows and a message holding markup (the list is open).
+    * ``unknown_status``: the request is processed; any ``status`` in the answer
+      reads ``ON_HOLD``, a status the spec does not name.
+    * ``missing_fields``: the request is processed; the answer is
+      ``{"ok": true, "data": {}}``.
     """
 
     ERROR500 = "error500"
     TIMEOUT = "timeout"
     DROP_CREATE = "drop_create"
     MALFORMED = "malformed"
+    UNKNOWN_ERROR = "unknown_error"
+    UNKNOWN_STATUS = "unknown_status"
+    MISSING_FIELDS = "missing_fields"
 
 
 @dataclass(slots=True)

@@ -71,9 +71,6 @@ class Unconfirmed:
     """The answer was lost and no matching order was found (yet); we keep looking."""
 
 
-PurchaseResult = Bought | AlreadyUsed | Unconfirmed
-
-
 class PurchaseService:
     """Quotes and single-use purchases."""
 
@@ -93,6 +90,9 @@ class PurchaseService:
         self._catalog = catalog
         self._reconcile_delays = reconcile_delays
         self._sleep = sleep
+        # Tokens whose create (or its reconciliation) a handler is running right now: the
+        # background reconciliation leaves them alone.
+        self._in_flight: set[str] = set()
 
     async def quote(self, user_id: int, service: str, country_id: int) -> Quote:
         """Price, balance and a fresh single-use token for (service, country).
@@ -112,33 +112,44 @@ class PurchaseService:
         )
         return Quote(purchase, offer, account)
 
-    async def confirm(self, user_id: int, token: str) -> PurchaseResult:
-        """Spend the token: create the order at most once.
+    async def claim(self, user_id: int, token: str) -> Purchase | AlreadyUsed:
+        """Spend the token (atomically, in SQLite): the purchase to make, or why not."""
+        purchase = await self._store.claim_purchase(token, user_id)
+        if purchase is not None:
+            return purchase
+        previous = await self._store.get_purchase(token)
+        order = None
+        if previous and previous.user_id == user_id and previous.order_id:
+            order = await self._store.get_user_order(user_id, previous.order_id)
+        return AlreadyUsed(order)
+
+    async def create(self, purchase: Purchase) -> Bought | Unconfirmed:
+        """Create the order of a claimed purchase, exactly once.
 
         Raises:
             bot.api.errors.ApiError: the API refused (``INSUFFICIENT``, ``NO_NUMBERS``, …);
                 nothing was bought and the token is spent.
         """
-        purchase = await self._store.claim_purchase(token, user_id)
-        if purchase is None:
-            previous = await self._store.get_purchase(token)
-            order = None
-            if previous and previous.user_id == user_id and previous.order_id:
-                order = await self._store.get_user_order(user_id, previous.order_id)
-            return AlreadyUsed(order)
-        key = await self._accounts.key_for(user_id)
+        token = purchase.token
+        self._in_flight.add(token)
         try:
-            created = await self._api.create_order(key, purchase.service, int(purchase.country_id))
-        except (TransportError, MalformedResponseError) as exc:
-            log.warning("create for purchase %s lost its answer (%s)", token, type(exc).__name__)
-            await self._store.finish_purchase(token, "unknown")
-            return await self._reconcile(purchase, key, self._reconcile_delays)
-        except JiemaError as exc:
-            await self._store.finish_purchase(token, "failed")
-            if isinstance(exc, NoNumbersError):
-                self._catalog.forget_prices(purchase.service)
-            raise
-        return Bought(await self._adopt(purchase, created))
+            key = await self._accounts.key_for(purchase.user_id)
+            try:
+                created = await self._api.create_order(
+                    key, purchase.service, int(purchase.country_id)
+                )
+            except (TransportError, MalformedResponseError) as exc:
+                log.warning("create of purchase %s lost its answer (%s)", token, type(exc).__name__)
+                await self._store.finish_purchase(token, "unknown")
+                return await self._reconcile(purchase, key, self._reconcile_delays)
+            except JiemaError as exc:
+                await self._store.finish_purchase(token, "failed")
+                if isinstance(exc, NoNumbersError):
+                    self._catalog.forget_prices(purchase.service)
+                raise
+            return Bought(await self._adopt(purchase, created))
+        finally:
+            self._in_flight.discard(token)
 
     async def reconcile_pending(self) -> list[Bought]:
         """Resolve claims left 'creating' (crash) or 'unknown' (lost answer).
@@ -148,6 +159,8 @@ class PurchaseService:
         found: list[Bought] = []
         for state in ("creating", "unknown"):
             for purchase in await self._store.purchases_in_state(state):
+                if purchase.token in self._in_flight:
+                    continue
                 try:
                     key = await self._accounts.key_for(purchase.user_id)
                     result = await self._reconcile(purchase, key, (0.0,))
@@ -162,7 +175,7 @@ class PurchaseService:
 
     async def _reconcile(
         self, purchase: Purchase, key: ApiKey, delays: tuple[float, ...]
-    ) -> PurchaseResult:
+    ) -> Bought | Unconfirmed:
         """Look for the order a lost create may have made, in the recent order list."""
         for delay in delays:
             await self._sleep(delay)

@@ -155,11 +155,27 @@ class FakeUser:
                 f"button {button.text!r} is a {button.kind} button: pressing it sends the bot "
                 "no callback query"
             )
+        return await self._query(message, button.text, button.value, timeout)
+
+    async def forge_press(
+        self,
+        message: ChatMessage,
+        data: str,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - the documented test-facing API
+    ) -> CallbackAnswer:
+        """Send a callback query with arbitrary ``data`` from ``message``, as a modified
+        client or a replayed request can; the bot must treat it as hostile input."""
+        return await self._query(message, "(forged)", data, timeout)
+
+    async def _query(
+        self, message: ChatMessage, label: str, data: str | None, wait: float
+    ) -> CallbackAnswer:
         chat = self._writable(message.chat)
         query = PendingCallbackQuery(
             id=str(4_000_000_000_000_000 + next(_query_ids)),
             message=message,
-            data=button.value,
+            data=data,
             created=self._world.clock(),
         )
         self._world.callback_queries[query.id] = query
@@ -168,14 +184,14 @@ class FakeUser:
             "from": self.profile,
             "message": message.to_api(),
             "chat_instance": str(abs(chat.id) * 7919 + 104729),
-            "data": button.value,
+            "data": data,
         }
         self._deliver(UpdateType.CALLBACK_QUERY, chat, payload)
-        answer = await self._world.signal.wait_until(lambda: query.answer, timeout)
+        answer = await self._world.signal.wait_until(lambda: query.answer, wait)
         if answer is None:
             raise AssertionError(
-                f"the bot did not answer the callback query of button {button.text!r} within "
-                f"{timeout} s (the button's spinner keeps turning)\n{self._report(chat)}"
+                f"the bot did not answer the callback query of button {label!r} within "
+                f"{wait} s (the button's spinner keeps turning)\n{self._report(chat)}"
             )
         return answer
 
