@@ -8,6 +8,7 @@ server messages, display names) goes through :func:`esc` before it meets HTML.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,11 @@ from bot.i18n import Translator, flag
 from bot.services.catalog import Offer
 from bot.sms import extract_code
 from bot.store import StoredOrder
+
+
+# An SMS longer than this (real ones are < 1,000) is cut so the message stays under
+# Telegram's 4,096 characters with the header and the code line.
+_MAX_SMS_SHOWN = 3500
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,12 @@ def status_text(t: Translator, status: str) -> str:
 
 
 def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str | None:
-    """ "19 minutes left", whole minutes (so a card changes at most once a minute)."""
+    """ "20 minutes left": whole minutes, in 5-minute steps above ten.
+
+    The card shows this and is edited whenever it changes, so the step sets the countdown's
+    edit cadence: at most one edit per card every five minutes until the last ten, which
+    keeps a thousand live cards far below Telegram's global message rate.
+    """
     if expires_at is None:
         return None
     seconds = (expires_at - now).total_seconds()
@@ -61,8 +72,10 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
         return t._("expired")
     if seconds < 60:
         return t._("less than a minute left")
-    # TRANSLATORS: after the order's status; {duration} is already localized, e.g. "19 minutes".
-    return t._("{duration} left").format(duration=t.duration(60 * (seconds // 60)))
+    minutes = math.ceil(seconds / 60)
+    if minutes > 10:
+        minutes = 5 * math.ceil(minutes / 5)
+    return t._("{duration} left").format(duration=t.duration(60 * minutes))
 
 
 # -- start, help, link ---------------------------------------------------------------------
@@ -312,7 +325,8 @@ def code_message(t: Translator, order: StoredOrder, sms: Sms) -> Screen:
     header = t._("SMS for {phone} ({service}):").format(
         phone=esc(order.phone), service=esc(order.service_name)
     )
-    body = f"<blockquote>{esc(sms.body)}</blockquote>"
+    text = sms.body if len(sms.body) <= _MAX_SMS_SHOWN else sms.body[:_MAX_SMS_SHOWN] + "…"
+    body = f"<blockquote>{esc(text)}</blockquote>"
     if code is None:
         return Screen(f"{header}\n{body}")
     line = t._("Code: <code>{code}</code>").format(code=code)
