@@ -22,7 +22,6 @@ from bot.services.catalog import Offer
 from bot.sms import extract_code
 from bot.store import StoredOrder
 
-
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under
 # Telegram's 4,096 characters with the header and the code line.
 _MAX_SMS_SHOWN = 3500
@@ -75,6 +74,7 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
     minutes = math.ceil(seconds / 60)
     if minutes > 10:
         minutes = 5 * math.ceil(minutes / 5)
+    # TRANSLATORS: after the order's status; {duration} is already localized, e.g. "20 minutes".
     return t._("{duration} left").format(duration=t.duration(60 * minutes))
 
 
