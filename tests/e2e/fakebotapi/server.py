@@ -235,6 +235,16 @@ class FakeBotApi:
             return
         raise AssertionError(f"no getUpdates long poll within {timeout} s")
 
+    def subscribe(self, listener: Callable[[RequestRecord], None]) -> Callable[[], None]:
+        """Call ``listener`` with every request record as it is logged (before the answer
+        goes out); returns the function that unsubscribes it.
+
+        For load generators and benchmarks, which must not wake on every change of the
+        world the way :meth:`.FakeUser.wait_for` does.
+        """
+        self.world.listeners.append(listener)
+        return lambda: self.world.listeners.remove(listener)
+
     def assert_no_errors(self) -> None:
         """Fail with the list of errors, if the bot was answered any."""
         if self.world.errors:
@@ -245,6 +255,7 @@ class FakeBotApi:
     # -- HTTP --------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
+        received_at = self.world.wall_clock()
         name = request.match_info["method"]
         params = Params({}, {})
         status, body = 200, {}
@@ -271,8 +282,10 @@ class FakeBotApi:
                 for key, (filename, data) in params.files.items()
             }
         )
-        record = RequestRecord(name, logged, status, body)
+        record = RequestRecord(name, logged, status, body, received_at)
         self.world.requests.append(record)
+        for listener in self.world.listeners:
+            listener(record)
         listening = request.transport is not None and not request.transport.is_closing()
         if status != 200 and listening:
             self.world.errors.append(record)

@@ -300,12 +300,18 @@ class PendingCallbackQuery:
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One call the bot made and what it was answered."""
+    """One call the bot made and what it was answered.
+
+    Attributes:
+        received_at: When the request reached the fake (its ``wall_clock``, Unix seconds),
+            before its body was read; for latency measurements.
+    """
 
     method: str
     params: dict[str, str]
     status: int
     response: dict[str, Any]
+    received_at: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -383,6 +389,7 @@ class World:
         callback_timeout: Seconds after which a callback query can no longer be answered.
         requests: Every call the bot made, in order.
         errors: The calls answered with an error (the client still listening).
+        listeners: Called with each new record, as it is logged (see ``FakeBotApi.subscribe``).
         closing: Set when the server stops, so that long polls return at once.
     """
 
@@ -401,6 +408,7 @@ class World:
     settings: dict[str, Any] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
     errors: list[RequestRecord] = field(default_factory=list)
+    listeners: list[Callable[[RequestRecord], None]] = field(default_factory=list)
     closing: bool = False
     updates: UpdateQueue = field(init=False)
 

@@ -168,9 +168,16 @@ class FakeUser:
         client or a replayed request can; the bot must treat it as hostile input."""
         return await self._query(message, "(forged)", data, timeout)
 
-    async def _query(
-        self, message: ChatMessage, label: str, data: str | None, wait: float
-    ) -> CallbackAnswer:
+    def tap(self, message: ChatMessage, data: str | None) -> str:
+        """Send a callback query with ``data`` from ``message`` without waiting for the
+        answer (for load generators; ``data`` need not be one of the message's buttons).
+
+        Returns:
+            The callback query id, which the bot's ``answerCallbackQuery`` will carry.
+        """
+        return self._tap(message, data).id
+
+    def _tap(self, message: ChatMessage, data: str | None) -> PendingCallbackQuery:
         chat = self._writable(message.chat)
         query = PendingCallbackQuery(
             id=str(4_000_000_000_000_000 + next(_query_ids)),
@@ -187,6 +194,13 @@ class FakeUser:
             "data": data,
         }
         self._deliver(UpdateType.CALLBACK_QUERY, chat, payload)
+        return query
+
+    async def _query(
+        self, message: ChatMessage, label: str, data: str | None, wait: float
+    ) -> CallbackAnswer:
+        query = self._tap(message, data)
+        chat = message.chat
         answer = await self._world.signal.wait_until(lambda: query.answer, wait)
         if answer is None:
             raise AssertionError(
