@@ -2,8 +2,9 @@
 
 Rules this module keeps so Telegram never has to refuse us:
 
-* a card is edited only when its rendered text or buttons changed (a hash of what was last
-  shown is kept per card), so "message is not modified" does not happen;
+* a card is edited only when its rendered text or buttons changed (a hash of what it last
+  showed is stored with the order, so this holds across restarts too), so "message is not
+  modified" does not happen;
 * a card whose message is gone (deleted by the user) is sent again as a new message;
 * a user who blocked the bot is marked inactive: nothing is sent to them until they write
   again, and the work stays pending instead of failing other users;
@@ -39,7 +40,6 @@ class TelegramNotifier:
     def __init__(self, bot: Bot, store: Store) -> None:
         self._bot = bot
         self._store = store
-        self._shown: dict[str, str] = {}
         self._card_locks: dict[str, asyncio.Lock] = {}
 
     async def translator(self, user_id: int) -> Translator:
@@ -90,13 +90,8 @@ class TelegramNotifier:
         screen = views.order_card(t, order)
         message_id = await self.send(order.user_id, screen, notify=False)
         if message_id is not None:
-            await self._store.set_card_message(order.id, message_id)
-            self._shown[order.id] = _fingerprint(screen)
+            await self._store.set_card_message(order.id, message_id, _fingerprint(screen))
         return message_id
-
-    def remember(self, order_id: str, screen: views.Screen) -> None:
-        """Record a card a handler rendered itself (e.g. by editing the confirmation)."""
-        self._shown[order_id] = _fingerprint(screen)
 
     async def show_card(self, order: StoredOrder) -> None:
         # The poller and a button press may redraw the same card at once; the second must
@@ -114,7 +109,7 @@ class TelegramNotifier:
         t = await self.translator(order.user_id)
         screen = views.order_card(t, order)
         fingerprint = _fingerprint(screen)
-        if self._shown.get(order.id) == fingerprint or not await self._reachable(order.user_id):
+        if order.card_hash == fingerprint or not await self._reachable(order.user_id):
             return
         try:
             await self._bot.edit_message_text(
@@ -125,8 +120,8 @@ class TelegramNotifier:
                 reply_markup=screen.markup,
             )
         except BadRequest as exc:
-            if "not modified" in exc.message:
-                self._shown[order.id] = fingerprint
+            if "not modified" in exc.message:  # drawn just before a crash, not recorded
+                await self._store.set_card_hash(order.id, fingerprint)
             elif "not found" in exc.message:
                 await self.post_card(order)
             else:
@@ -138,4 +133,4 @@ class TelegramNotifier:
         except TelegramError as exc:
             log.warning("editing card of order %s failed: %s", order.id, exc)
             return
-        self._shown[order.id] = fingerprint
+        await self._store.set_card_hash(order.id, fingerprint)

@@ -226,19 +226,16 @@ async def confirm(update: Update, context: Context) -> int:
         return ConversationHandler.END
     await answer(query)
     await edit(query, views.buying(context.t))
+    card_id = query.message.message_id if query.message else None
     try:
-        result = await services.purchases.create(claimed)
+        result = await services.purchases.create(claimed, card_id)
     except JiemaError as exc:
         await edit(query, views.purchase_failed(context.t, exc, claimed.service))
         return BuyState.COUNTRY
     if isinstance(result, Unconfirmed):
         await edit(query, views.purchase_unconfirmed(context.t))
-    else:
-        screen = views.order_card(context.t, result.order)
-        await edit(query, screen)
-        if query.message is not None:
-            await services.store.set_card_message(result.order.id, query.message.message_id)
-            services.notifier.remember(result.order.id, screen)
+    else:  # the confirmation message becomes the order card
+        await services.notifier.show_card(result.order)
     context.user_data.pop("country_query", None)  # type: ignore[union-attr]
     return ConversationHandler.END
 

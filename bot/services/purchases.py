@@ -123,8 +123,15 @@ class PurchaseService:
             order = await self._store.get_user_order(user_id, previous.order_id)
         return AlreadyUsed(order)
 
-    async def create(self, purchase: Purchase) -> Bought | Unconfirmed:
+    async def create(
+        self, purchase: Purchase, card_message_id: int | None = None
+    ) -> Bought | Unconfirmed:
         """Create the order of a claimed purchase, exactly once.
+
+        Args:
+            purchase: A purchase won by :meth:`claim`.
+            card_message_id: The message that will show the order card (the confirmation),
+                stored with the order at once so the poller never posts a second card.
 
         Raises:
             bot.api.errors.ApiError: the API refused (``INSUFFICIENT``, ``NO_NUMBERS``, …);
@@ -141,13 +148,13 @@ class PurchaseService:
             except (TransportError, MalformedResponseError) as exc:
                 log.warning("create of purchase %s lost its answer (%s)", token, type(exc).__name__)
                 await self._store.finish_purchase(token, "unknown")
-                return await self._reconcile(purchase, key, self._reconcile_delays)
+                return await self._reconcile(purchase, key, self._reconcile_delays, card_message_id)
             except JiemaError as exc:
                 await self._store.finish_purchase(token, "failed")
                 if isinstance(exc, NoNumbersError):
                     self._catalog.forget_prices(purchase.service)
                 raise
-            return Bought(await self._adopt(purchase, created))
+            return Bought(await self._adopt(purchase, created, card_message_id))
         finally:
             self._in_flight.discard(token)
 
@@ -174,7 +181,11 @@ class PurchaseService:
         return found
 
     async def _reconcile(
-        self, purchase: Purchase, key: ApiKey, delays: tuple[float, ...]
+        self,
+        purchase: Purchase,
+        key: ApiKey,
+        delays: tuple[float, ...],
+        card_message_id: int | None = None,
     ) -> Bought | Unconfirmed:
         """Look for the order a lost create may have made, in the recent order list."""
         for delay in delays:
@@ -187,7 +198,8 @@ class PurchaseService:
                 continue
             for order in page.items:
                 if await self._matches(purchase, order):
-                    return Bought(await self._adopt(purchase, order), recovered=True)
+                    adopted = await self._adopt(purchase, order, card_message_id)
+                    return Bought(adopted, recovered=True)
         return Unconfirmed()
 
     async def _matches(self, purchase: Purchase, order: Order) -> bool:
@@ -197,7 +209,9 @@ class PurchaseService:
             return False
         return await self._store.get_order(order.id) is None
 
-    async def _adopt(self, purchase: Purchase, order: Order) -> StoredOrder:
+    async def _adopt(
+        self, purchase: Purchase, order: Order, card_message_id: int | None = None
+    ) -> StoredOrder:
         key = await self._accounts.key_for(purchase.user_id)
         stored = StoredOrder(
             id=order.id,
@@ -213,6 +227,7 @@ class PurchaseService:
             charged_cents=(
                 order.charged_cents if order.charged_cents is not None else purchase.price_cents
             ),
+            card_message_id=card_message_id,
         )
         await self._store.save_order(stored)
         await self._store.finish_purchase(purchase.token, "done", order.id)

@@ -103,7 +103,13 @@ CREATE TABLE ptb_data (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+# What the order card last showed (a hash of its text and buttons), so a restarted bot
+# does not redraw an unchanged card (Telegram refuses that as "message is not modified").
+_V2 = """
+ALTER TABLE orders ADD COLUMN card_hash TEXT;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
 
 
 async def migrate(db: aiosqlite.Connection) -> int:

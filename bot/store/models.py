@@ -83,6 +83,7 @@ class StoredOrder:
     expires_at: datetime | None
     charged_cents: int
     card_message_id: int | None = None
+    card_hash: str | None = None
     sms_seen: int = 0
     final_notified: bool = False
     created_at: datetime = field(default_factory=_utc_now)

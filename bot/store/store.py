@@ -94,6 +94,7 @@ def _order(row: sqlite3.Row) -> StoredOrder:
         expires_at=_opt_dt(row["expires_at"]),
         charged_cents=row["charged_cents"],
         card_message_id=row["card_message_id"],
+        card_hash=row["card_hash"],
         sms_seen=row["sms_seen"],
         final_notified=bool(row["final_notified"]),
         created_at=_dt(row["created_at"]),
@@ -362,11 +363,20 @@ class Store:
         )
         return changed == 1
 
-    async def set_card_message(self, order_id: str, message_id: int) -> None:
-        """Remember the Telegram message that shows the order card."""
+    async def set_card_message(
+        self, order_id: str, message_id: int, card_hash: str | None = None
+    ) -> None:
+        """Remember the Telegram message that shows the order card (and what it shows)."""
         await self._write(
-            "UPDATE orders SET card_message_id = ?, updated_at = ? WHERE id = ?",
-            (message_id, _ts(self._now()), order_id),
+            "UPDATE orders SET card_message_id = ?, card_hash = ?, updated_at = ? WHERE id = ?",
+            (message_id, card_hash, _ts(self._now()), order_id),
+        )
+
+    async def set_card_hash(self, order_id: str, card_hash: str) -> None:
+        """Record what the order card now shows (a hash of its text and buttons)."""
+        await self._write(
+            "UPDATE orders SET card_hash = ?, updated_at = ? WHERE id = ?",
+            (card_hash, _ts(self._now()), order_id),
         )
 
     async def set_sms_seen(self, order_id: str, count: int) -> None:

@@ -9,9 +9,12 @@ it again on the same data directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +140,23 @@ async def seed(
             )
     finally:
         await store.close()
+
+
+async def eventually(check: Callable[[], bool], within: float = 10.0, what: str = "") -> None:
+    """Poll ``check`` until it holds (for state no event announces, such as a database row)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {within} s: {what}")
+        await asyncio.sleep(0.02)
+
+
+def delivery_recorded(data_dir: Path, order_id: str, position: int) -> bool:
+    """Has the bot recorded that SMS ``position`` of the order reached the chat?"""
+    with contextlib.closing(sqlite3.connect(data_dir / "bot.sqlite3", timeout=5)) as db:
+        row = db.execute(
+            "SELECT state FROM sms_deliveries WHERE order_id = ? AND position = ?",
+            (order_id, position),
+        ).fetchone()
+    return row is not None and row[0] == "sent"
