@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.api import Account, ApiKey, JiemaClient
 from bot.store import Store
-from bot.vault import KeyVault
+from bot.vault import KeyVault, VaultError
+
+log = logging.getLogger(__name__)
 
 
 class NotLinkedError(Exception):
@@ -57,7 +61,14 @@ class AccountService:
         user = await self._store.get_user(user_id)
         if user is None or user.key_cipher is None:
             raise NotLinkedError
-        key = ApiKey(self._vault.decrypt(user_id, user.key_cipher))
+        try:
+            key = ApiKey(self._vault.decrypt(user_id, user.key_cipher))
+        except VaultError:
+            # The encryption secret changed (BOT_SECRET_KEY lost or replaced): the stored
+            # key is unreadable for good, so forget it and let the user link it again.
+            log.warning("stored key of user %s cannot be decrypted; unlinking it", user_id)
+            await self.unlink(user_id)
+            raise NotLinkedError from None
         self._keys[user_id] = key
         return key
 
