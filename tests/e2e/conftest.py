@@ -94,8 +94,8 @@ def linked_user(telegram: FakeBotApi, sandbox: SandboxServer) -> Linker:
     return make
 
 
-async def buy(user: FakeUser, service: str = "Telegram", country: int = 0) -> ChatMessage:
-    """Walk /buy → service → the ``country``-th cheapest country → Buy; the order card."""
+async def confirmation(user: FakeUser, service: str = "Telegram", country: int = 0) -> ChatMessage:
+    """Walk /buy → service → the ``country``-th cheapest country; the confirmation screen."""
     await user.send("/buy")
     screen = await user.wait_for_message(lambda m: "Choose a service" in m.text)
     await user.press(screen, service)
@@ -103,10 +103,15 @@ async def buy(user: FakeUser, service: str = "Telegram", country: int = 0) -> Ch
         lambda m: m.message_id == screen.message_id and "choose a country" in m.text
     )
     await user.press(countries, countries.buttons[country][0].text)
-    confirm = await user.wait_for(
+    return await user.wait_for(
         lambda m: m.message_id == screen.message_id and "Confirm your purchase" in m.text
     )
+
+
+async def buy(user: FakeUser, service: str = "Telegram", country: int = 0) -> ChatMessage:
+    """Buy through the chat like a person would; the order card."""
+    confirm = await confirmation(user, service, country)
     await user.press(confirm, "Buy")
     return await user.wait_for(
-        lambda m: m.message_id == screen.message_id and "Waiting for SMS" in m.text
+        lambda m: m.message_id == confirm.message_id and "Waiting for SMS" in m.text
     )

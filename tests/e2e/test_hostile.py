@@ -7,25 +7,16 @@ import asyncio
 import pytest
 
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser
+from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
+from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess
-
-
-async def _confirmation(user: FakeUser) -> ChatMessage:
-    await user.send("/buy")
-    services = await user.wait_for_message(lambda m: "Choose a service" in m.text)
-    await user.press(services, "Telegram")
-    countries = await user.wait_for(lambda m: "choose a country" in m.text)
-    await user.press(countries, countries.buttons[0][0].text)
-    return await user.wait_for(lambda m: "Confirm your purchase" in m.text)
 
 
 async def test_a_dropped_create_answer_is_reconciled_not_retried(
     bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     sandbox.inject_fault("drop_create", 1)
     await alice.press(confirm, "Buy")
     card = await alice.wait_for(
@@ -49,7 +40,7 @@ async def test_a_create_answered_too_late_is_found_in_the_order_list(
     bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     # The API creates the order but holds its answer past the bot's 1 s timeout.
     sandbox.inject_fault("timeout", 1, path="/v1/orders", seconds=3.0)
     await alice.press(confirm, "Buy")
@@ -66,7 +57,7 @@ async def test_a_create_with_no_answer_is_never_retried_and_the_user_told_the_tr
     bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     # The API does not answer at all within the timeout (and, here, never creates the order).
     sandbox.set_latency(3.0, key=alice.key)  # type: ignore[attr-defined]
     await alice.press(confirm, "Buy")
@@ -93,7 +84,7 @@ async def test_many_concurrent_taps_and_replays_buy_once(
     bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     data = confirm.button("Buy").value
     assert data is not None
     answers = await asyncio.gather(*(alice.forge_press(confirm, data) for _ in range(8)))
@@ -120,7 +111,7 @@ async def test_another_users_buttons_get_a_polite_refusal(
     mallory = await linked_user(6666, first_name="Mallory")
     card = await buy(alice)
     [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     await mallory.send("/start")
     hello = await mallory.wait_for_message()
     for data in (

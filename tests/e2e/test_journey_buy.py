@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, sandbox_orders
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser
+from tests.e2e.conftest import Linker, confirmation, sandbox_orders
+from tests.e2e.fakebotapi import FakeBotApi
 
 
 async def test_link_buy_and_receive_the_code(
@@ -82,20 +82,11 @@ async def test_not_enough_balance_shows_no_buy_button(
     telegram.assert_no_errors()
 
 
-async def _confirmation(user: FakeUser) -> ChatMessage:
-    await user.send("/buy")
-    services = await user.wait_for_message(lambda m: "Choose a service" in m.text)
-    await user.press(services, "Telegram")
-    countries = await user.wait_for(lambda m: "choose a country" in m.text)
-    await user.press(countries, countries.buttons[0][0].text)
-    return await user.wait_for(lambda m: "Confirm your purchase" in m.text)
-
-
 async def test_balance_spent_elsewhere_before_buy_is_explained(
     bot: object, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     sandbox.set_balance(alice.key, 0)  # type: ignore[attr-defined]
     await alice.press(confirm, "Buy")
     refused = await alice.wait_for(lambda m: "Not enough balance" in m.text and "Top up" in m.text)
@@ -108,7 +99,7 @@ async def test_no_numbers_left_sends_the_user_back_to_countries(
     bot: object, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     country = next(c for c in sandbox.engine.catalogue.countries if c.name in confirm.text)
     sandbox.set_stock("tg", country.id, 0)
     await alice.press(confirm, "Buy")
@@ -125,7 +116,7 @@ async def test_double_tap_on_buy_buys_once(
     bot: object, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    confirm = await _confirmation(alice)
+    confirm = await confirmation(alice)
     button = confirm.button("Buy")
     answers = await asyncio.gather(
         alice.press(confirm, data=button.value), alice.press(confirm, data=button.value)
