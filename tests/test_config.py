@@ -1,0 +1,87 @@
+"""Settings from the environment: defaults, validation, and secrets kept out of sight."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+TOKEN = "123456:AAE-secret-token"
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert settings.telegram_api_url == "https://api.telegram.org"
+    assert settings.bot_base_url == "https://api.telegram.org/bot"
+    assert settings.jiema_api_url == "https://jiema.my/api"
+    assert settings.data_dir == Path("data")
+    assert settings.database_path == Path("data/bot.sqlite3")
+    assert settings.poll_interval == 3.0
+    assert 3 <= settings.poll_interval <= 5
+    assert settings.api_timeout == 15.0
+    assert settings.log_level == "INFO"
+    assert settings.secret_key is None
+
+
+def test_everything_can_be_set() -> None:
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": "http://127.0.0.1:8081/",
+            "JIEMA_API_URL": "http://127.0.0.1:9000/api/",
+            "BOT_DATA_DIR": "/var/lib/bot",
+            "BOT_SECRET_KEY": "k" * 43,
+            "POLL_INTERVAL": "4.5",
+            "JIEMA_TIMEOUT": "2",
+            "LOG_LEVEL": "debug",
+        },
+        sandbox=True,
+    )
+    assert settings.bot_base_url == "http://127.0.0.1:8081/bot"
+    assert settings.jiema_api_url == "http://127.0.0.1:9000/api"
+    assert settings.data_dir == Path("/var/lib/bot")
+    assert (settings.poll_interval, settings.api_timeout) == (4.5, 2.0)
+    assert settings.log_level == "DEBUG"
+    assert settings.sandbox
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "TELEGRAM_BOT_TOKEN is required"),
+        ({"TELEGRAM_BOT_TOKEN": "no-colon"}, "TELEGRAM_BOT_TOKEN does not look like"),
+        ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL must be an http(s) URL"),
+        ({"JIEMA_API_URL": "jiema.my"}, "JIEMA_API_URL must be an http(s) URL"),
+        ({"POLL_INTERVAL": "fast"}, "POLL_INTERVAL must be a number"),
+        ({"POLL_INTERVAL": "0"}, "POLL_INTERVAL must be between"),
+        ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+    ],
+)
+def test_a_bad_variable_is_named(env: dict[str, str], named: str) -> None:
+    base = {} if "TELEGRAM_BOT_TOKEN" in str(env) or not env else {"TELEGRAM_BOT_TOKEN": TOKEN}
+    with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_env({**base, **env})
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_SECRET_KEY": "s" * 43})
+    assert TOKEN not in repr(settings)
+    assert "s" * 43 not in repr(settings)
+
+
+def test_the_command_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "BOT_DATA_DIR": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is required" in result.stderr

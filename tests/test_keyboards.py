@@ -1,0 +1,85 @@
+"""Keyboards: within Telegram's limits, every button's data parses back, paging is right."""
+
+from __future__ import annotations
+
+import pytest
+from telegram import InlineKeyboardMarkup
+from telegram.constants import InlineKeyboardMarkupLimit
+
+from bot import callbacks as cb
+from bot import keyboards
+from bot.i18n import get_translator
+
+t = get_translator("en")
+
+
+def check(markup: InlineKeyboardMarkup) -> list[cb.Callback]:
+    rows = markup.inline_keyboard
+    assert sum(len(row) for row in rows) <= InlineKeyboardMarkupLimit.TOTAL_BUTTON_NUMBER
+    assert all(len(row) <= InlineKeyboardMarkupLimit.BUTTONS_PER_ROW for row in rows)
+    parsed = []
+    for row in rows:
+        for button in row:
+            if button.callback_data is not None:
+                data = cb.parse(str(button.callback_data))
+                assert data is not None, button
+                parsed.append(data)
+    return parsed
+
+
+@pytest.mark.parametrize(("page", "arrows"), [(0, ["›"]), (1, ["‹", "›"]), (58, ["‹"])])
+def test_service_pages_have_arrows_only_where_there_is_somewhere_to_go(
+    page: int, arrows: list[str]
+) -> None:
+    items = [(f"s{i}", f"Service {i}") for i in range(700)]
+    markup = keyboards.services(t, items, page)
+    check(markup)
+    nav = [b.text for b in markup.inline_keyboard[-2]]
+    assert [x for x in nav if x in "‹›"] == arrows
+    assert f"{page + 1}/59" in nav
+
+
+def test_country_page_keeps_the_service_in_every_button() -> None:
+    items = [(i, f"Country {i}") for i in range(190)]
+    parsed = check(keyboards.countries(t, "tg", items, 3))
+    picks = [p for p in parsed if isinstance(p, cb.PickCountry)]
+    assert [p.country_id for p in picks] == list(range(24, 32))
+    assert all(p.service == "tg" for p in picks)
+    assert cb.CountryPage("tg", 2) in parsed
+    assert cb.CountryPage("tg", 4) in parsed
+
+
+def test_page_numbers_from_stale_buttons_are_clamped() -> None:
+    assert keyboards.clamp_page(99, 10, keyboards.SERVICES_PER_PAGE) == 0
+    assert keyboards.clamp_page(-1, 100, keyboards.SERVICES_PER_PAGE) == 0
+    assert keyboards.clamp_page(99, 100, keyboards.SERVICES_PER_PAGE) == 8
+
+
+@pytest.mark.parametrize(
+    ("status", "sms", "labels"),
+    [
+        ("WAITING", 0, ["Cancel order", "Refresh", "Copy number", "Buy again"]),
+        ("RECEIVED", 1, ["Another SMS", "Refresh", "Copy number", "Buy again"]),
+        ("WAITING", 1, ["Refresh", "Copy number", "Buy again"]),
+        ("CANCELLED", 0, ["Buy again"]),
+        ("SOMETHING_NEW", 0, ["Refresh", "Copy number", "Buy again"]),
+    ],
+)
+def test_order_card_buttons_fit_the_state(status: str, sms: int, labels: list[str]) -> None:
+    markup = keyboards.order_card(t, "ck123", status, sms, "+60123456789")
+    assert markup is not None
+    check(markup)
+    assert [b.text for row in markup.inline_keyboard for b in row] == labels
+
+
+def test_an_order_id_that_cannot_travel_in_callback_data_gets_no_buttons() -> None:
+    assert keyboards.order_card(t, "id with spaces", "WAITING", 0, "+1") is None
+
+
+def labels_of(markup: InlineKeyboardMarkup) -> list[str]:
+    return [b.text for row in markup.inline_keyboard for b in row]
+
+
+def test_confirm_has_buy_only_when_affordable() -> None:
+    assert labels_of(keyboards.confirm(t, "tg", "tok")) == ["Buy", "‹ Countries", "Cancel"]
+    assert labels_of(keyboards.confirm(t, "tg", None)) == ["‹ Countries", "Cancel"]
