@@ -9,7 +9,7 @@ from bot import callbacks as cb
 from bot.handlers import buy, common, link, orders, start
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: Application) -> None:
     """Add every handler.
 
     Group -1 guards every update (private chats only, loads the profile). Group 0 is the buy

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from enum import IntEnum
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -44,10 +45,10 @@ class BuyState(IntEnum):
     CONFIRM = 3
 
 
-Handler = Callable[[Update, Context], Awaitable[int]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, int]]
 
 
-def exclusive(handler: Handler) -> Callable[[Update, Context], Awaitable[int]]:
+def exclusive(handler: Handler) -> Handler:
     """Run the step, then stop other handler groups, keeping the state it chose.
 
     Also turns the errors every step can meet into answers: no key linked, API failures.
@@ -262,7 +263,7 @@ async def leave(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-def conversation() -> ConversationHandler:  # type: ignore[type-arg]
+def conversation() -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     # Buttons are deliberately not tracked per message (they carry their own state), which
     # is what PTB warns about here.

@@ -94,7 +94,7 @@ async def unlink_answer(update: Update, context: Context) -> None:
         await edit(query, views.kept_key(context.t))
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("link", start_link),
         CallbackQueryHandler(start_link, pattern=lambda d: cb.parse(str(d)) == cb.Menu("link")),

@@ -116,7 +116,7 @@ async def _open_unknown(update: Update, context: Context, order_id: str) -> None
     await services.notifier.post_card(stored)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("orders", history),
         CallbackQueryHandler(history, pattern=callback_of(cb.HistoryPage)),

@@ -88,7 +88,7 @@ async def menu(update: Update, context: Context) -> None:
         await help_command(update, context)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("start", start),
         CommandHandler("help", help_command),

@@ -165,7 +165,8 @@ class ApiGateway:
         if fault.kind is FaultKind.TIMEOUT:
             await asyncio.sleep(self._hang_seconds if fault.seconds is None else fault.seconds)
         elif fault.kind is FaultKind.MALFORMED:
-            body = bytes(response.body or b"")  # json_response bodies are bytes.
+            body = response.body
+            assert isinstance(body, bytes)  # json_response bodies are bytes
             return web.Response(body=body[: len(body) // 2], content_type="application/json")
         elif fault.kind is FaultKind.DROP_CREATE:
             if request.transport is not None:

@@ -6,7 +6,7 @@ envelope); errors use the API's error body.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiohttp import web
 
@@ -150,7 +150,7 @@ def _get(body: dict[str, Any], name: str, kind: type[T]) -> T | None:
     if value is None:
         return None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return kind(value)
+        return cast(T, float(value))
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ApiError(400, "BAD_REQUEST", f"{name} must be a {kind.__name__}.")
     return value

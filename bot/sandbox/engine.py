@@ -14,6 +14,7 @@ import re
 import secrets
 import string
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -404,7 +405,7 @@ class Engine:
         template = _SMS_TEMPLATES.get(service.code, _DEFAULT_SMS_TEMPLATE)
         return template.format(code=code, name=service.name)
 
-    def _new_id(self, prefix: str, taken: dict[str, object]) -> str:
+    def _new_id(self, prefix: str, taken: Mapping[str, object]) -> str:
         while True:
             candidate = prefix + "".join(self._rng.choices(_ID_ALPHABET, k=23))
             if candidate not in taken:

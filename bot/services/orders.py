@@ -76,7 +76,8 @@ class OrderService:
         order = await self._api.order(key, order_id)
         service = await self._catalog.service(key, order.service or "")
         countries = await self._catalog.countries(key)
-        country = countries.get(int(order.country)) if (order.country or "").isdigit() else None
+        country_id = order.country or ""
+        country = countries.get(int(country_id)) if country_id.isdigit() else None
         stored = StoredOrder(
             id=order.id,
             user_id=user_id,

@@ -28,7 +28,7 @@ from bot.api.errors import (
 )
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog, Offer
-from bot.store import Purchase, Store, StoredOrder
+from bot.store import Purchase, PurchaseState, Store, StoredOrder
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +147,10 @@ class PurchaseService:
                 )
             except (TransportError, MalformedResponseError) as exc:
                 log.warning("create of purchase %s lost its answer (%s)", token, type(exc).__name__)
-                await self._store.finish_purchase(token, "unknown")
+                await self._store.finish_purchase(token, PurchaseState.UNKNOWN)
                 return await self._reconcile(purchase, key, self._reconcile_delays, card_message_id)
             except JiemaError as exc:
-                await self._store.finish_purchase(token, "failed")
+                await self._store.finish_purchase(token, PurchaseState.FAILED)
                 if isinstance(exc, NoNumbersError):
                     self._catalog.forget_prices(purchase.service)
                 raise
@@ -164,7 +164,7 @@ class PurchaseService:
         Called at start and periodically; returns the orders found, for the caller to show.
         """
         found: list[Bought] = []
-        for state in ("creating", "unknown"):
+        for state in (PurchaseState.CREATING, PurchaseState.UNKNOWN):
             for purchase in await self._store.purchases_in_state(state):
                 if purchase.token in self._in_flight:
                     continue
@@ -177,7 +177,7 @@ class PurchaseService:
                 if isinstance(result, Bought):
                     found.append(result)
                 elif datetime.now(UTC) - purchase.updated_at > _GIVE_UP_AFTER:
-                    await self._store.finish_purchase(purchase.token, "failed")
+                    await self._store.finish_purchase(purchase.token, PurchaseState.FAILED)
         return found
 
     async def _reconcile(
@@ -230,6 +230,6 @@ class PurchaseService:
             card_message_id=card_message_id,
         )
         await self._store.save_order(stored)
-        await self._store.finish_purchase(purchase.token, "done", order.id)
+        await self._store.finish_purchase(purchase.token, PurchaseState.DONE, order.id)
         await self._store.touch_service(purchase.user_id, purchase.service)
         return await self._store.get_order(order.id) or stored
