@@ -84,6 +84,10 @@ class TelegramNotifier:
         t = await self.translator(user_id)
         return await self.send(user_id, views.key_revoked(t)) is not None
 
+    async def tell_not_bought(self, user_id: int) -> bool:
+        t = await self.translator(user_id)
+        return await self.send(user_id, views.purchase_not_made(t)) is not None
+
     async def post_card(self, order: StoredOrder) -> int | None:
         """Send the card as a new message and make it the one kept current."""
         t = await self.translator(order.user_id)

@@ -93,8 +93,11 @@ class Poller:
         self._ticks += 1
         await self._tracker.resend_pending()
         if self._ticks % self._reconcile_every == 1:
-            for bought in await self._purchases.reconcile_pending():
+            found, given_up = await self._purchases.reconcile_pending()
+            for bought in found:
                 await self._notifier.post_card(bought.order)
+            for purchase in given_up:
+                await self._notifier.tell_not_bought(purchase.user_id)
         by_user: dict[int, list[StoredOrder]] = defaultdict(list)
         for order in await self._store.active_orders():
             by_user[order.user_id].append(order)

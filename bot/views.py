@@ -291,6 +291,16 @@ def purchase_unconfirmed(t: Translator) -> Screen:
     )
 
 
+def purchase_not_made(t: Translator) -> Screen:
+    """The end of an unconfirmed purchase: long enough later, it is not in the order list."""
+    return Screen(
+        t._(
+            "About the purchase I couldn't confirm: it still isn't in your jiema.my order list "
+            "after 10 minutes, so no number was bought. /buy to try again."
+        )
+    )
+
+
 # -- orders ---------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from bot.api.errors import (
     NoNumbersError,
     TransportError,
 )
-from bot.services.accounts import AccountService
+from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
 from bot.store import Purchase, PurchaseState, Store, StoredOrder
 
@@ -83,6 +83,7 @@ class PurchaseService:
         *,
         reconcile_delays: tuple[float, ...] = (0.0, 1.0, 2.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = api
         self._store = store
@@ -90,6 +91,7 @@ class PurchaseService:
         self._catalog = catalog
         self._reconcile_delays = reconcile_delays
         self._sleep = sleep
+        self._now = now
         # Tokens whose create (or its reconciliation) a handler is running right now: the
         # background reconciliation leaves them alone.
         self._in_flight: set[str] = set()
@@ -158,27 +160,36 @@ class PurchaseService:
         finally:
             self._in_flight.discard(token)
 
-    async def reconcile_pending(self) -> list[Bought]:
+    async def reconcile_pending(self) -> tuple[list[Bought], list[Purchase]]:
         """Resolve claims left 'creating' (crash) or 'unknown' (lost answer).
 
-        Called at start and periodically; returns the orders found, for the caller to show.
+        Called at start and periodically. A claim whose order is found is adopted; one still
+        not in the order list after ``_GIVE_UP_AFTER`` is settled as failed: the order list
+        would show it by then, so no order was made.
+
+        Returns:
+            The orders found and the purchases given up, for the caller to tell the users.
         """
         found: list[Bought] = []
+        given_up: list[Purchase] = []
         for state in (PurchaseState.CREATING, PurchaseState.UNKNOWN):
             for purchase in await self._store.purchases_in_state(state):
                 if purchase.token in self._in_flight:
                     continue
                 try:
                     key = await self._accounts.key_for(purchase.user_id)
-                    result = await self._reconcile(purchase, key, (0.0,))
-                except (JiemaError, LookupError) as exc:
+                    result: Bought | Unconfirmed = await self._reconcile(purchase, key, (0.0,))
+                except JiemaError as exc:
                     log.info("reconcile of %s postponed: %s", purchase.token, type(exc).__name__)
                     continue
+                except NotLinkedError:
+                    result = Unconfirmed()
                 if isinstance(result, Bought):
                     found.append(result)
-                elif datetime.now(UTC) - purchase.updated_at > _GIVE_UP_AFTER:
+                elif self._now() - purchase.updated_at > _GIVE_UP_AFTER:
                     await self._store.finish_purchase(purchase.token, PurchaseState.FAILED)
-        return found
+                    given_up.append(purchase)
+        return found, given_up
 
     async def _reconcile(
         self,

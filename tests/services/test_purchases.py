@@ -1,0 +1,126 @@
+"""Purchases against the real sandbox, client and SQLite: once per token, reconciled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.api import ApiKey, JiemaClient
+from bot.sandbox import SandboxConfig, SandboxServer
+from bot.services.accounts import AccountService
+from bot.services.catalog import Catalog
+from bot.services.purchases import AlreadyUsed, Bought, PurchaseService, Unconfirmed
+from bot.store import Purchase, PurchaseState, Store
+from bot.vault import KeyVault, generate_secret
+
+USER = 1001
+
+
+class World:
+    """The real parts, and a wall clock the test moves."""
+
+    def __init__(self, sandbox: SandboxServer, store: Store, api: JiemaClient, key: str) -> None:
+        self.sandbox = sandbox
+        self.store = store
+        self.key = key
+        self.now = datetime.now(UTC)
+        accounts = AccountService(api, store, KeyVault.from_secret(generate_secret()))
+        self.accounts = accounts
+        self.purchases = PurchaseService(
+            api, store, accounts, Catalog(api), sleep=_no_sleep, now=lambda: self.now
+        )
+
+
+async def _no_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with SandboxServer(SandboxConfig(sms_delay=None, hang_seconds=1.0)) as sandbox:
+        store = await Store.open(tmp_path / "bot.sqlite3")
+        api = JiemaClient(sandbox.base_url, timeout=0.3)
+        world = World(sandbox, store, api, sandbox.create_account(balance_cents=1000))
+        await store.ensure_user(USER, "en")
+        await world.accounts.link(USER, ApiKey(world.key))
+        yield world
+        await api.aclose()
+        await store.close()
+
+
+async def _offered(world: World) -> Purchase:
+    quote = await world.purchases.quote(USER, "tg", _country(world))
+    return quote.purchase
+
+
+def _country(world: World) -> int:
+    catalogue = world.sandbox.engine.catalogue
+    service = catalogue.service("tg")
+    assert service is not None
+    return next(o.country_id for o in catalogue.offers(service) if o.stock > 0)
+
+
+async def test_fifty_concurrent_claims_buy_once(world: World) -> None:
+    purchase = await _offered(world)
+    claims = await asyncio.gather(*(world.purchases.claim(USER, purchase.token) for _ in range(50)))
+    winners = [c for c in claims if isinstance(c, Purchase)]
+    assert len(winners) == 1
+    assert all(isinstance(c, AlreadyUsed) for c in claims if c is not winners[0])
+    result = await world.purchases.create(winners[0])
+    assert isinstance(result, Bought)
+    again = await world.purchases.claim(USER, purchase.token)
+    assert isinstance(again, AlreadyUsed)
+    assert again.order == result.order
+    assert len(world.sandbox.orders(world.key)) == 1  # type: ignore[attr-defined]
+
+
+async def test_another_users_token_buys_nothing(world: World) -> None:
+    purchase = await _offered(world)
+    await world.store.ensure_user(2002, "en")
+    assert await world.purchases.claim(2002, purchase.token) == AlreadyUsed(None)
+
+
+async def test_a_lost_answer_is_adopted_from_the_order_list(world: World) -> None:
+    purchase = await _offered(world)
+    world.sandbox.inject_fault("drop_create", 1)
+    claimed = await world.purchases.claim(USER, purchase.token)
+    assert isinstance(claimed, Purchase)
+    result = await world.purchases.create(claimed, card_message_id=77)
+    assert isinstance(result, Bought)
+    assert result.recovered
+    assert result.order.card_message_id == 77
+    stored = await world.store.get_purchase(purchase.token)
+    assert stored is not None
+    assert (stored.state, stored.order_id) == (PurchaseState.DONE, result.order.id)
+
+
+async def test_an_unconfirmed_purchase_is_given_up_only_after_ten_minutes(world: World) -> None:
+    purchase = await _offered(world)
+    world.sandbox.set_latency(1.0)  # longer than the client's timeout: no answer, no order
+    claimed = await world.purchases.claim(USER, purchase.token)
+    assert isinstance(claimed, Purchase)
+    assert isinstance(await world.purchases.create(claimed), Unconfirmed)
+    world.sandbox.set_latency(0.0)
+    assert await world.purchases.reconcile_pending() == ([], [])
+    world.now += timedelta(minutes=11)
+    found, given_up = await world.purchases.reconcile_pending()
+    assert found == []
+    assert [p.token for p in given_up] == [purchase.token]
+    assert await world.purchases.reconcile_pending() == ([], [])
+
+
+async def test_a_crash_between_claim_and_answer_is_resolved_at_start(world: World) -> None:
+    purchase = await _offered(world)
+    claimed = await world.purchases.claim(USER, purchase.token)
+    assert isinstance(claimed, Purchase)
+    # The process died right after sending the create: the order exists, the claim is
+    # still 'creating' in SQLite.
+    account = world.sandbox.engine.account_of_key(world.key)
+    world.sandbox.engine.create_order(account, "tg", _country(world))
+    found, given_up = await world.purchases.reconcile_pending()
+    assert [b.order.service for b in found] == ["tg"]
+    assert given_up == []
