@@ -86,7 +86,14 @@ class Poller:
         """
         if self._round is not None and not self._round.done():
             return
-        self._round = asyncio.create_task(self._tick())
+        self._round = asyncio.create_task(self._guarded_tick())
+
+    async def _guarded_tick(self) -> None:
+        """A failing round (e.g. the database briefly locked) is logged; the next one runs."""
+        try:
+            await self._tick()
+        except Exception:
+            log.exception("poller round failed")
 
     async def _tick(self) -> None:
         """Start polling every due user; returns without waiting for slow ones."""
