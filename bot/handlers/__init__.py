@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import buy, common, link, orders, start
+from bot.handlers import buy, common, link, membership, orders, start
 
 
 def register(application: Application) -> None:
@@ -22,6 +22,7 @@ def register(application: Application) -> None:
         *start.handlers(),
         *link.handlers(),
         *orders.handlers(),
+        *membership.handlers(),
         CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(filters.ALL, common.unknown_input),
