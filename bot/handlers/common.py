@@ -58,9 +58,11 @@ async def _refuse_group(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.text is None:
         return
+    command = message.text.split(maxsplit=1)[0] if message.text.startswith("/") else ""
+    addressee = command.partition("@")[2]
     if looks_like_key(message.text):
         await message.reply_text(views.key_in_group(t).text)
-    elif message.text.startswith("/"):
+    elif command and addressee in ("", context.bot.username):
         await message.reply_text(views.private_only(t).text)
 
 

@@ -62,8 +62,11 @@ async def test_in_a_group_the_bot_points_to_the_private_chat(
 ) -> None:
     alice = telegram.user(1001, first_name="Alice")
     group = telegram.group(-100200300, title="Friends")
-    await alice.send("/start", chat=group)
-    await alice.wait_for_message(lambda m: "private chat" in m.text, chat=group)
+    await alice.send("/start@some_other_bot", chat=group)  # not for us: no answer
+    await alice.send("/start@jiema_test_bot", chat=group)
+    pointer = await alice.wait_for_message(lambda m: "private chat" in m.text, chat=group)
+    assert pointer.reply_to is not None
+    assert pointer.reply_to.text == "/start@jiema_test_bot"
     key = sandbox.create_account()
     await alice.send(f"/link {key}", chat=group)
     await alice.wait_for_message(lambda m: "Revoke that key" in m.text, chat=group)
