@@ -1,0 +1,1 @@
+"""Benchmarks of the bot against the sandbox API and the fake Bot API (see README.md)."""
