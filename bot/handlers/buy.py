@@ -31,7 +31,7 @@ from bot import views
 from bot.api import Service
 from bot.api.errors import JiemaError
 from bot.context import Context
-from bot.handlers.common import answer, api_failed, callback_of, edit, parsed, reply
+from bot.handlers.common import answer, callback_of, edit, explain, parsed, reply
 from bot.services.accounts import NotLinkedError
 from bot.services.catalog import Offer
 from bot.services.purchases import AlreadyUsed, OfferGoneError, Unconfirmed
@@ -58,13 +58,8 @@ def exclusive(handler: Handler) -> Handler:
     async def wrapper(update: Update, context: Context) -> int:
         try:
             state = await handler(update, context)
-        except NotLinkedError:
-            if update.callback_query:
-                await answer(update.callback_query)
-            await reply(update, views.not_linked(context.t))
-            state = ConversationHandler.END
-        except JiemaError as exc:
-            await api_failed(update, context, exc)
+        except (NotLinkedError, JiemaError) as exc:
+            await explain(update, context, exc)
             state = ConversationHandler.END
         raise ApplicationHandlerStop(state)
 

@@ -16,6 +16,7 @@ from bot import views
 from bot.api.errors import JiemaError
 from bot.context import Context
 from bot.i18n import negotiate
+from bot.services.accounts import NotLinkedError
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,23 @@ async def unknown_input(update: Update, context: Context) -> None:
         await reply(update, views.unknown_input(context.t))
 
 
+async def explain(update: Update, context: Context, error: BaseException) -> bool:
+    """Answer the failures every handler can meet; False for anything unexpected.
+
+    A handler lets these propagate (the error handler calls this), or calls it itself when
+    it must go on afterwards (the buy conversation still has to settle its state).
+    """
+    if isinstance(error, NotLinkedError):
+        if update.callback_query is not None:
+            await answer(update.callback_query)
+        await reply(update, views.not_linked(context.t))
+        return True
+    if isinstance(error, JiemaError):
+        await api_failed(update, context, error)
+        return True
+    return False
+
+
 async def on_error(update: object, context: Context) -> None:
     """Log the failure with context (never message text: it may hold a key) and apologise."""
     error = context.error
@@ -150,16 +168,16 @@ async def on_error(update: object, context: Context) -> None:
         update.effective_user.id if isinstance(update, Update) and update.effective_user else None
     )
     kind = type(error).__name__
-    if isinstance(error, JiemaError):
-        log.warning("API failure for user %s: %s", user_id, kind)
+    if isinstance(error, JiemaError | NotLinkedError):
+        log.info("user %s: %s", user_id, kind)
     else:
         log.error("unhandled %s for user %s", kind, user_id, exc_info=error)
-    if not isinstance(update, Update):
+    if not isinstance(update, Update) or error is None:
         return
     try:
-        if isinstance(error, JiemaError):
-            await api_failed(update, context, error)
-        elif update.callback_query is not None:
+        if await explain(update, context, error):
+            return
+        if update.callback_query is not None:
             await answer(update.callback_query, views.sorry(context.t).text, alert=True)
         else:
             await reply(update, views.sorry(context.t))

@@ -29,14 +29,7 @@ async def history(update: Update, context: Context) -> None:
     if query:
         await answer(query)
     user_id = update.effective_user.id
-    try:
-        result = await context.services.orders.history(user_id, cursors[page], HISTORY_PAGE_SIZE)
-    except NotLinkedError:
-        await reply(update, views.not_linked(context.t))
-        return
-    except JiemaError as exc:
-        await api_failed(update, context, exc)
-        return
+    result = await context.services.orders.history(user_id, cursors[page], HISTORY_PAGE_SIZE)
     data["history_cursors"] = [*cursors[: page + 1], result.next_cursor]
     key = await context.services.accounts.key_for(user_id)
     names = {s.code: s.name for s in await context.services.catalog.services(key)}
@@ -69,10 +62,6 @@ async def order_button(update: Update, context: Context) -> None:
             note = None
     except NotYoursError:
         await _open_unknown(update, context, choice.order_id)
-        return
-    except NotLinkedError:
-        await answer(query)
-        await reply(update, views.not_linked(t))
         return
     except JiemaError as exc:
         await api_failed(update, context, exc)
@@ -108,9 +97,6 @@ async def _open_unknown(update: Update, context: Context, order_id: str) -> None
         stored = await services.orders.adopt(query.from_user.id, order_id)
     except (NotFoundError, NotLinkedError):
         await answer(query, views.not_your_order(context.t), alert=True)
-        return
-    except JiemaError as exc:
-        await api_failed(update, context, exc)
         return
     await answer(query)
     await services.notifier.post_card(stored)

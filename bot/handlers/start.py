@@ -10,10 +10,10 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
-from bot.api.errors import AuthError, JiemaError
+from bot.api.errors import JiemaError
 from bot.commands import command_list
 from bot.context import Context
-from bot.handlers.common import answer, api_failed, callback_of, edit, parsed, reply
+from bot.handlers.common import answer, callback_of, edit, parsed, reply
 from bot.i18n import LANGUAGES, get_translator
 from bot.services.accounts import NotLinkedError
 
@@ -39,14 +39,8 @@ async def balance(update: Update, context: Context) -> None:
     """Fresh balance from the API, formatted for the user's locale."""
     if update.callback_query:
         await answer(update.callback_query)
-    try:
-        account = await context.services.accounts.account(update.effective_user.id)  # type: ignore[union-attr]
-    except NotLinkedError:
-        await reply(update, views.not_linked(context.t))
-        return
-    except AuthError as exc:
-        await api_failed(update, context, exc)
-        return
+    user_id = update.effective_user.id  # type: ignore[union-attr]
+    account = await context.services.accounts.account(user_id)
     await reply(update, views.balance(context.t, account))
 
 
