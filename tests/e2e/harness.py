@@ -38,6 +38,7 @@ class BotProcess:
         *,
         poll_interval: float = 0.25,
         extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.telegram = telegram
         self.sandbox = sandbox
@@ -54,6 +55,7 @@ class BotProcess:
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
+        self.args = args
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
@@ -65,6 +67,7 @@ class BotProcess:
                 sys.executable,
                 "-m",
                 "bot",
+                *self.args,
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
