@@ -74,7 +74,9 @@ class Catalog:
         items: list[Service] = await self._cached(
             "services", "services", lambda: self._api.services(key)
         )
-        rank = {code: i for i, code in enumerate((*recent, *POPULAR))}
+        rank: dict[str, int] = {}
+        for code in (*recent, *POPULAR):
+            rank.setdefault(code, len(rank))
         return sorted(items, key=lambda s: (rank.get(s.code, len(rank)), -s.total_count, s.name))
 
     async def service(self, key: ApiKey, code: str) -> Service | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, confirmation, sandbox_orders
+from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
 from tests.e2e.fakebotapi import FakeBotApi
 
 
@@ -126,4 +126,15 @@ async def test_double_tap_on_buy_buys_once(
     await alice.wait_for(
         lambda m: m.message_id == confirm.message_id and "Waiting for SMS" in m.text
     )
+    telegram.assert_no_errors()
+
+
+async def test_recently_used_services_come_first(
+    bot: object, telegram: FakeBotApi, linked_user: Linker
+) -> None:
+    alice = await linked_user()
+    await buy(alice, "Discord")
+    await alice.send("/buy")
+    services = await alice.wait_for_message(lambda m: "Choose a service" in m.text)
+    assert [b.text for b in services.buttons[0]] == ["Discord", "Telegram"]
     telegram.assert_no_errors()
