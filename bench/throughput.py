@@ -201,13 +201,12 @@ class Driver:
 
 @dataclass(slots=True)
 class Phase:
-    """One bot measured: its name, how to start it, and the figures."""
+    """One bot to measure: its name and how to start it."""
 
     name: str
     module: str
     echo: bool = False
     env: dict[str, str] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)
 
 
 async def measure(
@@ -256,7 +255,19 @@ async def measure(
     }
 
 
-async def run(size: Size, keep: bool, profile: bool) -> dict[str, Any]:
+SHIPPED = "ours, as shipped (client-side pacing on)"
+UNPACED = "ours, pacing off"
+ECHO = "bare PTB echo bot"
+PHASES = (
+    Phase(SHIPPED, "bot"),
+    Phase(UNPACED, "bench.botrunner", env={"BENCH_UNPACED": "1"}),
+    Phase(ECHO, "bench.echobot", echo=True),
+)
+
+
+async def run(
+    size: Size, keep: bool, profile: bool, phases: Sequence[Phase] = PHASES
+) -> dict[str, Any]:
     """Seed, then measure each phase in turn against the same fakes; the figures."""
     rng = random.Random(42)
     with workdir(keep) as tmp:
@@ -273,11 +284,6 @@ async def run(size: Size, keep: bool, profile: bool) -> dict[str, Any]:
                 user = telegram.user(user_id, first_name=f"User{index}", language_code="en")
                 loads.append(LoadUser(user, [o["id"] for o in orders], random.Random(index)))
             await seed_bulk(tmp / "data", seeds)
-            phases = [
-                Phase("ours, as shipped (client-side pacing on)", "bot"),
-                Phase("ours, pacing off", "bench.botrunner", env={"BENCH_UNPACED": "1"}),
-                Phase("bare PTB echo bot", "bench.echobot", echo=True),
-            ]
             results: dict[str, Any] = {"users": size.users, "window_s": size.window}
             for phase in phases:
                 figures = await measure(phase, telegram, sandbox, tmp / "data", loads, size)
@@ -321,9 +327,7 @@ def _print_phase(name: str, f: dict[str, Any]) -> None:
 
 def report(r: dict[str, Any]) -> tuple[bool, str]:
     """The ratios; whether the target is met and the verdict line."""
-    ours = r["ours, pacing off"]
-    shipped = r["ours, as shipped (client-side pacing on)"]
-    echo = r["bare PTB echo bot"]
+    ours, shipped, echo = r[UNPACED], r[SHIPPED], r[ECHO]
     ratio = ours["updates_per_s"] / echo["updates_per_s"] if echo["updates_per_s"] else 0.0
     shipped_ratio = (
         shipped["updates_per_s"] / echo["updates_per_s"] if echo["updates_per_s"] else 0.0
