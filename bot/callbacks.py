@@ -91,7 +91,7 @@ class SetLanguage:
 
 @dataclass(frozen=True, slots=True)
 class Menu:
-    """A plain menu action: ``buy``, ``link``, ``orders``, ``balance``, ``close``, …"""
+    """A plain menu action: ``buy``, ``link``, ``orders``, ``balance`` or ``back``."""
 
     name: str
 
@@ -122,7 +122,7 @@ Callback = (
     | Noop
 )
 
-MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "language", "help", "back"})
+MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "back"})
 
 _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(rf"sp:(?P<page>{_PAGE})"), ServicePage),

@@ -31,7 +31,7 @@ from bot import views
 from bot.api import Service
 from bot.api.errors import JiemaError
 from bot.context import Context
-from bot.handlers.common import answer, callback_of, edit, explain, parsed, reply
+from bot.handlers.common import answer, callback_is, callback_of, edit, explain, parsed, reply
 from bot.services.accounts import NotLinkedError
 from bot.services.catalog import Offer
 from bot.services.purchases import AlreadyUsed, OfferGoneError, Unconfirmed
@@ -267,9 +267,7 @@ def conversation() -> ConversationHandler:
         entry_points=[
             CommandHandler("buy", show_services),
             CallbackQueryHandler(show_services, pattern=callback_of(cb.ServicePage)),
-            CallbackQueryHandler(
-                show_services, pattern=lambda d: cb.parse(str(d)) == cb.Menu("buy")
-            ),
+            CallbackQueryHandler(show_services, pattern=callback_is(cb.Menu("buy"))),
             CallbackQueryHandler(show_countries, pattern=callback_of(cb.PickService)),
             CallbackQueryHandler(show_countries, pattern=callback_of(cb.CountryPage)),
             CallbackQueryHandler(pick_country, pattern=callback_of(cb.PickCountry)),
@@ -281,9 +279,7 @@ def conversation() -> ConversationHandler:
                     and o.action is cb.OrderAction.BUY_AGAIN
                 ),
             ),
-            CallbackQueryHandler(
-                cancel_flow, pattern=lambda d: cb.parse(str(d)) == cb.Menu("back")
-            ),
+            CallbackQueryHandler(cancel_flow, pattern=callback_is(cb.Menu("back"))),
             CommandHandler("cancel", cancel_flow),
         ],
         states={

@@ -111,6 +111,15 @@ def callback_of(kind: type) -> Callable[[object], bool]:
     return matches
 
 
+def callback_is(callback: cb.Callback) -> Callable[[object], bool]:
+    """A ``CallbackQueryHandler`` pattern matching exactly one callback value."""
+
+    def matches(data: object) -> bool:
+        return isinstance(data, str) and cb.parse(data) == callback
+
+    return matches
+
+
 def parsed(update: Update) -> cb.Callback | None:
     """The parsed callback data of the update (handlers are only reached when it parses)."""
     query = update.callback_query

@@ -22,7 +22,16 @@ from bot import views
 from bot.api import ApiKey
 from bot.api.errors import AuthError, ForbiddenError, JiemaError
 from bot.context import Context
-from bot.handlers.common import answer, api_failed, callback_of, edit, looks_like_key, parsed, reply
+from bot.handlers.common import (
+    answer,
+    api_failed,
+    callback_is,
+    callback_of,
+    edit,
+    looks_like_key,
+    parsed,
+    reply,
+)
 
 
 async def _delete(message: Message) -> bool:
@@ -97,7 +106,7 @@ async def unlink_answer(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("link", start_link),
-        CallbackQueryHandler(start_link, pattern=lambda d: cb.parse(str(d)) == cb.Menu("link")),
+        CallbackQueryHandler(start_link, pattern=callback_is(cb.Menu("link"))),
         CommandHandler("unlink", unlink),
         CallbackQueryHandler(unlink_answer, pattern=callback_of(cb.Unlink)),
         MessageHandler(filters.TEXT & filters.Regex(r"^\s*jm_\S+\s*$"), pasted_key),

@@ -9,7 +9,7 @@ from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError, NotFoundError
 from bot.context import Context
-from bot.handlers.common import answer, api_failed, callback_of, edit, parsed, reply
+from bot.handlers.common import answer, api_failed, callback_is, callback_of, edit, parsed, reply
 from bot.services.accounts import NotLinkedError
 from bot.services.orders import NotYoursError
 
@@ -106,6 +106,6 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("orders", history),
         CallbackQueryHandler(history, pattern=callback_of(cb.HistoryPage)),
-        CallbackQueryHandler(history, pattern=lambda d: cb.parse(str(d)) == cb.Menu("orders")),
+        CallbackQueryHandler(history, pattern=callback_is(cb.Menu("orders"))),
         CallbackQueryHandler(order_button, pattern=callback_of(cb.OrderButton)),
     ]

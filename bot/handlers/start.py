@@ -13,7 +13,7 @@ from bot import views
 from bot.api.errors import JiemaError
 from bot.commands import command_list
 from bot.context import Context
-from bot.handlers.common import answer, callback_of, edit, parsed, reply
+from bot.handlers.common import answer, callback_is, callback_of, edit, parsed, reply
 from bot.i18n import LANGUAGES, get_translator
 from bot.services.accounts import NotLinkedError
 
@@ -68,20 +68,6 @@ async def set_language(update: Update, context: Context) -> None:
         )
 
 
-async def menu(update: Update, context: Context) -> None:
-    """Menu buttons that are not conversation entry points."""
-    choice = parsed(update)
-    assert isinstance(choice, cb.Menu)
-    if choice.name == "balance":
-        await balance(update, context)
-    elif choice.name == "language":
-        await answer(update.callback_query)  # type: ignore[arg-type]
-        await language(update, context)
-    else:
-        await answer(update.callback_query)  # type: ignore[arg-type]
-        await help_command(update, context)
-
-
 def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("start", start),
@@ -89,11 +75,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("balance", balance),
         CommandHandler("language", language),
         CallbackQueryHandler(set_language, pattern=callback_of(cb.SetLanguage)),
-        CallbackQueryHandler(
-            menu,
-            pattern=lambda d: (
-                isinstance(m := cb.parse(str(d)), cb.Menu)
-                and m.name in ("balance", "language", "help")
-            ),
-        ),
+        CallbackQueryHandler(balance, pattern=callback_is(cb.Menu("balance"))),
     ]
