@@ -177,10 +177,9 @@ async def _quote(update: Update, context: Context, service: str, country_id: int
     except OfferGoneError:
         await answer(query, views.offer_gone(context.t), alert=True)
         return BuyState.COUNTRY
-    key = await context.services.accounts.key_for(query.from_user.id)
-    svc = await context.services.catalog.service(key, service)
-    assert svc is not None
-    screen = views.confirmation(context.t, svc, quote.offer, quote.account, quote.purchase.token)
+    screen = views.confirmation(
+        context.t, quote.service, quote.offer, quote.account, quote.purchase.token
+    )
     await answer(query)
     if parsed(update) == cb.PickCountry(service, country_id):
         await edit(query, screen)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.api import Account, ApiKey, JiemaClient, Order
+from bot.api import Account, ApiKey, JiemaClient, Order, Service
 from bot.api.errors import (
     AuthError,
     JiemaError,
@@ -44,9 +44,10 @@ class OfferGoneError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """What the confirmation screen shows: the offer, the balance and the token."""
+    """What the confirmation screen shows: service, offer, balance, and the token."""
 
     purchase: Purchase
+    service: Service
     offer: Offer
     account: Account
 
@@ -112,7 +113,7 @@ class PurchaseService:
         purchase = await self._store.offer_purchase(
             user_id, service, svc.name, str(country_id), offer.slug, offer.price_cents
         )
-        return Quote(purchase, offer, account)
+        return Quote(purchase, svc, offer, account)
 
     async def claim(self, user_id: int, token: str) -> Purchase | AlreadyUsed:
         """Spend the token (atomically, in SQLite): the purchase to make, or why not."""
