@@ -16,9 +16,9 @@ from typing import Any
 
 from bot.api import ApiKey, Country, JiemaClient, Service
 
-# Shown first, in this order, when the user has no recent services: the ones most people buy.
 _MAX_MEMO = 1024  # sorted views kept (one per distinct "recent" tuple, one per service)
 
+# Shown first, in this order, when the user has no recent services: the ones most people buy.
 POPULAR = ("tg", "wa", "go", "fb", "ig", "tw", "lf", "ds", "mm", "am", "oi", "vi", "wb", "ub")
 
 
