@@ -97,6 +97,17 @@ class TelegramNotifier:
             await self._store.set_card_message(order.id, message_id, _fingerprint(screen))
         return message_id
 
+    def card_is_current(self, order: StoredOrder, language: str | None) -> bool:
+        """Whether the card on screen already shows ``order`` as it renders now; no I/O.
+
+        Lets the poller skip the locked re-read and redraw of the many cards that did not
+        change in a tick (only the countdown moves them, every few minutes).
+        """
+        if order.card_message_id is None or order.card_hash is None:
+            return False
+        screen = views.order_card(get_translator(language or "en"), order)
+        return order.card_hash == _fingerprint(screen)
+
     async def show_card(self, order: StoredOrder) -> None:
         # The poller and a button press may redraw the same card at once; the second must
         # see what the first showed, or Telegram answers "message is not modified".

@@ -173,6 +173,7 @@ class Poller:
                 live.append(order)
         if not live:
             return
+        touched: set[str] = set()  # read fresh this tick: their cards may need redrawing
         now = datetime.now(UTC)
         direct = {o.id for o in live if o.expires_at is not None and o.expires_at <= now}
         if len(live) == 1:
@@ -188,6 +189,7 @@ class Poller:
                     direct.add(order.id)
                 elif order.id not in direct and _shows_progress(order, item):
                     await self._tracker.apply(order, item)
+                    touched.add(order.id)
             if self._ticks % self._sync_every == 0:
                 turn = self._rotation[user_id] % len(live)
                 self._rotation[user_id] += 1
@@ -196,8 +198,12 @@ class Poller:
             if order.id in direct:
                 fresh = await self._api.order(key, order.id, priority=Priority.BACKGROUND)
                 await self._tracker.apply(order, fresh)
+                touched.add(order.id)
         for order in live:
-            await self._notifier.show_card(await self._store.get_order(order.id) or order)
+            # An untouched order is as the tick read it; its card only needs a redraw (a
+            # locked re-read, then an edit) when the countdown moved.
+            if order.id in touched or not self._notifier.card_is_current(order, user.language):
+                await self._notifier.show_card(order)
 
 
 def _shows_progress(stored: StoredOrder, listed: Order) -> bool:
