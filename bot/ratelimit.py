@@ -17,13 +17,17 @@ from telegram.ext import AIORateLimiter
 
 _PACED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "copyMessage"})
 _MAX_IDLE_LIMITERS = 10_000
+# Telegram's overall limit is 30 messages/s; pacing at exactly that rate still meets 429s
+# when requests reach the server closer together than they left, and each 429 pauses every
+# send for retry_after (>= 1 s). A 10 % margin keeps clear of it.
+OVERALL_RATE = 27
 
 
 class ChatRateLimiter(AIORateLimiter):
     """``AIORateLimiter`` plus a per-private-chat bucket (``burst`` at once, 1/s after)."""
 
     def __init__(self, *, private_burst: int = 5, max_retries: int = 3) -> None:
-        super().__init__(max_retries=max_retries)
+        super().__init__(overall_max_rate=OVERALL_RATE, max_retries=max_retries)
         self._private_burst = private_burst
         self._private: dict[int, AsyncLimiter] = {}
 
