@@ -1,10 +1,11 @@
 """Outgoing Telegram rate limits, private chats included.
 
-PTB's ``AIORateLimiter`` paces the overall rate (30/s) and each group (20/min) and retries
-after a 429's ``retry_after``. Telegram also asks for about one message per second in a
-single private chat (short bursts pass), which matters here: a user whose many numbers get
-their codes at once would otherwise trip flood control. This subclass adds that pace for
-sends and edits in private chats.
+PTB's ``AIORateLimiter`` paces the overall rate (27/s here, under Telegram's 30/s: see
+``OVERALL_RATE``) and each group (20/min) and retries after a 429's ``retry_after``.
+Telegram also asks for about one message per second in a single private chat (short bursts
+pass), which matters here: a user whose many numbers get their codes at once would
+otherwise trip flood control. This subclass adds that pace for sends and edits in private
+chats.
 """
 
 from __future__ import annotations
