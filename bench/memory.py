@@ -109,12 +109,13 @@ async def run(size: Size, keep: bool) -> dict[str, Any]:
             bot = BotRun(telegram, sandbox.base_url, tmp / "data")
             started = await bot.start()
             at_start = bot.sample()
-            peak_seen = 0.0
-            deadline = time.monotonic() + size.run_for
+            timeline: list[tuple[int, float]] = []
+            began = time.monotonic()
             try:
-                while time.monotonic() < deadline:
+                while (elapsed := time.monotonic() - began) < size.run_for:
                     await asyncio.sleep(1.0)
-                    peak_seen = max(peak_seen, bot.sample().rss_mb)
+                    if round(elapsed) % max(1, round(size.run_for / 8)) == 0:
+                        timeline.append((round(elapsed), round(bot.sample().rss_mb, 1)))
                 final = bot.sample()
             finally:
                 await bot.stop()
@@ -130,6 +131,7 @@ async def run(size: Size, keep: bool) -> dict[str, Any]:
         "run_s": size.run_for,
         "cards_posted": posted,
         "telegram_429": limited,
+        "rss_timeline_mb": timeline,
     }
 
 
@@ -145,6 +147,7 @@ def report(r: dict[str, Any]) -> tuple[bool, str]:
         f"{r['run_s']:.0f} s ({r['cards_posted']} cards posted, {r['telegram_429']} Telegram "
         f"429s); peak (VmHWM) {r['peak_rss_mb']} MB; CPU {r['cpu_s']} s"
     )
+    print("   RSS over time (s: MB): " + ", ".join(f"{t}: {mb}" for t, mb in r["rss_timeline_mb"]))
     met = r["peak_rss_mb"] <= RSS_TARGET_MB and r["start_s"] <= START_TARGET_S
     verdict = (
         f"peak RSS {r['peak_rss_mb']} MB (≤ {RSS_TARGET_MB:.0f}), start {r['start_s']:.2f} s "

@@ -347,8 +347,9 @@ def report(r: dict[str, Any]) -> tuple[bool, str]:
         f"CPU per update echo/ours: {cpu_ratio:.2f}; fake flood control OFF; "
         f"sandbox 429s {r['sandbox_429']}"
     )
-    clean = all(not r[k]["timeouts"] for k in r if isinstance(r[k], dict) and "timeouts" in r[k])
-    met = ratio >= RATIO_TARGET and clean
+    # The shipped phase is overloaded on purpose (more than 27 messages/s wanted): its
+    # timeouts are reported, not judged.
+    met = ratio >= RATIO_TARGET and not ours["timeouts"] and not echo["timeouts"]
     verdict = (
         f"ours {ours['updates_per_s']}/s vs echo {echo['updates_per_s']}/s = {ratio:.2f} "
         f"(≥ {RATIO_TARGET}) with client pacing off; as shipped {shipped['updates_per_s']}/s "
