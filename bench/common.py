@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +59,41 @@ def parse_args(
         "--keep", action="store_true", help="keep the bot's data dir and log (path printed)"
     )
     return parser.parse_args(argv)
+
+
+def run_benchmark(
+    name: str,
+    title: str,
+    doc: str | None,
+    argv: Sequence[str] | None,
+    run: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+    report: Callable[[dict[str, Any]], tuple[bool, str]],
+    *,
+    limit: float,
+    profile_help: str | None = None,
+) -> int:
+    """The one command of a benchmark: options, header, a bounded run, figures, verdict.
+
+    Args:
+        name: Short name for the verdict line and the JSON file.
+        title: Printed first.
+        doc: The module docstring; its first line describes the command.
+        argv: Command-line arguments (None: ``sys.argv``).
+        run: The measurement, given the parsed options.
+        report: Prints the figures; returns (targets met, verdict).
+        limit: Seconds after which the run is abandoned.
+        profile_help: Adds ``--profile`` with this help text.
+    """
+
+    def extra(parser: argparse.ArgumentParser) -> None:
+        if profile_help is not None:
+            parser.add_argument("--profile", action="store_true", help=profile_help)
+
+    args = parse_args(doc.splitlines()[0] if doc else None, argv, extra)
+    header(title, args.quick)
+    results = asyncio.run(asyncio.wait_for(run(args), limit))
+    met, verdict = report(results)
+    return finish(name, results, met, verdict, args.json)
 
 
 def machine() -> dict[str, str]:

@@ -14,7 +14,6 @@ Targets: p50 ≤ 2 s, p99 ≤ 4.5 s, no 429 from the jiema API, every code deliv
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import random
@@ -31,11 +30,9 @@ from bench.common import (
     ShiftedClock,
     create_orders,
     fakes,
-    finish,
-    header,
-    parse_args,
     percentile,
     proc_sample,
+    run_benchmark,
     seed_bulk,
     start_py_spy,
     summarize_collapsed,
@@ -256,17 +253,16 @@ def report(r: dict[str, Any]) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--profile", action="store_true", help="sample the bot with py-spy during the SMS"
-        )
-
-    args = parse_args(__doc__.splitlines()[0], argv, extra)
-    header("latency: SMS arrival to sendMessage at the fake Bot API", args.quick)
-    size = QUICK if args.quick else FULL
-    results = asyncio.run(asyncio.wait_for(run(size, args.keep, args.profile), 900))
-    met, verdict = report(results)
-    return finish("latency", results, met, verdict, args.json)
+    return run_benchmark(
+        "latency",
+        "latency: SMS arrival to sendMessage at the fake Bot API",
+        __doc__,
+        argv,
+        lambda args: run(QUICK if args.quick else FULL, args.keep, args.profile),
+        report,
+        limit=900,
+        profile_help="sample the bot with py-spy during the SMS",
+    )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,7 @@ from bench.common import (
     ShiftedClock,
     create_orders,
     fakes,
-    finish,
-    header,
-    parse_args,
+    run_benchmark,
     seed_bulk,
     workdir,
 )
@@ -157,11 +155,15 @@ def report(r: dict[str, Any]) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(__doc__.splitlines()[0], argv)
-    header("memory and start time: 10,000 users, 2,000 active orders", args.quick)
-    results = asyncio.run(asyncio.wait_for(run(QUICK if args.quick else FULL, args.keep), 600))
-    met, verdict = report(results)
-    return finish("memory", results, met, verdict, args.json)
+    return run_benchmark(
+        "memory",
+        "memory and start time: 10,000 users, 2,000 active orders",
+        __doc__,
+        argv,
+        lambda args: run(QUICK if args.quick else FULL, args.keep),
+        report,
+        limit=600,
+    )
 
 
 if __name__ == "__main__":

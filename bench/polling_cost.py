@@ -24,9 +24,7 @@ from bench.common import (
     SeedUser,
     create_orders,
     fakes,
-    finish,
-    header,
-    parse_args,
+    run_benchmark,
     seed_bulk,
     workdir,
 )
@@ -126,11 +124,15 @@ def report(r: dict[str, Any]) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(__doc__.splitlines()[0], argv)
-    header("polling cost: API reads per key and minute", args.quick)
-    results = asyncio.run(asyncio.wait_for(run(30.0 if args.quick else 180.0, args.keep), 600))
-    met, verdict = report(results)
-    return finish("polling_cost", results, met, verdict, args.json)
+    return run_benchmark(
+        "polling_cost",
+        "polling cost: API reads per key and minute",
+        __doc__,
+        argv,
+        lambda args: run(30.0 if args.quick else 180.0, args.keep),
+        report,
+        limit=600,
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ Target: our rate ≥ 0.7 x the echo bot's.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import random
@@ -45,11 +44,9 @@ from bench.common import (
     SeedUser,
     create_orders,
     fakes,
-    finish,
-    header,
-    parse_args,
     percentile,
     proc_sample,
+    run_benchmark,
     seed_bulk,
     start_py_spy,
     summarize_collapsed,
@@ -359,17 +356,16 @@ def report(r: dict[str, Any]) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--profile", action="store_true", help="also profile our bot (py-spy or cProfile)"
-        )
-
-    args = parse_args(__doc__.splitlines()[0], argv, extra)
-    header("throughput: updates/s, our bot vs a bare PTB echo bot", args.quick)
-    size = QUICK if args.quick else FULL
-    results = asyncio.run(asyncio.wait_for(run(size, args.keep, args.profile), 900))
-    met, verdict = report(results)
-    return finish("throughput", results, met, verdict, args.json)
+    return run_benchmark(
+        "throughput",
+        "throughput: updates/s, our bot vs a bare PTB echo bot",
+        __doc__,
+        argv,
+        lambda args: run(QUICK if args.quick else FULL, args.keep, args.profile),
+        report,
+        limit=900,
+        profile_help="also profile our bot (py-spy or cProfile)",
+    )
 
 
 if __name__ == "__main__":
