@@ -423,14 +423,6 @@ class Store:
         )
         return [_order(row) for row in rows]
 
-    async def recent_orders(self, user_id: int, limit: int = 10) -> list[StoredOrder]:
-        """The user's latest orders, newest first."""
-        rows = await self._fetch(
-            "SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (user_id, limit),
-        )
-        return [_order(row) for row in rows]
-
     # -- SMS deliveries ------------------------------------------------------------------
 
     async def claim_delivery(

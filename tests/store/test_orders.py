@@ -92,7 +92,7 @@ async def test_active_orders_until_the_final_outcome_is_announced(store: Store) 
     assert active == {"ck-WAITING", "ck-RECEIVED", "ck-SOMETHING_NEW"}
 
 
-async def test_active_and_recent_orders_per_user(store: Store) -> None:
+async def test_active_orders_per_user(store: Store) -> None:
     base = datetime(2026, 5, 22, 8, 0, tzinfo=UTC)
     for n in range(4):
         created = base + timedelta(minutes=n)
@@ -102,9 +102,7 @@ async def test_active_and_recent_orders_per_user(store: Store) -> None:
     await store.mark_final_notified("a1")
     active = await store.active_orders_for_user(USER)
     assert [order.id for order in active] == ["a0", "a2", "a3"]
-    recent = await store.recent_orders(USER, 3)
-    assert [order.id for order in recent] == ["a3", "a2", "a1"]
-    assert [order.id for order in await store.recent_orders(OTHER_USER, 10)] == ["b0"]
+    assert [order.id for order in await store.active_orders_for_user(OTHER_USER)] == ["b0"]
 
 
 async def test_claim_delivery_once(store: Store) -> None:
