@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -42,19 +43,29 @@ class TelegramNotifier:
         self._store = store
         self._card_locks: dict[str, asyncio.Lock] = {}
 
-    async def translator(self, user_id: int) -> Translator:
-        """The user's translator (English until they have a language)."""
-        user = await self._store.get_user(user_id)
-        return get_translator(user.language if user and user.language else "en")
+    async def _recipient(self, user_id: int) -> Translator | None:
+        """The user's translator, or None when nothing may be sent to them (blocked, unknown).
 
-    async def _reachable(self, user_id: int) -> bool:
+        One read of the user serves both questions every send asks.
+        """
         user = await self._store.get_user(user_id)
-        return user is not None and user.chat_active
-
-    async def send(self, user_id: int, screen: views.Screen, *, notify: bool = True) -> int | None:
-        """Send ``screen`` to the user's private chat; message id, or None if unreachable."""
-        if not await self._reachable(user_id):
+        if user is None or not user.chat_active:
             return None
+        return get_translator(user.language or "en")
+
+    async def tell(
+        self,
+        user_id: int,
+        render: Callable[[Translator], views.Screen],
+        *,
+        notify: bool = True,
+    ) -> tuple[int, views.Screen] | None:
+        """Send what ``render`` draws in the user's language; message id and screen, or None
+        if the user cannot be reached now."""
+        t = await self._recipient(user_id)
+        if t is None:
+            return None
+        screen = render(t)
         try:
             message = await self._bot.send_message(
                 user_id,
@@ -70,31 +81,28 @@ class TelegramNotifier:
         except TelegramError as exc:
             log.warning("sending to user %s failed: %s", user_id, exc)
             return None
-        return message.message_id
+        return message.message_id, screen
 
     async def push_code(self, order: StoredOrder, sms: Sms) -> int | None:
-        t = await self.translator(order.user_id)
-        return await self.send(order.user_id, views.code_message(t, order, sms))
+        sent = await self.tell(order.user_id, lambda t: views.code_message(t, order, sms))
+        return sent[0] if sent else None
 
     async def tell_final(self, order: StoredOrder) -> bool:
-        t = await self.translator(order.user_id)
-        return await self.send(order.user_id, views.order_ended(t, order)) is not None
+        return await self.tell(order.user_id, lambda t: views.order_ended(t, order)) is not None
 
     async def tell_key_revoked(self, user_id: int) -> bool:
-        t = await self.translator(user_id)
-        return await self.send(user_id, views.key_revoked(t)) is not None
+        return await self.tell(user_id, views.key_revoked) is not None
 
     async def tell_not_bought(self, user_id: int) -> bool:
-        t = await self.translator(user_id)
-        return await self.send(user_id, views.purchase_not_made(t)) is not None
+        return await self.tell(user_id, views.purchase_not_made) is not None
 
     async def post_card(self, order: StoredOrder) -> int | None:
         """Send the card as a new message and make it the one kept current."""
-        t = await self.translator(order.user_id)
-        screen = views.order_card(t, order)
-        message_id = await self.send(order.user_id, screen, notify=False)
-        if message_id is not None:
-            await self._store.set_card_message(order.id, message_id, _fingerprint(screen))
+        sent = await self.tell(order.user_id, lambda t: views.order_card(t, order), notify=False)
+        if sent is None:
+            return None
+        message_id, screen = sent
+        await self._store.set_card_message(order.id, message_id, _fingerprint(screen))
         return message_id
 
     def card_is_current(self, order: StoredOrder, language: str | None) -> bool:
@@ -121,10 +129,12 @@ class TelegramNotifier:
         if order.card_message_id is None:
             await self.post_card(order)
             return
-        t = await self.translator(order.user_id)
+        t = await self._recipient(order.user_id)
+        if t is None:
+            return
         screen = views.order_card(t, order)
         fingerprint = _fingerprint(screen)
-        if order.card_hash == fingerprint or not await self._reachable(order.user_id):
+        if order.card_hash == fingerprint:
             return
         try:
             await self._bot.edit_message_text(
