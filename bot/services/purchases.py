@@ -157,7 +157,7 @@ class PurchaseService:
                 if isinstance(exc, NoNumbersError):
                     self._catalog.forget_prices(purchase.service)
                 raise
-            return Bought(await self._adopt(purchase, created, card_message_id))
+            return Bought(await self._adopt(purchase, created, key, card_message_id))
         finally:
             self._in_flight.discard(token)
 
@@ -210,7 +210,7 @@ class PurchaseService:
                 continue
             for order in page.items:
                 if await self._matches(purchase, order):
-                    adopted = await self._adopt(purchase, order, card_message_id)
+                    adopted = await self._adopt(purchase, order, key, card_message_id)
                     return Bought(adopted, recovered=True)
         return Unconfirmed()
 
@@ -222,9 +222,8 @@ class PurchaseService:
         return await self._store.get_order(order.id) is None
 
     async def _adopt(
-        self, purchase: Purchase, order: Order, card_message_id: int | None = None
+        self, purchase: Purchase, order: Order, key: ApiKey, card_message_id: int | None
     ) -> StoredOrder:
-        key = await self._accounts.key_for(purchase.user_id)
         stored = StoredOrder(
             id=order.id,
             user_id=purchase.user_id,
