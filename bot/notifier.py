@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -25,6 +26,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot import views
 from bot.api import Sms
 from bot.i18n import Translator, get_translator
+from bot.metrics import Metrics
 from bot.store import Store, StoredOrder
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,10 @@ def _fingerprint(screen: views.Screen) -> str:
 class TelegramNotifier:
     """Implements :class:`bot.tracker.Notifier` with a PTB ``Bot``."""
 
-    def __init__(self, bot: Bot, store: Store) -> None:
+    def __init__(self, bot: Bot, store: Store, metrics: Metrics) -> None:
         self._bot = bot
         self._store = store
+        self._metrics = metrics
         self._card_locks: dict[str, asyncio.Lock] = {}
 
     async def _recipient(self, user_id: int) -> Translator | None:
@@ -85,7 +88,13 @@ class TelegramNotifier:
 
     async def push_code(self, order: StoredOrder, sms: Sms) -> int | None:
         sent = await self.tell(order.user_id, lambda t: views.code_message(t, order, sms))
-        return sent[0] if sent else None
+        if sent is None:
+            return None
+        self._metrics.codes_delivered.inc()
+        if sms.received_at is not None:
+            delay = (datetime.now(UTC) - sms.received_at).total_seconds()
+            self._metrics.code_latency.observe(max(0.0, delay))
+        return sent[0]
 
     async def tell_final(self, order: StoredOrder) -> bool:
         return await self.tell(order.user_id, lambda t: views.order_ended(t, order)) is not None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from typing import Protocol
 
 from bot.api import Order, Sms
@@ -113,11 +114,12 @@ class OrderTracker:
         if message_id is not None:
             await self._store.mark_delivered(order.id, position, message_id)
 
-    async def resend_pending(self) -> None:
-        """Send SMS claimed but never marked sent (crash, blocked chat, Telegram outage)."""
+    async def resend_pending(self, users: Collection[int]) -> None:
+        """Send SMS claimed but never marked sent (crash, blocked chat, Telegram outage), for
+        the orders of ``users`` (those whose key this replica polls)."""
         for delivery in await self._store.pending_deliveries():
             order = await self._store.get_order(delivery.order_id)
-            if order is None:
+            if order is None or order.user_id not in users:
                 continue
             async with self._lock(order.id):
                 await self._resend(order, delivery)

@@ -264,6 +264,11 @@ def confirmation(
     return Screen("\n".join(lines), markup)
 
 
+def service_gone(t: Translator) -> str:
+    """Callback answer (or message) when the API no longer lists the service."""
+    return t._("This service isn't available any more.")
+
+
 def offer_gone(t: Translator) -> str:
     """Callback answer when the picked country has no stock any more."""
     return t._("No numbers left for this country right now. Pick another country.")
@@ -449,6 +454,16 @@ def sorry(t: Translator) -> Screen:
         t._(
             "Sorry, something went wrong on my side. Your orders and codes are safe; "
             "please try again, or /help."
+        )
+    )
+
+
+def unavailable(t: Translator) -> Screen:
+    """The bot's database is out of reach (disk full, connection lost): nothing was done."""
+    return Screen(
+        t._(
+            "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
+            "your orders and codes are safe."
         )
     )
 

@@ -14,7 +14,7 @@ from bot.api.errors import JiemaError
 from bot.commands import command_list
 from bot.context import Context
 from bot.handlers.common import answer, callback_is, callback_of, edit, parsed, reply
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import get_translator
 from bot.services.accounts import NotLinkedError
 
 
@@ -25,7 +25,7 @@ async def start(update: Update, context: Context) -> None:
     account = None
     if context.profile and context.profile.has_key and not context.profile.key_revoked:
         try:
-            account = await context.services.accounts.account(context.profile.telegram_id)
+            account = await context.services.accounts.account(context.user_id)
         except (JiemaError, NotLinkedError):
             account = None
     await reply(update, views.welcome(context.t, name, account))
@@ -39,8 +39,7 @@ async def balance(update: Update, context: Context) -> None:
     """Fresh balance from the API, formatted for the user's locale."""
     if update.callback_query:
         await answer(update.callback_query)
-    user_id = update.effective_user.id  # type: ignore[union-attr]
-    account = await context.services.accounts.account(user_id)
+    account = await context.services.accounts.account(context.user_id)
     await reply(update, views.balance(context.t, account))
 
 
@@ -53,11 +52,10 @@ async def set_language(update: Update, context: Context) -> None:
     choice = parsed(update)
     query = update.callback_query
     assert isinstance(choice, cb.SetLanguage) and query is not None
-    if choice.language not in LANGUAGES:
+    user_id = context.user_id
+    if not await context.services.users.set_language(user_id, choice.language):
         await answer(query, context.t._("This button no longer works."))
         return
-    user_id = query.from_user.id
-    await context.services.store.set_language(user_id, choice.language)
     t = get_translator(choice.language)
     await answer(query)
     await edit(query, views.language_set(t))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import ApiKey, JiemaClient
+from bot.api import JiemaClient
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
@@ -46,7 +46,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         api = JiemaClient(sandbox.base_url, timeout=0.3)
         world = World(sandbox, store, api, sandbox.create_account(balance_cents=1000))
         await store.ensure_user(USER, "en")
-        await world.accounts.link(USER, ApiKey(world.key))
+        await world.accounts.link(USER, world.key)
         yield world
         await api.aclose()
         await store.close()
