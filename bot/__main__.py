@@ -19,10 +19,12 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from bot import logs
-from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot, set_commands
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot
+from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
 from bot.core import build_services
 from bot.health import Health
+from bot.i18n import get_translator
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
 from bot.store import Store, StoreUnavailableError, open_store
@@ -58,7 +60,8 @@ async def serve(settings: Settings) -> None:
         health.problem("telegram", None)
         application = build_application(services, bot)
         async with application:
-            await set_commands(application)
+            await set_commands(bot)
+            await set_menu_button(bot, settings.webapp_url, get_translator("en"))
             updater = application.updater
             if settings.webhook_url is not None:
                 server.attach(application)

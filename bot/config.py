@@ -65,6 +65,24 @@ def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return url, secret
 
 
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _webapp_url(env: Mapping[str, str]) -> str | None:
+    """``WEBAPP_URL``: https, or plain http on a loopback address (tests, the playground)."""
+    value = env.get("WEBAPP_URL", "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(
+            f"WEBAPP_URL must be an https URL (plain http only on loopback), got {value!r}"
+        )
+    return value if value.endswith("/") else value + "/"
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     raw = env.get(name, "").strip() or str(default)
     try:
@@ -95,6 +113,8 @@ class Settings:
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
+            None for no Mini App.
     """
 
     telegram_token: str = field(repr=False)
@@ -111,6 +131,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    webapp_url: str | None = None
 
     @property
     def webhook_path(self) -> str | None:
@@ -172,4 +193,5 @@ class Settings:
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            webapp_url=_webapp_url(env),
         )
