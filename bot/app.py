@@ -7,7 +7,6 @@ No conversation state is kept by PTB: it lives in the database (see ``bot.servic
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Final
 
 from telegram import LinkPreviewOptions
@@ -21,8 +20,6 @@ from bot.core import Services
 from bot.handlers import register
 from bot.ratelimit import ChatRateLimiter
 from bot.updates import PerUserUpdateProcessor
-
-log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
 
