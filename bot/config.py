@@ -28,7 +28,8 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _listen(env: Mapping[str, str]) -> tuple[str, int]:
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
     raw = env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080"
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -177,7 +178,7 @@ class Settings:
                 "print(secrets.token_urlsafe(32))')"
             )
         webhook_url, webhook_secret = _webhook(env)
-        http_host, http_port = _listen(env)
+        http_host, http_port = listen_address(env)
         return cls(
             telegram_token=token,
             telegram_api_url=_url(env, "TELEGRAM_API_URL", "https://api.telegram.org"),
