@@ -25,7 +25,7 @@ from bot.store.models import (
     User,
 )
 
-__all__ = ["PURCHASE_TTL", "Clock", "Store", "open_store"]
+__all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "Store", "open_store"]
 
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
@@ -37,7 +37,8 @@ _FINISHED_PURCHASE: Final = frozenset(
     {PurchaseState.DONE, PurchaseState.FAILED, PurchaseState.UNKNOWN}
 )
 _TOKEN_BYTES: Final = 9  # 12 URL-safe characters: 72 random bits, tiny in callback_data
-_SQLITE_FILE: Final = "bot.sqlite3"
+SQLITE_FILE: Final = "bot.sqlite3"
+"""The SQLite database's file name in the data directory."""
 
 
 def _ts(moment: datetime) -> str:
@@ -785,7 +786,7 @@ async def open_store(
         clock: See :meth:`Store.__init__`.
     """
     if not database_url:
-        return await Store.open(data_dir / _SQLITE_FILE, clock=clock)
+        return await Store.open(data_dir / SQLITE_FILE, clock=clock)
     # Imported here so that a SQLite deployment never loads asyncpg.
     from bot.store.postgres import PostgresDatabase
 
