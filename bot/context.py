@@ -24,6 +24,11 @@ class BotData:
         self._services: Services | None = None
 
     @property
+    def attached(self) -> bool:
+        """Whether the services are attached (not yet while the application is built)."""
+        return self._services is not None
+
+    @property
     def services(self) -> Services:
         if self._services is None:
             raise RuntimeError("services are not attached to the application yet")
