@@ -25,12 +25,20 @@ from babel.messages.pofile import read_po
 
 from bot.i18n import (
     DOMAIN,
+    FSI,
     LANGUAGES,
     LOCALE_DIR,
+    LRI,
     N_,
+    PDI,
     SOURCE_LANGUAGE,
+    Translator,
+    available_languages,
+    command_menu_languages,
     flag,
     get_translator,
+    label_width,
+    needs_chat_command_menu,
     negotiate,
 )
 
@@ -39,6 +47,31 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
 CLDR_PLURAL_ORDER = ("zero", "one", "two", "few", "many", "other")
 PLURAL_SAMPLE = range(1000)
+
+ALL_21 = {
+    "en": "English",
+    "ar": "العربية",
+    "de": "Deutsch",
+    "es": "Español",
+    "fa": "فارسی",
+    "fil": "Filipino",
+    "fr": "Français",
+    "hi": "हिन्दी",
+    "id": "Bahasa Indonesia",
+    "it": "Italiano",
+    "ja": "日本語",
+    "ko": "한국어",
+    "ms": "Bahasa Melayu",
+    "pt": "Português",
+    "ru": "Русский",
+    "th": "ไทย",
+    "tr": "Türkçe",
+    "uk": "Українська",
+    "vi": "Tiếng Việt",
+    "zh_Hans": "简体中文",
+    "zh_Hant": "繁體中文",
+}
+"""The 21 languages of jiema.my (issue 13), named as the language menu shows them."""
 
 
 def _po_path(language: str) -> Path:
@@ -93,15 +126,28 @@ def _catalog_problems(catalog: Catalog, template: Catalog) -> list[str]:
 # --- languages and negotiation ----------------------------------------------------------------
 
 
-def test_languages_are_the_source_language_then_the_catalogs_by_code() -> None:
-    assert list(LANGUAGES.items()) == [
-        ("en", "English"),
-        ("es", "Español"),
-        ("it", "Italiano"),
-        ("pt", "Português"),
-        ("ru", "Русский"),
-        ("zh_Hans", "简体中文"),
-    ]
+@pytest.fixture(scope="module")
+def all_21(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The codes `available_languages` finds in a directory with a catalog for each of the 21.
+
+    The catalogs are empty files: finding and naming languages only looks at the paths.
+    """
+    locale_dir = tmp_path_factory.mktemp("locales")
+    for code in ALL_21:
+        if code != SOURCE_LANGUAGE:
+            (locale_dir / code / "LC_MESSAGES").mkdir(parents=True)
+            (locale_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po").touch()
+    (locale_dir / "README").touch()  # not a catalog
+    languages = available_languages(locale_dir)
+    assert dict(languages) == ALL_21
+    return list(languages)
+
+
+def test_languages_are_the_source_language_then_the_catalogs_by_code(all_21: list[str]) -> None:
+    assert available_languages(LOCALE_DIR) == LANGUAGES
+    assert all_21 == ["en", *sorted(set(ALL_21) - {"en"})]
+    # Each language is named in itself as its speakers name it (CLDR, with two corrections).
+    assert {code: ALL_21[code] for code in LANGUAGES} == LANGUAGES
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -119,13 +165,21 @@ def test_catalog_directories_are_canonical_locale_identifiers(language: str) -> 
         ("EN", "en"),
         ("ru", "ru"),
         ("ru-RU", "ru"),
+        ("uk", "uk"),
+        ("uk-UA", "uk"),
         ("zh-hans", "zh_Hans"),
         ("zh-CN", "zh_Hans"),
+        ("zh-cn", "zh_Hans"),
         ("zh-SG", "zh_Hans"),
+        ("zh-sg", "zh_Hans"),
         ("zh", "zh_Hans"),
-        # No Traditional Chinese catalog: Simplified is closer than English.
-        ("zh-hant", "zh_Hans"),
-        ("zh-TW", "zh_Hans"),
+        ("zh-hant", "zh_Hant"),
+        ("zh-Hant-TW", "zh_Hant"),
+        ("zh-TW", "zh_Hant"),
+        ("zh-tw", "zh_Hant"),
+        ("zh-hk", "zh_Hant"),
+        ("zh-HK", "zh_Hant"),
+        ("zh-mo", "zh_Hant"),
         ("pt-br", "pt"),
         ("pt", "pt"),
         ("pt-PT", "pt"),
@@ -134,10 +188,32 @@ def test_catalog_directories_are_canonical_locale_identifiers(language: str) -> 
         ("es", "es"),
         ("es-419", "es"),
         ("es-MX", "es"),
+        ("fr", "fr"),
+        ("fr-CA", "fr"),
+        ("de", "de"),
+        ("de-AT", "de"),
+        ("tr", "tr"),
+        ("ar", "ar"),
+        ("ar-EG", "ar"),
+        ("fa", "fa"),
+        ("fa-IR", "fa"),
+        ("hi", "hi"),
+        ("hi-IN", "hi"),
+        ("id", "id"),
+        ("in", "id"),  # the withdrawn ISO 639 code some Android versions still report
+        ("ms", "ms"),
+        ("ms-MY", "ms"),
+        ("vi", "vi"),
+        ("th", "th"),
+        ("tl", "fil"),  # Tagalog: Filipino's ISO 639-1 code
+        ("fil", "fil"),
+        ("fil-PH", "fil"),
+        ("ja", "ja"),
+        ("ko", "ko"),
         ("en-US-x-twain", "en"),  # not parseable as a whole: the primary subtag decides
         ("ru-x-private", "ru"),
-        ("uk", "en"),  # a language we do not have
-        ("fr-CA", "en"),
+        ("he", "en"),  # a language we do not have
+        ("nl", "en"),
         (None, "en"),
         ("", "en"),
         ("x", "en"),
@@ -145,13 +221,75 @@ def test_catalog_directories_are_canonical_locale_identifiers(language: str) -> 
         ("123", "en"),
     ],
 )
-def test_negotiate(language_code: str | None, expected: str) -> None:
-    assert negotiate(language_code) == expected
+def test_negotiate_among_all_21(
+    language_code: str | None, expected: str, all_21: list[str]
+) -> None:
+    assert negotiate(language_code, all_21) == expected
 
 
-@pytest.mark.parametrize("language", list(LANGUAGES))
-def test_negotiate_maps_our_codes_to_themselves(language: str) -> None:
-    assert negotiate(language) == language
+@pytest.mark.parametrize(
+    ("language_code", "expected"),
+    [("zh-hant", "zh_Hans"), ("zh-TW", "zh_Hans"), ("zh-HK", "zh_Hans"), ("zh", "zh_Hans")],
+)
+def test_negotiate_prefers_another_script_of_the_language_to_the_source_language(
+    language_code: str, expected: str
+) -> None:
+    assert negotiate(language_code, ["en", "ru", "zh_Hans"]) == expected
+
+
+def test_negotiate_uses_the_catalogs_there_are() -> None:
+    assert negotiate("pt-br") == ("pt" if "pt" in LANGUAGES else "en")
+    assert negotiate("zh-hans") == "zh_Hans"
+
+
+def test_negotiate_maps_our_codes_to_themselves(all_21: list[str]) -> None:
+    assert [negotiate(language, all_21) for language in all_21] == all_21
+    assert [negotiate(language) for language in LANGUAGES] == list(LANGUAGES)
+
+
+# --- the command menu -------------------------------------------------------------------------
+
+
+def test_command_menu_languages_are_telegrams_two_letter_codes(all_21: list[str]) -> None:
+    menus = command_menu_languages(all_21)
+    assert menus == [
+        (None, "en"),
+        ("ar", "ar"),
+        ("de", "de"),
+        ("es", "es"),
+        ("fa", "fa"),
+        ("tl", "fil"),
+        ("fr", "fr"),
+        ("hi", "hi"),
+        ("id", "id"),
+        ("it", "it"),
+        ("ja", "ja"),
+        ("ko", "ko"),
+        ("ms", "ms"),
+        ("pt", "pt"),
+        ("ru", "ru"),
+        ("th", "th"),
+        ("tr", "tr"),
+        ("uk", "uk"),
+        ("vi", "vi"),
+        ("zh", "zh_Hans"),
+    ]
+    codes = [code for code, _ in menus if code is not None]
+    assert all(len(code) == 2 and code.isascii() and code.islower() for code in codes)
+    assert len(set(codes)) == len(codes)
+    # Every language either has its menu by its speakers' app code or gets one per chat.
+    assert [language for language in all_21 if needs_chat_command_menu(language, all_21)] == [
+        "zh_Hant"
+    ]
+    # A user whose app speaks a menu's code is served that menu's language by negotiation.
+    for code, language in menus:
+        assert negotiate(code, all_21) == language
+
+
+def test_command_menu_languages_of_the_catalogs_there_are() -> None:
+    assert [language for _, language in command_menu_languages()] == [
+        language for language in LANGUAGES if not needs_chat_command_menu(language)
+    ]
 
 
 # --- translators ------------------------------------------------------------------------------
@@ -180,6 +318,67 @@ def test_unknown_messages_come_back_as_source_text(language: str) -> None:
 
 def test_marked_messages_are_not_translated_at_definition() -> None:
     assert N_("Top up") == "Top up"
+
+
+# --- right to left ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", sorted(ALL_21))
+def test_rtl_is_arabic_and_persian_only(language: str) -> None:
+    assert Translator(language).rtl is (language in ("ar", "fa"))
+
+
+@pytest.mark.parametrize("language", ["ar", "fa"])
+def test_ltr_isolates_values_in_right_to_left_languages(language: str) -> None:
+    t = Translator(language)
+    assert t.ltr("+60126856518") == f"{LRI}+60126856518{PDI}"
+    assert t.ltr("48213") == "\u206648213\u2069"
+
+
+@pytest.mark.parametrize("language", sorted(set(ALL_21) - {"ar", "fa"}))
+def test_ltr_is_the_identity_in_left_to_right_languages(language: str) -> None:
+    assert Translator(language).ltr("+60126856518") == "+60126856518"
+
+
+@pytest.mark.parametrize(
+    ("language", "cents", "expected"),
+    [
+        # CLDR's own marks stay inside: Arabic reads the number first, Persian the sign.
+        ("ar", 1200, f"{FSI}\u200f12.00\xa0US$" + PDI),
+        ("ar", 1234567, f"{FSI}\u200f12,345.67\xa0US$" + PDI),
+        ("fa", 1200, f"{FSI}\u200e$\xa012.00" + PDI),
+    ],
+)
+def test_money_is_isolated_in_right_to_left_languages(
+    language: str, cents: int, expected: str
+) -> None:
+    assert Translator(language).money(cents) == expected
+
+
+# --- label width ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", 0),
+        ("Copy number", 11),
+        ("复制号码", 8),  # Wide
+        ("ＡＢ", 4),  # Fullwidth
+        ("번호 복사", 9),
+        ("コピー", 6),
+        ("📱 Buy", 6),  # an emoji is 2
+        ("🇲🇾", 2),  # a flag: two regional indicators
+        ("ℹ️", 2),  # a text symbol with VARIATION SELECTOR-16 shows as an emoji
+        ("✓ Italiano", 10),
+        ("คัดลอก", 5),  # the Thai vowel sign above (a combining mark) takes no column
+        ("é", 1),  # e + COMBINING ACUTE ACCENT
+        ("نُسخ", 3),  # an Arabic vowel mark takes no column
+        (f"{LRI}48213{PDI}", 5),  # isolates are invisible
+    ],
+)
+def test_label_width(text: str, expected: int) -> None:
+    assert label_width(text) == expected
 
 
 # --- formatting -------------------------------------------------------------------------------
