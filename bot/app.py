@@ -21,7 +21,7 @@ from bot.commands import command_list
 from bot.config import Settings
 from bot.context import BotData, Context, Services
 from bot.handlers import register
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import command_menu_languages, get_translator
 from bot.notifier import TelegramNotifier
 from bot.poller import Poller
 from bot.ratelimit import ChatRateLimiter
@@ -118,9 +118,8 @@ def _tick(poller: Poller) -> Any:
 async def _set_commands(application: BotApplication) -> None:
     """The command menu in every language (Telegram picks by the user's app language)."""
     try:
-        for language in LANGUAGES:
+        for code, language in command_menu_languages():
             commands = [BotCommand(n, d) for n, d in command_list(get_translator(language))]
-            code = None if language == "en" else language.split("_")[0]
             await application.bot.set_my_commands(commands, language_code=code)
     except TelegramError as exc:
         log.warning("could not set the command menu: %s", exc)
