@@ -41,37 +41,13 @@ from bot.i18n import (
     needs_chat_command_menu,
     negotiate,
 )
+from tests.i18n_checks import ALL_21
 
 PROJECT_ROOT = LOCALE_DIR.parent
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
 CLDR_PLURAL_ORDER = ("zero", "one", "two", "few", "many", "other")
 PLURAL_SAMPLE = range(1000)
-
-ALL_21 = {
-    "en": "English",
-    "ar": "العربية",
-    "de": "Deutsch",
-    "es": "Español",
-    "fa": "فارسی",
-    "fil": "Filipino",
-    "fr": "Français",
-    "hi": "हिन्दी",
-    "id": "Bahasa Indonesia",
-    "it": "Italiano",
-    "ja": "日本語",
-    "ko": "한국어",
-    "ms": "Bahasa Melayu",
-    "pt": "Português",
-    "ru": "Русский",
-    "th": "ไทย",
-    "tr": "Türkçe",
-    "uk": "Українська",
-    "vi": "Tiếng Việt",
-    "zh_Hans": "简体中文",
-    "zh_Hant": "繁體中文",
-}
-"""The 21 languages of jiema.my (issue 13), named as the language menu shows them."""
 
 
 def _po_path(language: str) -> Path:
