@@ -19,8 +19,10 @@ first strong character is right-to-left, and the Unicode bidirectional algorithm
 runs of digits and Latin letters by their neighbours, so ``+60126856518`` can show as
 ``60126856518+`` and a price can trade places with the number next to it. `Translator.ltr`
 wraps such values in directional isolates for those languages; `Translator.money` isolates
-every amount itself. Isolates go into visible text only: copy buttons and callback data carry
-the bare value.
+every amount itself, and `Translator.align` makes every line of a message right to left
+(Telegram takes a line's direction from its first letter, which may be a Latin service name or
+none at all). Isolates go into visible text only: copy buttons, callback data and the
+``<code>`` a user taps to copy carry the bare value.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ FSI: Final = "\u2068"
 
 PDI: Final = "\u2069"
 """POP DIRECTIONAL ISOLATE: ends the isolate opened by `LRI` or `FSI`."""
+
+RLM: Final = "\u200f"
+"""RIGHT-TO-LEFT MARK: an invisible right-to-left letter that sets a line's direction."""
 
 _NATIVE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
     {"id": "Bahasa Indonesia", "ms": "Bahasa Melayu"}
@@ -396,6 +401,25 @@ class Translator:
             ``text``, isolated if this language is written right to left.
         """
         return f"{LRI}{text}{PDI}" if self.rtl else text
+
+    def align(self, text: str) -> str:
+        """Lay every line of the bot's own text out in this language's direction.
+
+        Telegram gives each line the direction of its first strong character, so in Arabic a
+        line starting with a phone number or a service name ("📱 +601…", "Telegram · …")
+        would be laid out left to right. For right-to-left languages every line is started
+        with `RLM`; for the others the text is returned unchanged. Apply it to the bot's
+        words, not to quoted content such as an SMS body, whose direction is its own.
+
+        Args:
+            text: Message text (HTML is fine: the mark is plain text).
+
+        Returns:
+            ``text``, each line starting with `RLM` if this language is written right to left.
+        """
+        if not self.rtl:
+            return text
+        return "\n".join(RLM + line for line in text.split("\n"))
 
     def money(self, cents: int) -> str:
         """Format an amount of US cents as currency, e.g. ``$12.00`` or ``12,00 $``.

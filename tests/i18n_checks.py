@@ -8,6 +8,7 @@ would not paste into a phone's sign-up form, and callback data with one would no
     screen = views.order_card(get_translator("ar"), order)
     assert_no_bidi_in_copy(screen.markup)                 # a PTB InlineKeyboardMarkup
     assert_no_bidi_in_copy(message.reply_markup)          # or the JSON the fake Bot API holds
+    assert_no_bidi_in_code(screen.text)                   # the <code> a tap copies
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
+
+from tests.e2e.fakebotapi import parse_html
 
 ALL_21 = {
     "en": "English",
@@ -95,4 +98,31 @@ def assert_no_bidi_in_copy(markup: InlineKeyboardMarkup | Mapping[str, Any] | No
         for field, value in values.items():
             if isinstance(value, str) and (found := invisible_characters(value)):
                 problems.append(f"button {button.get('text')!r}: {field} {value!r} has {found}")
+    assert not problems, "\n".join(problems)
+
+
+_COPIED_ENTITIES = frozenset({"code", "pre"})
+"""Entities whose text Telegram copies when tapped (monospace) or offers whole to copy."""
+
+
+def assert_no_bidi_in_code(html: str) -> None:
+    """Fail if the text of a ``<code>`` or ``<pre>`` of a message has invisible characters.
+
+    Telegram copies a monospace entity's text when it is tapped, so an isolate around a code
+    belongs outside the tag: ``t.ltr(f"<code>{code}</code>")``, not ``<code>{t.ltr(code)}</code>``.
+
+    Args:
+        html: The message text in Telegram HTML, as the bot sends it.
+
+    Raises:
+        AssertionError: Naming each entity's text and the characters found.
+    """
+    text, entities = parse_html(html)
+    utf16 = text.encode("utf-16-le")
+    problems = []
+    for entity in entities:
+        if entity.type in _COPIED_ENTITIES:
+            value = utf16[2 * entity.offset : 2 * entity.end].decode("utf-16-le")
+            if found := invisible_characters(value):
+                problems.append(f"{entity.type} {value!r} has {found}")
     assert not problems, "\n".join(problems)

@@ -31,6 +31,7 @@ from bot.i18n import (
     LRI,
     N_,
     PDI,
+    RLM,
     SOURCE_LANGUAGE,
     Translator,
     available_languages,
@@ -314,6 +315,23 @@ def test_ltr_isolates_values_in_right_to_left_languages(language: str) -> None:
 @pytest.mark.parametrize("language", sorted(set(ALL_21) - {"ar", "fa"}))
 def test_ltr_is_the_identity_in_left_to_right_languages(language: str) -> None:
     assert Translator(language).ltr("+60126856518") == "+60126856518"
+
+
+@pytest.mark.parametrize("language", ["ar", "fa"])
+def test_align_starts_every_line_right_to_left_in_rtl_languages(language: str) -> None:
+    t = Translator(language)
+    assert (
+        t.align("📱 <code>+601</code>\nTelegram\n")
+        == f"{RLM}📱 <code>+601</code>\n{RLM}Telegram\n{RLM}"
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "he", "ja", "ur"])
+def test_align_is_the_identity_in_ltr_languages_only(language: str) -> None:
+    t = Translator(language)
+    text = "📱 <code>+601</code>\nTelegram"
+    assert (t.align(text) == text) is not t.rtl
+    assert t.rtl is (language in ("he", "ur"))  # CLDR's direction, catalogs or not
 
 
 @pytest.mark.parametrize(

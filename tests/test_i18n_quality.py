@@ -36,7 +36,7 @@ from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, Translator,
 from bot.i18n import label_width as width
 from bot.keyboards import ROW_WIDTH
 from tests.e2e.fakebotapi.html import HtmlParseError, parse_html
-from tests.i18n_checks import assert_no_bidi_in_copy
+from tests.i18n_checks import assert_no_bidi_in_code, assert_no_bidi_in_copy
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
@@ -330,6 +330,15 @@ def test_assert_no_bidi_in_copy_catches_isolates_marks_and_joiners() -> None:
     raw = {"inline_keyboard": [[{"text": t.ltr("48213"), "copy_text": {"text": "48213"}}]]}
     assert_no_bidi_in_copy(raw)  # the label may carry isolates, the copied text not
     assert_no_bidi_in_copy(None)
+
+
+def test_assert_no_bidi_in_code_wants_isolates_outside_the_tag() -> None:
+    t = Translator("ar")
+    assert_no_bidi_in_code(t.align(t.ltr("<code>+60126856518</code>")) + " 🎉 <b>x</b>")
+    with pytest.raises(AssertionError, match=r"code '\\u2066\+601\\u2069' has \['U\+2066"):
+        assert_no_bidi_in_code(f"📱 <code>{t.ltr('+601')}</code>")
+    with pytest.raises(AssertionError, match="pre"):
+        assert_no_bidi_in_code("<pre>48213\u200e</pre>")
 
 
 # --- language identification ------------------------------------------------------------------
