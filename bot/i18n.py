@@ -64,11 +64,8 @@ _REGIONAL_INDICATOR_A: Final = 0x1F1E6
 LRI: Final = "\u2066"
 """LEFT-TO-RIGHT ISOLATE: what follows, up to `PDI`, is laid out left to right on its own."""
 
-FSI: Final = "\u2068"
-"""FIRST STRONG ISOLATE: an isolate whose direction is that of its first strong character."""
-
 PDI: Final = "\u2069"
-"""POP DIRECTIONAL ISOLATE: ends the isolate opened by `LRI` or `FSI`."""
+"""POP DIRECTIONAL ISOLATE: ends the isolate opened by `LRI`."""
 
 RLM: Final = "\u200f"
 """RIGHT-TO-LEFT MARK: an invisible right-to-left letter that sets a line's direction."""
@@ -424,15 +421,14 @@ class Translator:
     def money(self, cents: int) -> str:
         """Format an amount of US cents as currency, e.g. ``$12.00`` or ``12,00 $``.
 
-        CLDR's patterns for right-to-left languages carry their own direction mark (Arabic's
-        starts with RIGHT-TO-LEFT MARK and puts the number first, Persian's with LEFT-TO-RIGHT
-        MARK), so in those languages the amount is wrapped in `FSI` ... `PDI`: the isolate
-        takes the direction CLDR chose, and the digits cannot join a number or Latin word
-        next to it (as in a country button "Malaysia · US$ 0.41 · 540 left"). Do not wrap the
-        result in `ltr` again.
+        In right-to-left languages the amount is isolated like `ltr` values. CLDR's patterns
+        for them carry a direction mark of their own (Arabic's ``RLM 12.00 US$``, Persian's
+        ``LRM $ 12.00``) but that is not enough in running text: laid out right to left,
+        Arabic's shows as ``$US 12.00``, and either one's digits join a number next to it (the
+        stock in a country button). Isolated left to right, the amount reads as CLDR writes it.
+        Do not wrap the result in `ltr` again.
         """
-        amount = format_currency(Decimal(cents) / 100, CURRENCY, locale=self.locale)
-        return f"{FSI}{amount}{PDI}" if self.rtl else amount
+        return self.ltr(format_currency(Decimal(cents) / 100, CURRENCY, locale=self.locale))
 
     def number(self, n: int) -> str:
         """Format an integer with the locale's digit grouping, e.g. ``1,234`` or ``1 234``."""

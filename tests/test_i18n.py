@@ -11,6 +11,7 @@ placeholders of the plural msgid: no form may drop ``{count}``, because in e.g. 
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from gettext import c2py
 from pathlib import Path
@@ -22,10 +23,10 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from bidi import get_display
 
 from bot.i18n import (
     DOMAIN,
-    FSI,
     LANGUAGES,
     LOCALE_DIR,
     LRI,
@@ -339,16 +340,41 @@ def test_align_is_the_identity_in_ltr_languages_only(language: str) -> None:
 @pytest.mark.parametrize(
     ("language", "cents", "expected"),
     [
-        # CLDR's own marks stay inside: Arabic reads the number first, Persian the sign.
-        ("ar", 1200, f"{FSI}\u200f12.00\xa0US$" + PDI),
-        ("ar", 1234567, f"{FSI}\u200f12,345.67\xa0US$" + PDI),
-        ("fa", 1200, f"{FSI}\u200e$\xa012.00" + PDI),
+        # CLDR's own direction marks stay inside.
+        ("ar", 1200, f"{LRI}\u200f12.00\xa0US${PDI}"),
+        ("ar", 1234567, f"{LRI}\u200f12,345.67\xa0US${PDI}"),
+        ("fa", 1200, f"{LRI}\u200e$\xa012.00{PDI}"),
     ],
 )
 def test_money_is_isolated_in_right_to_left_languages(
     language: str, cents: int, expected: str
 ) -> None:
     assert Translator(language).money(cents) == expected
+
+
+def _shown(line: str) -> str:
+    """How a line of a right-to-left message shows, as the screen reads left to right.
+
+    python-bidi runs the Unicode Bidirectional Algorithm (with isolates) that Telegram's
+    clients apply; invisible marks are dropped from the result.
+    """
+    shown = get_display(line, base_dir="R")
+    return "".join(char for char in shown if unicodedata.category(char) != "Cf")
+
+
+def test_isolated_values_show_intact_in_right_to_left_text() -> None:
+    ar = Translator("ar")
+    phone, code = "+60126856518", "G-48213"
+    # Bare, the plus sign of a phone number moves to its end, and a code's dash flips.
+    assert _shown(f"📱 {phone}") == "60126856518+ 📱"
+    assert _shown(ar.align(f"📱 {ar.ltr(phone)}")) == f"{phone} 📱"
+    assert _shown(f"الرمز: {ar.ltr(code)}") == f"{code} :زمرلا"
+    # Both orders of the bare CLDR amount break: "$US", or the stock glued to the price.
+    assert _shown("ماليزيا · \u200f0.41\xa0US$ · 540 متبقية").count("US$ · 540") == 1
+    assert "$US" in _shown("السعر: \u200f0.41\xa0US$")
+    for t, amount in [(ar, "0.41\xa0US$"), (Translator("fa"), "$\xa00.41")]:
+        shown = _shown(f"ماليزيا · {t.money(41)} · 540 متبقية")
+        assert shown == f"ةيقبتم 540 · {amount} · ايزيلام"  # read right to left: name, price, stock
 
 
 # --- label width ------------------------------------------------------------------------------
