@@ -14,19 +14,21 @@ Messages use ``str.format`` brace placeholders and callers format them::
 
 Strings defined at import time (button labels) are marked with `N_` and translated when used.
 
-Right-to-left languages (Arabic, Persian): Telegram lays a message out right to left when its
+Right-to-left languages (Arabic, Persian): Telegram lays a line out right to left when its
 first strong character is right-to-left, and the Unicode bidirectional algorithm then reorders
 runs of digits and Latin letters by their neighbours, so ``+60126856518`` can show as
-``60126856518+`` and a price can trade places with the number next to it. `Translator.ltr`
-wraps such values in directional isolates for those languages; `Translator.money` isolates
-every amount itself, and `Translator.align` makes every line of a message right to left
-(Telegram takes a line's direction from its first letter, which may be a Latin service name or
-none at all). Isolates go into visible text only: copy buttons, callback data and the
-``<code>`` a user taps to copy carry the bare value.
+``60126856518+``, ``jm_`` as ``_jm``, ``/link`` as ``link/``, and a price can trade places
+with the number next to it. So, in those languages only: `Translator.ltr` wraps a value in
+directional isolates; `Translator.money` isolates every amount itself; translations come with
+their ``<code>`` spans and /commands isolated; and `Translator.align` makes every line of a
+message right to left (a line may start with a Latin service name or no letter at all).
+Isolates go into visible text only: copy buttons, callback data and the ``<code>`` a user taps
+to copy carry the bare value.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from datetime import UTC, timedelta, tzinfo
@@ -66,6 +68,9 @@ LRI: Final = "\u2066"
 
 PDI: Final = "\u2069"
 """POP DIRECTIONAL ISOLATE: ends the isolate opened by `LRI`."""
+
+_LTR_SPANS: Final = re.compile(r"<code>.*?</code>|(?<![\w/])/[a-z][a-z0-9_]*", re.DOTALL)
+"""What a message holds that is always left to right: ``<code>`` spans and /commands."""
 
 RLM: Final = "\u200f"
 """RIGHT-TO-LEFT MARK: an invisible right-to-left letter that sets a line's direction."""
@@ -364,9 +369,11 @@ class Translator:
             message: The English source text, possibly with ``{name}`` placeholders.
 
         Returns:
-            The translation, or ``message`` itself if the catalog lacks it.
+            The translation, or ``message`` itself if the catalog lacks it; in right-to-left
+            languages with each ``<code>...</code>`` and /command isolated (outside the tag,
+            so a tap on the code copies it bare).
         """
-        return self._catalog.gettext(message)
+        return self._isolate_spans(self._catalog.gettext(message))
 
     _ = gettext
 
@@ -379,9 +386,16 @@ class Translator:
             n: The number that selects the plural form (the caller still formats it in).
 
         Returns:
-            The form of the translation for ``n``, or the English form if the catalog lacks it.
+            The form of the translation for ``n``, or the English form if the catalog lacks it;
+            isolated like `gettext`'s.
         """
-        return self._catalog.ngettext(singular, plural, n)
+        return self._isolate_spans(self._catalog.ngettext(singular, plural, n))
+
+    def _isolate_spans(self, text: str) -> str:
+        """Isolate the always left-to-right spans of a translation, in RTL languages only."""
+        if not self.rtl:
+            return text
+        return _LTR_SPANS.sub(lambda span: f"{LRI}{span.group()}{PDI}", text)
 
     def ltr(self, text: str) -> str:
         """Keep a left-to-right value intact inside this language's text.

@@ -43,6 +43,7 @@ from bot.i18n import (
     needs_chat_command_menu,
     negotiate,
 )
+from tests.e2e.fakebotapi import parse_html
 from tests.i18n_checks import ALL_21
 
 PROJECT_ROOT = LOCALE_DIR.parent
@@ -352,13 +353,43 @@ def test_money_is_isolated_in_right_to_left_languages(
     assert Translator(language).money(cents) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Code: <code>{code}</code>", f"Code: {LRI}<code>{{code}}</code>{PDI}"),
+        (
+            "Keys start with <code>jm_</code>, see <code>a</code>.",
+            f"Keys start with {LRI}<code>jm_</code>{PDI}, see {LRI}<code>a</code>{PDI}.",
+        ),
+        ("Link one with /link.", f"Link one with {LRI}/link{PDI}."),
+        ("/buy to get a number, /help", f"{LRI}/buy{PDI} to get a number, {LRI}/help{PDI}"),
+        ("jiema.my/app and 1/2", "jiema.my/app and 1/2"),  # not commands
+    ],
+)
+def test_translations_isolate_code_and_commands_in_rtl(message: str, expected: str) -> None:
+    ar, en = Translator("ar"), get_translator("en")
+    assert ar.gettext(message) == expected
+    assert ar.ngettext(message, message, 2) == expected
+    assert en.gettext(message) == message
+    assert _shown(ar.gettext(message)).count(LRI) == 0
+
+
+def test_isolated_code_and_commands_show_intact() -> None:
+    ar = Translator("ar")
+    assert _shown("المفتاح يبدأ بـ <code>jm_</code>") == "_jm ـب أدبي حاتفملا"
+    assert _shown(ar.gettext("المفتاح يبدأ بـ <code>jm_</code>")) == "jm_ ـب أدبي حاتفملا"
+    assert _shown("أرسل /link") == "link/ لسرأ"
+    assert _shown(ar.gettext("أرسل /link")) == "/link لسرأ"
+
+
 def _shown(line: str) -> str:
-    """How a line of a right-to-left message shows, as the screen reads left to right.
+    """How a line of a right-to-left message in Telegram HTML shows, as the screen reads left
+    to right.
 
     python-bidi runs the Unicode Bidirectional Algorithm (with isolates) that Telegram's
-    clients apply; invisible marks are dropped from the result.
+    clients apply to the text; invisible marks are dropped from the result.
     """
-    shown = get_display(line, base_dir="R")
+    shown = get_display(parse_html(line)[0], base_dir="R")
     return "".join(char for char in shown if unicodedata.category(char) != "Cf")
 
 
