@@ -69,8 +69,12 @@ LRI: Final = "\u2066"
 PDI: Final = "\u2069"
 """POP DIRECTIONAL ISOLATE: ends the isolate opened by `LRI`."""
 
-_LTR_SPANS: Final = re.compile(r"<code>.*?</code>|(?<![\w/])/[a-z][a-z0-9_]*", re.DOTALL)
-"""What a message holds that is always left to right: ``<code>`` spans and /commands."""
+_LTR_SPANS: Final = re.compile(r"<code>.*?</code>|(?<![^\s(«“\"'])/[a-z][a-z0-9_]*", re.DOTALL)
+"""What a message holds that is always left to right: ``<code>`` spans and /commands.
+
+A command starts a line or follows a space or an opening quote or parenthesis (so the ``/b``
+of ``</b>`` and the ``/app`` of ``jiema.my/app`` are not commands).
+"""
 
 RLM: Final = "\u200f"
 """RIGHT-TO-LEFT MARK: an invisible right-to-left letter that sets a line's direction."""
