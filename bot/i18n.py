@@ -217,8 +217,8 @@ def command_menu_languages(
     users whose language has no menu of its own), and Telegram picks the menu by the user's
     app language. Hence: the source language is the default menu (``None``); Filipino is
     registered as ``tl``; and one code that two of our languages share (``zh`` for Simplified
-    and Traditional Chinese) goes to the first of them by code (Simplified), the others then
-    get their menu per chat (``BotCommandScopeChat``) once their language is known, see
+    and Traditional Chinese) goes to the first of them by code (Simplified). Users whose app
+    would show them another language's menu get theirs per chat, see
     `needs_chat_command_menu`.
 
     Args:
@@ -241,17 +241,29 @@ def _telegram_language_code(language: str) -> str | None:
     return _TELEGRAM_LANGUAGE_CODES.get(language, parse_locale(language)[0])
 
 
-def needs_chat_command_menu(language: str, languages: Collection[str] = LANGUAGES) -> bool:
-    """Whether ``language``'s speakers do not get its menu from `command_menu_languages`.
+def needs_chat_command_menu(
+    language_code: str | None, language: str, languages: Collection[str] = LANGUAGES
+) -> bool:
+    """Whether a user's app would show a command menu that is not in their language.
 
-    Their Telegram app's code is registered for another of our languages (``zh_Hant`` users
-    see the Simplified ``zh`` menu), so the bot sets their menu for their chat instead.
+    Telegram picks among the menus of `command_menu_languages` by the app's language code
+    (its primary subtag, as the menus are registered by two letters; the default menu when
+    none matches). That is another language for some users: ``zh-hant`` apps get the
+    Simplified ``zh`` menu, a ``fil`` app the default one, and anyone who chose a language
+    with /language gets the menu of their app's. For them the bot sets the menu in their
+    chat (``BotCommandScopeChat``).
 
     Args:
-        language: One of ``languages``.
+        language_code: The user's Telegram ``language_code``, e.g. ``zh-hant``; may be None.
+        language: The user's language, one of ``languages``.
         languages: Our codes; `LANGUAGES` unless testing other catalogs.
+
+    Returns:
+        True if the menu Telegram would show is not ``language``'s.
     """
-    return (_telegram_language_code(language), language) not in command_menu_languages(languages)
+    menus = dict(command_menu_languages(languages))
+    subtag = (language_code or "").replace("_", "-").partition("-")[0].lower()
+    return menus.get(subtag, menus[None]) != language
 
 
 def N_(message: str) -> str:

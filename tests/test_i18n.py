@@ -258,19 +258,41 @@ def test_command_menu_languages_are_telegrams_two_letter_codes(all_21: list[str]
     codes = [code for code, _ in menus if code is not None]
     assert all(len(code) == 2 and code.isascii() and code.islower() for code in codes)
     assert len(set(codes)) == len(codes)
-    # Every language either has its menu by its speakers' app code or gets one per chat.
-    assert [language for language in all_21 if needs_chat_command_menu(language, all_21)] == [
-        "zh_Hant"
-    ]
     # A user whose app speaks a menu's code is served that menu's language by negotiation.
     for code, language in menus:
         assert negotiate(code, all_21) == language
 
 
 def test_command_menu_languages_of_the_catalogs_there_are() -> None:
-    assert [language for _, language in command_menu_languages()] == [
-        language for language in LANGUAGES if not needs_chat_command_menu(language)
-    ]
+    menus = command_menu_languages()
+    assert menus[0] == (None, SOURCE_LANGUAGE)
+    assert {language for _, language in menus} == set(LANGUAGES) - {"zh_Hant"}
+
+
+@pytest.mark.parametrize(
+    ("language_code", "language", "needed"),
+    [
+        ("zh-hant", "zh_Hant", True),  # the zh menu is Simplified
+        ("zh-TW", "zh_Hant", True),
+        ("zh-hans", "zh_Hans", False),
+        ("zh", "zh_Hans", False),
+        ("fil", "fil", True),  # Filipino's menu is registered as tl
+        ("tl", "fil", False),
+        ("pt-br", "pt", False),
+        ("in", "id", True),  # the id menu; an app saying "in" gets the default one
+        ("id", "id", False),
+        ("he", "en", False),  # the default menu is English
+        (None, "en", False),
+        (None, "ar", True),
+        ("ar-EG", "ar", False),
+        ("en", "de", True),  # chose German with /language in an English app
+        ("de-AT", "de", False),
+    ],
+)
+def test_needs_chat_command_menu(
+    language_code: str | None, language: str, needed: bool, all_21: list[str]
+) -> None:
+    assert needs_chat_command_menu(language_code, language, all_21) is needed
 
 
 # --- translators ------------------------------------------------------------------------------
