@@ -76,6 +76,10 @@ A command starts a line or follows a space or an opening quote or parenthesis (s
 of ``</b>`` and the ``/app`` of ``jiema.my/app`` are not commands).
 """
 
+_QUOTE_OPEN: Final = re.compile(r"<(?:blockquote|pre)\b")
+_QUOTE_CLOSE: Final = re.compile(r"</(?:blockquote|pre)>")
+"""Where quoted text, laid out in its own direction, starts and ends (see `Translator.align`)."""
+
 RLM: Final = "\u200f"
 """RIGHT-TO-LEFT MARK: an invisible right-to-left letter that sets a line's direction."""
 
@@ -430,23 +434,28 @@ class Translator:
         return f"{LRI}{text}{PDI}" if self.rtl else text
 
     def align(self, text: str) -> str:
-        """Lay every line of the bot's own text out in this language's direction.
+        """Lay every line of a message out in this language's direction.
 
         Telegram gives each line the direction of its first strong character, so in Arabic a
         line starting with a phone number or a service name ("📱 +601…", "Telegram · …")
-        would be laid out left to right. For right-to-left languages every line is started
-        with `RLM`; for the others the text is returned unchanged. Apply it to the bot's
-        words, not to quoted content such as an SMS body, whose direction is its own.
+        would be laid out left to right. For right-to-left languages every line of the bot's
+        own text is started with `RLM`; lines of a ``<blockquote>`` or ``<pre>`` (an SMS as
+        received, whose direction is its own) are left alone. For the others the text is
+        returned unchanged, so every screen can go through it.
 
         Args:
-            text: Message text (HTML is fine: the mark is plain text).
+            text: Message text in Telegram HTML.
 
         Returns:
-            ``text``, each line starting with `RLM` if this language is written right to left.
+            ``text``, its own lines starting with `RLM` if this language is right to left.
         """
         if not self.rtl:
             return text
-        return "\n".join(RLM + line for line in text.split("\n"))
+        lines, quoted = [], 0
+        for line in text.split("\n"):
+            lines.append(line if quoted or _QUOTE_OPEN.match(line) else RLM + line)
+            quoted += len(_QUOTE_OPEN.findall(line)) - len(_QUOTE_CLOSE.findall(line))
+        return "\n".join(lines)
 
     def money(self, cents: int) -> str:
         """Format an amount of US cents as currency, e.g. ``$12.00`` or ``12,00 $``.

@@ -352,6 +352,16 @@ def test_align_starts_every_line_right_to_left_in_rtl_languages(language: str) -
     )
 
 
+def test_align_leaves_quoted_lines_alone() -> None:
+    ar = Translator("ar")
+    sms = "<blockquote>Your code is 48213.\nDon't share it.</blockquote>"
+    text = f"رسالة\n{sms}\n<pre>a\nb</pre> x\n<b>y</b>"
+    assert ar.align(text) == f"{RLM}رسالة\n{sms}\n<pre>a\nb</pre> x\n{RLM}<b>y</b>"
+    shown = _shown(ar.align(f"📱 {ar.ltr('+601')}\n{sms}"))
+    assert shown == "+601 📱\nYour code is 48213.\nDon't share it."
+    assert _shown(f"{RLM}Your code is 48213.") == ".Your code is 48213"  # were it aligned
+
+
 @pytest.mark.parametrize("language", ["en", "he", "ja", "ur"])
 def test_align_is_the_identity_in_ltr_languages_only(language: str) -> None:
     t = Translator(language)
@@ -405,22 +415,22 @@ def test_isolated_code_and_commands_show_intact() -> None:
     assert _shown(ar.gettext("أرسل /link")) == "/link لسرأ"
 
 
-def _shown(line: str) -> str:
-    """How a line of a right-to-left message in Telegram HTML shows, as the screen reads left
-    to right.
+def _shown(html: str) -> str:
+    """How a message in Telegram HTML shows, each line as the screen reads it left to right.
 
-    python-bidi runs the Unicode Bidirectional Algorithm (with isolates) that Telegram's
-    clients apply to the text; invisible marks are dropped from the result.
+    Like Telegram's clients, python-bidi gives each line the direction of its first strong
+    character (left to right if it has none) and runs the Unicode Bidirectional Algorithm,
+    isolates included; invisible marks are dropped from the result.
     """
-    shown = get_display(parse_html(line)[0], base_dir="R")
-    return "".join(char for char in shown if unicodedata.category(char) != "Cf")
+    lines = [get_display(line) for line in parse_html(html)[0].split("\n")]
+    return "".join(char for char in "\n".join(lines) if unicodedata.category(char) != "Cf")
 
 
 def test_isolated_values_show_intact_in_right_to_left_text() -> None:
     ar = Translator("ar")
     phone, code = "+60126856518", "G-48213"
     # Bare, the plus sign of a phone number moves to its end, and a code's dash flips.
-    assert _shown(f"📱 {phone}") == "60126856518+ 📱"
+    assert _shown(f"{RLM}📱 {phone}") == "60126856518+ 📱"
     assert _shown(ar.align(f"📱 {ar.ltr(phone)}")) == f"{phone} 📱"
     assert _shown(f"الرمز: {ar.ltr(code)}") == f"{code} :زمرلا"
     # Both orders of the bare CLDR amount break: "$US", or the stock glued to the price.
