@@ -105,12 +105,12 @@ def test_deployment_settings() -> None:
             "DATABASE_URL": "postgresql://bot:pw@db:5432/bot",
             "WEBHOOK_URL": "https://bot.example/telegram/webhook",
             "WEBHOOK_SECRET": "A-z_09",
-            "HTTP_LISTEN": "0.0.0.0:9000",
+            "HTTP_LISTEN": "10.0.0.5:9000",
         }
     )
     assert settings.database_url == "postgresql://bot:pw@db:5432/bot"
     assert settings.webhook_path == "/telegram/webhook"
-    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 9000)
+    assert (settings.http_host, settings.http_port) == ("10.0.0.5", 9000)
     defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
     assert (defaults.database_url, defaults.webhook_url, defaults.webhook_path) == (None,) * 3
     assert (defaults.http_host, defaults.http_port) == ("127.0.0.1", 8080)

@@ -135,7 +135,10 @@ async def test_a_double_tap_split_across_replicas_buys_once(
         lambda: len(telegram.calls("answerCallbackQuery")) >= 2, what="both taps answered"
     )
     assert len(sandbox.orders(user.key)) == 1  # type: ignore[attr-defined]
-    assert any("already used" in (c.params.get("text") or "") for c in telegram.calls("answerCallbackQuery"))
+    assert any(
+        "already used" in (c.params.get("text") or "")
+        for c in telegram.calls("answerCallbackQuery")
+    )
 
 
 async def test_cancel_and_refund_across_replicas(
@@ -174,17 +177,27 @@ async def test_the_lease_holder_killed_its_keys_move_and_the_code_arrives_once(
     assert await fleet.lease_holder(name) not in (None, holder)
     await asyncio.sleep(0)  # no second copy can be in flight: the delivery is recorded
     assert codes(user, "271828") == 1
-    assert survivor.process is not None and survivor.process.returncode is None
+    assert survivor.process is not None
+    assert survivor.process.returncode is None
 
 
 async def test_health_metrics_and_a_webhook_without_the_secret(fleet: Fleet) -> None:
     replica = fleet.replicas[0]
     health = await replica.get("/healthz")
-    assert health.status_code == 200 and health.json()["ok"] is True
+    assert health.status_code == 200
+    assert health.json()["ok"] is True
     metrics = (await replica.get("/metrics")).text
     for name in ("jiemabot_updates_total", "jiemabot_leased_keys", "jiemabot_active_orders"):
         assert name in metrics
-    update = {"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "/start"}}
+    update = {
+        "update_id": 999,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 1, "type": "private"},
+            "text": "/start",
+        },
+    }
     async with httpx.AsyncClient() as client:
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
             refused = await client.post(
