@@ -49,8 +49,6 @@ class Row(Protocol):
 
     def __getitem__(self, key: str, /) -> Any: ...
 
-    def keys(self) -> Any: ...
-
 
 class Executor(ABC):
     """What runs SQL: a whole database, or one open transaction of it."""

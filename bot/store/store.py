@@ -776,7 +776,11 @@ def _system_clock() -> datetime:
 
 
 async def open_store(
-    database_url: str | None, data_dir: Path, *, clock: Clock | None = None
+    database_url: str | None,
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    max_connections: int = 10,
 ) -> Store:
     """Open the bot's store: PostgreSQL at ``database_url``, else SQLite in ``data_dir``.
 
@@ -784,10 +788,17 @@ async def open_store(
         database_url: ``postgresql://…`` (``DATABASE_URL``), or None/empty for SQLite.
         data_dir: ``BOT_DATA_DIR``; the SQLite file is ``bot.sqlite3`` in it.
         clock: See :meth:`Store.__init__`.
+        max_connections: PostgreSQL only: this process's pool size. All replicas' pools
+            together must stay under the server's ``max_connections`` (100 by default).
+
+    Raises:
+        StoreUnavailableError: The database cannot be reached.
+        RuntimeError: Its schema is newer than this bot knows.
     """
     if not database_url:
         return await Store.open(data_dir / SQLITE_FILE, clock=clock)
     # Imported here so that a SQLite deployment never loads asyncpg.
     from bot.store.postgres import PostgresDatabase
 
-    return await Store.over(await PostgresDatabase.open(database_url), clock=clock)
+    database = await PostgresDatabase.open(database_url, max_size=max_connections)
+    return await Store.over(database, clock=clock)
