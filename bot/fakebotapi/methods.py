@@ -226,7 +226,11 @@ class Methods:
         self._update_allowed_updates(params)
         ip_address = verify_webhook_url(target)
         self.world.webhook = WebhookConfig(
-            url=target, secret_token=secret, max_connections=max_connections, ip_address=ip_address
+            url=url,
+            endpoint=target,
+            secret_token=secret,
+            max_connections=max_connections,
+            ip_address=ip_address,
         )
         self._webhook.start()
         self.world.signal.notify()

@@ -461,13 +461,15 @@ class WebhookConfig:
     """The webhook the bot set (``setWebhook``).
 
     Attributes:
-        url: Where updates are POSTed, as the bot gave it.
+        url: The URL as the bot gave it (what ``getWebhookInfo`` reports).
+        endpoint: Where updates are POSTed (``url`` with ``https://`` when it had no scheme).
         secret_token: Sent back in ``X-Telegram-Bot-Api-Secret-Token`` ("" for none).
         max_connections: Deliveries in flight at most.
         ip_address: What ``getWebhookInfo`` reports as the resolved address.
     """
 
     url: str
+    endpoint: str
     secret_token: str
     max_connections: int
     ip_address: str
@@ -479,7 +481,7 @@ class WebhookDelivery:
 
     Attributes:
         update_id: The update's id.
-        url: The webhook URL it was POSTed to.
+        url: Where it was POSTed.
         status: The HTTP status answered (None when no answer came).
         error: What ``getWebhookInfo`` reports for a failure (None on success).
         attempt: 1 for the first attempt, 2 for the first retry…

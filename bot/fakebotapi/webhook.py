@@ -172,7 +172,7 @@ class WebhookSender:
         error: str | None
         try:
             async with self._session.post(
-                config.url,
+                config.endpoint,
                 data=json.dumps(pending.update, ensure_ascii=False).encode(),
                 headers=_headers(config),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -209,7 +209,7 @@ class WebhookSender:
         pending.attempts += 1
         world.webhook_deliveries.append(
             WebhookDelivery(
-                pending.update_id, config.url, status, error, pending.attempts, started, now
+                pending.update_id, config.endpoint, status, error, pending.attempts, started, now
             )
         )
         if pending.update_id not in world.updates:  # dropped meanwhile (drop_pending_updates)

@@ -44,6 +44,7 @@ class Receiver:
     answer: Answer = accept
     updates: list[dict[str, Any]] = field(default_factory=list)
     secrets: list[str | None] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)
     in_flight: dict[int, int] = field(default_factory=dict)  # chat id -> deliveries now
     max_in_flight_per_chat: int = 0
     max_in_flight: int = 0
@@ -69,6 +70,7 @@ class Receiver:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         update = await request.json()
         self.secrets.append(request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
+        self.authorizations.append(request.headers.get("Authorization"))
         chat = _chat_of(update)
         self.in_flight[chat] = self.in_flight.get(chat, 0) + 1
         self.max_in_flight_per_chat = max(self.max_in_flight_per_chat, self.in_flight[chat])
@@ -302,6 +304,18 @@ async def test_updates_arrive_one_per_post_with_the_secret(
         (3, 200, None, 1),
     ]
     assert (await live_bot.ok("getWebhookInfo"))["pending_update_count"] == 0
+
+
+async def test_credentials_in_the_url_become_basic_auth(
+    live_bot: BotClient, live_server: FakeBotApi, receiver: Receiver
+) -> None:
+    url = receiver.url.replace("http://", "http://bot:pa55@")
+    await live_bot.ok("setWebhook", url=url)
+    assert (await live_bot.ok("getWebhookInfo"))["url"] == url  # as given
+    await live_server.user(1001, first_name="Alice").send("hi")
+    await live_server.wait_webhook_idle()
+    assert receiver.authorizations == ["Basic Ym90OnBhNTU="]  # base64("bot:pa55")
+    assert receiver.secrets == [None]
 
 
 async def test_one_chat_at_a_time_in_order_within_max_connections(
@@ -542,6 +556,7 @@ class Replica:
         await update.callback_query.answer(f"pressed on {self.name}")
 
 
+@pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
 async def test_ptb_application_in_webhook_mode(live_server: FakeBotApi) -> None:
     replica = Replica(live_server, "A")
     root = await replica.start()
