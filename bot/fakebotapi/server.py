@@ -256,6 +256,18 @@ class FakeBotApi:
         """Every webhook delivery attempt (update_id, status, error…), in order of outcome."""
         return self.world.webhook_deliveries
 
+    async def wait_for_webhook(self, timeout: float = 10.0) -> WebhookConfig:  # noqa: ASYNC109
+        """Wait until the bot has set a webhook (a webhook-mode bot is live); returns it.
+
+        Raises:
+            AssertionError: When no webhook is set within ``timeout`` seconds.
+        """
+        world = self.world
+        webhook = await world.signal.wait_until(lambda: world.webhook, timeout)
+        if webhook is None:
+            raise AssertionError(f"no webhook set within {timeout} s")
+        return webhook
+
     async def wait_webhook_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until a webhook is set and every pending update was delivered.
 

@@ -378,6 +378,35 @@ async def test_failures_are_retried_later_and_reported(
     assert info["pending_update_count"] == 0
 
 
+async def test_retry_after_header_and_the_24_hour_expiry(receiver: Receiver) -> None:
+    clock = ManualClock()
+    answers = [web.Response(status=503, headers={"Retry-After": "30"})]
+
+    async def busy_then_broken(update: dict[str, Any]) -> web.StreamResponse:
+        return answers.pop(0) if answers else web.Response(status=500)
+
+    receiver.answer = busy_then_broken
+    async with FakeBotApi(token=TOKEN, clock=clock, webhook_retry_delays=(5.0,)) as server:
+        async with httpx.AsyncClient() as http:
+            await BotClient(server, http).ok("setWebhook", url=receiver.url)
+        await server.user(1001, first_name="Alice").send("hello")
+        world = server.world
+
+        def attempts(n: int) -> Callable[[], bool | None]:
+            return lambda: len(world.webhook_deliveries) >= n or None
+
+        assert await world.signal.wait_until(attempts(1), 5)
+        (head,) = world.updates.heads()
+        assert head.due == clock.now + 30  # Retry-After, not the configured 5 s
+        clock.advance(30)
+        assert await world.signal.wait_until(attempts(2), 5)
+        assert head.due == clock.now + 5
+        clock.advance(24 * 3600)  # the next failure would retry after its 24 hours
+        assert await world.signal.wait_until(attempts(3), 5)
+        assert server.pending_updates == 0  # dropped
+        assert [d.status for d in world.webhook_deliveries] == [503, 500, 500]
+
+
 async def test_a_failing_head_holds_back_its_chat_only(
     live_bot: BotClient, live_server: FakeBotApi, receiver: Receiver
 ) -> None:
@@ -562,7 +591,9 @@ async def test_ptb_application_in_webhook_mode(live_server: FakeBotApi) -> None:
     root = await replica.start()
     try:
         bot = replica.app.bot
+        waiting = asyncio.create_task(live_server.wait_for_webhook())
         assert await bot.set_webhook(f"{root}/hook", secret_token=SECRET, max_connections=5)
+        assert (await waiting).secret_token == SECRET
         with pytest.raises(RetryAfter):  # Telegram takes one setWebhook a second
             await bot.set_webhook(f"{root}/hook", secret_token=SECRET)
         live_server.errors.clear()
