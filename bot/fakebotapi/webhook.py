@@ -113,9 +113,8 @@ class WebhookSender:
     def start(self) -> None:
         """Start delivering (idempotent); call on the running loop."""
         if self._runner is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), auto_decompress=True
-            )
+            # No pool limit of its own: max_connections is the limit.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
             self._runner = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -155,8 +154,9 @@ class WebhookSender:
 
     def _next_due(self) -> float | None:
         """Seconds until the earliest retry falls due (None: wait for a change)."""
-        if self._world.webhook is None:
-            return None
+        config = self._world.webhook
+        if config is None or len(self._in_flight) >= config.max_connections:
+            return None  # a finished delivery notifies
         busy = set(self._in_flight.values())
         dues = [p.due for p in self._world.updates.heads() if p.key not in busy]
         if not dues:
@@ -218,7 +218,8 @@ class WebhookSender:
         if error is None:
             world.updates.remove(pending.update_id)
             return
-        world.webhook_error = (world.now(), error)
+        if world.webhook is config:  # not an old webhook's late failure
+            world.webhook_error = (world.now(), error)
         delay = (
             float(retry_after)
             or self._retry_delays[min(pending.attempts - 1, len(self._retry_delays) - 1)]
