@@ -1,7 +1,9 @@
-"""A strict fake of the Telegram Bot API for end-to-end tests.
+"""A strict fake of the Telegram Bot API for end-to-end tests and the playground.
 
 What passes here must work on real Telegram: limits, validation and error descriptions
 follow the real service (README.md beside this file lists the deliberate deviations).
+Long polling and webhooks (delivered as the Bot API server does, see :mod:`.webhook`) are
+both served; users open Mini Apps with signed launch data (:mod:`.webapp`).
 
 Typical use::
 
