@@ -3,7 +3,8 @@
 Each request goes to the next target in turn; a target that refuses the connection is
 skipped for the next one, as a load balancer's health check would, and only when every
 target refuses does the client get ``502 Bad Gateway``.  The method, path, query, headers
-and body are forwarded as they came; the target's status, headers and body come back.
+and body are forwarded as they came (plus ``X-Forwarded-For``/``-Proto``/``-Host``, as
+nginx in front of the replicas sets them); the target's status, headers and body come back.
 
 Typical use, with the fake Bot API delivering to two replicas::
 
@@ -120,6 +121,11 @@ class Balancer:
         assert self._session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED}
+        client = request.remote or ""
+        earlier = request.headers.get("X-Forwarded-For")
+        headers["X-Forwarded-For"] = f"{earlier}, {client}" if earlier else client
+        headers["X-Forwarded-Proto"] = request.scheme
+        headers["X-Forwarded-Host"] = request.host
         first = next(self._turn)
         order = [self.targets[(first + i) % len(self.targets)] for i in range(len(self.targets))]
         skipped: list[str] = []

@@ -45,6 +45,7 @@ class Receiver:
     updates: list[dict[str, Any]] = field(default_factory=list)
     secrets: list[str | None] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
+    forwarded_for: list[str | None] = field(default_factory=list)
     in_flight: dict[int, int] = field(default_factory=dict)  # chat id -> deliveries now
     max_in_flight_per_chat: int = 0
     max_in_flight: int = 0
@@ -71,6 +72,7 @@ class Receiver:
         update = await request.json()
         self.secrets.append(request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
         self.authorizations.append(request.headers.get("Authorization"))
+        self.forwarded_for.append(request.headers.get("X-Forwarded-For"))
         chat = _chat_of(update)
         self.in_flight[chat] = self.in_flight.get(chat, 0) + 1
         self.max_in_flight_per_chat = max(self.max_in_flight_per_chat, self.in_flight[chat])
@@ -516,6 +518,7 @@ async def test_balancer_round_robin_and_skipping_a_dead_target(
             assert any(dead in r.skipped for r in balancer.routed)
             assert {r.path_qs for r in balancer.routed} == {"/hook?replica=any"}
             assert all(s == SECRET for r in replicas for s in r.secrets)
+            assert {f for r in replicas for f in r.forwarded_for} == {"127.0.0.1"}
     finally:
         for replica in replicas:
             await replica.stop()
