@@ -18,13 +18,16 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+
+from telegram import Bot
 
 from bot import logs
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot
 from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
-from bot.core import build_services
+from bot.core import Services, build_services
 from bot.health import Health
 from bot.i18n import get_translator
 from bot.sandbox import SandboxConfig, SandboxServer
@@ -67,11 +70,7 @@ async def serve(settings: Settings) -> None:
             updater = application.updater
             if settings.webhook_url is not None:
                 server.attach(application)
-                await bot.set_webhook(
-                    settings.webhook_url,
-                    secret_token=settings.webhook_secret,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                await _register_webhook(services, bot)
                 log.info("webhook mode: updates arrive at %s", settings.webhook_path)
             elif updater is not None:
                 await updater.start_polling(
@@ -90,6 +89,30 @@ async def serve(settings: Settings) -> None:
             if updater is not None and updater.running:
                 await updater.stop()
             await application.stop()
+
+
+WEBHOOK_LEASE = "job:set-webhook"
+"""Replicas starting together register the webhook once (Telegram allows one call a second)."""
+
+
+async def _register_webhook(services: Services, bot: Bot) -> None:
+    """``setWebhook`` with the secret and the update kinds we handle, by one replica a minute.
+
+    Every replica serves the same URL, so one registration is enough; the others would only
+    meet Telegram's flood limit on ``setWebhook``.
+    """
+    settings = services.settings
+    if not await services.store.acquire_lease(
+        WEBHOOK_LEASE, services.replica_id, timedelta(minutes=1)
+    ):
+        log.info("webhook registered by another replica")
+        return
+    assert settings.webhook_url is not None
+    await bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
 
 
 Probe = Callable[[], Awaitable[str | None]]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.vault import KeyVault, VaultError
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -174,9 +176,17 @@ class Settings:
         if database_url is not None and secret_key is None:
             raise ConfigError(
                 "BOT_SECRET_KEY is required with DATABASE_URL: every replica must encrypt users' "
-                "keys with the same secret (generate one: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))')"
+                "keys with the same secret (generate one with python -c 'from bot.vault import "
+                "generate_secret; print(generate_secret())', or reuse BOT_DATA_DIR/secret.key)"
             )
+        if secret_key is not None:
+            try:
+                KeyVault.from_secret(secret_key)
+            except VaultError as exc:
+                raise ConfigError(
+                    f"BOT_SECRET_KEY is not usable ({exc}); generate one with "
+                    "python -c 'from bot.vault import generate_secret; print(generate_secret())'"
+                ) from None
         webhook_url, webhook_secret = _webhook(env)
         http_host, http_port = listen_address(env)
         return cls(

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.vault import generate_secret
 
 TOKEN = "123456:AAE-secret-token"
+SECRET = generate_secret()
 
 
 def test_defaults() -> None:
@@ -34,7 +36,7 @@ def test_everything_can_be_set() -> None:
             "TELEGRAM_API_URL": "http://127.0.0.1:8081/",
             "JIEMA_API_URL": "http://127.0.0.1:9000/api/",
             "BOT_DATA_DIR": "/var/lib/bot",
-            "BOT_SECRET_KEY": "k" * 43,
+            "BOT_SECRET_KEY": SECRET,
             "POLL_INTERVAL": "4.5",
             "JIEMA_TIMEOUT": "2",
             "LOG_LEVEL": "debug",
@@ -61,6 +63,7 @@ def test_everything_can_be_set() -> None:
         ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
         ({"HTTP_LISTEN": "8080"}, "HTTP_LISTEN must be host:port"),
+        ({"BOT_SECRET_KEY": "too-short"}, "BOT_SECRET_KEY is not usable"),
         ({"HTTP_LISTEN": "0.0.0.0:http"}, "HTTP_LISTEN must be host:port"),
         ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL must be a postgresql:// URL"),
         (
@@ -87,13 +90,13 @@ def test_secrets_never_show_in_repr() -> None:
     settings = Settings.from_env(
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,
-            "BOT_SECRET_KEY": "s" * 43,
+            "BOT_SECRET_KEY": SECRET,
             "DATABASE_URL": "postgresql://bot:pg-password@db/bot",
             "WEBHOOK_URL": "https://bot.example/hook",
             "WEBHOOK_SECRET": "hook-secret",
         }
     )
-    for secret in (TOKEN, "s" * 43, "pg-password", "hook-secret"):
+    for secret in (TOKEN, SECRET, "pg-password", "hook-secret"):
         assert secret not in repr(settings)
 
 
@@ -101,7 +104,7 @@ def test_deployment_settings() -> None:
     settings = Settings.from_env(
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,
-            "BOT_SECRET_KEY": "k" * 43,
+            "BOT_SECRET_KEY": SECRET,
             "DATABASE_URL": "postgresql://bot:pw@db:5432/bot",
             "WEBHOOK_URL": "https://bot.example/telegram/webhook",
             "WEBHOOK_SECRET": "A-z_09",

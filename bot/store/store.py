@@ -771,6 +771,7 @@ class Store:
         )
         return 0 if row is None else int(row["n"])
 
+
 def _system_clock() -> datetime:
     return datetime.now(UTC)
 
