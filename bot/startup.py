@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 from telegram import Bot, User
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
@@ -75,9 +76,10 @@ async def wait_for_telegram(
 def _reason(exc: TelegramError) -> str:
     """A one-line cause: the httpx error class when there is one, else PTB's message."""
     cause = exc.__cause__
-    if cause is not None:
+    if isinstance(cause, httpx.HTTPError):
         return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
-    return exc.message
+    # A 5xx page that is not JSON: PTB appends the whole body after ". Parsing".
+    return exc.message.split(". Parsing the server response", 1)[0]
 
 
 def apply_timeouts(builder: BuilderT, seconds: float) -> BuilderT:
