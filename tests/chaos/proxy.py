@@ -10,7 +10,9 @@ forwarded untouched or meets one :class:`Fault`:
   timeout: what a Telegram that stalls looks like;
 * ``DROP_AFTER``: forwarded, answered upstream, then the client's connection is reset
   instead of answered: a message delivered whose answer was lost;
-* ``RESET``: the connection is reset before anything is forwarded.
+* ``RESET``: the connection is reset before anything is forwarded;
+* ``TOO_MANY``: answered 429 with ``retry_after`` (:attr:`ChaosProxy.retry_after`), never
+  forwarded.
 
 Faults come from a script (:meth:`ChaosProxy.inject`: the next *n* matching requests) or at
 random (:meth:`ChaosProxy.chaos`, a seeded ``random.Random``, so a run is reproducible).
@@ -45,6 +47,7 @@ class Fault(StrEnum):
     SLOW_ANSWER = "slow_answer"
     DROP_AFTER = "drop_after"
     RESET = "reset"
+    TOO_MANY = "429"
 
 
 Match = Callable[[str], bool]
@@ -82,9 +85,10 @@ class ChaosProxy:
             than the client's timeout).
     """
 
-    def __init__(self, upstream: str, *, stall_seconds: float = 5.0) -> None:
+    def __init__(self, upstream: str, *, stall_seconds: float = 5.0, retry_after: int = 2) -> None:
         self.upstream = upstream.rstrip("/")
         self.stall_seconds = stall_seconds
+        self.retry_after = retry_after
         self.root = ""
         self.injected: Counter[tuple[Fault, str]] = Counter()
         self.forwarded: Counter[str] = Counter()
@@ -188,6 +192,17 @@ class ChaosProxy:
             )
         if fault is Fault.RESET:
             return _reset(request)
+        if fault is Fault.TOO_MANY:
+            wait = self.retry_after
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {wait}",
+                    "parameters": {"retry_after": wait},
+                },
+                status=429,
+            )
         if fault is Fault.STALL:
             await asyncio.sleep(self.stall_seconds)
             return _reset(request)
