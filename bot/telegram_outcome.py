@@ -78,6 +78,11 @@ class Refused:
     def description(self) -> str:
         return self.error.message
 
+    @property
+    def answered(self) -> bool:
+        """Telegram itself refused (a 4xx answer), as opposed to a connection never made."""
+        return isinstance(self.error, BadRequest) or not isinstance(self.error, NetworkError)
+
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
