@@ -174,6 +174,11 @@ class OrderTracker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def chats_in_flight(self) -> int:
+        """Chats being served right now (each one task; nothing else is held in memory)."""
+        return len(self._drains)
+
     async def idle(self) -> None:
         """Wait until no chat is being served (for tests and orderly shutdown)."""
         while self._drains:

@@ -98,6 +98,7 @@ class ChaosProxy:
         self._site: web.TCPSite | None = None
         self._port = 0
         self._session: aiohttp.ClientSession | None = None
+        self._transports: set[asyncio.Transport] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,10 +126,14 @@ class ChaosProxy:
             self._session = None
 
     async def down(self) -> None:
-        """Stop listening: new connections are refused until :meth:`up`."""
+        """Stop listening and close every client connection: new connections are refused
+        until :meth:`up` (a kept-alive one would otherwise still be served)."""
         if self._site is not None:
             await self._site.stop()
             self._site = None
+        for transport in self._transports:
+            transport.abort()
+        self._transports.clear()
 
     async def up(self) -> None:
         """Listen again, on the same port."""
@@ -180,6 +185,9 @@ class ChaosProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        if isinstance(request.transport, asyncio.Transport):
+            self._transports = {t for t in self._transports if not t.is_closing()}
+            self._transports.add(request.transport)
         body = await request.read()
         fault = self._pick(path)
         if fault is not None:
