@@ -17,7 +17,7 @@ from telegram import Bot, User
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
 
-__all__ = ["TokenRefusedError", "apply_timeouts", "wait_for_telegram"]
+__all__ = ["TokenRefusedError", "apply_timeouts", "polling_error", "wait_for_telegram"]
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +99,13 @@ def apply_timeouts(builder: BuilderT, seconds: float) -> BuilderT:
         .get_updates_write_timeout(seconds)
         .get_updates_pool_timeout(seconds)
     )
+
+
+def polling_error(error: TelegramError) -> None:
+    """``error_callback`` of ``Updater.start_polling``: one line per failed ``getUpdates``.
+
+    PTB's default logs each one with a traceback; a 502 or a reset from Telegram's front end
+    is not a bug here, and PTB retries by itself (timeouts at once, other errors after a
+    growing pause of up to 30 s).
+    """
+    log.warning("getUpdates failed (%s); PTB retries", _reason(error))
