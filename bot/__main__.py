@@ -17,6 +17,7 @@ from bot import logs
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.sandbox import SandboxConfig, SandboxServer
+from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -38,11 +39,15 @@ async def serve(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await wait_for_telegram(application.bot, sleep=asyncio.sleep)
         async with application:
             assert application.post_init is not None and application.updater is not None
             await application.post_init(application)
             await application.updater.start_polling(
-                poll_interval=0.0, timeout=10, drop_pending_updates=False
+                poll_interval=0.0,
+                timeout=10,
+                drop_pending_updates=False,
+                error_callback=polling_error,
             )
             await application.start()
             log.info("bot started")
@@ -66,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, (settings.telegram_token,))
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except TokenRefusedError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -29,6 +29,7 @@ from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.startup import apply_timeouts
 from bot.store import SqlitePersistence, Store
 from bot.tracker import OrderTracker
 from bot.updates import PerUserUpdateProcessor
@@ -48,7 +49,7 @@ def build_application(settings: Settings, store: Store, jiema_url: str) -> BotAp
         jiema_url: Root of the jiema API to use (the sandbox's in sandbox mode).
     """
     application: BotApplication = (
-        Application.builder()
+        apply_timeouts(Application.builder(), settings.telegram_timeout)
         .token(settings.telegram_token)
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_file_url)
@@ -83,7 +84,8 @@ def _post_init_for(settings: Settings, store: Store, jiema_url: str) -> Any:
         catalog = Catalog(api)
         purchases = PurchaseService(api, store, accounts, catalog)
         notifier = TelegramNotifier(application.bot, store)
-        tracker = OrderTracker(store, notifier)
+        tracker = OrderTracker(store, notifier, send_timeout=settings.telegram_timeout)
+        await tracker.reclaim_own()
         poller = Poller(
             api, store, accounts, tracker, notifier, purchases, interval=settings.poll_interval
         )
@@ -129,4 +131,5 @@ async def _set_commands(application: BotApplication) -> None:
 async def _post_shutdown(application: BotApplication) -> None:
     services = application.bot_data.services
     await services.poller.stop()
+    await services.tracker.stop()
     await services.api.aclose()
