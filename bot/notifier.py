@@ -35,7 +35,7 @@ from bot.api import Sms
 from bot.i18n import Translator, get_translator
 from bot.ratelimit import BACKGROUND
 from bot.store import Store, StoredOrder
-from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt
+from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt, describe
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class TelegramNotifier:
                 what,
                 user_id,
                 type(outcome).__name__,
-                outcome.error,
+                describe(outcome.error),
             )
 
     async def tell(
@@ -234,7 +234,7 @@ class TelegramNotifier:
             elif "not found" in outcome.description:
                 await self.post_card(order)
             else:
-                log.warning("editing card of order %s failed: %s", order.id, outcome.error)
+                log.warning("editing card of order %s refused: %s", order.id, outcome.description)
         else:
             await self._failed(order.user_id, outcome, f"card of order {order.id}")
             if not (isinstance(outcome, Refused) and outcome.blocked):

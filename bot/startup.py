@@ -12,10 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import httpx
 from telegram import Bot, User
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
+
+from bot.telegram_outcome import describe
 
 __all__ = ["TokenRefusedError", "apply_timeouts", "polling_error", "wait_for_telegram"]
 
@@ -65,21 +66,12 @@ async def wait_for_telegram(
         except TelegramError as exc:
             # NetworkError covers no route, refused connections, timeouts and 5xx; any
             # other TelegramError (e.g. 429 on getMe) is also worth waiting out.
-            reason = _reason(exc)
+            reason = describe(exc)
         log.warning("Telegram unreachable (%s); retrying in %g s", reason, delay)
         if on_retry is not None:
             on_retry(reason, delay)
         await sleep(delay)
         delay = min(max_delay, delay * 2)
-
-
-def _reason(exc: TelegramError) -> str:
-    """A one-line cause: the httpx error class when there is one, else PTB's message."""
-    cause = exc.__cause__
-    if isinstance(cause, httpx.HTTPError):
-        return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
-    # A 5xx page that is not JSON: PTB appends the whole body after ". Parsing".
-    return exc.message.split(". Parsing the server response", 1)[0]
 
 
 def apply_timeouts(builder: BuilderT, seconds: float) -> BuilderT:
@@ -108,4 +100,4 @@ def polling_error(error: TelegramError) -> None:
     is not a bug here, and PTB retries by itself (timeouts at once, other errors after a
     growing pause of up to 30 s).
     """
-    log.warning("getUpdates failed (%s); PTB retries", _reason(error))
+    log.warning("getUpdates failed (%s); PTB retries", describe(error))

@@ -47,6 +47,7 @@ __all__ = [
     "Unknown",
     "attempt",
     "classify",
+    "describe",
     "retry_seconds",
 ]
 
@@ -140,3 +141,12 @@ async def attempt(call: Awaitable[T]) -> Outcome[T]:
         return Sent(await call)
     except TelegramError as exc:
         return classify(exc)
+
+
+def describe(error: TelegramError) -> str:
+    """A short one-line cause for logs: the httpx error when there is one, else PTB's
+    message without the body of a non-JSON answer (a 502 page)."""
+    cause = error.__cause__
+    if isinstance(cause, httpx.HTTPError):
+        return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    return error.message.split(". Parsing the server response", 1)[0]

@@ -54,7 +54,8 @@ Match = Callable[[str], bool]
 
 
 def _match(what: str | Match | None) -> Match:
-    """``None``: every request; a string: requests whose path ends with it (a method)."""
+    """Matches ``"METHOD /path"`` of a request. ``None``: every request; a string: requests
+    whose path ends with it (e.g. a Bot API method); else a predicate."""
     if what is None:
         return lambda _path: True
     if isinstance(what, str):
@@ -132,8 +133,12 @@ class ChaosProxy:
             await self._site.stop()
             self._site = None
         for transport in self._transports:
-            transport.abort()
+            _abort(transport)
         self._transports.clear()
+        # abort() closes the socket at the loop's next turn: let it, so that a client that
+        # reuses a kept-alive connection right after this finds it closed.
+        for _ in range(2):
+            await asyncio.sleep(0)
 
     async def up(self) -> None:
         """Listen again, on the same port."""
@@ -165,14 +170,14 @@ class ChaosProxy:
         """Requests (of ``method``, or all) that met ``fault`` so far."""
         return sum(n for (f, m), n in self.injected.items() if f == fault and method in (None, m))
 
-    def _pick(self, path: str) -> Fault | None:
+    def _pick(self, what: str) -> Fault | None:
         for scripted in self._scripted:
-            if scripted.left > 0 and scripted.match(path):
+            if scripted.left > 0 and scripted.match(what):
                 scripted.left -= 1
                 return scripted.fault
         self._scripted = [s for s in self._scripted if s.left > 0]
         chaos = self._random
-        if chaos is None or not chaos.match(path):
+        if chaos is None or not chaos.match(what):
             return None
         roll = chaos.rng.random()
         for fault, rate in chaos.rates.items():
@@ -189,7 +194,7 @@ class ChaosProxy:
             self._transports = {t for t in self._transports if not t.is_closing()}
             self._transports.add(request.transport)
         body = await request.read()
-        fault = self._pick(path)
+        fault = self._pick(f"{request.method} {path}")
         if fault is not None:
             self.injected[(fault, path.rsplit("/", 1)[-1])] += 1
         if fault is Fault.BAD_GATEWAY:
@@ -238,10 +243,17 @@ class ChaosProxy:
 
 def _reset(request: web.Request) -> web.Response:
     """Reset the client's connection (RST, no answer); the returned response is never sent."""
-    transport = request.transport
-    if transport is not None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
+    if request.transport is not None:
+        _abort(request.transport)
     return web.Response(status=204)
+
+
+def _abort(transport: asyncio.BaseTransport) -> None:
+    """Close with RST (linger 0), so the client sees a reset, not an orderly end."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+    else:
+        transport.close()
