@@ -252,7 +252,9 @@ async def test_a_send_that_died_with_its_replica_is_sent_once_more_at_start(
     order = await _order(world, "ck-crash")
     await world.store.claim_delivery(order.id, 0, "Your code is 888888", world.clock.now)
     now = world.clock.now
-    claimed = await world.store.claim_due_deliveries("r1", now, now + timedelta(hours=1))
+    claimed = await world.store.claim_due_deliveries(
+        "r1", now, now + timedelta(hours=1), user_id=ALICE
+    )
     assert len(claimed) == 1  # r1 claimed it, then died before recording anything
     await world.settle()
     assert world.pushes(ALICE) == []  # still held by the dead claim

@@ -17,6 +17,7 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
@@ -529,45 +530,53 @@ class Store:
         now: datetime,
         lease_until: datetime,
         *,
-        limit: int = 200,
-        user_id: int | None = None,
+        user_id: int,
+        limit: int = 10,
     ) -> list[Delivery]:
-        """Claim pending SMS that are due, for users who can be sent to; oldest SMS first.
+        """Claim the next pending SMS of one reachable chat, oldest SMS first.
+
+        A chat's codes form a queue in the order the SMS arrived: nothing is claimed while
+        its first code waits for a retry, or while another sender holds any of them, so a
+        later code never overtakes an earlier one.
 
         A row whose previous claim expired unresolved (its sender died mid-send) counts as
         one more doubtful send; a row that reaches two doubtful sends is given up instead
         of claimed (the user may already have it twice).
         """
         at = _ts(now)
+        claimed: list[Delivery] = []
         async with self._transaction() as db:
-            await db.execute(
-                "UPDATE sms_deliveries SET given_up = 1, claimed_by = NULL, claimed_until = NULL,"
-                " doubtful = doubtful + 1"
-                " WHERE claimed_by IS NOT NULL AND doubtful >= 1 AND (order_id, position) IN ("
-                "  SELECT d.order_id, d.position FROM sms_deliveries d"
-                "  JOIN orders o ON o.id = d.order_id JOIN users u ON u.telegram_id = o.user_id"
-                "  WHERE d.state = 'pending' AND d.given_up = 0 AND u.chat_active = 1"
-                "  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-                "  AND d.claimed_until <= ? AND (? IS NULL OR o.user_id = ?))",
-                (at, at, user_id, user_id),
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT d.*, o.user_id FROM sms_deliveries d"
+                    " JOIN orders o ON o.id = d.order_id JOIN users u ON u.telegram_id = o.user_id"
+                    " WHERE o.user_id = ? AND u.chat_active = 1"
+                    " AND d.state = 'pending' AND d.given_up = 0"
+                    " ORDER BY COALESCE(d.received_at, d.created_at), d.order_id, d.position"
+                    " LIMIT ?",
+                    (user_id, limit),
+                )
             )
-            rows = await db.execute_fetchall(
-                "UPDATE sms_deliveries SET claimed_by = ?, claimed_until = ?,"
-                " doubtful = doubtful + (claimed_by IS NOT NULL)"
-                " WHERE (order_id, position) IN ("
-                "  SELECT d.order_id, d.position FROM sms_deliveries d"
-                "  JOIN orders o ON o.id = d.order_id JOIN users u ON u.telegram_id = o.user_id"
-                "  WHERE d.state = 'pending' AND d.given_up = 0 AND u.chat_active = 1"
-                "  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-                "  AND (d.claimed_until IS NULL OR d.claimed_until <= ?)"
-                "  AND (? IS NULL OR o.user_id = ?)"
-                "  ORDER BY COALESCE(d.received_at, d.created_at), d.order_id, d.position"
-                "  LIMIT ?)"
-                " RETURNING *,"
-                " (SELECT o.user_id FROM orders o WHERE o.id = sms_deliveries.order_id) AS user_id",
-                (claimant, _ts(lease_until), at, at, user_id, user_id, limit),
-            )
-        return sorted((_delivery(row) for row in rows), key=lambda d: d.sort_key)
+            held = any(r["claimed_until"] is not None and r["claimed_until"] > at for r in rows)
+            if not rows or held or (rows[0]["next_attempt_at"] or "") > at:
+                return []
+            for row in rows:
+                died = row["claimed_by"] is not None
+                if died and row["doubtful"] >= 1:
+                    await db.execute(
+                        "UPDATE sms_deliveries SET given_up = 1, doubtful = doubtful + 1,"
+                        " claimed_by = NULL, claimed_until = NULL"
+                        " WHERE order_id = ? AND position = ?",
+                        (row["order_id"], row["position"]),
+                    )
+                    continue
+                await db.execute(
+                    "UPDATE sms_deliveries SET claimed_by = ?, claimed_until = ?,"
+                    " doubtful = doubtful + ? WHERE order_id = ? AND position = ?",
+                    (claimant, _ts(lease_until), int(died), row["order_id"], row["position"]),
+                )
+                claimed.append(replace(_delivery(row), doubtful=row["doubtful"] + int(died)))
+        return claimed
 
     async def reschedule_delivery(
         self, order_id: str, position: int, claimant: str, at: datetime, *, doubtful: bool

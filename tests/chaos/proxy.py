@@ -34,7 +34,7 @@ from enum import StrEnum
 import aiohttp
 from aiohttp import web
 
-__all__ = ["ChaosProxy", "Fault"]
+__all__ = ["ChaosProxy", "Fault", "Seen"]
 
 _HOP_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
@@ -50,16 +50,34 @@ class Fault(StrEnum):
     TOO_MANY = "429"
 
 
-Match = Callable[[str], bool]
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A request as fault predicates see it."""
+
+    method: str
+    path: str
+    body: bytes
+
+    def names_chat(self, chat_id: int) -> bool:
+        """Whether a Bot API call is aimed at ``chat_id`` (PTB sends JSON or a form)."""
+        text = self.body.decode(errors="replace")
+        return (
+            f'"chat_id": {chat_id}' in text
+            or f'"chat_id":{chat_id}' in text
+            or (f"chat_id={chat_id}" in text)
+        )
+
+
+Match = Callable[[Seen], bool]
 
 
 def _match(what: str | Match | None) -> Match:
-    """Matches ``"METHOD /path"`` of a request. ``None``: every request; a string: requests
-    whose path ends with it (e.g. a Bot API method); else a predicate."""
+    """``None``: every request; a string: requests whose path ends with it (a Bot API
+    method, ``/v1/orders``); else a predicate of the :class:`Seen` request."""
     if what is None:
-        return lambda _path: True
+        return lambda _seen: True
     if isinstance(what, str):
-        return lambda path: path.endswith(what)
+        return lambda seen: seen.path.endswith(what)
     return what
 
 
@@ -170,7 +188,7 @@ class ChaosProxy:
         """Requests (of ``method``, or all) that met ``fault`` so far."""
         return sum(n for (f, m), n in self.injected.items() if f == fault and method in (None, m))
 
-    def _pick(self, what: str) -> Fault | None:
+    def _pick(self, what: Seen) -> Fault | None:
         for scripted in self._scripted:
             if scripted.left > 0 and scripted.match(what):
                 scripted.left -= 1
@@ -194,7 +212,7 @@ class ChaosProxy:
             self._transports = {t for t in self._transports if not t.is_closing()}
             self._transports.add(request.transport)
         body = await request.read()
-        fault = self._pick(f"{request.method} {path}")
+        fault = self._pick(Seen(request.method, path, body))
         if fault is not None:
             self.injected[(fault, path.rsplit("/", 1)[-1])] += 1
         if fault is Fault.BAD_GATEWAY:

@@ -86,7 +86,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     api_proxy.inject(
         Fault.DROP_AFTER,
         2,
-        match=lambda what: what.endswith(" /api/v1/orders") and what.startswith("POST"),
+        match=lambda seen: seen.method == "POST" and seen.path.endswith("/v1/orders"),
     )
     for user in users:
         for country in range(ORDERS_PER_USER):
@@ -95,6 +95,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     assert all(len(o) == ORDERS_PER_USER for o in orders.values())  # nothing bought twice
 
     # Receiving: SMS arrive at random moments while both APIs misbehave.
+    assert api_proxy.count(Fault.DROP_AFTER) == 2  # both lost answers happened
     tg_proxy.chaos(TELEGRAM_FAULTS, seed=SEED + 1)
     api_proxy.chaos(API_FAULTS, seed=SEED + 2)
     expected: list[tuple[FakeUser, str, str]] = []  # user, phone, code
@@ -140,4 +141,4 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     print(f"faults: Telegram {dict(tg_proxy.injected)}, API {dict(api_proxy.injected)}")
     print(f"codes {len(expected)}, only on the card {len(given_up)}, peak RSS {rss_peak:.0f} MB")
     assert sum(tg_proxy.injected.values()) >= 15, "too few Telegram faults to mean anything"
-    assert sum(api_proxy.injected.values()) >= 6, "too few API faults to mean anything"
+    assert sum(api_proxy.injected.values()) >= 2 + 5, "too few API faults to mean anything"
