@@ -32,6 +32,7 @@ from bot.health import Health
 from bot.i18n import get_translator
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
+from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store, StoreUnavailableError, open_store
 
 log = logging.getLogger("bot")
@@ -61,6 +62,12 @@ async def serve(settings: Settings) -> None:
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
+        await services.tracker.reclaim_own()
+
+        def unreachable(reason: str, delay: float) -> None:
+            health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")
+
+        await wait_for_telegram(bot, on_retry=unreachable, sleep=asyncio.sleep)
         await bot.initialize()
         health.problem("telegram", None)
         application = build_application(services, bot)
@@ -78,6 +85,7 @@ async def serve(settings: Settings) -> None:
                     timeout=10,
                     drop_pending_updates=False,
                     allowed_updates=ALLOWED_UPDATES,
+                    error_callback=polling_error,
                 )
                 health.probe("updates", _updater_probe(application))
             await application.start()
@@ -192,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except TokenRefusedError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -109,6 +109,8 @@ class Settings:
         secret_key: Key encrypting users' API keys at rest, or None to use the generated one.
         poll_interval: Seconds between two polls of a key's active orders.
         api_timeout: Seconds to wait for the jiema API before giving up on a request.
+        telegram_timeout: Seconds each of connect, read, write and pool of a Telegram request
+            may take (``getUpdates`` adds its long-poll timeout to the read).
         log_level: Logging level name.
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
         database_url: PostgreSQL URL (secret: it holds a password), or None for SQLite.
@@ -127,6 +129,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     poll_interval: float = 3.0
     api_timeout: float = 15.0
+    telegram_timeout: float = 10.0
     log_level: str = "INFO"
     sandbox: bool = False
     database_url: str | None = field(default=None, repr=False)
@@ -197,6 +200,7 @@ class Settings:
             secret_key=secret_key,
             poll_interval=_seconds(env, "POLL_INTERVAL", 3.0, 0.05, 60.0),
             api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
+            telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
             log_level=level,
             sandbox=sandbox,
             database_url=database_url,

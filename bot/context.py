@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.core import Services
 from bot.i18n import Translator, get_translator
+from bot.ratelimit import SendPolicy
 from bot.store import User
 
 
@@ -39,7 +40,7 @@ class BotData:
         self._services = value
 
 
-class Context(CallbackContext[ExtBot[int], dict[Any, Any], dict[Any, Any], BotData]):
+class Context(CallbackContext[ExtBot[SendPolicy], dict[Any, Any], dict[Any, Any], BotData]):
     """The bot's context: typed services, the user's profile, chat state and translator."""
 
     def __init__(

@@ -25,6 +25,7 @@ def test_defaults() -> None:
     assert settings.poll_interval == 3.0
     assert 3 <= settings.poll_interval <= 5
     assert settings.api_timeout == 15.0
+    assert settings.telegram_timeout == 10.0
     assert settings.log_level == "INFO"
     assert settings.secret_key is None
 
@@ -39,6 +40,7 @@ def test_everything_can_be_set() -> None:
             "BOT_SECRET_KEY": SECRET,
             "POLL_INTERVAL": "4.5",
             "JIEMA_TIMEOUT": "2",
+            "TELEGRAM_TIMEOUT": "3.5",
             "LOG_LEVEL": "debug",
         },
         sandbox=True,
@@ -47,6 +49,7 @@ def test_everything_can_be_set() -> None:
     assert settings.jiema_api_url == "http://127.0.0.1:9000/api"
     assert settings.data_dir == Path("/var/lib/bot")
     assert (settings.poll_interval, settings.api_timeout) == (4.5, 2.0)
+    assert settings.telegram_timeout == 3.5
     assert settings.log_level == "DEBUG"
     assert settings.sandbox
 
@@ -61,6 +64,7 @@ def test_everything_can_be_set() -> None:
         ({"POLL_INTERVAL": "fast"}, "POLL_INTERVAL must be a number"),
         ({"POLL_INTERVAL": "0"}, "POLL_INTERVAL must be between"),
         ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
+        ({"TELEGRAM_TIMEOUT": "0"}, "TELEGRAM_TIMEOUT must be between"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
         ({"HTTP_LISTEN": "8080"}, "HTTP_LISTEN must be host:port"),
         ({"BOT_SECRET_KEY": "too-short"}, "BOT_SECRET_KEY is not usable"),
