@@ -19,7 +19,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from tests.e2e.fakebotapi import parse_html
+from bot.fakebotapi import parse_html
 
 ALL_21 = {
     "en": "English",

@@ -25,6 +25,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from bidi import get_display
 
+from bot.fakebotapi import parse_html
 from bot.i18n import (
     DOMAIN,
     LANGUAGES,
@@ -43,7 +44,6 @@ from bot.i18n import (
     needs_chat_command_menu,
     negotiate,
 )
-from tests.e2e.fakebotapi import parse_html
 from tests.i18n_checks import ALL_21
 
 PROJECT_ROOT = LOCALE_DIR.parent

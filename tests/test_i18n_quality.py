@@ -32,10 +32,10 @@ from telegram import InlineKeyboardMarkup
 
 from bot import keyboards
 from bot.commands import COMMANDS
+from bot.fakebotapi.html import HtmlParseError, parse_html
 from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, Translator, get_translator
 from bot.i18n import label_width as width
 from bot.keyboards import ROW_WIDTH
-from tests.e2e.fakebotapi.html import HtmlParseError, parse_html
 from tests.i18n_checks import ALL_21, assert_no_bidi_in_code, assert_no_bidi_in_copy
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
