@@ -132,6 +132,10 @@ def _fill(text: str, value: Callable[[str], str]) -> str:
 # --- the languages ----------------------------------------------------------------------------
 
 
+def test_every_language_of_jiema_has_a_catalog() -> None:
+    assert ALL_21.items() <= LANGUAGES.items()
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_catalog_holds_only_the_templates_messages(language: str) -> None:
     """What ``pybabel update --check`` refuses: obsolete or unknown messages."""
