@@ -334,7 +334,30 @@ def test_assert_no_bidi_in_code_wants_isolates_outside_the_tag() -> None:
         assert_no_bidi_in_code("<pre>48213\u200e</pre>")
 
 
-# --- language identification ------------------------------------------------------------------
+# --- language identification ---
+
+_SCRIPT_PAIRS = (
+    "号號码碼买買语語务務单單发發为為这這们們个個国國钥鑰绑綁时時间間删刪费費额額订訂说說请請"
+    "开開关關复複项項选選择擇换換显顯页頁应應让讓还還没沒读讀认認证證验驗账賬线線网網级級达達"
+    "结結区區试試点點来來对對过過样樣实實现現"
+)
+"""Common characters written differently in Simplified and Traditional Chinese, in pairs."""
+
+
+@pytest.mark.parametrize(
+    ("language", "other_script"),
+    [("zh_Hans", set(_SCRIPT_PAIRS[1::2])), ("zh_Hant", set(_SCRIPT_PAIRS[::2]))],
+)
+def test_chinese_catalogs_keep_to_their_script(language: str, other_script: set[str]) -> None:
+    """Lingua knows one Chinese; characters of the other script tell the two catalogs apart."""
+    t = get_translator(language)
+    mixed = {
+        translation: sorted(set(translation) & other_script)
+        for message in _template()
+        for _, translation in _translations(t, message)
+        if set(translation) & other_script
+    }
+    assert not mixed, f"{language}: characters of the other script: {mixed}"
 
 
 @pytest.fixture(scope="module")
