@@ -12,7 +12,10 @@ These gates add, for every language the bot has:
   those whose translator comment calls them a button) within `ROW_WIDTH` columns, each label
   of the keyboards within its share of its row (Telegram gives a row's buttons equal
   widths), and the words of a label around data (a country button) short;
-- a language identifier (lingua, offline) recognises the language of the main screens' texts.
+- copy buttons, callback data and tap-to-copy ``<code>`` carry no invisible characters in
+  the right-to-left languages (`tests.i18n_checks`);
+- a language identifier (lingua, offline) recognises the language of the main screens' texts,
+  and the two Chinese catalogs keep to their script.
 """
 
 from __future__ import annotations
@@ -106,8 +109,9 @@ def _texts(message: Message) -> tuple[str, ...]:
 def _translations(t: Translator, message: Message) -> Iterator[tuple[str, str]]:
     """``(source, translation)`` for each form of ``message`` in ``t``'s language.
 
-    Plural messages yield one translation per CLDR category, each against the plural msgid
-    (the "singular" form of e.g. Russian also serves 21, 31, ...).
+    Plural messages yield one translation per CLDR category of the language, each with the
+    English form for the first number of that category (the "singular" form of e.g. Russian
+    also serves 21, 31, ..., so it is compared with the plural msgid).
     """
     if not message.pluralizable:
         yield message.id, t.gettext(message.id)
