@@ -1,8 +1,9 @@
-"""Shared by the i18n tests and the journeys: the 21 languages, and bidi checks of keyboards.
+"""Shared by the i18n tests and the journeys: the 21 languages, and what copies stays bare.
 
-`bot.i18n.Translator.ltr` and `Translator.money` put Unicode directional isolates into
-visible text for Arabic and Persian. Those characters are invisible: a number copied with one
-would not paste into a phone's sign-up form, and callback data with one would not parse.
+`bot.i18n.Translator` puts Unicode directional isolates and marks into visible text for
+Arabic and Persian (`ltr`, `money`, `align`, and around ``<code>`` in translations). Those
+characters are invisible: a number copied with one would not paste into a phone's sign-up
+form, and callback data with one would not parse.
 `assert_no_bidi_in_copy` is meant for every screen a test renders, in every language::
 
     screen = views.order_card(get_translator("ar"), order)

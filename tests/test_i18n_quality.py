@@ -12,7 +12,10 @@ These gates add, for every language the bot has:
   those whose translator comment calls them a button) within `ROW_WIDTH` columns, each label
   of the keyboards within its share of its row (Telegram gives a row's buttons equal
   widths), and the words of a label around data (a country button) short;
-- a language identifier (lingua, offline) recognises the language of the main screens' texts.
+- copy buttons, callback data and tap-to-copy ``<code>`` carry no invisible characters in
+  the right-to-left languages (`tests.i18n_checks`);
+- a language identifier (lingua, offline) recognises the language of the main screens' texts,
+  and the two Chinese catalogs keep to their script.
 """
 
 from __future__ import annotations
@@ -106,8 +109,9 @@ def _texts(message: Message) -> tuple[str, ...]:
 def _translations(t: Translator, message: Message) -> Iterator[tuple[str, str]]:
     """``(source, translation)`` for each form of ``message`` in ``t``'s language.
 
-    Plural messages yield one translation per CLDR category, each against the plural msgid
-    (the "singular" form of e.g. Russian also serves 21, 31, ...).
+    Plural messages yield one translation per CLDR category of the language, each with the
+    English form for the first number of that category (the "singular" form of e.g. Russian
+    also serves 21, 31, ..., so it is compared with the plural msgid).
     """
     if not message.pluralizable:
         yield message.id, t.gettext(message.id)
@@ -130,6 +134,10 @@ def _fill(text: str, value: Callable[[str], str]) -> str:
 
 
 # --- the languages ----------------------------------------------------------------------------
+
+
+def test_every_language_of_jiema_has_a_catalog() -> None:
+    assert ALL_21.items() <= LANGUAGES.items()
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -330,7 +338,30 @@ def test_assert_no_bidi_in_code_wants_isolates_outside_the_tag() -> None:
         assert_no_bidi_in_code("<pre>48213\u200e</pre>")
 
 
-# --- language identification ------------------------------------------------------------------
+# --- language identification ---
+
+_SCRIPT_PAIRS = (
+    "号號码碼买買语語务務单單发發为為这這们們个個国國钥鑰绑綁时時间間删刪费費额額订訂说說请請"
+    "开開关關复複项項选選择擇换換显顯页頁应應让讓还還没沒读讀认認证證验驗账賬线線网網级級达達"
+    "结結区區试試点點来來对對过過样樣实實现現"
+)
+"""Common characters written differently in Simplified and Traditional Chinese, in pairs."""
+
+
+@pytest.mark.parametrize(
+    ("language", "other_script"),
+    [("zh_Hans", set(_SCRIPT_PAIRS[1::2])), ("zh_Hant", set(_SCRIPT_PAIRS[::2]))],
+)
+def test_chinese_catalogs_keep_to_their_script(language: str, other_script: set[str]) -> None:
+    """Lingua knows one Chinese; characters of the other script tell the two catalogs apart."""
+    t = get_translator(language)
+    mixed = {
+        translation: sorted(set(translation) & other_script)
+        for message in _template()
+        for _, translation in _translations(t, message)
+        if set(translation) & other_script
+    }
+    assert not mixed, f"{language}: characters of the other script: {mixed}"
 
 
 @pytest.fixture(scope="module")

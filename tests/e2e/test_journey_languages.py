@@ -336,7 +336,15 @@ async def test_the_command_menu_is_registered_in_every_language_at_start_up(
 
 
 @pytest.mark.parametrize(
-    ("language_code", "language"), [("pt-br", "pt"), ("es-419", "es"), ("he", "en")]
+    ("language_code", "language"),
+    [
+        ("pt-br", "pt"),
+        ("es-419", "es"),
+        ("zh-hk", "zh_Hant"),
+        ("tl", "fil"),
+        ("fa-IR", "fa"),
+        ("he", "en"),
+    ],
 )
 async def test_the_first_language_follows_the_telegram_app(
     bot: BotProcess, telegram: FakeBotApi, language_code: str, language: str
