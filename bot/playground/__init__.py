@@ -5,6 +5,6 @@ strict fake Bot API, the real bot against both, and a web chat that is a client 
 Bot API like Telegram's own apps.  Nothing here runs in a normal deployment.
 """
 
-from bot.playground.run import run_playground
+from bot.playground.run import PlaygroundError, run_playground
 
-__all__ = ["run_playground"]
+__all__ = ["PlaygroundError", "run_playground"]

@@ -33,6 +33,36 @@ _NOT_INHERITED = (
 
 BOT_USERNAME = "jiema_playground_bot"
 
+# Marks a data directory as the playground's; see prepare_data_dir().
+MARKER = "PLAYGROUND"
+_DATABASE_FILES = ("bot.sqlite3", "bot.sqlite3-wal", "bot.sqlite3-shm")
+
+
+class PlaygroundError(Exception):
+    """The playground cannot start; the message says why and what to do."""
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Make ``data_dir`` a fresh playground data directory.
+
+    The fakes keep their state in memory, so the bot's database of an earlier run describes
+    chats and orders that no longer exist: it is removed.  A directory that is not empty and
+    not marked as the playground's (a real deployment's, say) is never touched.
+
+    Raises:
+        PlaygroundError: ``data_dir`` holds something else.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / MARKER
+    if not marker.exists() and any(data_dir.iterdir()):
+        raise PlaygroundError(
+            f"{data_dir} is not empty and is not a playground's data directory; "
+            "give the playground an empty or new BOT_DATA_DIR"
+        )
+    marker.write_text("The playground's data directory: its database is reset at each start.\n")
+    for name in _DATABASE_FILES:
+        (data_dir / name).unlink(missing_ok=True)
+
 
 class BotProcess:
     """``python -m bot`` against the fakes; it is never restarted by the playground."""
@@ -112,11 +142,15 @@ async def run_playground(listen: tuple[str, int], data_dir: Path, stop: asyncio.
 
     Args:
         listen: Host and port of the web chat (loopback).
-        data_dir: The bot's ``BOT_DATA_DIR`` (SQLite, the generated secret, the log).
+        data_dir: The bot's ``BOT_DATA_DIR`` (SQLite, the generated secret, the log); see
+            :func:`prepare_data_dir`.
         stop: Set it to stop the bot (SIGTERM) and everything else.
+
+    Raises:
+        PlaygroundError: ``data_dir`` is not empty and not the playground's.
     """
     host, port = listen
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(prepare_data_dir, data_dir)
     async with contextlib.AsyncExitStack() as stack:
         sandbox = SandboxServer(SandboxConfig(auto_accounts=True))
         jiema_url = await sandbox.start()
