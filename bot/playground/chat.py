@@ -10,8 +10,9 @@ Routes (all on loopback):
 ``GET /``                           the chat (``static/index.html``)
 ``GET /api/events``                 SSE: the whole playground state, sent again on each change
 ``POST /api/users/{id}/send``       ``{"text"}``: the user sends a message
-``POST /api/users/{id}/press``      ``{"message_id", "row", "column"}``: press a callback button;
-                                    answers the bot's ``answerCallbackQuery`` once it comes
+``POST /api/users/{id}/press``      ``{"message_id", "row", "column", "text"}``: press a
+                                    callback button; answers with the bot's
+                                    ``answerCallbackQuery`` once it comes
 ``POST /api/users/{id}/language``   ``{"language_code"}``: the user's app language
 ``POST /api/users/{id}/webapp``     ``{"url", "theme"}``: the Mini App launch URL, signed initData
 ``POST /api/orders/{id}/sms``       sandbox control: deliver an SMS now
@@ -234,7 +235,14 @@ class ChatServer:
         if record.status == 200:
             return
         chat_id = record.params.get("chat_id")
-        concerned = [u for u in self._users.values() if chat_id in (None, str(u.id))]
+        query = self._telegram.world.callback_queries.get(
+            record.params.get("callback_query_id", "")
+        )
+        if query is not None:
+            chat_id = str(query.message.chat.id)
+        # An error about no chat of ours (or none at all) is shown in every chat.
+        concerned = [u for u in self._users.values() if chat_id == str(u.id)]
+        concerned = concerned or list(self._users.values())
         anchors = {
             user.id: user.chat.transcript[-1].message_id if user.chat.transcript else 0
             for user in concerned
@@ -288,6 +296,8 @@ class ChatServer:
             button = message.buttons[_integer(body, "row")][_integer(body, "column")]
         except IndexError:
             raise _bad_request("no such button") from None
+        if button.text != _string(body, "text"):
+            return web.json_response({"error": "the keyboard changed; press again"}, status=409)
         if button.kind != "callback_data":
             raise _bad_request(f"a {button.kind} button sends the bot no callback query")
         query_id = user.tap(message, button.value)

@@ -226,6 +226,19 @@ async def test_a_telegram_error_shows_as_a_red_notice(
     await bot.send(1001, "After the error")
     await expect(page.locator("#messages > *").last).to_contain_text("After the error")
     await expect(page.locator("#messages > *").nth(2)).to_have_class("notice")
+
+    # A callback query answered twice: the error belongs to the chat of the pressed button.
+    sent = await bot.send(
+        1001, "Tap", reply_markup={"inline_keyboard": [[{"text": "Tap", "callback_data": "t"}]]}
+    )
+    await page.locator(f'.message[data-id="{sent["message_id"]}"]').get_by_role("button").click()
+    query = (await bot.next_update())["callback_query"]
+    assert (await bot.call("answerCallbackQuery", callback_query_id=query["id"]))["ok"]
+    again = await bot.call("answerCallbackQuery", callback_query_id=query["id"])
+    await expect(notice.last).to_contain_text("Telegram error in answerCallbackQuery")
+    await expect(notice.last).to_contain_text(again["description"])
+    await expect(notice).to_have_count(2)
+
     # Bob's chat is not concerned.
     await page.locator(".user-tab", has_text="Bob").click()
     await expect(page.locator("#viewer")).to_have_text("you are Bob")

@@ -34,6 +34,12 @@ async function post(path, body) {
 function connect() {
   const events = new EventSource("/api/events");
   events.onmessage = (event) => apply(JSON.parse(event.data));
+  // EventSource reconnects by itself; meanwhile the header says the playground is away.
+  events.onerror = () => {
+    const status = $("bot-status");
+    status.textContent = "not connected to the playground";
+    status.className = "status down";
+  };
 }
 
 // ---- state -----------------------------------------------------------------------------------
@@ -384,7 +390,7 @@ async function pressButton(message, button, row, column, key) {
     ui.pending.add(key);
     renderMessages();
     try {
-      const answer = await post(`/api/users/${ui.userId}/press`, { message_id: message.id, row, column });
+      const answer = await post(`/api/users/${ui.userId}/press`, { message_id: message.id, row, column, text: button.text });
       if (answer.answered && answer.text) {
         if (answer.show_alert) showAlert(answer.text);
         else toast(answer.text);
