@@ -22,10 +22,21 @@ from .flood import FloodLimits
 from .html import HtmlParseError, parse_html
 from .ptb import application_builder, polling
 from .server import FakeBotApi
-from .state import Button, CallbackAnswer, Chat, ChatMessage, RequestRecord
+from .state import (
+    Button,
+    CallbackAnswer,
+    Chat,
+    ChatMessage,
+    RequestRecord,
+    WebhookConfig,
+    WebhookDelivery,
+)
 from .users import FakeUser
+from .webapp import DARK_THEME, LIGHT_THEME, init_data_hash, launch_url, sign_init_data
 
 __all__ = [
+    "DARK_THEME",
+    "LIGHT_THEME",
     "ApiError",
     "Button",
     "CallbackAnswer",
@@ -38,9 +49,14 @@ __all__ = [
     "HtmlParseError",
     "ManualClock",
     "RequestRecord",
+    "WebhookConfig",
+    "WebhookDelivery",
     "application_builder",
+    "init_data_hash",
+    "launch_url",
     "parse_html",
     "polling",
+    "sign_init_data",
     "utf16_len",
     "utf16_slice",
 ]

@@ -47,6 +47,23 @@ GET_UPDATES_CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
+GET_UPDATES_WHILE_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+SECRET_TOO_LONG = "Bad Request: secret token is too long"  # noqa: S105 - an error text
+SECRET_UNALLOWED_CHARACTERS = "Bad Request: secret token contains unallowed characters"  # noqa: S105 - an error text
+# Inline web_app buttons outside private chats (seen in reports of real answers).
+BUTTON_TYPE_INVALID = "Bad Request: BUTTON_TYPE_INVALID"
+
+
+def web_app_url_invalid(where: str, url: str) -> ApiError:
+    """A Web App URL that is not ``https``, e.g. ``inline keyboard button Web App URL 'http://x'
+    is invalid: Only HTTPS links are allowed`` (``where`` names the button)."""
+    return ApiError(
+        400, f"Bad Request: {where} Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+    )
 
 
 class ApiError(Exception):
