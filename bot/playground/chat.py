@@ -157,7 +157,7 @@ class ChatServer:
             "messages": [_message_json(m) for m in user.messages if not m.deleted],
             "typing": len(user.chat.actions),
             "commands": self._commands(user),
-            "menu_button": self._menu_button(user.id),
+            "menu_button": self._telegram.menu_button(user.id),
             "notices": [
                 {
                     "after": notice.anchors[user.id],
@@ -186,14 +186,6 @@ class ChatServer:
                 if commands:
                     return commands
         return []
-
-    def _menu_button(self, user_id: int) -> Any:
-        """The chat's menu button: its own, else the bot's default, else the command list."""
-        settings = self._telegram.world.settings
-        own = settings.get(f"menu_button:{user_id}", {"type": "default"})
-        if own.get("type") != "default":
-            return own
-        return settings.get("menu_button:0", {"type": "commands"})
 
     def _languages(self) -> list[dict[str, str]]:
         """The languages the bot registered its command menu in ("" stands for English)."""
