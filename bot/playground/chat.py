@@ -2,7 +2,8 @@
 
 The web chat is a client of the Bot API server, as Telegram's own apps are: everything it
 does goes through the fake's user-facing side (:class:`~bot.fakebotapi.FakeUser`: send,
-press, messages…), never through bot code.  It also shows the sandbox's view of the key a
+press, messages…), never through bot code (only the table of the bot's languages is read,
+for the language select).  It also shows the sandbox's view of the key a
 user typed (balance, orders) and lets the person make an SMS arrive or an order expire.
 
 Routes (all on loopback):
@@ -30,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from babel import Locale, UnknownLocaleError
 
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser, RequestRecord
 from bot.fakebotapi.webapp import DARK_THEME, LIGHT_THEME, launch_url, sign_init_data
+from bot.i18n import LANGUAGES
 from bot.sandbox import SandboxServer
 from bot.sandbox.engine import AUTO_KEY_RE, ApiError
 
@@ -187,10 +188,14 @@ class ChatServer:
                     return commands
         return []
 
-    def _languages(self) -> list[dict[str, str]]:
-        """The languages the bot registered its command menu in ("" stands for English)."""
-        codes = {code or "en" for _, code in self._telegram.world.commands} | {"en"}
-        return [{"code": code, "name": _language_name(code)} for code in sorted(codes)]
+    @staticmethod
+    def _languages() -> list[dict[str, str]]:
+        """The bot's languages, each as the ``language_code`` a Telegram app in that language
+        sends (an IETF tag: ``ru``, ``zh-hant``, ``fil``)."""
+        return [
+            {"code": code.replace("_", "-").lower(), "name": name}
+            for code, name in LANGUAGES.items()
+        ]
 
     def _sandbox_state(self, user_id: int) -> dict[str, Any]:
         """The sandbox's account of the key the user last typed (never the key itself)."""
@@ -369,15 +374,6 @@ def _message_json(message: ChatMessage) -> dict[str, Any]:
         "date": message.date,
         "content": next(iter(message.content), None),
     }
-
-
-def _language_name(code: str) -> str:
-    try:
-        locale = Locale.parse(code, sep="-")
-    except (ValueError, UnknownLocaleError):
-        return code
-    name = locale.get_display_name(locale) or code
-    return name[:1].upper() + name[1:]
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -96,4 +96,4 @@ async def test_buy_a_number_and_get_its_code(
     # Back to Alice: her chat is as she left it.
     await page.locator(".user-tab", has_text="Alice").click()
     await expect(incoming.last).to_contain_text(f"SMS for {phone}")
-    await expect(page.locator(".notice")).to_have_count(0)
+    await expect(page.locator(".notice"), "the bot made a Telegram error").to_have_count(0)
