@@ -19,7 +19,7 @@ from aiohttp import web
 from playwright.async_api import BrowserContext, Page, expect
 
 from bot.fakebotapi import FakeBotApi
-from bot.fakebotapi.webapp import LIGHT_THEME, init_data_hash
+from bot.fakebotapi.webapp import DARK_THEME, LIGHT_THEME, init_data_hash
 from bot.playground.chat import BotStatus, ChatServer
 from bot.sandbox import SandboxConfig, SandboxServer
 from tests.playground.conftest import free_port_pair
@@ -48,6 +48,13 @@ class BotSide:
         assert answer["ok"], answer
         result: dict[str, Any] = answer["result"]
         return result
+
+    async def waiting_updates(self) -> list[dict[str, Any]]:
+        """The updates not fetched yet, without waiting."""
+        answer = await self.call("getUpdates", offset=self._offset, timeout=0)
+        assert answer["ok"], answer
+        updates: list[dict[str, Any]] = answer["result"]
+        return updates
 
     async def next_update(self) -> dict[str, Any]:
         answer = await self.call("getUpdates", offset=self._offset, timeout=10)
@@ -106,6 +113,8 @@ async def test_html_is_rendered_as_telegram_renders_it(
     context: BrowserContext, chat_url: str, bot: BotSide
 ) -> None:
     page = await open_chat(context, chat_url, bot)
+    assert (await bot.call("sendChatAction", chat_id=1001, action="typing"))["ok"]
+    await expect(page.locator("#bot-status")).to_have_text("typing…")
     await bot.send(
         1001,
         "<b>bold <i>bold italic</i></b> <i>italic</i> <u>under</u> <s>struck</s> "
@@ -114,6 +123,7 @@ async def test_html_is_rendered_as_telegram_renders_it(
         "<blockquote>quoted</blockquote> 😀 /help",
     )
     bubble = page.locator("#messages .message.in .bubble").last
+    await expect(page.locator("#bot-status")).to_have_text("@jiema_test_bot · bot")  # it came
     await expect(bubble.locator("strong")).to_have_text("bold bold italic")
     await expect(bubble.locator("strong em")).to_have_text("bold italic")
     await expect(bubble.locator("> em")).to_have_text("italic")
@@ -145,7 +155,7 @@ async def test_callback_spinner_answer_and_edit_in_place(
     keyboard = {
         "inline_keyboard": [
             [{"text": "Press me", "callback_data": "press"}],
-            [{"text": "Open site", "url": "https://jiema.my/"}],
+            [{"text": "Open site", "url": f"{chat_url}?from=button"}],
         ]
     }
     sent = await bot.send(1001, "Pick one", reply_markup=keyboard)
@@ -164,6 +174,12 @@ async def test_callback_spinner_answer_and_edit_in_place(
     await expect(page.locator("#alert-text")).to_have_text("Done!")
     await page.locator("#alert button").click()
     await expect(button).not_to_have_class("pending")
+
+    # A URL button opens its link in a new tab; the bot hears nothing of it.
+    async with context.expect_page() as opened:
+        await page.get_by_role("button", name="Open site").click()
+    assert (await opened.value).url == f"{chat_url}?from=button"
+    assert await bot.waiting_updates() == []
 
     # An edit changes the same message in place; it is not a new one.
     edited = await bot.call(
@@ -290,6 +306,20 @@ async def test_command_menu_and_menu_button_open_the_mini_app_with_signed_init_d
         assert abs(int(fields["auth_date"]) - time.time()) < 60
         await page.locator("#webapp-close").click()
         await expect(page.locator("#webapp")).to_be_hidden()
+
+        # An inline web_app button opens it too, with a fresh launch in the dark theme.
+        await page.locator("#theme").select_option("dark")
+        keyboard = {"inline_keyboard": [[{"text": "Shop", "web_app": {"url": app_url}}]]}
+        await bot.send(1001, "Open the shop", reply_markup=keyboard)
+        await page.get_by_role("button", name="Shop").click()
+        await expect(frame.locator("h1")).to_have_text("Mini App")
+        await expect(page.locator("#webapp-title")).to_have_text("Shop")
+        src = await page.locator("#webapp-frame").get_attribute("src")
+        assert src is not None
+        launch = dict(parse_qsl(src.partition("#")[2]))
+        assert json.loads(launch["tgWebAppThemeParams"]) == DARK_THEME
+        fields = dict(parse_qsl(launch["tgWebAppData"]))
+        assert fields["hash"] == init_data_hash(telegram.token, fields)
     finally:
         await runner.cleanup()
 

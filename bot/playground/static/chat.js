@@ -528,7 +528,17 @@ document.addEventListener("DOMContentLoaded", () => {
       $("composer").requestSubmit();
     }
   });
-  $("slash").onclick = () => { $("commands").hidden = !$("commands").hidden; };
+  $("slash").onclick = (event) => {
+    event.stopPropagation();
+    $("commands").hidden = !$("commands").hidden;
+  };
+  // The command menu closes on a click elsewhere or Escape, like a Telegram app's.
+  document.addEventListener("click", (event) => {
+    if (!$("commands").contains(event.target)) $("commands").hidden = true;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") $("commands").hidden = true;
+  });
   $("language").onchange = async (event) => {
     try {
       await post(`/api/users/${ui.userId}/language`, { language_code: event.target.value });
