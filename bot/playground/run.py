@@ -95,7 +95,8 @@ class BotProcess:
         process = self._process
         if process is None or process.returncode is not None:
             return
-        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it exited meanwhile (a Ctrl-C)
+            process.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(process.wait(), _STOP_GRACE)
         except TimeoutError:
