@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser, RequestRecord
 from bot.fakebotapi.webapp import DARK_THEME, LIGHT_THEME, launch_url, sign_init_data
@@ -39,6 +40,9 @@ from bot.sandbox import SandboxServer
 from bot.sandbox.engine import AUTO_KEY_RE, ApiError
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+# Host names the chat's pages and API answer for.
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 THEMES = {"light": LIGHT_THEME, "dark": DARK_THEME}
 
@@ -98,7 +102,7 @@ class ChatServer:
 
     async def start(self, host: str, port: int) -> str:
         """Serve on ``host:port``; returns the chat's URL."""
-        app = web.Application()
+        app = web.Application(middlewares=[self._same_origin_only])
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC_DIR)
         app.router.add_get("/api/events", self._events)
@@ -118,7 +122,7 @@ class ChatServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        self.url = f"http://{host}:{port}/"
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
         return self.url
 
     async def stop(self) -> None:
@@ -247,6 +251,18 @@ class ChatServer:
         self._notices.append(Notice(record, anchors))
 
     # -- HTTP ----------------------------------------------------------------------------
+
+    @web.middleware
+    async def _same_origin_only(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse what another web site could make the person's browser send here: a request
+        for another host name (DNS rebinding), and a POST that is not JSON (a cross-site
+        "simple" request; a JSON one needs a CORS preflight, which is never granted)."""
+        name, _, port = request.host.rpartition(":")
+        if (name if port.isdigit() else request.host) not in _LOOPBACK_NAMES:
+            raise web.HTTPMisdirectedRequest(text="the playground answers on loopback only")
+        if request.method == "POST" and request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text="JSON only")
+        return await handler(request)
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import secrets
 import signal
@@ -62,6 +63,15 @@ def prepare_data_dir(data_dir: Path) -> None:
     marker.write_text("The playground's data directory: its database is reset at each start.\n")
     for name in _DATABASE_FILES:
         (data_dir / name).unlink(missing_ok=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class BotProcess:
@@ -148,9 +158,12 @@ async def run_playground(listen: tuple[str, int], data_dir: Path, stop: asyncio.
         stop: Set it to stop the bot (SIGTERM) and everything else.
 
     Raises:
-        PlaygroundError: ``data_dir`` is not empty and not the playground's.
+        PlaygroundError: ``listen`` is not a loopback address, or ``data_dir`` is not empty
+            and not the playground's.
     """
     host, port = listen
+    if not _is_loopback(host):
+        raise PlaygroundError(f"the playground serves on loopback only, not on {host!r}")
     await asyncio.to_thread(prepare_data_dir, data_dir)
     async with contextlib.AsyncExitStack() as stack:
         sandbox = SandboxServer(SandboxConfig(auto_accounts=True))
