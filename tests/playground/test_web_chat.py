@@ -261,11 +261,31 @@ async def test_a_telegram_error_shows_as_a_red_notice(
     await expect(page.locator("#messages .notice")).to_have_count(0)
 
 
+# A Mini App that speaks to its client as telegram-web-app.js does (JSON postMessage to the
+# parent): it shows a main and a back button, asks for the theme, and lists what it receives.
+MINI_APP = """<!doctype html><h1>Mini App</h1><ol id="got"></ol><script>
+const post = (eventType, eventData) =>
+  window.parent.postMessage(JSON.stringify({ eventType, eventData }), "*");
+window.addEventListener("message", (event) => {
+  const { eventType, eventData } = JSON.parse(event.data);
+  const item = document.createElement("li");
+  item.textContent = eventType === "theme_changed" ? `theme ${eventData.theme_params.bg_color}`
+    : eventType;
+  document.getElementById("got").append(item);
+  if (eventType === "back_button_pressed") post("web_app_close");
+});
+post("web_app_setup_main_button",
+  { is_visible: true, is_active: true, text: "Pay $0.10", color: "#31b545", text_color: "#fff" });
+post("web_app_setup_back_button", { is_visible: true });
+post("web_app_request_theme");
+</script>"""
+
+
 async def test_command_menu_and_menu_button_open_the_mini_app_with_signed_init_data(
     context: BrowserContext, chat_url: str, bot: BotSide, telegram: FakeBotApi
 ) -> None:
     async def mini_app(_: web.Request) -> web.Response:
-        return web.Response(text="<h1>Mini App</h1>", content_type="text/html")
+        return web.Response(text=MINI_APP, content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/app/", mini_app)
@@ -304,7 +324,19 @@ async def test_command_menu_and_menu_button_open_the_mini_app_with_signed_init_d
         user = json.loads(fields["user"])
         assert (user["id"], user["first_name"], user["language_code"]) == (1001, "Alice", "ru")
         assert abs(int(fields["auth_date"]) - time.time()) < 60
-        await page.locator("#webapp-close").click()
+        got = frame.locator("#got li")
+        await expect(got.first).to_have_text(f"theme {LIGHT_THEME['bg_color']}")
+        # The client draws the app's main button below it and tells it of presses.
+        main = page.locator("#webapp-main")
+        await expect(main).to_have_text("Pay $0.10")
+        await expect(main).to_have_css("background-color", "rgb(49, 181, 69)")
+        await main.click()
+        await expect(got.last).to_have_text("main_button_pressed")
+        await page.locator("#theme").select_option("dark")
+        await expect(got.last).to_have_text(f"theme {DARK_THEME['bg_color']}")
+        await page.locator("#theme").select_option("light")
+        # Its back button: this app closes itself on a press.
+        await page.locator("#webapp-back").click()
         await expect(page.locator("#webapp")).to_be_hidden()
 
         # An inline web_app button opens it too, with a fresh launch in the dark theme.

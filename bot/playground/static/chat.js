@@ -438,6 +438,8 @@ async function openWebApp(url, title) {
   try {
     const launch = await post(`/api/users/${ui.userId}/webapp`, { url, theme: ui.theme });
     $("webapp-title").textContent = title;
+    $("webapp-main").hidden = true;
+    $("webapp-back").hidden = true;
     $("webapp-frame").src = launch.url;
     $("webapp").hidden = false;
   } catch (error) {
@@ -448,6 +450,25 @@ async function openWebApp(url, title) {
 function closeWebApp() {
   $("webapp").hidden = true;
   $("webapp-frame").src = "about:blank";
+  $("webapp-main").hidden = true;
+  $("webapp-back").hidden = true;
+}
+
+function postToWebApp(eventType, eventData) {
+  $("webapp-frame").contentWindow.postMessage(JSON.stringify({ eventType, eventData }), "*");
+}
+
+// The Mini App's main button is drawn by the client, below the app (web_app_setup_main_button).
+function setupMainButton(params) {
+  const button = $("webapp-main");
+  button.hidden = !params.is_visible;
+  if (!params.is_visible) return;
+  const theme = ui.state.themes[ui.theme];
+  button.textContent = params.text;
+  button.disabled = !params.is_active;
+  button.classList.toggle("pending", Boolean(params.is_progress_visible));
+  button.style.background = params.color || theme.button_color;
+  button.style.color = params.text_color || theme.button_text_color;
 }
 
 // Events a Mini App posts to its Telegram client (telegram-web-app.js, postEvent).
@@ -460,15 +481,15 @@ function onWebAppEvent(event) {
   } catch {
     return;
   }
-  const reply = (eventType, eventData) =>
-    frame.contentWindow.postMessage(JSON.stringify({ eventType, eventData }), "*");
   const data = message.eventData || {};
   switch (message.eventType) {
     case "web_app_close": closeWebApp(); break;
     case "web_app_open_link": window.open(data.url, "_blank", "noopener"); break;
-    case "web_app_request_theme": reply("theme_changed", { theme_params: ui.state.themes[ui.theme] }); break;
+    case "web_app_setup_main_button": setupMainButton(data); break;
+    case "web_app_setup_back_button": $("webapp-back").hidden = !data.is_visible; break;
+    case "web_app_request_theme": postToWebApp("theme_changed", { theme_params: ui.state.themes[ui.theme] }); break;
     case "web_app_request_viewport":
-      reply("viewport_changed", { height: frame.clientHeight, is_state_stable: true, is_expanded: true });
+      postToWebApp("viewport_changed", { height: frame.clientHeight, is_state_stable: true, is_expanded: true });
       break;
     default: break;
   }
@@ -550,6 +571,7 @@ document.addEventListener("DOMContentLoaded", () => {
     ui.theme = event.target.value;
     localStorage.setItem("playground.theme", ui.theme);
     render();
+    if (!$("webapp").hidden) postToWebApp("theme_changed", { theme_params: ui.state.themes[ui.theme] });
   };
   $("messages").addEventListener("scroll", markRead);
   window.addEventListener("focus", markRead);
@@ -560,6 +582,8 @@ document.addEventListener("DOMContentLoaded", () => {
     markRead();
   };
   $("webapp-close").onclick = closeWebApp;
+  $("webapp-back").onclick = () => postToWebApp("back_button_pressed");
+  $("webapp-main").onclick = () => postToWebApp("main_button_pressed");
   window.addEventListener("message", onWebAppEvent);
   connect();
 });
