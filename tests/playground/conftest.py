@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright, expect
 
 from bot.playground import run_playground
+
+# The machine is shared: give the page more time than Playwright's default 5 s.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -75,8 +78,11 @@ async def playground(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
     while not await _listening("127.0.0.1", port):
-        if task.done() or loop.time() > deadline:
+        if task.done():
             task.result()  # raises what stopped it
+            raise AssertionError("the playground stopped before its web chat was up")
+        if loop.time() > deadline:
+            task.cancel()
             raise AssertionError("the playground's web chat did not start within 20 s")
         await asyncio.sleep(0.05)
     yield Playground(url, data_dir)

@@ -68,7 +68,7 @@ async def test_buy_a_number_and_get_its_code(
     await expect(order).to_contain_text("WAITING")
     await order.get_by_role("button", name="SMS now").click()
     # The code arrives as a new message (so a phone would notify), not as an edit.
-    await expect(incoming).to_have_count(messages_before + 1, timeout=15_000)
+    await expect(incoming).to_have_count(messages_before + 1)
     sms = incoming.last
     await expect(sms).to_contain_text(f"SMS for {phone}")
     code = re.search(r"Code: (\d+)", await sms.inner_text())
