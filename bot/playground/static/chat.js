@@ -122,9 +122,13 @@ function renderUsers() {
   );
   const user = currentUser();
   const select = $("language");
-  select.replaceChildren(
-    ...ui.state.languages.map((l) => el("option", { value: l.code, textContent: `${l.name} (${l.code})` })),
-  );
+  const options = JSON.stringify(ui.state.languages);
+  if (select.dataset.options !== options) { // rebuilt, an open select would close
+    select.replaceChildren(
+      ...ui.state.languages.map((l) => el("option", { value: l.code, textContent: `${l.name} (${l.code})` })),
+    );
+    select.dataset.options = options;
+  }
   select.value = user.language_code || "en";
 }
 
@@ -272,7 +276,7 @@ function wrapEntity(entity, content, raw) {
       node.onclick = () => node.classList.toggle("open");
       return node;
     }
-    case "text_link": return tag("a", { href: entity.url, target: "_blank", rel: "noopener noreferrer" });
+    case "text_link": return tag("a", { href: entity.url, title: entity.url, target: "_blank", rel: "noopener noreferrer" });
     case "url": {
       const href = /^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : `http://${raw}`;
       return tag("a", { href, target: "_blank", rel: "noopener noreferrer" });
