@@ -68,8 +68,14 @@ async def playground(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> AsyncIterator[Playground]:
     """``run_playground`` on free ports, in this event loop; the bot polls orders twice a
-    second (the playground passes the environment through)."""
+    second (the playground passes the environment through).
+
+    ``@pytest.mark.bot_env(NAME="value")`` adds environment variables for the bot.
+    """
     monkeypatch.setenv("POLL_INTERVAL", "0.5")
+    marker = request.node.get_closest_marker("bot_env")
+    for name, value in (marker.kwargs if marker else {}).items():
+        monkeypatch.setenv(name, value)
     port = free_port_pair()
     stop = asyncio.Event()
     data_dir = tmp_path / "data"
