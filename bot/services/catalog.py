@@ -109,8 +109,9 @@ class Catalog:
         """Countries by the API's numeric id."""
         return {country.id: country for country in await self._country_list(key)}
 
-    async def offers(self, key: ApiKey, service: str) -> list[Offer]:
-        """Countries with stock for ``service``, cheapest first."""
+    async def listing(self, key: ApiKey, service: str) -> list[Offer]:
+        """Every country the API prices for ``service``: in stock cheapest first, then the
+        sold-out ones (``count`` 0) by name, so a page can show them last and marked."""
         prices = await self._cached(
             f"prices:{service}", "prices", lambda: self._api.prices(key, service)
         )
@@ -121,17 +122,20 @@ class Catalog:
         countries = {country.id: country for country in country_list}
         offers = []
         for price in prices:
-            if price.count <= 0:
-                continue
             country = countries.get(price.country_id)
             slug = price.country_slug or (country.slug if country else "")
             name = country.name if country else slug.upper() or str(price.country_id)
-            offers.append(Offer(price.country_id, slug, name, price.price_cents, price.count))
-        offers.sort(key=lambda o: (o.price_cents, -o.count, o.name))
+            count = max(price.count, 0)
+            offers.append(Offer(price.country_id, slug, name, price.price_cents, count))
+        offers.sort(key=lambda o: (o.count <= 0, o.price_cents if o.count else 0, -o.count, o.name))
         if len(self._offers) >= _MAX_MEMO:
             self._offers.clear()
         self._offers[service] = (prices, country_list, offers)
         return list(offers)
+
+    async def offers(self, key: ApiKey, service: str) -> list[Offer]:
+        """Countries with stock for ``service``, cheapest first."""
+        return [o for o in await self.listing(key, service) if o.count > 0]
 
     async def offer(self, key: ApiKey, service: str, country_id: int) -> Offer | None:
         """The current offer for one country, or None when it has no stock (or no such)."""

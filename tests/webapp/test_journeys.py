@@ -1,0 +1,101 @@
+"""The Mini App in Chromium, Telegram played by the test: buy, live code, cancel, history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from playwright.async_api import Page, expect
+
+from tests.webapp.conftest import ALICE, DARK, Shop, screenshot, stored_codes
+
+
+async def _open(page: Page, shop: Shop, **launch: object) -> None:
+    await page.goto(shop.launch_url(**launch))  # type: ignore[arg-type]
+    await expect(page.locator("#services li").first).to_be_visible()
+
+
+async def _buy_whatsapp(page: Page, name: str = "light") -> str:
+    """Search, pick WhatsApp, sort by price, take the cheapest country, buy."""
+    started = time.monotonic()
+    await page.fill("#service-search", "whats")
+    await expect(page.locator("#services li")).to_have_count(1)
+    assert time.monotonic() - started < 1.0
+    await screenshot(page, f"services-{name}")
+    await page.click("#services [data-code=wa]")
+    await expect(page.locator("#countries li").first).to_be_visible()
+    await page.click("#sort [data-sort=stock]")
+    await page.click("#sort [data-sort=price]")
+    await screenshot(page, f"countries-{name}")
+    await page.locator("#countries button:not([disabled])").first.click()
+    await expect(page.locator("#buy")).to_be_enabled()
+    await screenshot(page, f"confirm-{name}")
+    await page.click("#buy")
+    await expect(page.locator("#order")).to_be_visible()
+    return await page.locator("#order .phone").inner_text()
+
+
+async def _order_id(shop: Shop) -> str:
+    orders = await shop.services.store.active_orders_for_user(ALICE)
+    assert len(orders) == 1
+    return orders[0].id
+
+
+async def test_buy_and_the_code_arrives_live(page: Page, shop: Shop) -> None:
+    await _open(page, shop)
+    phone = await _buy_whatsapp(page)
+    order_id = await _order_id(shop)
+    stored = await shop.services.store.get_order(order_id)
+    assert stored is not None and phone == stored.phone
+    await expect(page.locator("#status")).to_contain_text("Waiting")
+    await expect(page.locator("#countdown")).to_have_text(lambda_free_time())
+    await screenshot(page, "order-light")
+    shop.sandbox.deliver_sms(order_id, "Your WhatsApp code is 123-456. Don't share it.")
+    await expect(page.locator(".code").first).to_have_text("123456", timeout=5000)
+    await expect(page.locator("#next-sms")).to_be_visible()
+    await screenshot(page, "code-light")
+    assert stored_codes(shop.chat, order_id) == ["Your WhatsApp code is 123-456. Don't share it."]
+
+    await page.click("#next-sms")
+    await expect(page.locator("#status")).to_contain_text("Waiting")
+    shop.sandbox.deliver_sms(order_id, "WhatsApp code 778899")
+    await expect(page.locator(".code")).to_have_count(2, timeout=5000)
+    await expect(page.locator(".code").nth(1)).to_have_text("778899")
+    await asyncio.sleep(0)  # the chat got each code once, the page showed both
+    assert len(stored_codes(shop.chat, order_id)) == 2
+
+
+def lambda_free_time() -> object:
+    import re
+
+    return re.compile(r"^(19|20):\d\d$")
+
+
+async def test_cancel_shows_the_refund_and_history_opens_the_order(page: Page, shop: Shop) -> None:
+    await _open(page, shop)
+    await _buy_whatsapp(page)
+    await page.click("#cancel")
+    await expect(page.locator("#refunded")).to_be_visible()
+    await expect(page.locator("#status")).to_contain_text("Cancelled")
+    await screenshot(page, "cancelled-light")
+    await page.click("#tabs [data-tab=orders]")
+    await expect(page.locator("#orders li")).to_have_count(1)
+    await screenshot(page, "orders-light")
+    await page.click("#orders li button")
+    await expect(page.locator("#refunded")).to_be_visible()
+    await page.click("#back")
+    await expect(page.locator("#orders li")).to_have_count(1)
+    await page.click("#tabs [data-tab=balance]")
+    await expect(page.locator("main .big")).to_have_text("$10.00")
+    await screenshot(page, "balance-light")
+
+
+async def test_dark_theme(page: Page, shop: Shop) -> None:
+    await _open(page, shop, theme=DARK)
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(24, 24, 24)"
+    await _buy_whatsapp(page, "dark")
+    await screenshot(page, "order-dark")
+    await page.click("#tabs [data-tab=orders]")
+    await expect(page.locator("#orders li")).to_have_count(1)
+    await screenshot(page, "orders-dark")
