@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.webapp.conftest import ALICE, DARK, Shop, screenshot, stored_codes
@@ -41,20 +42,24 @@ async def _order_id(shop: Shop) -> str:
     return orders[0].id
 
 
-async def test_buy_and_the_code_arrives_live(page: Page, shop: Shop) -> None:
-    await _open(page, shop)
-    phone = await _buy_whatsapp(page)
+THEMES = pytest.mark.parametrize("theme", ["light", "dark"])
+
+
+@THEMES
+async def test_buy_and_the_code_arrives_live(page: Page, shop: Shop, theme: str) -> None:
+    await _open(page, shop, theme=DARK if theme == "dark" else None)
+    phone = await _buy_whatsapp(page, theme)
     order_id = await _order_id(shop)
     stored = await shop.services.store.get_order(order_id)
     assert stored is not None
     assert phone == stored.phone
     await expect(page.locator("#status")).to_contain_text("Waiting")
     await expect(page.locator("#countdown")).to_have_text(re.compile(r"^(19|20):\d\d$"))
-    await screenshot(page, "order-light")
+    await screenshot(page, f"order-{theme}")
     shop.sandbox.deliver_sms(order_id, "Your WhatsApp code is 123-456. Don't share it.")
     await expect(page.locator(".code").first).to_have_text("123456", timeout=5000)
     await expect(page.locator("#next-sms")).to_be_visible()
-    await screenshot(page, "code-light")
+    await screenshot(page, f"code-{theme}")
     assert stored_codes(shop.chat, order_id) == ["Your WhatsApp code is 123-456. Don't share it."]
 
     await page.click("#next-sms")
@@ -65,31 +70,33 @@ async def test_buy_and_the_code_arrives_live(page: Page, shop: Shop) -> None:
     assert len(stored_codes(shop.chat, order_id)) == 2
 
 
-async def test_cancel_shows_the_refund_and_history_opens_the_order(page: Page, shop: Shop) -> None:
-    await _open(page, shop)
-    await _buy_whatsapp(page)
+@THEMES
+async def test_cancel_shows_the_refund_and_history_opens_the_order(
+    page: Page, shop: Shop, theme: str
+) -> None:
+    await _open(page, shop, theme=DARK if theme == "dark" else None)
+    await _buy_whatsapp(page, theme)
     await page.click("#cancel")
     await expect(page.locator("#refunded")).to_be_visible()
     await expect(page.locator("#status")).to_contain_text("Cancelled")
-    await screenshot(page, "cancelled-light")
+    await screenshot(page, f"cancelled-{theme}")
     await page.click("#tabs [data-tab=orders]")
     await expect(page.locator("#orders li")).to_have_count(1)
-    await screenshot(page, "orders-light")
+    await screenshot(page, f"orders-{theme}")
     await page.click("#orders li button")
     await expect(page.locator("#refunded")).to_be_visible()
     await page.click("#back")
     await expect(page.locator("#orders li")).to_have_count(1)
     await page.click("#tabs [data-tab=balance]")
     await expect(page.locator("main .big")).to_have_text("$10.00")
-    await screenshot(page, "balance-light")
+    await screenshot(page, f"balance-{theme}")
 
 
-async def test_dark_theme(page: Page, shop: Shop) -> None:
+async def test_the_dark_theme_comes_from_telegrams_theme_params(page: Page, shop: Shop) -> None:
     await _open(page, shop, theme=DARK)
     background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(24, 24, 24)"
-    await _buy_whatsapp(page, "dark")
-    await screenshot(page, "order-dark")
-    await page.click("#tabs [data-tab=orders]")
-    await expect(page.locator("#orders li")).to_have_count(1)
-    await screenshot(page, "orders-dark")
+    scheme = await page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--tg-color-scheme')"
+    )
+    assert scheme.strip() == "dark"
