@@ -60,6 +60,19 @@ def test_everything_can_be_set() -> None:
         ({"POLL_INTERVAL": "0"}, "POLL_INTERVAL must be between"),
         ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"HTTP_LISTEN": "8080"}, "HTTP_LISTEN must be host:port"),
+        ({"HTTP_LISTEN": "0.0.0.0:http"}, "HTTP_LISTEN must be host:port"),
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL must be a postgresql:// URL"),
+        (
+            {"DATABASE_URL": "postgresql://u:p@h/db"},
+            "BOT_SECRET_KEY is required with DATABASE_URL",
+        ),
+        ({"WEBHOOK_URL": "https://bot.example/hook"}, "WEBHOOK_SECRET is required"),
+        (
+            {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "no spaces"},
+            "WEBHOOK_SECRET must be 1-256 characters",
+        ),
+        ({"WEBHOOK_URL": "bot.example/hook", "WEBHOOK_SECRET": "s"}, "WEBHOOK_URL must be"),
     ],
 )
 def test_a_bad_variable_is_named(env: dict[str, str], named: str) -> None:
@@ -69,9 +82,36 @@ def test_a_bad_variable_is_named(env: dict[str, str], named: str) -> None:
 
 
 def test_secrets_never_show_in_repr() -> None:
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_SECRET_KEY": "s" * 43})
-    assert TOKEN not in repr(settings)
-    assert "s" * 43 not in repr(settings)
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_SECRET_KEY": "s" * 43,
+            "DATABASE_URL": "postgresql://bot:pg-password@db/bot",
+            "WEBHOOK_URL": "https://bot.example/hook",
+            "WEBHOOK_SECRET": "hook-secret",
+        }
+    )
+    for secret in (TOKEN, "s" * 43, "pg-password", "hook-secret"):
+        assert secret not in repr(settings)
+
+
+def test_deployment_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_SECRET_KEY": "k" * 43,
+            "DATABASE_URL": "postgresql://bot:pw@db:5432/bot",
+            "WEBHOOK_URL": "https://bot.example/telegram/webhook",
+            "WEBHOOK_SECRET": "A-z_09",
+            "HTTP_LISTEN": "0.0.0.0:9000",
+        }
+    )
+    assert settings.database_url == "postgresql://bot:pw@db:5432/bot"
+    assert settings.webhook_path == "/telegram/webhook"
+    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 9000)
+    defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert (defaults.database_url, defaults.webhook_url, defaults.webhook_path) == (None,) * 3
+    assert (defaults.http_host, defaults.http_port) == ("127.0.0.1", 8080)
 
 
 def test_the_command_refuses_to_start_without_a_token(tmp_path: Path) -> None:

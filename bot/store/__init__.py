@@ -1,5 +1,6 @@
-"""Storage layer: SQLite database of users, orders, SMS deliveries and purchases."""
+"""Storage layer: users, orders, SMS deliveries and purchases, on SQLite or PostgreSQL."""
 
+from bot.store.db import Database, SqliteDatabase
 from bot.store.models import (
     FINAL_STATUSES,
     Delivery,
@@ -10,18 +11,22 @@ from bot.store.models import (
     User,
 )
 from bot.store.persistence import SqlitePersistence
-from bot.store.store import PURCHASE_TTL, PtbDataKind, Store
+from bot.store.store import PURCHASE_TTL, Clock, PtbDataKind, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
     "PURCHASE_TTL",
+    "Clock",
+    "Database",
     "Delivery",
     "DeliveryState",
     "PtbDataKind",
     "Purchase",
     "PurchaseState",
+    "SqliteDatabase",
     "SqlitePersistence",
     "Store",
     "StoredOrder",
     "User",
+    "open_store",
 ]

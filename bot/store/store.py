@@ -1,28 +1,19 @@
-"""The bot's SQLite database: plain SQL over one aiosqlite connection.
+"""The bot's database: plain SQL, written once, over a :class:`bot.store.db.Database`.
 
 Every public method commits before it returns, so what it wrote survives a crash of the
-process right after. All statements go through one ``asyncio.Lock`` and every write runs in
-``BEGIN IMMEDIATE … COMMIT``: with a single shared connection, a statement from another task
-must never land inside someone else's open transaction (it would be committed or rolled back
-with it), and multi-statement operations must be all-or-nothing.
-
-The database belongs to one bot process (SQLite's own locking still protects the file, and
-``busy_timeout`` covers short outside access such as a backup).
+process right after. Statements use ``?`` placeholders and portable SQL (SQLite and
+PostgreSQL both run it); rows are read by column name.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
-import aiosqlite
-
+from bot.store.db import Database, Params, Row, SqliteDatabase
 from bot.store.migrations import migrate
 from bot.store.models import (
     Delivery,
@@ -33,19 +24,20 @@ from bot.store.models import (
     User,
 )
 
-__all__ = ["PURCHASE_TTL", "PtbDataKind", "Store"]
+__all__ = ["PURCHASE_TTL", "Clock", "PtbDataKind", "Store", "open_store"]
 
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
 
 PtbDataKind = Literal["user", "chat"]
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware."""
 
 _FINISHED_PURCHASE: Final = frozenset(
     {PurchaseState.DONE, PurchaseState.FAILED, PurchaseState.UNKNOWN}
 )
 _TOKEN_BYTES: Final = 9  # 12 URL-safe characters: 72 random bits, tiny in callback_data
-
-_Params = Sequence[object]
+_SQLITE_FILE: Final = "bot.sqlite3"
 
 
 def _ts(moment: datetime) -> str:
@@ -66,7 +58,7 @@ def _opt_dt(text: str | None) -> datetime | None:
     return None if text is None else _dt(text)
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Row) -> User:
     return User(
         telegram_id=row["telegram_id"],
         language=row["language"],
@@ -80,7 +72,7 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
-def _order(row: sqlite3.Row) -> StoredOrder:
+def _order(row: Row) -> StoredOrder:
     return StoredOrder(
         id=row["id"],
         user_id=row["user_id"],
@@ -102,7 +94,7 @@ def _order(row: sqlite3.Row) -> StoredOrder:
     )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         order_id=row["order_id"],
         position=row["position"],
@@ -114,7 +106,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
     )
 
 
-def _purchase(row: sqlite3.Row) -> Purchase:
+def _purchase(row: Row) -> Purchase:
     return Purchase(
         token=row["token"],
         user_id=row["user_id"],
@@ -131,45 +123,50 @@ def _purchase(row: sqlite3.Row) -> Purchase:
 
 
 class Store:
-    """Async access to the bot's database. Create it with :meth:`open`."""
+    """Async access to the bot's database. Create it with :meth:`open` or :func:`open_store`."""
 
-    __slots__ = ("_db", "_last_now", "_lock")
+    __slots__ = ("_clock", "_db", "_last_now")
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        """Wrap ``db``, whose schema must be up to date (see :func:`bot.store.migrations.migrate`).
+
+        Args:
+            db: The database.
+            clock: The current time (default: the system clock); tests move it.
+        """
         self._db = db
-        self._lock = asyncio.Lock()
+        self._clock: Clock = clock or _system_clock
         self._last_now = datetime.min.replace(tzinfo=UTC)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+    async def open(cls, path: Path | str, *, clock: Clock | None = None) -> Store:
+        """Open (creating if needed) the SQLite database at ``path``, schema brought up to date.
 
         Args:
             path: Database file; its parent directory is created. ``":memory:"`` gives a
                 throw-away in-memory database.
+            clock: See :meth:`__init__`.
         """
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        return await cls.over(await SqliteDatabase.open(path), clock=clock)
+
+    @classmethod
+    async def over(cls, db: Database, *, clock: Clock | None = None) -> Store:
+        """Migrate ``db`` and wrap it; ``db`` is closed if that fails."""
         try:
-            db.row_factory = sqlite3.Row
-            for pragma in (
-                "journal_mode = WAL",
-                "synchronous = NORMAL",
-                "foreign_keys = ON",
-                "busy_timeout = 5000",
-            ):
-                await db.execute(f"PRAGMA {pragma}")
             await migrate(db)
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return cls(db, clock=clock)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.dialect
 
     async def close(self) -> None:
-        """Close the connection; waits for a running operation to finish first."""
-        async with self._lock:
-            await self._db.close()
+        """Close the database; waits for a running operation to finish first."""
+        await self._db.close()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -179,41 +176,24 @@ class Store:
         Two writes in the same clock tick still get distinct, ordered timestamps, which
         keeps "newest first" queries deterministic.
         """
-        now = datetime.now(UTC)
+        now = self._clock().astimezone(UTC)
         if now <= self._last_now:
             now = self._last_now + timedelta(microseconds=1)
         self._last_now = now
         return now
 
-    async def _fetch(self, sql: str, params: _Params = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            return list(await self._db.execute_fetchall(sql, params))
+    async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._db.fetch(sql, params)
 
-    async def _fetch_one(self, sql: str, params: _Params = ()) -> sqlite3.Row | None:
-        rows = await self._fetch(sql, params)
-        return rows[0] if rows else None
+    async def _fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._db.fetch_one(sql, params)
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            try:
-                # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
-                # runs on aiosqlite's thread, and the rollback queued after it must undo it.
-                await self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-            except BaseException:
-                await self._db.rollback()  # a no-op when no transaction is open
-                raise
-            await self._db.commit()
-
-    async def _write(self, sql: str, params: _Params = ()) -> int:
+    async def _write(self, sql: str, params: Params = ()) -> int:
         """Run one data-changing statement in its own transaction; return the rows changed."""
-        async with self._transaction() as db, db.execute(sql, params) as cursor:
-            return cursor.rowcount
+        return await self._db.execute(sql, params)
 
-    async def _write_returning(self, sql: str, params: _Params = ()) -> list[sqlite3.Row]:
-        async with self._transaction() as db:
-            return list(await db.execute_fetchall(sql, params))
+    async def _write_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._db.fetch_returning(sql, params)
 
     # -- users ---------------------------------------------------------------------------
 
@@ -228,8 +208,8 @@ class Store:
         if known is not None and (known.language is not None or language is None):
             return known
         now = _ts(self._now())
-        async with self._transaction() as db:
-            await db.execute(
+        async with self._db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO users (telegram_id, language, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (telegram_id) DO UPDATE"
@@ -237,12 +217,9 @@ class Store:
                 " WHERE users.language IS NULL AND excluded.language IS NOT NULL",
                 (telegram_id, language, now, now),
             )
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT * FROM users WHERE telegram_id = ?", (telegram_id,)
-                )
-            )
-        return _user(rows[0])
+            row = await tx.fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
+        assert row is not None  # inserted or kept by the statement above
+        return _user(row)
 
     async def get_user(self, telegram_id: int) -> User | None:
         row = await self._fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
@@ -296,15 +273,17 @@ class Store:
         """
         changed = await self._write(
             "UPDATE users SET key_revoked = 1, updated_at = ?"
+            # A stored key always has a fingerprint (CHECK in migration 1), so COALESCE
+            # matches any key when ``fingerprint`` is None.
             " WHERE telegram_id = ? AND key_revoked = 0 AND key_cipher IS NOT NULL"
-            " AND (? IS NULL OR key_fingerprint = ?)",
-            (_ts(self._now()), telegram_id, fingerprint, fingerprint),
+            " AND key_fingerprint = COALESCE(?, key_fingerprint)",
+            (_ts(self._now()), telegram_id, fingerprint),
         )
         return changed == 1
 
     async def users_count(self) -> int:
-        row = await self._fetch_one("SELECT COUNT(*) FROM users")
-        return int(row[0]) if row else 0
+        row = await self._fetch_one("SELECT COUNT(*) AS n FROM users")
+        return 0 if row is None else int(row["n"])
 
     # -- orders --------------------------------------------------------------------------
 
@@ -362,8 +341,11 @@ class Store:
         """
         expires = _opt_ts(expires_at)
         changed = await self._write(
+            # Portable SQL: PostgreSQL has no ``a IS NOT b`` for values and must be able to
+            # infer every parameter's type, hence the CAST on the one only tested for NULL.
             "UPDATE orders SET status = ?, expires_at = COALESCE(?, expires_at), updated_at = ?"
-            " WHERE id = ? AND (status IS NOT ? OR (? IS NOT NULL AND expires_at IS NOT ?))",
+            " WHERE id = ? AND (status <> ? OR (CAST(? AS TEXT) IS NOT NULL"
+            " AND (expires_at IS NULL OR expires_at <> ?)))",
             (status, expires, _ts(self._now()), order_id, status, expires, expires),
         )
         return changed == 1
@@ -602,3 +584,22 @@ class Store:
 
     async def drop_ptb_data(self, kind: PtbDataKind, ident: int) -> None:
         await self._write("DELETE FROM ptb_data WHERE kind = ? AND id = ?", (kind, ident))
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def open_store(
+    database_url: str | None, data_dir: Path, *, clock: Clock | None = None
+) -> Store:
+    """Open the bot's store: PostgreSQL at ``database_url``, else SQLite in ``data_dir``.
+
+    Args:
+        database_url: ``postgresql://…`` (``DATABASE_URL``), or None/empty for SQLite.
+        data_dir: ``BOT_DATA_DIR``; the SQLite file is ``bot.sqlite3`` in it.
+        clock: See :meth:`Store.__init__`.
+    """
+    if not database_url:
+        return await Store.open(data_dir / _SQLITE_FILE, clock=clock)
+    raise ValueError("PostgreSQL is not supported yet")

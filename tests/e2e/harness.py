@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.api.models import parse_time
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from bot.store import Store, StoredOrder
 from bot.vault import KeyVault, load_or_create_secret
-from tests.e2e.fakebotapi import FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser, FloodLimits, ManualClock
+from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser, FloodLimits, ManualClock
 
 TOKEN = "123456:TEST"
 NOT_MODIFIED = (

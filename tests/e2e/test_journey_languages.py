@@ -13,11 +13,11 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.commands import COMMANDS
+from bot.fakebotapi import ChatMessage, FakeBotApi
 from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, Translator, flag
 from bot.i18n import get_translator as translator
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, sandbox_orders
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi
 from tests.e2e.harness import BotProcess
 
 _BETWEEN_PHRASES = re.compile(r"\{[^}]*\}|<[^>]*>|[\n.,:;!?()“”]")

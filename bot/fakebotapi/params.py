@@ -51,8 +51,10 @@ class Params:
                 for key, value in (await request.post()).items():
                     if isinstance(value, web.FileField):
                         files[key] = (value.filename, value.file.read())
-                    else:
+                    elif isinstance(value, str):
                         values[key] = value
+                    else:  # a multipart part without a charset arrives as bytes
+                        values[key] = bytes(value).decode("utf-8", "replace")
         return cls(values, files)
 
     def has(self, name: str) -> bool:
