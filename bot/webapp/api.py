@@ -304,9 +304,11 @@ class WebApp:
         self.validator = validator
         self.config = config
         self._streams: set[asyncio.Task[Any]] = set()
+        self._closing = False
 
     async def close_streams(self, _app: web.Application | None = None) -> None:
         """End every open live stream (at shutdown: they would hold it up to their max)."""
+        self._closing = True
         for task in list(self._streams):
             task.cancel()
 
@@ -423,7 +425,21 @@ class WebApp:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: the order view each time it changes (EventSource sends no
-        headers, so ``initData`` comes as a query parameter, validated the same way)."""
+        headers, so ``initData`` comes as a query parameter, validated the same way).
+
+        The whole handler is registered as a stream from its first line, so a shutdown
+        also ends one that is still starting (it would otherwise hold the shutdown up).
+        """
+        task = asyncio.current_task()
+        if self._closing or task is None:
+            raise web.HTTPServiceUnavailable
+        self._streams.add(task)
+        try:
+            return await self._stream(request)
+        finally:
+            self._streams.discard(task)
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
         try:
             user = self.validator.validate(request.query.get("initData"))
         except InitDataError as exc:
@@ -438,6 +454,7 @@ class WebApp:
                 interval=self.config.watch_interval,
                 heartbeat=self.config.heartbeat,
                 max_duration=self.config.stream_max,
+                gone=lambda: request.transport is None or request.transport.is_closing(),
             )
         except NotYoursError:
             return _error(_Refusal(404, "NOT_FOUND", views.not_your_order(t)))
@@ -448,11 +465,8 @@ class WebApp:
                 "X-Accel-Buffering": "no",
             }
         )
-        await response.prepare(request)
-        task = asyncio.current_task()
-        if task is not None:
-            self._streams.add(task)
         try:
+            await response.prepare(request)
             await response.write(b"retry: 2000\n\n")
             async for state in changes:
                 if state is None:
@@ -465,8 +479,6 @@ class WebApp:
         except ConnectionResetError:
             pass  # the page went away
         finally:
-            if task is not None:
-                self._streams.discard(task)
             await changes.aclose()
         return response
 

@@ -184,27 +184,36 @@ class MiniApp:
         interval: float = 0.4,
         heartbeat: float = 15.0,
         max_duration: float = 600.0,
+        gone: Callable[[], bool] = lambda: False,
     ) -> AsyncGenerator[OrderState | None, None]:
         """The order each time the database shows it changed; None as a keep-alive point.
 
         Reads the stored order and its SMS (never the API), so it sees whatever any
         replica's poller recorded. Starts with the current state; ends after the order is
-        final, or after ``max_duration`` seconds (the page reconnects).
+        final, once ``gone()`` says the page left, or after ``max_duration`` seconds (the
+        page reconnects).
 
         Raises:
             NotYoursError: before the first state, for an order that is not the user's.
         """
         state = await self._state(await self._s.orders.get(user_id, order_id))
-        return self._changes(state, interval, heartbeat, max_duration)
+        return self._changes(state, interval, heartbeat, max_duration, gone)
 
     async def _changes(
-        self, state: OrderState, interval: float, heartbeat: float, max_duration: float
+        self,
+        state: OrderState,
+        interval: float,
+        heartbeat: float,
+        max_duration: float,
+        gone: Callable[[], bool],
     ) -> AsyncGenerator[OrderState | None, None]:
         start = last_sent = self._clock()
         shown = state.fingerprint()
         yield state
         while not state.order.is_final and self._clock() - start < max_duration:
             await self._sleep(interval)
+            if gone():
+                return
             current = await self._s.store.get_order(state.order.id)
             if current is None:
                 return
