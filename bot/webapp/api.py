@@ -41,7 +41,6 @@ from bot.webapp.texts import PAGE_TEXTS, page_texts, plain
 log = logging.getLogger(__name__)
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
-HISTORY_PAGE_SIZE: Final = 10
 _MAX_JSON_BODY = 4096
 
 
@@ -55,6 +54,7 @@ class WebAppConfig:
         watch_interval: Seconds between two reads of the database for the live stream.
         heartbeat: Seconds of silence after which the stream sends a comment.
         stream_max: Seconds one stream stays open (the page's EventSource reconnects).
+        history_page: Orders per page of the history.
     """
 
     prefix: str = "/app"
@@ -62,6 +62,7 @@ class WebAppConfig:
     watch_interval: float = 0.4
     heartbeat: float = 15.0
     stream_max: float = 600.0
+    history_page: int = 10
 
 
 class _Refusal(Exception):
@@ -399,7 +400,7 @@ class WebApp:
         cursor = call.request.query.get("cursor") or None
         if cursor is not None and len(cursor) > 256:
             raise _Refusal(400, "BAD_REQUEST", plain(views.sorry(call.t).text))
-        page = await self.app.history(call.user.id, cursor, HISTORY_PAGE_SIZE)
+        page = await self.app.history(call.user.id, cursor, self.config.history_page)
         names = await self.app.service_names(call.user.id)
         return ok(
             {

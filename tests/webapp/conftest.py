@@ -162,7 +162,9 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             await store.ensure_user(user_id, language)
             await accounts.link(user_id, ApiKey(keys[user_id]))
         app = web.Application()
-        setup_webapp(app, services, TOKEN, WebAppConfig(watch_interval=0.2, heartbeat=2.0))
+        setup_webapp(
+            app, services, TOKEN, WebAppConfig(watch_interval=0.2, heartbeat=2.0, history_page=2)
+        )
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

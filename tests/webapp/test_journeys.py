@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.async_api import Page, expect
@@ -18,10 +17,20 @@ async def _open(page: Page, shop: Shop, **launch: object) -> None:
 
 async def _buy_whatsapp(page: Page, name: str = "light") -> str:
     """Search, pick WhatsApp, sort by price, take the cheapest country, buy."""
-    started = time.monotonic()
-    await page.fill("#service-search", "whats")
+    # Filtering 700 services is synchronous in the input handler: time it in the page.
+    for query in ("a", "whats"):
+        spent = await page.evaluate(
+            """(q) => {
+                const input = document.getElementById("service-search");
+                const start = performance.now();
+                input.value = q;
+                input.dispatchEvent(new Event("input"));
+                return performance.now() - start;
+            }""",
+            query,
+        )
+        assert spent < 100, (query, spent)
     await expect(page.locator("#services li")).to_have_count(1)
-    assert time.monotonic() - started < 1.0
     await screenshot(page, f"services-{name}")
     await page.click("#services [data-code=wa]")
     await expect(page.locator("#countries li").first).to_be_visible()
@@ -82,6 +91,7 @@ async def test_cancel_shows_the_refund_and_history_opens_the_order(
     await screenshot(page, f"cancelled-{theme}")
     await page.click("#tabs [data-tab=orders]")
     await expect(page.locator("#orders li")).to_have_count(1)
+    await expect(page.locator("#more")).to_be_hidden()
     await screenshot(page, f"orders-{theme}")
     await page.click("#orders li button")
     await expect(page.locator("#refunded")).to_be_visible()
@@ -100,3 +110,25 @@ async def test_the_dark_theme_comes_from_telegrams_theme_params(page: Page, shop
         "getComputedStyle(document.documentElement).getPropertyValue('--tg-color-scheme')"
     )
     assert scheme.strip() == "dark"
+
+
+async def test_history_comes_in_cursor_pages(page: Page, shop: Shop) -> None:
+    """Three orders, two per page (the test's page size): More brings the third."""
+    await _open(page, shop)
+    for _ in range(3):
+        await page.click("#tabs [data-tab=services]")
+        await page.click("#services [data-code=tg]")
+        await page.locator("#countries button:not([disabled])").first.click()
+        await page.click("#buy")
+        await expect(page.locator("#order")).to_be_visible()
+    await page.click("#tabs [data-tab=orders]")
+    await expect(page.locator("#orders li")).to_have_count(2)
+    await page.click("#more")
+    await expect(page.locator("#orders li")).to_have_count(3)
+    await expect(page.locator("#more")).to_be_hidden()
+    ids = await page.locator("#orders [data-order]").evaluate_all(
+        "rows => rows.map(r => r.dataset.order)"
+    )
+    assert len(set(ids)) == 3
+    await page.locator("#orders li button").nth(2).click()
+    await expect(page.locator("#order")).to_be_visible()
