@@ -392,20 +392,18 @@ class WebApp:
             raise _Refusal(409, "ALREADY_USED", views.purchase_used(t), order=order)
         if isinstance(result, Unconfirmed):
             raise _Refusal(202, "UNCONFIRMED", plain(views.purchase_unconfirmed(t).text))
-        state = await self.app.order(call.user.id, result.order.id)
-        return ok(order_json(t, state), status=201)
+        return ok(order_json(t, result), status=201)
 
     @endpoint
     async def history(self, call: _Call) -> web.StreamResponse:
         cursor = call.request.query.get("cursor") or None
         if cursor is not None and len(cursor) > 256:
             raise _Refusal(400, "BAD_REQUEST", plain(views.sorry(call.t).text))
-        page = await self.app.history(call.user.id, cursor, self.config.history_page)
-        names = await self.app.service_names(call.user.id)
+        history = await self.app.history(call.user.id, cursor, self.config.history_page)
         return ok(
             {
-                "items": [_history_json(call.t, o, names) for o in page.items],
-                "next_cursor": page.next_cursor,
+                "items": [_history_json(call.t, o, history.names) for o in history.page.items],
+                "next_cursor": history.page.next_cursor,
             }
         )
 

@@ -22,7 +22,6 @@ from bot.services.catalog import Catalog, Offer
 from bot.services.orders import NotYoursError, OrderService
 from bot.services.purchases import (
     AlreadyUsed,
-    Bought,
     OfferGoneError,
     PurchaseService,
     Quote,
@@ -74,7 +73,15 @@ class OrderState:
         return (o.status, o.expires_at, o.sms_seen, o.charged_cents, o.phone, sms)
 
 
-BuyOutcome = Bought | AlreadyUsed | Unconfirmed
+@dataclass(frozen=True, slots=True)
+class History:
+    """One page of the user's orders, with service names to label them."""
+
+    page: OrderPage
+    names: dict[str, str]
+
+
+BuyOutcome = OrderState | AlreadyUsed | Unconfirmed
 
 
 class MiniApp:
@@ -141,7 +148,10 @@ class MiniApp:
         claimed = await self._s.purchases.claim(user_id, token)
         if isinstance(claimed, AlreadyUsed):
             return claimed
-        return await self._s.purchases.create(claimed)
+        created = await self._s.purchases.create(claimed)
+        if isinstance(created, Unconfirmed):
+            return created
+        return await self._state(created.order)
 
     async def order(self, user_id: int, order_id: str) -> OrderState:
         """The user's order; one the bot does not track yet is adopted if the API says so.
@@ -168,13 +178,11 @@ class MiniApp:
         stored, fresh = await self._s.orders.next_sms(user_id, order_id)
         return await self._state(await self._s.tracker.observe(stored, fresh))
 
-    async def history(self, user_id: int, cursor: str | None, limit: int) -> OrderPage:
+    async def history(self, user_id: int, cursor: str | None, limit: int) -> History:
         """One page of the user's orders as the API lists them."""
-        return await self._s.orders.history(user_id, cursor, limit)
-
-    async def service_names(self, user_id: int) -> dict[str, str]:
-        """Service names by code, to label history entries."""
-        return {s.code: s.name for s in await self.catalogue(user_id)}
+        page = await self._s.orders.history(user_id, cursor, limit)
+        names = {s.code: s.name for s in await self.catalogue(user_id)}
+        return History(page, names)
 
     async def watch(
         self,

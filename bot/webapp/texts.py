@@ -32,10 +32,8 @@ PAGE_TEXTS: Final[Mapping[str, str]] = {
     "myOrders": N_("My orders"),
     "balance": N_("Balance"),
     "copyNumber": N_("Copy number"),
-    "code": N_("Code: <code>{code}</code>"),
     "nextSms": N_("Another SMS"),
     "cancelOrder": N_("Cancel order"),
-    "buyAgain": N_("Buy again"),
     "refunded": N_("Refunded: {amount}"),
     "noOrders": N_("You have no orders yet. /buy to get a number."),
     "linkFirst": N_("First link your jiema.my API key with /link."),
@@ -49,10 +47,10 @@ PAGE_TEXTS: Final[Mapping[str, str]] = {
         "Sorry, something went wrong on my side. Your orders and codes are safe; "
         "please try again, or /help."
     ),
+    "noService": N_("No service matches “{query}”. Type another name."),
+    "noCountry": N_("<b>{service}</b>: no country matches “{query}”. Type another name."),
+    "left": N_("{duration} left"),
     # Page only.
-    "search": N_("Search by name or code"),
-    "nothing": N_("Nothing matches."),
-    "from": N_("from {price}"),
     "inStock": N_("{count} in stock"),
     "soldOut": N_("Out of stock"),
     "sortBy": N_("Sort by"),
@@ -61,11 +59,6 @@ PAGE_TEXTS: Final[Mapping[str, str]] = {
     "byName": N_("Name"),
     "copy": N_("Copy"),
     "copied": N_("Copied"),
-    "timeLeft": N_("Time left"),
-    "waitingSms": N_("Codes appear here as soon as they arrive."),
-    "more": N_("More"),
-    "toChat": N_("Back to the chat"),
-    "retry": N_("Try again"),
     "reopen": N_("This page has expired or was not opened from the bot. Reopen it from the bot."),
 }
 

@@ -153,7 +153,7 @@
     haptic("error");
     page("error", "", el("div", { class: "card center" },
       el("p", { id: "error", text: err.message }),
-      el("button", { class: "btn", type: "button", onclick: render }, T.retry || "↻")));
+      el("button", { class: "btn", type: "button", onclick: render }, "↻")));
   }
 
   // -- screens -----------------------------------------------------------------------------
@@ -161,19 +161,14 @@
     tabs.hidden = true;
     balBtn.hidden = true;
     backBtn.hidden = true;
-    page("auth", "", el("div", { class: "card center" },
-      el("p", { id: "reopen", text: message }),
-      tg && tg.close ? el("button", { class: "btn", type: "button", onclick: () => tg.close() },
-        T.toChat || "OK") : null));
+    page("auth", "", el("div", { class: "card center" }, el("p", { id: "reopen", text: message })));
   }
 
   function unlinkedScreen() {
     tabs.hidden = true;
     page("unlinked", T.linkFirst, el("div", { class: "card" },
       el("p", { class: "status", text: T.linkFirst }),
-      el("p", { class: "sms", text: T.linkSteps }),
-      tg && tg.close ? el("button", { class: "btn", type: "button", onclick: () => tg.close() },
-        T.toChat) : null));
+      el("p", { class: "sms", text: T.linkSteps })));
   }
 
   const refreshBalance = () => api("session").then((s) => showBalance(s.balance), () => {});
@@ -193,20 +188,23 @@
     }
     const list = el("ul", { class: "list", id: "services" });
     const input = el("input", {
-      class: "search", id: "service-search", type: "search", placeholder: T.search,
+      class: "search", id: "service-search", type: "search", placeholder: "🔍",
       autocomplete: "off", oninput: () => draw(input.value),
     });
+    // Rows are built once per service and reused: filtering 700 of them as the user types
+    // only picks which existing nodes the list holds.
+    const locale = session.language.replace("_", "-");
+    const row = (s) => s.node || (s.node = el("li", {},
+      el("button", { class: "row", type: "button", "data-code": s.code,
+        onclick: () => { haptic("tap"); show(countriesScreen, s.code, s.name); } },
+        el("span", { class: "name", text: s.name }),
+        el("span", { class: "side" }, s.price ? ltr(s.price) : null, el("br"),
+          el("small", {}, ltr(fill(T.inStock, { count: s.stock.toLocaleString(locale) })))))));
     function draw(query) {
       const q = query.trim().toLowerCase();
       const hits = q ? catalogue.filter((s) => s.hay.includes(q)) : catalogue;
-      list.replaceChildren(...(hits.length ? hits.map((s) => el("li", {},
-        el("button", { class: "row", type: "button", "data-code": s.code,
-          onclick: () => { haptic("tap"); show(countriesScreen, s.code, s.name); } },
-          el("span", { class: "name", text: s.name }),
-          el("span", { class: "side" },
-            s.price ? ltr(fill(T.from, { price: s.price })) : null,
-            el("br"), el("small", {}, ltr(fill(T.inStock, { count: s.stock.toLocaleString(session.language.replace("_", "-")) }))))))) :
-        [el("li", { class: "row muted", text: T.nothing })]));
+      list.replaceChildren(...(hits.length ? hits.map(row) :
+        [el("li", { class: "row muted", text: fill(T.noService, { query }) })]));
     }
     page("services", T.buyNumber, el("p", { class: "muted", text: T.services }), input, list);
     draw("");
@@ -238,7 +236,7 @@
           el("span", { class: "side" }, ltr(c.price), el("br"),
             c.sold_out ? el("small", { class: "sold", text: T.soldOut })
               : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))))))) :
-        [el("li", { class: "row muted", text: T.nothing })]));
+        [el("li", { class: "row muted", text: fill(T.noCountry, { service: data.service.name, query }) })]));
     }
     const seg = el("div", { class: "seg", id: "sort" }, el("small", { class: "muted", text: T.sortBy }),
       ["price", "stock", "name"].map((key) => el("button", {
@@ -250,7 +248,7 @@
         },
       }, T["by" + key[0].toUpperCase() + key.slice(1)])));
     const input = el("input", {
-      class: "search", id: "country-search", type: "search", placeholder: T.search,
+      class: "search", id: "country-search", type: "search", placeholder: "🔍",
       autocomplete: "off", oninput: () => { query = input.value; draw(); },
     });
     page("countries", data.service.name,
@@ -349,9 +347,9 @@
       el("div", { class: "line" }, ltr(o.phone, "big phone"), copyBtn(o.phone, T.copyNumber)),
       el("p", {}, o.country.flag + " " + o.country.name + " · ", ltr(o.price)),
       el("p", { class: "status", id: "status", text: o.status_text }),
-      o.final ? null : el("p", { class: "muted" }, T.timeLeft + ": ", left),
+      o.final ? null : el("p", { class: "muted" }, T.left.split("{duration}")[0], left, T.left.split("{duration}")[1] || ""),
       o.refunded ? el("p", { id: "refunded" }, T.refunded.split("{amount}")[0], ltr(o.refunded), T.refunded.split("{amount}")[1] || "") : null),
-    el("div", { id: "codes" }, codes.length || o.final ? codes : el("p", { class: "muted center", text: T.waitingSms })),
+    el("div", { id: "codes" }, codes),
     o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
     o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null);
     if (!o.final) { tick(); timer = setInterval(tick, 1000); }
@@ -360,7 +358,7 @@
   async function ordersScreen() {
     page("orders", T.myOrders, el("p", { class: "muted center", text: "…" }));
     const list = el("ul", { class: "list", id: "orders" });
-    const more = el("button", { class: "btn alt", type: "button", id: "more", hidden: true }, T.more);
+    const more = el("button", { class: "btn alt", type: "button", id: "more", hidden: true }, "›");
     let cursor = null;
     async function load() {
       more.disabled = true;
