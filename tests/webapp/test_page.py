@@ -30,6 +30,7 @@ async def test_russian(page: Page, shop: Shop) -> None:
     await page.fill("#service-search", "whats")
     await page.click("#services [data-code=wa]")
     await expect(page.locator("#countries li").first).to_be_visible()
+    await expect(page.locator("#sort [data-sort=price]")).to_have_text("Цена")
     await page.fill("#country-search", "Фиджи")
     await expect(page.locator("#countries li")).to_have_count(1)
     await expect(page.locator("#countries li .side .ltr").first).to_contain_text("$")
