@@ -132,3 +132,6 @@ async def test_history_comes_in_cursor_pages(page: Page, shop: Shop) -> None:
     assert len(set(ids)) == 3
     await page.locator("#orders li button").nth(2).click()
     await expect(page.locator("#order")).to_be_visible()
+    # Telegram's own BackButton, as the client reports a press.
+    await page.evaluate("Telegram.WebView.receiveEvent('back_button_pressed')")
+    await expect(page.locator("main[data-screen=orders]")).to_be_visible()
