@@ -120,6 +120,7 @@ class Settings:
         http_port: Its port.
         webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
             None for no Mini App.
+        webapp_max_age: Seconds a Mini App's ``initData`` is accepted after its ``auth_date``.
     """
 
     telegram_token: str = field(repr=False)
@@ -138,6 +139,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     webapp_url: str | None = None
+    webapp_max_age: float = 3600.0
 
     @property
     def webhook_path(self) -> str | None:
@@ -209,4 +211,5 @@ class Settings:
             http_host=http_host,
             http_port=http_port,
             webapp_url=_webapp_url(env),
+            webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
         )
