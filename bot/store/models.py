@@ -57,6 +57,8 @@ class User:
     key_revoked: bool
     created_at: datetime
     updated_at: datetime
+    announcements_muted: bool = False
+    last_seen_at: datetime | None = None
 
     @property
     def has_key(self) -> bool:
