@@ -76,6 +76,22 @@ def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high
     return value
 
 
+def _admin_ids(env: Mapping[str, str]) -> frozenset[int]:
+    """``ADMIN_IDS``: comma-separated Telegram user ids of the operators (may be empty)."""
+    raw = env.get("ADMIN_IDS", "").strip()
+    ids: set[int] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if not part.isdecimal() or not 0 < int(part) < 2**63:
+            raise ConfigError(
+                f"ADMIN_IDS must be comma-separated Telegram user ids (positive integers), "
+                f"got {part!r}"
+            )
+        ids.add(int(part))
+    return frozenset(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -95,6 +111,7 @@ class Settings:
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        admin_ids: Telegram user ids of the operators (``ADMIN_IDS``): /stats, /broadcast.
     """
 
     telegram_token: str = field(repr=False)
@@ -111,6 +128,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    admin_ids: frozenset[int] = frozenset()
 
     @property
     def webhook_path(self) -> str | None:
@@ -172,4 +190,5 @@ class Settings:
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            admin_ids=_admin_ids(env),
         )

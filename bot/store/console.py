@@ -5,7 +5,7 @@ recipient row per user was written with it) → ``done`` or ``cancelled``; a dra
 drops, or replaces with a new one, is ``discarded``.
 
 A recipient's life: ``pending`` → ``claimed`` (by the one sender, just before its send) →
-``sent`` | ``blocked`` | ``failed``; a claim whose sender died before recording the outcome
+``sent`` | ``blocked`` | ``failed`` | ``skipped`` (muted since the broadcast started); a claim whose sender died before recording the outcome
 becomes ``unknown`` and is never sent again (see :mod:`bot.broadcaster` for why).
 """
 
@@ -39,6 +39,7 @@ class RecipientState(StrEnum):
     SENT = "sent"
     BLOCKED = "blocked"
     FAILED = "failed"
+    SKIPPED = "skipped"
     UNKNOWN = "unknown"
 
 
@@ -75,6 +76,7 @@ class Tally:
     sent: int = 0
     blocked: int = 0
     failed: int = 0
+    skipped: int = 0
     unknown: int = 0
 
     @property
@@ -83,8 +85,8 @@ class Tally:
 
     @property
     def done(self) -> int:
-        """Recipients whose outcome is settled (failed includes unknown)."""
-        return self.sent + self.blocked + self.failed + self.unknown
+        """Recipients whose outcome is settled."""
+        return self.sent + self.blocked + self.failed + self.skipped + self.unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,7 @@ CREATE TABLE broadcast_recipients (
     broadcast_id TEXT NOT NULL REFERENCES broadcasts (id),
     user_id      $BIGINT NOT NULL,
     state        TEXT NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'claimed', 'sent', 'blocked', 'failed', 'unknown')),
+        CHECK (state IN ('pending', 'claimed', 'sent', 'blocked', 'failed', 'skipped', 'unknown')),
     claimed_by   TEXT,
     claimed_at   TEXT,
     message_id   $BIGINT,

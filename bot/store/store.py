@@ -802,8 +802,9 @@ class Store:
     ) -> bool:
         """Record the outcome of ``holder``'s send (also over an ``unknown`` set meanwhile, so
         a slow sender that did deliver still records it). ``pending`` hands the claim back
-        (Telegram said "retry later": nothing was delivered)."""
-        if state in (RecipientState.CLAIMED, RecipientState.UNKNOWN):
+        (Telegram said "retry later": nothing was delivered); ``unknown``: the request went
+        out and no answer came back, so it may have been delivered."""
+        if state is RecipientState.CLAIMED:
             raise ValueError(f"cannot settle a recipient as {state!r}")
         changed = await self._write(
             "UPDATE broadcast_recipients SET state = ?, message_id = ?"
