@@ -1,4 +1,4 @@
-"""``python -m bot [--sandbox]``: run the bot; ``python -m bot copy-db --to URL``: migrate.
+"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``.
 
 With ``--sandbox`` the built-in sandbox API starts on loopback and the bot talks to it: any
 made-up key of the right shape (``jm_`` and 20+ letters or digits) gets a $10 account.
@@ -14,15 +14,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot import logs
-from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot, set_commands
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot
+from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
 from bot.core import build_services
 from bot.health import Health
+from bot.i18n import get_translator
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
 from bot.store import Store, StoreUnavailableError, open_store
@@ -58,7 +62,8 @@ async def serve(settings: Settings) -> None:
         health.problem("telegram", None)
         application = build_application(services, bot)
         async with application:
-            await set_commands(application)
+            await set_commands(bot)
+            await set_menu_button(bot, settings.webapp_url, get_translator("en"))
             updater = application.updater
             if settings.webhook_url is not None:
                 server.attach(application)
@@ -109,10 +114,42 @@ def _updater_probe(application: BotApplication) -> Probe:
     return probe
 
 
+def playground() -> int:
+    """``--playground``: no token needed; the web chat on ``HTTP_LISTEN``."""
+    from bot.config import listen_address
+    from bot.playground import run_playground
+
+    try:
+        listen = listen_address(os.environ)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO").upper() or "INFO", ())
+    data_dir = Path(os.environ.get("BOT_DATA_DIR", "").strip() or "data")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_playground(listen, data_dir, stop)
+
+    asyncio.run(run())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
+    )
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
+    )
+    parser.add_argument(
+        "--playground",
+        action="store_true",
+        help="try the bot in your browser: sandbox API, a local Telegram and a web chat",
     )
     commands = parser.add_subparsers(dest="command")
     copy = commands.add_parser(
@@ -120,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     copy.add_argument("--to", required=True, metavar="postgresql://…", help="target database")
     args = parser.parse_args(argv)
+    if args.playground:
+        return playground()
     if args.command == "copy-db":
         from bot.copydb import main as copy_main
 

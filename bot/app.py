@@ -7,25 +7,19 @@ No conversation state is kept by PTB: it lives in the database (see ``bot.servic
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Final
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode, UpdateType
-from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.commands import command_list
 from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
 from bot.handlers import register
-from bot.i18n import LANGUAGES, get_translator
 from bot.ratelimit import ChatRateLimiter
 from bot.updates import PerUserUpdateProcessor
-
-log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
 
@@ -68,14 +62,3 @@ def build_application(services: Services, bot: ExtBot[int]) -> BotApplication:
     application.bot_data.services = services
     register(application)
     return application
-
-
-async def set_commands(application: BotApplication) -> None:
-    """The command menu in every language (Telegram picks by the user's app language)."""
-    try:
-        for language in LANGUAGES:
-            commands = [BotCommand(n, d) for n, d in command_list(get_translator(language))]
-            code = None if language == "en" else language.split("_")[0]
-            await application.bot.set_my_commands(commands, language_code=code)
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)

@@ -28,7 +28,8 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _listen(env: Mapping[str, str]) -> tuple[str, int]:
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
     raw = env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080"
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -63,6 +64,24 @@ def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     if not _SECRET_TOKEN.fullmatch(secret):
         raise ConfigError("WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
     return url, secret
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _webapp_url(env: Mapping[str, str]) -> str | None:
+    """``WEBAPP_URL``: https, or plain http on a loopback address (tests, the playground)."""
+    value = env.get("WEBAPP_URL", "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(
+            f"WEBAPP_URL must be an https URL (plain http only on loopback), got {value!r}"
+        )
+    return value if value.endswith("/") else value + "/"
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -111,6 +130,8 @@ class Settings:
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
+            None for no Mini App.
         admin_ids: Telegram user ids of the operators (``ADMIN_IDS``): /stats, /broadcast.
     """
 
@@ -128,6 +149,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    webapp_url: str | None = None
     admin_ids: frozenset[int] = frozenset()
 
     @property
@@ -174,7 +196,7 @@ class Settings:
                 "print(secrets.token_urlsafe(32))')"
             )
         webhook_url, webhook_secret = _webhook(env)
-        http_host, http_port = _listen(env)
+        http_host, http_port = listen_address(env)
         return cls(
             telegram_token=token,
             telegram_api_url=_url(env, "TELEGRAM_API_URL", "https://api.telegram.org"),
@@ -190,5 +212,6 @@ class Settings:
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            webapp_url=_webapp_url(env),
             admin_ids=_admin_ids(env),
         )

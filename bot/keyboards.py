@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from math import ceil
 
-from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot import callbacks as cb
 from bot.i18n import LANGUAGES, Translator
@@ -45,7 +45,14 @@ def _nav_row(
     return row
 
 
-def services(t: Translator, items: Sequence[tuple[str, str]], page: int) -> InlineKeyboardMarkup:
+def open_app(t: Translator, url: str) -> InlineKeyboardButton:
+    """Opens the Mini App (private chats only, as Telegram requires)."""
+    return InlineKeyboardButton(t._("📱 Open the app"), web_app=WebAppInfo(url))
+
+
+def services(
+    t: Translator, items: Sequence[tuple[str, str]], page: int, app_url: str | None = None
+) -> InlineKeyboardMarkup:
     """A page of services (``(code, label)`` pairs), two columns, with paging and Cancel."""
     start = page * SERVICES_PER_PAGE
     chunk = [
@@ -56,6 +63,8 @@ def services(t: Translator, items: Sequence[tuple[str, str]], page: int) -> Inli
     pages = page_count(len(items), SERVICES_PER_PAGE)
     if pages > 1:
         rows.append(_nav_row(page, pages, cb.ServicePage))
+    if app_url is not None:
+        rows.append([open_app(t, app_url)])
     rows.append([button(t._("Cancel"), cb.Menu("back"))])
     return InlineKeyboardMarkup(rows)
 
@@ -162,19 +171,20 @@ def languages(current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def main_menu(t: Translator, linked: bool) -> InlineKeyboardMarkup:
-    """The /start menu."""
+def main_menu(t: Translator, linked: bool, app_url: str | None = None) -> InlineKeyboardMarkup:
+    """The /start menu (with the Mini App's button when there is one)."""
     if not linked:
         return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.Menu("link"))]])
-    return InlineKeyboardMarkup(
+    rows: Rows = [
+        [button(t._("Buy a number"), cb.Menu("buy"))],
         [
-            [button(t._("Buy a number"), cb.Menu("buy"))],
-            [
-                button(t._("My orders"), cb.Menu("orders")),
-                button(t._("Balance"), cb.Menu("balance")),
-            ],
-        ]
-    )
+            button(t._("My orders"), cb.Menu("orders")),
+            button(t._("Balance"), cb.Menu("balance")),
+        ],
+    ]
+    if app_url is not None:
+        rows.append([open_app(t, app_url)])
+    return InlineKeyboardMarkup(rows)
 
 
 def unlink(t: Translator) -> InlineKeyboardMarkup:

@@ -73,6 +73,8 @@ def test_everything_can_be_set() -> None:
             "WEBHOOK_SECRET must be 1-256 characters",
         ),
         ({"WEBHOOK_URL": "bot.example/hook", "WEBHOOK_SECRET": "s"}, "WEBHOOK_URL must be"),
+        ({"WEBAPP_URL": "http://bot.example/app/"}, "WEBAPP_URL must be an https URL"),
+        ({"WEBAPP_URL": "ftp://127.0.0.1/app/"}, "WEBAPP_URL must be an https URL"),
     ],
 )
 def test_a_bad_variable_is_named(env: dict[str, str], named: str) -> None:
@@ -112,6 +114,20 @@ def test_deployment_settings() -> None:
     defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
     assert (defaults.database_url, defaults.webhook_url, defaults.webhook_path) == (None,) * 3
     assert (defaults.http_host, defaults.http_port) == ("127.0.0.1", 8080)
+    assert defaults.webapp_url is None
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://bot.example/app", "https://bot.example/app/"),
+        ("http://127.0.0.1:8081/app/", "http://127.0.0.1:8081/app/"),
+        ("http://localhost:8081/app/", "http://localhost:8081/app/"),
+    ],
+)
+def test_the_mini_app_url_is_https_or_loopback(given: str, kept: str) -> None:
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "WEBAPP_URL": given})
+    assert settings.webapp_url == kept
 
 
 def test_the_command_refuses_to_start_without_a_token(tmp_path: Path) -> None:

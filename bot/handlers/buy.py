@@ -48,7 +48,7 @@ async def show_services(update: Update, context: Context) -> None:
     search = dialog.get("service_query")
     items = await context.services.browse.services(context.user_id, search)
     await remember(context, {**dialog, "mode": SERVICES})
-    screen = views.services(context.t, items, page, search)
+    screen = views.services(context.t, items, page, search, context.services.settings.webapp_url)
     if query:
         await answer(query)
         await edit(query, screen)
@@ -60,7 +60,9 @@ async def search_services(update: Update, context: Context) -> None:
     text = _typed(update)
     items = await context.services.browse.services(context.user_id, text)
     await remember(context, {**context.dialog, "mode": SERVICES, "service_query": text})
-    await reply(update, views.services(context.t, items, 0, text))
+    await reply(
+        update, views.services(context.t, items, 0, text, context.services.settings.webapp_url)
+    )
 
 
 async def show_countries(update: Update, context: Context) -> None:

@@ -11,8 +11,7 @@ from bot.store.models import (
     StoredOrder,
     User,
 )
-from bot.store.persistence import SqlitePersistence
-from bot.store.store import PURCHASE_TTL, Clock, PtbDataKind, Store, open_store
+from bot.store.store import PURCHASE_TTL, Clock, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
@@ -21,11 +20,9 @@ __all__ = [
     "Database",
     "Delivery",
     "DeliveryState",
-    "PtbDataKind",
     "Purchase",
     "PurchaseState",
     "SqliteDatabase",
-    "SqlitePersistence",
     "Store",
     "StoreUnavailableError",
     "StoredOrder",

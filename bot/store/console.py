@@ -5,8 +5,9 @@ recipient row per user was written with it) → ``done`` or ``cancelled``; a dra
 drops, or replaces with a new one, is ``discarded``.
 
 A recipient's life: ``pending`` → ``claimed`` (by the one sender, just before its send) →
-``sent`` | ``blocked`` | ``failed`` | ``skipped`` (muted since the broadcast started); a claim whose sender died before recording the outcome
-becomes ``unknown`` and is never sent again (see :mod:`bot.broadcaster` for why).
+``sent`` | ``blocked`` | ``failed`` | ``skipped`` (muted since the broadcast started); a
+claim whose sender died before recording the outcome becomes ``unknown`` and is never sent
+again (see :mod:`bot.broadcaster` for why).
 """
 
 from __future__ import annotations

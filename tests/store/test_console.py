@@ -137,7 +137,7 @@ async def test_a_stale_claim_becomes_unknown_and_is_never_claimed_again(
     assert await store.settle_recipient(draft.id, USER, "dead-replica", RecipientState.SENT, 8)
     assert await store.tally(draft.id) == Tally(sent=2)
     with pytest.raises(ValueError, match="cannot settle"):
-        await store.settle_recipient(draft.id, USER, HOLDER, RecipientState.UNKNOWN)
+        await store.settle_recipient(draft.id, USER, HOLDER, RecipientState.CLAIMED)
 
 
 async def test_a_claim_handed_back_is_claimed_again(store: Store) -> None:
