@@ -77,11 +77,13 @@ class TelegramNotifier:
                 reply_markup=screen.markup,
                 disable_notification=not notify,
             )
-        except Forbidden:
+        except Forbidden as exc:
+            self._metrics.telegram_calls.labels("sendMessage", type(exc).__name__).inc()
             log.info("user %s blocked the bot; marking the chat inactive", user_id)
             await self._store.set_chat_active(user_id, False)
             return None
         except TelegramError as exc:
+            self._metrics.telegram_calls.labels("sendMessage", type(exc).__name__).inc()
             log.warning("sending to user %s failed: %s", user_id, exc)
             return None
         return message.message_id, screen
@@ -165,6 +167,7 @@ class TelegramNotifier:
             await self._store.set_chat_active(order.user_id, False)
             return
         except TelegramError as exc:
+            self._metrics.telegram_calls.labels("editMessageText", type(exc).__name__).inc()
             log.warning("editing card of order %s failed: %s", order.id, exc)
             return
         await self._store.set_card_hash(order.id, fingerprint)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.store import Store
-from bot.store.console import BroadcastState
+from bot.store.console import BroadcastState, Tally
 
 __all__ = [
     "BroadcastService",
@@ -38,6 +38,11 @@ class Started:
 
     broadcast_id: str
     recipients: int
+
+    @property
+    def tally(self) -> Tally:
+        """Where it stands as it starts: everyone pending."""
+        return Tally(pending=self.recipients)
 
 
 @dataclass(frozen=True, slots=True)
