@@ -98,6 +98,7 @@ def build_services(
     purchases = PurchaseService(api, store, accounts, catalog)
     notifier = TelegramNotifier(bot, store, metrics)
     tracker = OrderTracker(store, notifier)
+    counters = FleetCounters(store, metrics)
     poller = Poller(
         api,
         store,
@@ -126,8 +127,8 @@ def build_services(
         poller=poller,
         metrics=metrics,
         health=health,
-        admin=AdminService(store, settings.admin_ids, replica_id, lease_ttl=LEASE_TTL),
+        admin=AdminService(store, settings.admin_ids, replica_id, counters, lease_ttl=LEASE_TTL),
         broadcasts=BroadcastService(store),
         broadcaster=Broadcaster(bot, store, metrics, replica_id=replica_id, lease_ttl=LEASE_TTL),
-        counters=FleetCounters(store, metrics),
+        counters=counters,
     )

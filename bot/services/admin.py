@@ -97,6 +97,8 @@ class AdminService:
         store: The fleet's database.
         admin_ids: ``ADMIN_IDS``.
         replica_id: This process's id (marked in the replica list).
+        counters: This process's counters, flushed before the figures are read, so they
+            include what this replica counted up to now.
         lease_ttl: A replica that has not beaten within this is not listed.
         clock: The current time (tests move it).
     """
@@ -106,11 +108,13 @@ class AdminService:
         store: Store,
         admin_ids: Collection[int],
         replica_id: str,
+        counters: FleetCounters,
         *,
         lease_ttl: timedelta,
         clock: Clock = _system_clock,
     ) -> None:
         self._store = store
+        self._counters = counters
         self._admins = frozenset(admin_ids)
         self._replica = replica_id
         self._lease_ttl = lease_ttl
@@ -125,6 +129,7 @@ class AdminService:
 
     async def stats(self) -> Stats:
         """The fleet's figures now (a handful of aggregate reads)."""
+        await self._counters.flush()
         now = self._clock()
         since = now - WINDOW
         store = self._store
@@ -214,6 +219,7 @@ class FleetCounters:
         self._clock = clock
         self._sleep = sleep
         self._flushed: dict[str, int] = {}
+        self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -240,9 +246,10 @@ class FleetCounters:
     async def flush(self) -> dict[str, int]:
         """Add the counts since the last flush; returns them. Nothing is lost on failure:
         the next flush adds them."""
-        totals = read_counters(self._metrics)
-        delta = {name: value - self._flushed.get(name, 0) for name, value in totals.items()}
-        if any(delta.values()):
-            await self._store.add_counters(self._clock(), delta)
-        self._flushed = totals
-        return delta
+        async with self._lock:  # /stats flushes too: never add the same counts twice
+            totals = read_counters(self._metrics)
+            delta = {name: value - self._flushed.get(name, 0) for name, value in totals.items()}
+            if any(delta.values()):
+                await self._store.add_counters(self._clock(), delta)
+            self._flushed = totals
+            return delta
