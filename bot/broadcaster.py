@@ -124,13 +124,19 @@ class Broadcaster:
     async def run_once(self) -> bool:
         """Hold the lease and work for up to a third of its TTL.
 
+        With nothing to do this is two reads (no lease is taken), so idle replicas cost the
+        database nothing but those.
+
         Returns:
             True if there may be more to do right away.
         """
-        if not await self._store.acquire_lease(BROADCAST_LEASE, self._replica, self._lease_ttl):
+        store = self._store
+        running = await store.broadcasts_in_state(BroadcastState.SENDING)
+        if not running and not await store.unreported_broadcasts():
+            return False
+        if not await store.acquire_lease(BROADCAST_LEASE, self._replica, self._lease_ttl):
             return False
         await self._report_finished()
-        running = await self._store.broadcasts_in_state(BroadcastState.SENDING)
         if not running:
             return False
         return await self._send_some(running[0])
