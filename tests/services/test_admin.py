@@ -20,6 +20,8 @@ from bot.services.admin import AdminService, FleetCounters, percentile, read_cou
 from bot.services.broadcasts import BroadcastService, Cancelled, Discarded, NotRunning, Started
 from bot.store import Store, StoredOrder
 from bot.store.console import Tally
+from bot.store.postgres import PostgresDatabase
+from tests.pg import fresh_database
 
 TOKEN = "123456:TEST"
 ADMIN = 1001
@@ -336,3 +338,31 @@ async def test_a_cancelled_broadcast_stops_and_says_who_is_left(
     [report] = [m for m in admin.messages if "Broadcast cancelled" in m.text]
     assert "6 users did not get it" in report.text
     assert await store.tally(broadcast_id) == Tally(pending=6)
+
+
+async def test_two_replicas_on_postgresql_send_each_copy_once(
+    telegram: FakeBotApi, bot: Bot, time_: Time
+) -> None:
+    async with fresh_database() as url:
+        one = await Store.over(await PostgresDatabase.open(url), clock=time_.now)
+        two = await Store.over(await PostgresDatabase.open(url), clock=time_.now)
+        try:
+            users = await _audience(one, telegram, 40)
+            broadcast_id, recipients = await _started(one, telegram, bot)
+            assert recipients == 41
+
+            async def drain(sender: Broadcaster) -> None:
+                for _ in range(200):
+                    if not await sender.run_once() and (await one.tally(broadcast_id)).done == 41:
+                        return
+
+            await asyncio.gather(
+                drain(_broadcaster(bot, one, time_, "a")), drain(_broadcaster(bot, two, time_, "b"))
+            )
+            assert [_announcements(u) for u in users] == [1] * 40
+            assert await two.tally(broadcast_id) == Tally(sent=41)
+            admin = telegram.user(ADMIN, first_name="Olga")
+            assert len([m for m in admin.messages if "Broadcast finished" in m.text]) == 1
+        finally:
+            await one.close()
+            await two.close()
