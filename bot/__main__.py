@@ -18,18 +18,22 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+
+from telegram import Bot
 
 from bot import logs
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot
 from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
-from bot.core import build_services
+from bot.core import Services, build_services
 from bot.handlers.admin import set_admin_menus
 from bot.health import Health
 from bot.i18n import get_translator
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
+from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store, StoreUnavailableError, open_store
 
 log = logging.getLogger("bot")
@@ -59,6 +63,12 @@ async def serve(settings: Settings) -> None:
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
+        await services.tracker.reclaim_own()
+
+        def unreachable(reason: str, delay: float) -> None:
+            health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")
+
+        await wait_for_telegram(bot, on_retry=unreachable, sleep=asyncio.sleep)
         await bot.initialize()
         health.problem("telegram", None)
         application = build_application(services, bot)
@@ -69,11 +79,7 @@ async def serve(settings: Settings) -> None:
             updater = application.updater
             if settings.webhook_url is not None:
                 server.attach(application)
-                await bot.set_webhook(
-                    settings.webhook_url,
-                    secret_token=settings.webhook_secret,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                await _register_webhook(services, bot)
                 log.info("webhook mode: updates arrive at %s", settings.webhook_path)
             elif updater is not None:
                 await updater.start_polling(
@@ -81,6 +87,7 @@ async def serve(settings: Settings) -> None:
                     timeout=10,
                     drop_pending_updates=False,
                     allowed_updates=ALLOWED_UPDATES,
+                    error_callback=polling_error,
                 )
                 health.probe("updates", _updater_probe(application))
             await application.start()
@@ -94,6 +101,30 @@ async def serve(settings: Settings) -> None:
             if updater is not None and updater.running:
                 await updater.stop()
             await application.stop()
+
+
+WEBHOOK_LEASE = "job:set-webhook"
+"""Replicas starting together register the webhook once (Telegram allows one call a second)."""
+
+
+async def _register_webhook(services: Services, bot: Bot) -> None:
+    """``setWebhook`` with the secret and the update kinds we handle, by one replica a minute.
+
+    Every replica serves the same URL, so one registration is enough; the others would only
+    meet Telegram's flood limit on ``setWebhook``.
+    """
+    settings = services.settings
+    if not await services.store.acquire_lease(
+        WEBHOOK_LEASE, services.replica_id, timedelta(minutes=1)
+    ):
+        log.info("webhook registered by another replica")
+        return
+    assert settings.webhook_url is not None
+    await bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
 
 
 Probe = Callable[[], Awaitable[str | None]]
@@ -173,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except TokenRefusedError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
 from bot.handlers import register
-from bot.ratelimit import ChatRateLimiter
+from bot.ratelimit import ChatRateLimiter, SendPolicy
 from bot.updates import PerUserUpdateProcessor
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
@@ -32,14 +32,27 @@ ALLOWED_UPDATES: Final = [
 """The update kinds the handlers use; Telegram sends no others (polling and webhook)."""
 
 
-def build_bot(settings: Settings) -> ExtBot[int]:
-    """The bot object: HTML by default, paced sends, bounded timeouts."""
+def build_bot(settings: Settings) -> ExtBot[SendPolicy]:
+    """The bot object: HTML by default, paced sends, every request bounded by
+    ``TELEGRAM_TIMEOUT`` (PTB adds the long-poll timeout to ``getUpdates``' read timeout, so
+    a stalled long poll fails and the updater starts a new one)."""
+    seconds = settings.telegram_timeout
+
+    def request(pool: int) -> HTTPXRequest:
+        return HTTPXRequest(
+            connection_pool_size=pool,
+            connect_timeout=seconds,
+            read_timeout=seconds,
+            write_timeout=seconds,
+            pool_timeout=seconds,
+        )
+
     return ExtBot(
         settings.telegram_token,
         base_url=settings.bot_base_url,
         base_file_url=settings.bot_file_url,
-        request=HTTPXRequest(connection_pool_size=256),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=request(256),
+        get_updates_request=request(1),
         defaults=Defaults(
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -48,7 +61,7 @@ def build_bot(settings: Settings) -> ExtBot[int]:
     )
 
 
-def build_application(services: Services, bot: ExtBot[int]) -> BotApplication:
+def build_application(services: Services, bot: ExtBot[SendPolicy]) -> BotApplication:
     """The PTB application around ``bot``, with every handler and the services in bot_data."""
     processor = PerUserUpdateProcessor(services.store, services.replica_id, services.metrics)
     application: BotApplication = (

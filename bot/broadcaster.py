@@ -11,11 +11,13 @@ Such a claim (older than the lease TTL, so its sender is gone) becomes ``unknown
 **not** sent again: announcements are *at most once*. A duplicate announcement is the
 failure every recipient sees, while a crash strands at most the one send in flight (sends
 are sequential); the operator's report counts these rows among the failed and says so.
-(Codes choose the other way, at least once: a missing code costs the user their purchase.)
+(Codes choose differently: a doubtful code is sent once more, as a missing code costs the
+user their purchase.)
 
-Codes come first: the sender pauses while any SMS delivery is pending in the database, and
-sends at most ``rate`` messages a second (20 by default, under the bot's overall 27/s
-limit, which leaves room for codes and cards even while it runs).
+Codes come first: the sender pauses while any code is due or being sent (see
+:meth:`bot.store.Store.count_codes_due`), and sends at most ``rate`` messages a second (20
+by default, under the bot's overall 27/s limit, which leaves room for codes and cards even
+while it runs).
 """
 
 from __future__ import annotations
@@ -24,21 +26,21 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
-from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
 
 from bot import views
 from bot.i18n import Translator, get_translator
 from bot.metrics import Metrics
+from bot.ratelimit import BACKGROUND
 from bot.store import Store, StoreUnavailableError
 from bot.store.console import Broadcast, BroadcastState, RecipientState
+from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt, describe
 
 __all__ = ["BROADCAST_LEASE", "DEFAULT_RATE", "Broadcaster"]
 
@@ -68,7 +70,7 @@ class Broadcaster:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: ExtBot[Any],
         store: Store,
         metrics: Metrics,
         *,
@@ -144,13 +146,13 @@ class Broadcaster:
     async def _send_some(self, broadcast: Broadcast) -> bool:
         store = self._store
         # Claims left by a sender that died (older than a lease TTL): never sent again.
-        if expired := await store.expire_claims(broadcast.id, self._lease_ttl):
+        if expired := await store.expire_recipient_claims(broadcast.id, self._lease_ttl):
             log.warning(
                 "broadcast %s: %d claims of a stopped sender are unknown", broadcast.id, expired
             )
         until = self._clock() + self._lease_ttl.total_seconds() / 3
         while self._clock() < until:
-            if await store.count_pending_deliveries():
+            if await store.count_codes_due():
                 await self._sleep(_CODE_WAIT)  # codes first
                 continue
             await self._pace()
@@ -170,7 +172,8 @@ class Broadcaster:
             await self._sleep(wait)
         self._next_send = max(self._next_send, self._clock()) + self._interval
 
-    def _count(self, error: str) -> None:
+    def _count(self, outcome: Outcome[Any]) -> None:
+        error = "" if isinstance(outcome, Sent) else type(outcome).__name__
         self._metrics.telegram_calls.labels("sendMessage", error).inc()
 
     async def _send(self, broadcast: Broadcast, user_id: int) -> None:
@@ -188,34 +191,42 @@ class Broadcaster:
             )
             return
         screen = views.announcement(get_translator(user.language or "en"), broadcast.text)
+        outcome = await attempt(
+            self._bot.send_message(
+                user_id,
+                screen.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=screen.markup,
+                rate_limit_args=BACKGROUND,  # a 429 comes back here, not retried inside
+            )
+        )
+        self._count(outcome)
         state, message_id = RecipientState.SENT, None
-        try:
-            message = await self._bot.send_message(
-                user_id, screen.text, parse_mode=ParseMode.HTML, reply_markup=screen.markup
-            )
-            message_id = message.message_id
-            self._count("")
-        except Forbidden as exc:
-            self._count(type(exc).__name__)
-            await store.set_chat_active(user_id, False)
-            state = RecipientState.BLOCKED
-        except RetryAfter as exc:
-            # Flood control: nothing was delivered. Hand the row back and wait it out.
-            self._count(type(exc).__name__)
-            await store.settle_recipient(
-                broadcast.id, user_id, self._replica, RecipientState.PENDING
-            )
-            await self._sleep(_seconds(exc))
-            return
-        except BadRequest as exc:
-            self._count(type(exc).__name__)
-            log.info("announcement to user %s refused: %s", user_id, exc.message)
-            state = RecipientState.FAILED
-        except TelegramError as exc:
-            # Timed out or cut off after the request left: it may have been delivered.
-            self._count(type(exc).__name__)
-            log.warning("announcement to user %s: outcome unknown (%s)", user_id, exc)
-            state = RecipientState.UNKNOWN
+        match outcome:
+            case Sent(message):
+                message_id = message.message_id
+            case Refused(blocked=True):
+                await store.set_chat_active(user_id, False)
+                state = RecipientState.BLOCKED
+            case Refused() if outcome.answered:
+                log.info("announcement to user %s refused: %s", user_id, outcome.description)
+                state = RecipientState.FAILED
+            case Refused() | RetryLater():
+                # Nothing was delivered (flood control, or no connection): hand the row
+                # back and wait before the next send.
+                await store.settle_recipient(
+                    broadcast.id, user_id, self._replica, RecipientState.PENDING
+                )
+                wait = outcome.delay if isinstance(outcome, RetryLater) else None
+                await self._sleep(wait.total_seconds() if wait is not None else self._idle)
+                return
+            case Unknown():
+                log.warning(
+                    "announcement to user %s: outcome unknown (%s)",
+                    user_id,
+                    describe(outcome.error),
+                )
+                state = RecipientState.UNKNOWN
         await store.settle_recipient(broadcast.id, user_id, self._replica, state, message_id)
 
     async def _progress(self, broadcast: Broadcast, *, now: bool = False) -> None:
@@ -273,12 +284,3 @@ class Broadcaster:
             self._next_progress.pop(broadcast.id, None)
             self._shown.pop(broadcast.id, None)
             log.info("broadcast %s over: %s", broadcast.id, tally)
-
-
-def _seconds(error: RetryAfter) -> float:
-    """``retry_after`` in seconds: an int or a timedelta depending on ``PTB_TIMEDELTA``
-    (PTB warns when the int is read; read it once, quietly, here)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        raw = error.retry_after
-    return raw.total_seconds() if isinstance(raw, timedelta) else float(raw)

@@ -7,7 +7,7 @@ import logging
 from telegram import Bot, BotCommand, MenuButtonWebApp, WebAppInfo
 from telegram.error import TelegramError
 
-from bot.i18n import LANGUAGES, N_, Translator, get_translator
+from bot.i18n import N_, Translator, command_menu_languages, get_translator
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,8 @@ async def set_menu_button(
 async def set_commands(bot: Bot) -> None:
     """The command menu in every language (Telegram picks by the user's app language)."""
     try:
-        for language in LANGUAGES:
+        for code, language in command_menu_languages():
             commands = [BotCommand(n, d) for n, d in command_list(get_translator(language))]
-            code = None if language == "en" else language.split("_")[0]
             await bot.set_my_commands(commands, language_code=code)
     except TelegramError as exc:
         log.warning("could not set the command menu: %s", exc)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.vault import KeyVault, VaultError
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -123,6 +125,8 @@ class Settings:
         secret_key: Key encrypting users' API keys at rest, or None to use the generated one.
         poll_interval: Seconds between two polls of a key's active orders.
         api_timeout: Seconds to wait for the jiema API before giving up on a request.
+        telegram_timeout: Seconds each of connect, read, write and pool of a Telegram request
+            may take (``getUpdates`` adds its long-poll timeout to the read).
         log_level: Logging level name.
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
         database_url: PostgreSQL URL (secret: it holds a password), or None for SQLite.
@@ -142,6 +146,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     poll_interval: float = 3.0
     api_timeout: float = 15.0
+    telegram_timeout: float = 10.0
     log_level: str = "INFO"
     sandbox: bool = False
     database_url: str | None = field(default=None, repr=False)
@@ -192,9 +197,17 @@ class Settings:
         if database_url is not None and secret_key is None:
             raise ConfigError(
                 "BOT_SECRET_KEY is required with DATABASE_URL: every replica must encrypt users' "
-                "keys with the same secret (generate one: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))')"
+                "keys with the same secret (generate one with python -c 'from bot.vault import "
+                "generate_secret; print(generate_secret())', or reuse BOT_DATA_DIR/secret.key)"
             )
+        if secret_key is not None:
+            try:
+                KeyVault.from_secret(secret_key)
+            except VaultError as exc:
+                raise ConfigError(
+                    f"BOT_SECRET_KEY is not usable ({exc}); generate one with "
+                    "python -c 'from bot.vault import generate_secret; print(generate_secret())'"
+                ) from None
         webhook_url, webhook_secret = _webhook(env)
         http_host, http_port = listen_address(env)
         return cls(
@@ -205,6 +218,7 @@ class Settings:
             secret_key=secret_key,
             poll_interval=_seconds(env, "POLL_INTERVAL", 3.0, 0.05, 60.0),
             api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
+            telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
             log_level=level,
             sandbox=sandbox,
             database_url=database_url,

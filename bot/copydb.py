@@ -200,13 +200,10 @@ async def _copy(
                         for row in batch
                     ]
                     try:
-                        await target.copy_records_to_table(
-                            table, records=records, columns=names
-                        )
+                        await target.copy_records_to_table(table, records=records, columns=names)
                     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
                         raise CopyError(
-                            f"PostgreSQL refused a row of table {table} ({exc});"
-                            " nothing was copied"
+                            f"PostgreSQL refused a row of table {table} ({exc}); nothing was copied"
                         ) from exc
                     copied[table] += len(records)
     return copied

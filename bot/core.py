@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.api import JiemaClient
 from bot.broadcaster import Broadcaster
@@ -63,8 +64,10 @@ class Services:
         self.counters.start()
 
     async def aclose(self) -> None:
-        """Stop the jobs (handing their leases back, flushing counters), close the API client."""
+        """Stop the jobs (handing their leases back, flushing counters) and the outbox;
+        close the API client."""
         await self.poller.stop()
+        await self.tracker.stop()
         await self.broadcaster.stop()
         await self.counters.stop()
         await self.api.aclose()
@@ -76,7 +79,7 @@ def new_replica_id() -> str:
 
 
 def build_services(
-    settings: Settings, store: Store, bot: Bot, jiema_url: str, health: Health
+    settings: Settings, store: Store, bot: ExtBot[Any], jiema_url: str, health: Health
 ) -> Services:
     """Wire the services of one process over an open store and an (unstarted) PTB bot."""
     metrics = Metrics()
@@ -92,12 +95,14 @@ def build_services(
         timeout=httpx.Timeout(settings.api_timeout, connect=min(5.0, settings.api_timeout)),
         observe=observe,
     )
-    replica_id = new_replica_id()
     accounts = AccountService(api, store, vault)
     catalog = Catalog(api)
     purchases = PurchaseService(api, store, accounts, catalog)
+    replica_id = new_replica_id()
     notifier = TelegramNotifier(bot, store, metrics)
-    tracker = OrderTracker(store, notifier)
+    tracker = OrderTracker(
+        store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
+    )
     counters = FleetCounters(store, metrics)
     poller = Poller(
         api,

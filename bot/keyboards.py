@@ -8,11 +8,17 @@ from math import ceil
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot import callbacks as cb
-from bot.i18n import LANGUAGES, Translator
+from bot.i18n import LANGUAGES, Translator, label_width
 
 SERVICES_PER_PAGE = 12
 COUNTRIES_PER_PAGE = 8
 _SERVICE_COLUMNS = 2
+
+ROW_WIDTH = 30
+"""Columns (see `bot.i18n.label_width`) a phone shows uncut across one keyboard row."""
+
+_LANGUAGE_COLUMNS = 3
+_TICK = "✓ "
 
 Rows = list[list[InlineKeyboardButton]]
 
@@ -163,11 +169,25 @@ def history(
 
 
 def languages(current: str) -> InlineKeyboardMarkup:
-    """Each language named in itself; the current one ticked."""
-    rows = [
-        [button(("✓ " if code == current else "") + name, cb.SetLanguage(code))]
-        for code, name in LANGUAGES.items()
-    ]
+    """Every language named in itself, on one page; the current one ticked.
+
+    One page, because someone who cannot read the current language must still see their own
+    (21 buttons are well within Telegram's 100). Languages fill rows of up to three in
+    `LANGUAGES` order while each label fits its share of the row: Telegram gives the buttons
+    of a row equal widths, so a row of ``n`` holds labels of at most ``ROW_WIDTH / n``
+    columns. Widths are measured with the tick, so the layout does not move with the choice.
+    """
+    rows: Rows = []
+    widest = 0  # the widest label of the last row
+    for code, name in LANGUAGES.items():
+        width = label_width(_TICK + name)
+        fits = bool(rows) and len(rows[-1]) < _LANGUAGE_COLUMNS
+        if fits and max(widest, width) * (len(rows[-1]) + 1) <= ROW_WIDTH:
+            widest = max(widest, width)
+        else:
+            rows.append([])
+            widest = width
+        rows[-1].append(button((_TICK if code == current else "") + name, cb.SetLanguage(code)))
     return InlineKeyboardMarkup(rows)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from bot.store.console import Tally
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under
 # Telegram's 4,096 characters with the header and the code line.
 _MAX_SMS_SHOWN = 3500
+_MAX_SMS_ON_CARD = 60  # an SMS without a code is shown on the card this short
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +325,18 @@ def purchase_not_made(t: Translator) -> Screen:
 # -- orders ---------------------------------------------------------------------------------
 
 
-def order_card(t: Translator, order: StoredOrder, now: datetime | None = None) -> Screen:
-    """The live card of one order, edited in place as it changes."""
+def order_card(
+    t: Translator,
+    order: StoredOrder,
+    now: datetime | None = None,
+    sms: Sequence[str] = (),
+) -> Screen:
+    """The live card of one order, edited in place as it changes.
+
+    Args:
+        sms: The bodies of every SMS received so far, oldest first: the card shows each
+            code (newest last), so a code whose push is in doubt is still on screen.
+    """
     now = now or datetime.now(UTC)
     country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
     lines = [
@@ -341,6 +353,13 @@ def order_card(t: Translator, order: StoredOrder, now: datetime | None = None) -
                 count=order.sms_seen
             )
         )
+    for body in sms:
+        code = extract_code(body)
+        if code is not None:
+            lines.append(f"🔑 <code>{esc(code)}</code>")
+        else:
+            short = body if len(body) <= _MAX_SMS_ON_CARD else body[:_MAX_SMS_ON_CARD] + "…"
+            lines.append(f"✉️ <i>{esc(short)}</i>")
     if order.status == "CANCELLED":
         lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
     lines.append(f"<i>{esc(order.id)}</i>")

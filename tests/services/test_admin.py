@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.broadcaster import BROADCAST_LEASE, Broadcaster
 from bot.config import ConfigError, Settings
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.metrics import Metrics
+from bot.ratelimit import ChatRateLimiter
 from bot.services.admin import AdminService, FleetCounters, percentile, read_counters
 from bot.services.broadcasts import BroadcastService, Cancelled, Discarded, NotRunning, Started
 from bot.store import Store, StoredOrder
@@ -69,8 +71,9 @@ async def telegram() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, base_url=telegram.base_url) as opened:
+async def bot(telegram: FakeBotApi) -> AsyncIterator[ExtBot[Any]]:
+    """As the bot process builds it: PTB's ExtBot with the bot's own rate limiter."""
+    async with ExtBot(TOKEN, base_url=telegram.base_url, rate_limiter=ChatRateLimiter()) as opened:
         yield opened
 
 
@@ -199,7 +202,7 @@ def _announcements(user: FakeUser) -> int:
     return sum(1 for m in user.messages if m.text == "New services are in")
 
 
-def _broadcaster(bot: Bot, store: Store, time_: Time, replica: str = "me") -> Broadcaster:
+def _broadcaster(bot: ExtBot[Any], store: Store, time_: Time, replica: str = "me") -> Broadcaster:
     return Broadcaster(
         bot,
         store,
@@ -212,7 +215,7 @@ def _broadcaster(bot: Bot, store: Store, time_: Time, replica: str = "me") -> Br
     )
 
 
-async def _started(store: Store, telegram: FakeBotApi, bot: Bot) -> tuple[str, int]:
+async def _started(store: Store, telegram: FakeBotApi, bot: ExtBot[Any]) -> tuple[str, int]:
     """A confirmed broadcast of ADMIN, whose progress message is in their chat."""
     admin = telegram.user(ADMIN, first_name="Olga")
     await admin.send("/start")
@@ -245,7 +248,7 @@ async def test_the_service_drafts_starts_and_cancels(store: Store) -> None:
 
 
 async def test_a_broadcast_is_paced_and_reported(
-    store: Store, telegram: FakeBotApi, bot: Bot, time_: Time
+    store: Store, telegram: FakeBotApi, bot: ExtBot[Any], time_: Time
 ) -> None:
     users = await _audience(store, telegram, 30)
     await store.set_announcements_muted(users[0].id, True)  # before: not a recipient
@@ -273,7 +276,9 @@ async def test_a_broadcast_is_paced_and_reported(
     assert [r.status for r in telegram.errors] == [403]
 
 
-async def test_codes_go_first(store: Store, telegram: FakeBotApi, bot: Bot, time_: Time) -> None:
+async def test_codes_go_first(
+    store: Store, telegram: FakeBotApi, bot: ExtBot[Any], time_: Time
+) -> None:
     users = await _audience(store, telegram, 3)
     await _started(store, telegram, bot)
     order = StoredOrder(
@@ -302,7 +307,7 @@ async def test_codes_go_first(store: Store, telegram: FakeBotApi, bot: Bot, time
 
 
 async def test_one_sender_at_a_time_and_a_dead_ones_claim_is_not_resent(
-    store: Store, telegram: FakeBotApi, bot: Bot, time_: Time
+    store: Store, telegram: FakeBotApi, bot: ExtBot[Any], time_: Time
 ) -> None:
     users = await _audience(store, telegram, 5)
     broadcast_id, _ = await _started(store, telegram, bot)
@@ -325,7 +330,7 @@ async def test_one_sender_at_a_time_and_a_dead_ones_claim_is_not_resent(
 
 
 async def test_a_cancelled_broadcast_stops_and_says_who_is_left(
-    store: Store, telegram: FakeBotApi, bot: Bot, time_: Time
+    store: Store, telegram: FakeBotApi, bot: ExtBot[Any], time_: Time
 ) -> None:
     users = await _audience(store, telegram, 5)
     broadcast_id, _ = await _started(store, telegram, bot)
@@ -341,7 +346,7 @@ async def test_a_cancelled_broadcast_stops_and_says_who_is_left(
 
 
 async def test_two_replicas_on_postgresql_send_each_copy_once(
-    telegram: FakeBotApi, bot: Bot, time_: Time
+    telegram: FakeBotApi, bot: ExtBot[Any], time_: Time
 ) -> None:
     async with fresh_database() as url:
         one = await Store.over(await PostgresDatabase.open(url), clock=time_.now)

@@ -5,7 +5,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.store import Store, migrations
+from bot.store import Store, migrations, open_store
 from bot.store.migrations import MIGRATIONS
 from bot.store.postgres import numbered_placeholders
 
@@ -211,3 +211,14 @@ async def test_failed_migration_is_rolled_back(
     await (await backend.open()).close()
     assert await schema_version(backend) == len(MIGRATIONS) + 1
     assert "half_done" in await tables(backend)
+
+
+async def test_open_store_picks_the_backend(backend: Backend, tmp_path: Path) -> None:
+    store = await open_store(backend.url, tmp_path / "data", max_connections=2)
+    try:
+        assert store.dialect == backend.dialect
+        await store.ensure_user(USER, None)
+        assert await store.users_count() == 1
+    finally:
+        await store.close()
+    assert (tmp_path / "data" / "bot.sqlite3").exists() == (backend.url is None)

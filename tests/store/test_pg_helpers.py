@@ -3,7 +3,7 @@
 import asyncpg
 import pytest
 
-from tests.pg import fresh_database, server_url
+from tests.pg import database_url, fresh_database, server_url
 
 UNREACHABLE = "postgresql://postgres:s3cret@127.0.0.1:9/postgres"
 
@@ -41,3 +41,10 @@ async def test_fresh_database_is_empty_and_dropped_after() -> None:
         assert await admin.fetchval(exists, name) == 0
     finally:
         await admin.close()
+
+
+def test_database_url_replaces_only_the_database() -> None:
+    assert (
+        database_url("postgresql://u:p@h:5432/postgres?sslmode=disable", "x")
+        == "postgresql://u:p@h:5432/x?sslmode=disable"
+    )
