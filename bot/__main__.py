@@ -152,7 +152,7 @@ def _updater_probe(application: BotApplication) -> Probe:
 def playground() -> int:
     """``--playground``: no token needed; the web chat on ``HTTP_LISTEN``."""
     from bot.config import listen_address
-    from bot.playground import run_playground
+    from bot.playground import PlaygroundError, run_playground
 
     try:
         listen = listen_address(os.environ)
@@ -160,7 +160,9 @@ def playground() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(os.environ.get("LOG_LEVEL", "INFO").upper() or "INFO", ())
-    data_dir = Path(os.environ.get("BOT_DATA_DIR", "").strip() or "data")
+    # Its own folder: the playground resets its database at each start, and must never
+    # touch a real deployment's.
+    data_dir = Path(os.environ.get("BOT_DATA_DIR", "").strip() or "data") / "playground"
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -169,7 +171,11 @@ def playground() -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_playground(listen, data_dir, stop)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except PlaygroundError as exc:
+        print(f"playground: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
