@@ -31,7 +31,6 @@ from datetime import timedelta
 from typing import Any, Final
 
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
 from bot import views
@@ -172,9 +171,9 @@ class Broadcaster:
             await self._sleep(wait)
         self._next_send = max(self._next_send, self._clock()) + self._interval
 
-    def _count(self, outcome: Outcome[Any]) -> None:
+    def _count(self, method: str, outcome: Outcome[Any]) -> None:
         error = "" if isinstance(outcome, Sent) else type(outcome).__name__
-        self._metrics.telegram_calls.labels("sendMessage", error).inc()
+        self._metrics.telegram_calls.labels(method, error).inc()
 
     async def _send(self, broadcast: Broadcast, user_id: int) -> None:
         """Send one claimed copy and record what became of it."""
@@ -200,7 +199,7 @@ class Broadcaster:
                 rate_limit_args=BACKGROUND,  # a 429 comes back here, not retried inside
             )
         )
-        self._count(outcome)
+        self._count("sendMessage", outcome)
         state, message_id = RecipientState.SENT, None
         match outcome:
             case Sent(message):
@@ -229,12 +228,12 @@ class Broadcaster:
                 state = RecipientState.UNKNOWN
         await store.settle_recipient(broadcast.id, user_id, self._replica, state, message_id)
 
-    async def _progress(self, broadcast: Broadcast, *, now: bool = False) -> None:
+    async def _progress(self, broadcast: Broadcast) -> None:
         """Keep the operator's progress message current, at most every ``progress_every``."""
-        if broadcast.progress_message_id is None:
-            return
         moment = self._clock()
-        if not now and moment < self._next_progress.get(broadcast.id, 0.0):
+        if broadcast.progress_message_id is None or moment < self._next_progress.get(
+            broadcast.id, 0.0
+        ):
             return
         self._next_progress[broadcast.id] = moment + self._progress_every
         t = await self._admin_translator(broadcast.admin_id)
@@ -242,21 +241,21 @@ class Broadcaster:
         await self._show(broadcast, views.broadcast_progress(t, broadcast.id, tally))
 
     async def _show(self, broadcast: Broadcast, screen: views.Screen) -> None:
+        """Edit the progress message into ``screen`` (a failure only costs one redraw)."""
         if broadcast.progress_message_id is None or self._shown.get(broadcast.id) == screen.text:
             return
-        try:
-            await self._bot.edit_message_text(
+        outcome = await attempt(
+            self._bot.edit_message_text(
                 screen.text,
                 chat_id=broadcast.admin_id,
                 message_id=broadcast.progress_message_id,
                 parse_mode=ParseMode.HTML,
                 reply_markup=screen.markup,
             )
-        except BadRequest as exc:
-            if "not modified" not in exc.message:
-                log.info("progress of broadcast %s not shown: %s", broadcast.id, exc.message)
-        except TelegramError as exc:
-            log.info("progress of broadcast %s not shown: %s", broadcast.id, exc)
+        )
+        self._count("editMessageText", outcome)
+        if not isinstance(outcome, Sent | RetryLater):
+            log.info("progress of broadcast %s not shown: %s", broadcast.id, outcome)
         self._shown[broadcast.id] = screen.text
 
     async def _admin_translator(self, admin_id: int) -> Translator:
@@ -275,12 +274,12 @@ class Broadcaster:
                 broadcast, views.broadcast_progress_final(t, tally, cancelled=cancelled)
             )
             report = views.broadcast_report(t, tally, cancelled=cancelled)
-            try:
-                await self._bot.send_message(
-                    broadcast.admin_id, report.text, parse_mode=ParseMode.HTML
-                )
-            except TelegramError as exc:
-                log.warning("report of broadcast %s not sent: %s", broadcast.id, exc)
+            outcome = await attempt(
+                self._bot.send_message(broadcast.admin_id, report.text, parse_mode=ParseMode.HTML)
+            )
+            self._count("sendMessage", outcome)
+            if not isinstance(outcome, Sent):  # at most once, like the announcements
+                log.warning("report of broadcast %s not sent: %s", broadcast.id, outcome)
             self._next_progress.pop(broadcast.id, None)
             self._shown.pop(broadcast.id, None)
             log.info("broadcast %s over: %s", broadcast.id, tally)
