@@ -31,6 +31,7 @@ from bot.core import Services, build_services
 from bot.handlers.admin import set_admin_menus
 from bot.health import Health
 from bot.i18n import get_translator
+from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
 from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
@@ -57,8 +58,9 @@ async def serve(settings: Settings) -> None:
         health = Health()
         health.probe("database", _database_probe(store))
         health.problem("telegram", "not connected yet")
-        bot = build_bot(settings)
-        services = build_services(settings, store, bot, jiema_url, health)
+        metrics = Metrics()
+        bot = build_bot(settings, metrics)
+        services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
         server = HttpServer(services)
         await server.start()

@@ -79,10 +79,15 @@ def new_replica_id() -> str:
 
 
 def build_services(
-    settings: Settings, store: Store, bot: ExtBot[Any], jiema_url: str, health: Health
+    settings: Settings,
+    store: Store,
+    bot: ExtBot[Any],
+    jiema_url: str,
+    *,
+    metrics: Metrics,
+    health: Health,
 ) -> Services:
     """Wire the services of one process over an open store and an (unstarted) PTB bot."""
-    metrics = Metrics()
 
     def observe(method: str, endpoint: str, status: str) -> None:
         metrics.jiema_requests.labels(method, endpoint, status).inc()
