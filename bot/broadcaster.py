@@ -35,11 +35,10 @@ from telegram.ext import ExtBot
 
 from bot import views
 from bot.i18n import Translator, get_translator
-from bot.metrics import Metrics
 from bot.ratelimit import BACKGROUND
 from bot.store import Store, StoreUnavailableError
 from bot.store.console import Broadcast, BroadcastState, RecipientState
-from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt, describe
+from bot.telegram_outcome import Refused, RetryLater, Sent, Unknown, attempt, describe
 
 __all__ = ["BROADCAST_LEASE", "DEFAULT_RATE", "Broadcaster"]
 
@@ -57,7 +56,6 @@ class Broadcaster:
     Args:
         bot: Sends the announcements and edits the operator's progress message.
         store: The fleet's database (recipients, leases, pending codes).
-        metrics: Bot API call outcomes are counted in ``telegram_calls``.
         replica_id: This process's name as lease holder and claimer.
         lease_ttl: How long the lease (and a claim) outlives a sender that stopped.
         rate: Announcements per second at most.
@@ -71,7 +69,6 @@ class Broadcaster:
         self,
         bot: ExtBot[Any],
         store: Store,
-        metrics: Metrics,
         *,
         replica_id: str,
         lease_ttl: timedelta,
@@ -83,7 +80,6 @@ class Broadcaster:
     ) -> None:
         self._bot = bot
         self._store = store
-        self._metrics = metrics
         self._replica = replica_id
         self._lease_ttl = lease_ttl
         self._interval = 1.0 / rate
@@ -171,10 +167,6 @@ class Broadcaster:
             await self._sleep(wait)
         self._next_send = max(self._next_send, self._clock()) + self._interval
 
-    def _count(self, method: str, outcome: Outcome[Any]) -> None:
-        error = "" if isinstance(outcome, Sent) else type(outcome).__name__
-        self._metrics.telegram_calls.labels(method, error).inc()
-
     async def _send(self, broadcast: Broadcast, user_id: int) -> None:
         """Send one claimed copy and record what became of it."""
         store = self._store
@@ -199,7 +191,6 @@ class Broadcaster:
                 rate_limit_args=BACKGROUND,  # a 429 comes back here, not retried inside
             )
         )
-        self._count("sendMessage", outcome)
         state, message_id = RecipientState.SENT, None
         match outcome:
             case Sent(message):
@@ -253,7 +244,6 @@ class Broadcaster:
                 reply_markup=screen.markup,
             )
         )
-        self._count("editMessageText", outcome)
         if not isinstance(outcome, Sent | RetryLater):
             log.info("progress of broadcast %s not shown: %s", broadcast.id, outcome)
         self._shown[broadcast.id] = screen.text
@@ -277,7 +267,6 @@ class Broadcaster:
             outcome = await attempt(
                 self._bot.send_message(broadcast.admin_id, report.text, parse_mode=ParseMode.HTML)
             )
-            self._count("sendMessage", outcome)
             if not isinstance(outcome, Sent):  # at most once, like the announcements
                 log.warning("report of broadcast %s not sent: %s", broadcast.id, outcome)
             self._next_progress.pop(broadcast.id, None)

@@ -139,6 +139,6 @@ def build_services(
         health=health,
         admin=AdminService(store, settings.admin_ids, replica_id, counters, lease_ttl=LEASE_TTL),
         broadcasts=BroadcastService(store),
-        broadcaster=Broadcaster(bot, store, metrics, replica_id=replica_id, lease_ttl=LEASE_TTL),
+        broadcaster=Broadcaster(bot, store, replica_id=replica_id, lease_ttl=LEASE_TTL),
         counters=counters,
     )

@@ -123,16 +123,10 @@ class TelegramNotifier:
                 rate_limit_args=BACKGROUND if background else None,
             )
         )
-        self._count("sendMessage", outcome)
         if isinstance(outcome, Sent):
             return Sent((outcome.value, screen))
         await self._failed(user_id, outcome, "sending")
         return None if isinstance(outcome, Refused) and outcome.blocked else outcome
-
-    def _count(self, method: str, outcome: Outcome[Any]) -> None:
-        """Count the call by outcome (``telegram_calls``; /stats sums its errors fleet-wide)."""
-        error = "" if isinstance(outcome, Sent) else type(outcome).__name__
-        self._metrics.telegram_calls.labels(method, error).inc()
 
     async def _failed(
         self, user_id: int, outcome: Refused | RetryLater | Unknown, what: str
@@ -242,7 +236,6 @@ class TelegramNotifier:
                 rate_limit_args=BACKGROUND,
             )
         )
-        self._count("editMessageText", outcome)
         if isinstance(outcome, Sent):
             await self._store.set_card_hash(order.id, fingerprint)
         elif isinstance(outcome, Refused) and outcome.answered and not outcome.blocked:

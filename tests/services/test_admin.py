@@ -206,7 +206,6 @@ def _broadcaster(bot: ExtBot[Any], store: Store, time_: Time, replica: str = "me
     return Broadcaster(
         bot,
         store,
-        Metrics(),
         replica_id=replica,
         lease_ttl=TTL,
         progress_every=1.0,
