@@ -338,9 +338,10 @@ async def seed_bulk(data_dir: Path, users: Sequence[SeedUser]) -> float:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             order_rows,
         )
-        db.executemany(
-            "INSERT INTO ptb_data (kind, id, data, updated_at) VALUES (?, ?, ?, ?)", data_rows
-        )
+        if data_rows:  # migration v3 dropped ptb_data (dialogs live in users.dialog now)
+            db.executemany(
+                "INSERT INTO ptb_data (kind, id, data, updated_at) VALUES (?, ?, ?, ?)", data_rows
+            )
     store = await Store.open(path)  # the bot's own reader must see what was written
     try:
         assert await store.users_count() == len(users)
