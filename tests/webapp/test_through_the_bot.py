@@ -221,15 +221,18 @@ async def test_cancel_in_the_app_refunds(
     bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
 ) -> None:
     await _open(page, alice.open_menu_app())
-    await _buy(page, "tg")
+    phone = await _buy(page, "tg")
     order = _only_order(sandbox, alice)
-    balance = sandbox.engine.account_of_key(_key(alice)).balance_cents
-    assert balance == 2500 - int(order["chargedCents"])
+    charged = int(order["chargedCents"])
+    assert sandbox.engine.account_of_key(_key(alice)).balance_cents == 2500 - charged
+    # The chat shows an order card for an order bought in the app too, and it follows.
+    card = await alice.wait_for(lambda m: m.from_bot and m.text.startswith(f"📱 {phone}"))
     await page.click("#cancel")
     await expect(page.locator("#status")).to_contain_text("Cancelled")
-    await expect(page.locator("#refunded")).to_contain_text("$")
+    await expect(page.locator("#refunded")).to_have_text(f"Refunded: ${charged / 100:.2f}")
     await expect(page.locator("#bal")).to_have_text("$25.00")
     assert _only_order(sandbox, alice)["status"] == "CANCELLED"
+    await alice.wait_for(lambda m: m.message_id == card.message_id and "Cancelled" in m.text)
     assert sandbox.engine.account_of_key(_key(alice)).balance_cents == 2500
     await alice.send("/balance")
     await alice.wait_for_message(lambda m: "Balance: $25.00" in m.text)
