@@ -70,6 +70,7 @@ class Samples:
 
     ms: dict[str, list[float]] = field(default_factory=lambda: {SERVICES: [], COUNTRIES: []})
     errors: dict[str, int] = field(default_factory=dict)
+    size: dict[str, int] = field(default_factory=dict)  # largest answer body, bytes
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -107,6 +108,7 @@ async def _read(
         samples.error(f"HTTP {status}")
     else:
         samples.ms[kind].append(spent)
+        samples.size[kind] = max(samples.size.get(kind, 0), len(body))
 
 
 async def _user(
@@ -189,6 +191,7 @@ async def _phase(
             "p95_ms": round(percentile(values, 95), 1),
             "p99_ms": round(percentile(values, 99), 1),
             "max_ms": round(max(values, default=float("nan")), 1),
+            "largest_answer_kb": round(samples.size.get(kind, 0) / 1024, 1),
         }
     figures["requests_per_s"] = round(total / elapsed, 1)
     return figures
@@ -230,7 +233,6 @@ async def run(size: Size, keep: bool) -> dict[str, Any]:
             started = await bot.start()
             try:
                 await _healthy(base)
-                print(f"   bot up in {started:.2f} s; {USERS} users, {len(codes)} services")
                 paced = await _phase(base, codes, rng, THINK, size.warmup, size.paced, bot)
                 saturated = await _phase(base, codes, rng, None, 1.0, size.saturated, bot)
             finally:
@@ -250,13 +252,14 @@ def _line(name: str, figures: dict[str, Any]) -> str:
     return (
         f"{name:<10} {figures['requests']:>6} reads  p50 {figures['p50_ms']:>6.1f} ms  "
         f"p95 {figures['p95_ms']:>6.1f} ms  p99 {figures['p99_ms']:>6.1f} ms  "
-        f"max {figures['max_ms']:>6.1f} ms"
+        f"max {figures['max_ms']:>6.1f} ms  (answers up to {figures['largest_answer_kb']} KB)"
     )
 
 
 def report(r: dict[str, Any]) -> tuple[bool, str]:
     """Print the figures; whether the target is met and the one-line verdict."""
     think = r["think_s"]
+    print(f"   catalogue: {r['services_in_catalogue']} services; bot started in {r['start_s']} s")
     for title, key in (
         (f"{r['users']} users, think time {think[0]}-{think[1]} s", "paced"),
         (f"{r['users']} users back to back (saturation, information only)", "saturated"),
