@@ -396,7 +396,7 @@ async def fleet(
             _print_logs(*replicas)
 
 
-async def eventually_async(
+async def _eventually(
     check: Callable[[], Awaitable[bool]], what: str, within: float = 10.0
 ) -> None:
     """Poll an async ``check`` until it holds (database state no event announces)."""
@@ -405,6 +405,10 @@ async def eventually_async(
     while not await check():
         assert loop.time() < deadline, f"not true within {within} s: {what}"
         await asyncio.sleep(0.05)
+
+
+async def _is_held(fleet: Fleet, lease: str) -> bool:
+    return await fleet.lease_holder(lease) is not None
 
 
 async def _stream_on(fleet: Fleet, count: int) -> str:
@@ -429,13 +433,10 @@ async def test_the_live_code_reaches_a_page_streaming_from_the_other_replica(
     await _buy(page, "wa", search="whats")
     order = _only_order(sandbox, alice)
 
-    holder = None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while holder is None:
-        assert loop.time() < deadline, "nobody polls the key"
-        holder = await fleet.lease_holder(f"poll:{alice.id}")
-        await asyncio.sleep(0.05)
+    lease = f"poll:{alice.id}"
+    await _eventually(lambda: _is_held(fleet, lease), "a replica polls the key")
+    holder = await fleet.lease_holder(lease)
+    assert holder is not None
     poller = fleet.replica_ids()[holder]
     # Round robin decides where the stream lands; reopen the order screen until the stream
     # is on the replica that does not poll. Every other try shifts the turn by one request,
@@ -460,8 +461,8 @@ async def test_the_live_code_reaches_a_page_streaming_from_the_other_replica(
     await expect(page.locator(".code").first).to_have_text("123456", timeout=15_000)
     await _still_the_same_page(page)
     assert len(fleet.streams()) == streams, "the code came on the same stream"
-    assert await fleet.lease_holder(f"poll:{alice.id}") == holder
+    assert await fleet.lease_holder(lease) == holder
     await alice.wait_for_message(lambda m: "Code: 123456" in m.text, timeout=15)
     await screenshot(page, "bot-fleet-code")
-    await eventually_async(lambda: fleet.delivery_sent(order["id"], 0), "the code sent")
+    await _eventually(lambda: fleet.delivery_sent(order["id"], 0), "the code sent")
     assert _codes_in_chat(alice, "123456") == 1
