@@ -287,31 +287,43 @@ async def test_a_buy_in_the_chat_and_in_the_app_at_once_buys_once(
     telegram.assert_no_errors()
 
 
-def _forged(launch: str, how: str) -> str:
-    """The launch URL with its ``initData`` altered after signing, or signed by another bot."""
+def _forged(launch: str, how: str, token: str) -> str:
+    """The launch URL with its ``initData`` altered after signing, signed by another bot, or
+    signed right but two hours old (the bot accepts one hour)."""
     base, _, fragment = launch.partition("#")
     params = dict(parse_qsl(fragment, keep_blank_values=True))
     fields = dict(parse_qsl(params["tgWebAppData"], keep_blank_values=True))
     user = json.loads(fields["user"])
+    auth_date, query_id = int(fields["auth_date"]), fields["query_id"]
     if how == "altered":  # Bob's id in Alice's signed launch
         fields["user"] = fields["user"].replace(f'"id":{user["id"]}', '"id":2002')
         params["tgWebAppData"] = urlencode(fields, quote_via=quote)
+    elif how == "other_bot":
+        params["tgWebAppData"] = sign_init_data(
+            "999999:OTHER", user, auth_date=auth_date, query_id=query_id
+        )
     else:
         params["tgWebAppData"] = sign_init_data(
-            "999999:OTHER", user, auth_date=int(fields["auth_date"]), query_id=fields["query_id"]
+            token, user, auth_date=auth_date - 7200, query_id=query_id
         )
     return base + "#" + urlencode(params, quote_via=quote)
 
 
-@pytest.mark.parametrize("how", ["altered", "other_bot"])
-async def test_a_forged_init_data_gets_the_reopen_screen(
-    bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, page: Page, how: str
+@pytest.mark.parametrize("how", ["altered", "other_bot", "stale"])
+async def test_a_forged_or_stale_init_data_gets_the_reopen_screen(
+    bot: BotProcess,
+    alice: FakeUser,
+    sandbox: SandboxServer,
+    telegram: FakeBotApi,
+    page: Page,
+    how: str,
 ) -> None:
-    await page.goto(_forged(alice.open_menu_app(), how))
+    await page.goto(_forged(alice.open_menu_app(), how, telegram.token))
     await expect(page.locator("main[data-screen=auth] #reopen")).to_contain_text(REOPEN)
     await expect(page.locator("#tabs")).to_be_hidden()
     await screenshot(page, f"bot-reopen-{how}")
     assert sandbox.orders(_key(alice)) == []
+    assert f"initData refused ({'stale' if how == 'stale' else 'bad_hash'})" in bot.log()
 
 
 # -- two replicas, webhook, PostgreSQL, behind a balancer -------------------------------------
