@@ -3,9 +3,9 @@
 The real bot process (``python -m bot``, polling the fake Bot API, its Mini App on its own
 HTTP server at ``WEBAPP_URL``) serves 50 users with linked keys, seeded in its SQLite. Each
 user is a page in a closed loop, as the Mini App calls the API: ``GET /app/api/services``
-(the whole catalogue, ~700 services with price and stock), then the countries of two
-services (``GET /app/api/services/{code}/countries``, ~190 countries each, services drawn
-from the popular part of the catalogue), and again; every request carries the user's own
+(the whole catalogue, 700 services with price and stock, 61 KB), then the countries of two
+services (``GET /app/api/services/{code}/countries``, 15-175 countries, up to 26 KB; drawn
+from the 40 most popular services), and again; every request carries the user's own
 signed ``initData`` (``Authorization: tma …``), checked by the bot as from Telegram. Between
 two requests a user waits a think time drawn uniformly from 0.5-1.5 s (a person tapping
 quickly; 50 users make ~50 requests/s). Latency is from sending the request to having read
