@@ -1,6 +1,7 @@
 """Storage layer: users, orders, SMS deliveries and purchases, on SQLite or PostgreSQL."""
 
 from bot.store.db import Database, SqliteDatabase
+from bot.store.errors import StoreUnavailableError
 from bot.store.models import (
     FINAL_STATUSES,
     Delivery,
@@ -26,6 +27,7 @@ __all__ = [
     "SqliteDatabase",
     "SqlitePersistence",
     "Store",
+    "StoreUnavailableError",
     "StoredOrder",
     "User",
     "open_store",

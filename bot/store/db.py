@@ -22,16 +22,25 @@ from typing import Any, Final, Literal, Protocol
 
 import aiosqlite
 
+from bot.store.errors import StoreUnavailableError
+
 __all__ = ["Database", "Dialect", "Executor", "Params", "Row", "SqliteDatabase"]
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[object]
 
+# sqlite3.OperationalError messages that mean "not right now" rather than a bad statement.
+_SQLITE_UNAVAILABLE: Final = (
+    "database is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database file",
+)
+
 _SQLITE_PRAGMAS: Final = (
     "journal_mode = WAL",
     "synchronous = NORMAL",
     "foreign_keys = ON",
-    "busy_timeout = 5000",
 )
 
 
@@ -100,6 +109,32 @@ class Database(Executor):
         """Close the connections; waits for a running operation to finish first."""
 
 
+@asynccontextmanager
+async def _sqlite_faults() -> AsyncIterator[None]:
+    """Turn SQLite's availability errors into :class:`StoreUnavailableError`."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if any(text in str(exc).lower() for text in _SQLITE_UNAVAILABLE):
+            raise StoreUnavailableError(f"SQLite: {exc}") from exc
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split an SQL script into its statements (``;`` inside literals and comments kept)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for char in script:
+        current.append(char)
+        if char == ";" and sqlite3.complete_statement("".join(current)):
+            statements.append("".join(current).strip())
+            current = []
+    rest = "".join(current).strip()
+    if rest:  # a last statement without ";" (an incomplete one fails when it runs)
+        statements.append(rest)
+    return statements
+
+
 class _SqliteTransaction(Executor):
     """Statements inside an open SQLite transaction (the owner already holds the lock)."""
 
@@ -140,27 +175,30 @@ class SqliteDatabase(Database):
         self._tx = _SqliteTransaction(conn)
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteDatabase:
+    async def open(cls, path: Path | str, *, busy_timeout: float = 5.0) -> SqliteDatabase:
         """Open (creating if needed) the database file at ``path``.
 
         Args:
             path: Database file; its parent directory is created. ``":memory:"`` gives a
                 throw-away in-memory database.
+            busy_timeout: Seconds to wait for another connection's write lock before a
+                statement fails with :class:`StoreUnavailableError`.
         """
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            for pragma in _SQLITE_PRAGMAS:
-                await conn.execute(f"PRAGMA {pragma}")
-        except BaseException:
-            await conn.close()
-            raise
+        async with _sqlite_faults():
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            try:
+                conn.row_factory = sqlite3.Row
+                for pragma in (*_SQLITE_PRAGMAS, f"busy_timeout = {round(busy_timeout * 1000)}"):
+                    await conn.execute(f"PRAGMA {pragma}")
+            except BaseException:
+                await conn.close()
+                raise
         return cls(conn)
 
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._lock:
+        async with _sqlite_faults(), self._lock:
             return await self._tx.fetch(sql, params)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -173,7 +211,7 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Executor]:
-        async with self._lock:
+        async with _sqlite_faults(), self._lock:
             try:
                 # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
                 # runs on aiosqlite's thread, and the rollback queued after it must undo it.
@@ -192,20 +230,16 @@ class SqliteDatabase(Database):
         return 0 if row is None else int(row["user_version"])
 
     async def apply_migration(self, version: int, script: str) -> bool:
-        async with self._lock:
-            # Under the lock no other statement of this process runs; the file belongs to
-            # this process, so the version cannot move between this read and the script.
-            current = await self._tx.fetch_one("PRAGMA user_version")
+        # Statement by statement inside BEGIN IMMEDIATE, not executescript(), which commits
+        # any open transaction first: the version must be read under the write lock, so that
+        # another connection migrating the same file at the same moment is seen.
+        async with self._transaction() as tx:
+            current = await tx.fetch_one("PRAGMA user_version")
             if current is not None and int(current["user_version"]) >= version:
                 return False
-            try:
-                await self._conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
-                )
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.rollback()
-                raise
+            for statement in _statements(script):
+                await tx.execute(statement)
+            await tx.execute(f"PRAGMA user_version = {int(version)}")
         return True
 
     async def ping(self) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
-from bot.store.db import Database, Params, Row, SqliteDatabase
+from bot.store.db import Database, Dialect, Params, Row, SqliteDatabase
 from bot.store.migrations import migrate
 from bot.store.models import (
     Delivery,
@@ -160,13 +160,17 @@ class Store:
         return cls(db, clock=clock)
 
     @property
-    def dialect(self) -> str:
+    def dialect(self) -> Dialect:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._db.dialect
 
     async def close(self) -> None:
         """Close the database; waits for a running operation to finish first."""
         await self._db.close()
+
+    async def ping(self) -> None:
+        """Raise :class:`~bot.store.errors.StoreUnavailableError` unless the database answers."""
+        await self._db.ping()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -602,4 +606,7 @@ async def open_store(
     """
     if not database_url:
         return await Store.open(data_dir / _SQLITE_FILE, clock=clock)
-    raise ValueError("PostgreSQL is not supported yet")
+    # Imported here so that a SQLite deployment never loads asyncpg.
+    from bot.store.postgres import PostgresDatabase
+
+    return await Store.over(await PostgresDatabase.open(database_url), clock=clock)

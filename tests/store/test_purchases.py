@@ -1,13 +1,12 @@
 import asyncio
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.store import Purchase, PurchaseState, Store
 
-from .conftest import OTHER_USER, USER
+from .conftest import OTHER_USER, USER, Backend
 
 
 async def offer(store: Store, user_id: int = USER) -> Purchase:
@@ -37,10 +36,10 @@ async def test_fifty_concurrent_claims_have_exactly_one_winner(store: Store) -> 
     assert await store.claim_purchase(purchase.token, USER) is None
 
 
-async def test_one_winner_across_two_connections(store: Store, db_path: Path) -> None:
+async def test_one_winner_across_two_connections(store: Store, backend: Backend) -> None:
     # The guard is in SQL, not only in the Store's lock: a second connection cannot win too.
     purchase = await offer(store)
-    second = await Store.open(db_path)
+    second = await backend.open()
     try:
         results = await asyncio.gather(
             *(s.claim_purchase(purchase.token, USER) for _ in range(25) for s in (store, second))
@@ -101,13 +100,13 @@ async def test_finish_purchase_needs_a_final_state(store: Store, state: Purchase
         await store.finish_purchase(purchase.token, state)
 
 
-async def test_claimed_purchase_survives_reopen(db_path: Path) -> None:
-    store = await Store.open(db_path)
+async def test_claimed_purchase_survives_reopen(backend: Backend) -> None:
+    store = await backend.open()
     await store.ensure_user(USER, None)
     purchase = await offer(store)
     await store.claim_purchase(purchase.token, USER)
     await store.close()
-    reopened = await Store.open(db_path)
+    reopened = await backend.open()
     try:
         creating = await reopened.purchases_in_state(PurchaseState.CREATING)
         assert [p.token for p in creating] == [purchase.token]
