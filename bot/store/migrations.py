@@ -131,7 +131,46 @@ _V2 = """
 ALTER TABLE orders ADD COLUMN card_hash TEXT;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+# Issue 14: favourites (service + country, one tap from /buy), back-in-stock alerts (claimed
+# in the database before they are sent, so each fires once across restarts and replicas),
+# and the day of the last "top up" heads-up after a purchase.
+_V5_SHOP = """
+CREATE TABLE favourites (
+    user_id      $BIGINT NOT NULL REFERENCES users (telegram_id),
+    service      TEXT NOT NULL,
+    country_id   TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    country_slug TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, service, country_id)
+)$WITHOUT_ROWID;
+
+CREATE TABLE alerts (
+    id           TEXT PRIMARY KEY,
+    user_id      $BIGINT NOT NULL REFERENCES users (telegram_id),
+    service      TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    country_id   TEXT NOT NULL,
+    country_slug TEXT NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'active'
+        CHECK (state IN ('active', 'firing', 'sent', 'cancelled', 'expired')),
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    claimed_at   TEXT,
+    fired_at     TEXT,
+    price_cents  INTEGER CHECK (price_cents >= 0)
+);
+-- One live alert per user, service and country: "Notify me" twice watches once.
+CREATE UNIQUE INDEX alerts_one_live ON alerts (user_id, service, country_id)
+    WHERE state IN ('active', 'firing');
+-- The watcher's query (Store.alerts_to_check) reads only these.
+CREATE INDEX alerts_live ON alerts (service) WHERE state IN ('active', 'firing');
+
+ALTER TABLE users ADD COLUMN topup_hint_at TEXT;
+"""
+
+# The lead merges the reserved v3 (scale-out) and v4 (Telegram outbox) in front of _V5_SHOP.
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V5_SHOP)
 
 
 def render(script: str, dialect: Dialect) -> str:
