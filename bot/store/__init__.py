@@ -14,15 +14,7 @@ from bot.store.models import (
     StoredOrder,
     User,
 )
-from bot.store.persistence import SqlitePersistence
-from bot.store.store import (
-    PURCHASE_TTL,
-    Clock,
-    FavouriteAdded,
-    PtbDataKind,
-    Store,
-    open_store,
-)
+from bot.store.store import PURCHASE_TTL, Clock, FavouriteAdded, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
@@ -35,11 +27,9 @@ __all__ = [
     "DeliveryState",
     "Favourite",
     "FavouriteAdded",
-    "PtbDataKind",
     "Purchase",
     "PurchaseState",
     "SqliteDatabase",
-    "SqlitePersistence",
     "Store",
     "StoreUnavailableError",
     "StoredOrder",

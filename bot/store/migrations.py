@@ -131,6 +131,41 @@ _V2 = """
 ALTER TABLE orders ADD COLUMN card_hash TEXT;
 """
 
+# Scale-out: several replicas share one database, so nothing process-local decides.
+_V3 = """
+-- The chat state (a JSON object) replaces python-telegram-bot's persistence.
+ALTER TABLE users ADD COLUMN dialog TEXT;
+DROP TABLE ptb_conversations;
+DROP TABLE ptb_data;
+
+-- Who does what: one holder per name until expires_at (polling a key, fleet-wide jobs).
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+)$WITHOUT_ROWID;
+CREATE INDEX leases_by_holder ON leases (holder, expires_at);
+
+-- Running replicas, for fair shares of the leases.
+CREATE TABLE replicas (
+    id           TEXT PRIMARY KEY,
+    started_at   TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+)$WITHOUT_ROWID;
+
+-- Webhook updates claimed by a replica, so a redelivered update is handled once.
+CREATE TABLE webhook_updates (
+    update_id  $BIGINT_PK,
+    holder     TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    done       INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1))
+);
+CREATE INDEX webhook_updates_by_claim ON webhook_updates (claimed_at);
+
+-- Not before this time may a reconciler look at a creating/unknown purchase (NULL = due).
+ALTER TABLE purchases ADD COLUMN reconcile_after TEXT;
+"""
+
 # Issue 14: favourites (service + country, one tap from /buy), back-in-stock alerts (claimed
 # in the database before they are sent, so each fires once across restarts and replicas),
 # and the day of the last "top up" heads-up after a purchase.
@@ -169,8 +204,8 @@ CREATE INDEX alerts_live ON alerts (service) WHERE state IN ('active', 'firing')
 ALTER TABLE users ADD COLUMN topup_hint_at TEXT;
 """
 
-# The lead merges the reserved v3 (scale-out) and v4 (Telegram outbox) in front of _V5_SHOP.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V5_SHOP)
+# v4 (Telegram outbox, issue 10) is reserved: the lead merges it in front of _V5_SHOP.
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V5_SHOP)
 
 
 def render(script: str, dialect: Dialect) -> str:

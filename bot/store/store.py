@@ -7,11 +7,12 @@ PostgreSQL both run it); rows are read by column name.
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from bot.store.db import Database, Dialect, Executor, Params, Row, SqliteDatabase
 from bot.store.migrations import migrate
@@ -27,12 +28,11 @@ from bot.store.models import (
     User,
 )
 
-__all__ = ["PURCHASE_TTL", "Clock", "FavouriteAdded", "PtbDataKind", "Store", "open_store"]
+__all__ = ["PURCHASE_TTL", "Clock", "FavouriteAdded", "Store", "open_store"]
 
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
 
-PtbDataKind = Literal["user", "chat"]
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware."""
 
@@ -61,6 +61,28 @@ def _opt_dt(text: str | None) -> datetime | None:
     return None if text is None else _dt(text)
 
 
+def _dialog_text(dialog: Mapping[str, Any] | None) -> str | None:
+    """``dialog`` as JSON text (None when empty), refusing what JSON would change.
+
+    ``json`` silently turns int keys into strings and tuples into lists; storing such a
+    state would hand the handlers different values on the next update.
+    """
+    if not dialog:
+        return None
+    plain = dict(dialog)
+    text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
+    if json.loads(text) != plain:
+        raise TypeError("the dialog does not survive a JSON round trip; use str keys and lists")
+    return text
+
+
+def _dialog(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
 def _user(row: Row) -> User:
     return User(
         telegram_id=row["telegram_id"],
@@ -72,6 +94,7 @@ def _user(row: Row) -> User:
         key_revoked=bool(row["key_revoked"]),
         created_at=_dt(row["created_at"]),
         updated_at=_dt(row["updated_at"]),
+        dialog=_dialog(row["dialog"]),
     )
 
 
@@ -122,6 +145,7 @@ def _purchase(row: Row) -> Purchase:
         order_id=row["order_id"],
         created_at=_dt(row["created_at"]),
         updated_at=_dt(row["updated_at"]),
+        reconcile_after=_opt_dt(row["reconcile_after"]),
     )
 
 
@@ -517,9 +541,21 @@ class Store:
         return _purchase(rows[0])
 
     async def claim_purchase(
-        self, token: str, user_id: int, *, max_age: timedelta = PURCHASE_TTL
+        self,
+        token: str,
+        user_id: int,
+        *,
+        max_age: timedelta = PURCHASE_TTL,
+        hold: timedelta = timedelta(minutes=2),
     ) -> Purchase | None:
         """Move an offer to ``creating`` for the single caller allowed to create the order.
+
+        Args:
+            token: The offer's token.
+            user_id: Who tapped it; another user's token is refused.
+            max_age: Offers older than this are refused (prices and stock move).
+            hold: ``reconcile_after`` becomes now + ``hold``: reconcilers leave the purchase
+                to this caller until then (its create request is in flight).
 
         Returns:
             The purchase to the one winner; None for everyone else, and for a token that is
@@ -527,20 +563,25 @@ class Store:
         """
         now = self._now()
         rows = await self._write_returning(
-            "UPDATE purchases SET state = 'creating', updated_at = ?"
+            "UPDATE purchases SET state = 'creating', reconcile_after = ?, updated_at = ?"
             " WHERE token = ? AND user_id = ? AND state = 'offered' AND created_at >= ?"
             " RETURNING *",
-            (_ts(now), token, user_id, _ts(now - max_age)),
+            (_ts(now + hold), _ts(now), token, user_id, _ts(now - max_age)),
         )
         return _purchase(rows[0]) if rows else None
 
     async def finish_purchase(
-        self, token: str, state: PurchaseState, order_id: str | None = None
+        self,
+        token: str,
+        state: PurchaseState,
+        order_id: str | None = None,
+        *,
+        reconcile_after: datetime | None = None,
     ) -> bool:
         """Settle a claimed purchase as ``done``, ``failed`` or ``unknown``.
 
         Allowed from ``creating`` and from ``unknown`` (reconciliation after a lost answer).
-        An existing ``order_id`` is kept when ``order_id`` is None.
+        An existing ``order_id`` (and ``reconcile_after``) is kept when the argument is None.
 
         Returns:
             True if the purchase was in a state that allows the move.
@@ -551,11 +592,28 @@ class Store:
         if state not in _FINISHED_PURCHASE:
             raise ValueError(f"cannot finish a purchase as {state!r}")
         changed = await self._write(
-            "UPDATE purchases SET state = ?, order_id = COALESCE(?, order_id), updated_at = ?"
+            "UPDATE purchases SET state = ?, order_id = COALESCE(?, order_id),"
+            " reconcile_after = COALESCE(?, reconcile_after), updated_at = ?"
             " WHERE token = ? AND state IN ('creating', 'unknown')",
-            (PurchaseState(state).value, order_id, _ts(self._now()), token),
+            (
+                PurchaseState(state).value,
+                order_id,
+                _opt_ts(reconcile_after),
+                _ts(self._now()),
+                token,
+            ),
         )
         return changed == 1
+
+    async def purchases_to_reconcile(self) -> list[Purchase]:
+        """Purchases ``creating`` or ``unknown`` whose ``reconcile_after`` is due (or None),
+        oldest first: their create request's outcome must be looked up."""
+        rows = await self._fetch(
+            "SELECT * FROM purchases WHERE state IN ('creating', 'unknown')"
+            " AND (reconcile_after IS NULL OR reconcile_after <= ?) ORDER BY created_at",
+            (_ts(self._now()),),
+        )
+        return [_purchase(row) for row in rows]
 
     async def purchases_in_state(self, state: PurchaseState) -> list[Purchase]:
         """Purchases in ``state``, oldest first (to reconcile ``creating``/``unknown``)."""
@@ -587,42 +645,165 @@ class Store:
         )
         return [row["service"] for row in rows]
 
-    # -- python-telegram-bot persistence (used by SqlitePersistence) ---------------------
+    # -- chat state ----------------------------------------------------------------------
 
-    async def load_conversations(self, name: str) -> dict[str, str]:
-        """Encoded conversation key → encoded state, for the ConversationHandler ``name``."""
-        rows = await self._fetch("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
-        return {row["key"]: row["state"] for row in rows}
+    async def set_dialog(self, user_id: int, dialog: Mapping[str, Any] | None) -> None:
+        """Replace the user's chat state (``User.dialog``); None or empty clears it.
 
-    async def save_conversation(self, name: str, key: str, state: str | None) -> None:
-        """Store a conversation's encoded state; None ends the conversation (deletes it)."""
-        if state is None:
-            await self._write(
-                "DELETE FROM ptb_conversations WHERE name = ? AND key = ?", (name, key)
-            )
+        Raises:
+            TypeError: ``dialog`` would not come back equal from JSON (non-str keys,
+                tuples, sets, objects): refused rather than silently changed.
+        """
+        text = _dialog_text(dialog)
+        await self._write(
+            "UPDATE users SET dialog = ?, updated_at = ? WHERE telegram_id = ?",
+            (text, _ts(self._now()), user_id),
+        )
+
+    # -- leases ----------------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take the lease ``name`` for ``ttl``: free, expired, or already ``holder``'s (renewed).
+
+        One statement, so of several replicas racing for a free lease exactly one wins.
+
+        Returns:
+            True if ``holder`` now holds it.
+        """
+        now = self._now()
+        rows = await self._write_returning(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE"
+            " SET holder = excluded.holder, expires_at = excluded.expires_at"
+            " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?"
+            " RETURNING name",
+            (name, holder, _ts(now + ttl), _ts(now)),
+        )
+        return bool(rows)
+
+    async def renew_leases(self, holder: str, ttl: timedelta) -> set[str]:
+        """Extend all of ``holder``'s unexpired leases to now + ``ttl``.
+
+        Returns:
+            The names it still holds (an expired one may have been taken over: not renewed).
+        """
+        now = self._now()
+        rows = await self._write_returning(
+            "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ? RETURNING name",
+            (_ts(now + ttl), holder, _ts(now)),
+        )
+        return {row["name"] for row in rows}
+
+    async def release_leases(self, holder: str, names: Iterable[str] | None = None) -> None:
+        """Give up ``holder``'s leases ``names`` (None: all of them); others' are untouched."""
+        if names is None:
+            await self._write("DELETE FROM leases WHERE holder = ?", (holder,))
             return
+        wanted = sorted(set(names))
+        if not wanted:
+            return
+        marks = ", ".join("?" * len(wanted))
         await self._write(
-            "INSERT INTO ptb_conversations (name, key, state, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (name, key) DO UPDATE"
-            " SET state = excluded.state, updated_at = excluded.updated_at",
-            (name, key, state, _ts(self._now())),
+            f"DELETE FROM leases WHERE holder = ? AND name IN ({marks})",  # noqa: S608
+            (holder, *wanted),
         )
 
-    async def load_ptb_data(self, kind: PtbDataKind) -> dict[int, str]:
-        """All stored ``user_data`` or ``chat_data`` documents (JSON text) by id."""
-        rows = await self._fetch("SELECT id, data FROM ptb_data WHERE kind = ?", (kind,))
-        return {row["id"]: row["data"] for row in rows}
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give up the lease ``name`` if ``holder`` holds it."""
+        await self._write("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
-    async def save_ptb_data(self, kind: PtbDataKind, ident: int, data: str) -> None:
+    async def live_leases(self, prefix: str = "") -> dict[str, str]:
+        """Unexpired leases whose name starts with ``prefix``: name → holder."""
+        rows = await self._fetch(
+            "SELECT name, holder FROM leases WHERE expires_at > ? AND substr(name, 1, ?) = ?",
+            (_ts(self._now()), len(prefix), prefix),
+        )
+        return {row["name"]: row["holder"] for row in rows}
+
+    # -- replicas --------------------------------------------------------------------------
+
+    async def heartbeat(self, replica_id: str) -> None:
+        """Record that the replica is alive now (registering it on its first beat)."""
+        now = _ts(self._now())
         await self._write(
-            "INSERT INTO ptb_data (kind, id, data, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, id) DO UPDATE"
-            " SET data = excluded.data, updated_at = excluded.updated_at",
-            (kind, ident, data, _ts(self._now())),
+            "INSERT INTO replicas (id, started_at, heartbeat_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            (replica_id, now, now),
         )
 
-    async def drop_ptb_data(self, kind: PtbDataKind, ident: int) -> None:
-        await self._write("DELETE FROM ptb_data WHERE kind = ? AND id = ?", (kind, ident))
+    async def live_replicas(self, within: timedelta) -> list[str]:
+        """Ids of the replicas that beat within ``within`` of now, sorted."""
+        rows = await self._fetch(
+            "SELECT id FROM replicas WHERE heartbeat_at >= ?", (_ts(self._now() - within),)
+        )
+        # Sorted here: PostgreSQL's ORDER BY follows the database's collation, SQLite's not.
+        return sorted(row["id"] for row in rows)
+
+    async def drop_replica(self, replica_id: str) -> None:
+        """Forget a replica that is shutting down (its leases are released separately)."""
+        await self._write("DELETE FROM replicas WHERE id = ?", (replica_id,))
+
+    # -- webhook updates -------------------------------------------------------------------
+
+    async def claim_update(
+        self, update_id: int, holder: str, stale_after: timedelta
+    ) -> Literal["claimed", "done", "busy"]:
+        """Claim a webhook update before handling it, so that a redelivery is handled once.
+
+        Returns:
+            ``"claimed"``: the caller must handle it (new, or claimed more than
+            ``stale_after`` ago and never finished: its handler died). ``"done"``: handled
+            already. ``"busy"``: claimed recently and not finished: being handled now (by
+            any holder, this one included).
+        """
+        now = self._now()
+        async with self._db.transaction() as tx:
+            claimed = await tx.fetch_returning(
+                "INSERT INTO webhook_updates (update_id, holder, claimed_at, done)"
+                " VALUES (?, ?, ?, 0)"
+                " ON CONFLICT (update_id) DO UPDATE"
+                " SET holder = excluded.holder, claimed_at = excluded.claimed_at"
+                " WHERE webhook_updates.done = 0 AND webhook_updates.claimed_at <= ?"
+                " RETURNING update_id",
+                (update_id, holder, _ts(now), _ts(now - stale_after)),
+            )
+            if claimed:
+                return "claimed"
+            row = await tx.fetch_one(
+                "SELECT done FROM webhook_updates WHERE update_id = ?", (update_id,)
+            )
+        return "done" if row is not None and row["done"] else "busy"
+
+    async def finish_update(self, update_id: int) -> None:
+        """Record that the claimed update was handled."""
+        await self._write("UPDATE webhook_updates SET done = 1 WHERE update_id = ?", (update_id,))
+
+    async def prune_updates(self, older_than: timedelta) -> int:
+        """Forget updates claimed more than ``older_than`` ago (Telegram stopped resending).
+
+        Returns:
+            How many were deleted.
+        """
+        return await self._write(
+            "DELETE FROM webhook_updates WHERE claimed_at < ?", (_ts(self._now() - older_than),)
+        )
+
+    # -- counts (for /stats and metrics) ---------------------------------------------------
+
+    async def count_active_orders(self) -> int:
+        """How many orders :meth:`active_orders` would return."""
+        row = await self._fetch_one(
+            "SELECT COUNT(*) AS n FROM orders"
+            " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0"
+        )
+        return 0 if row is None else int(row["n"])
+
+    async def count_pending_deliveries(self) -> int:
+        """How many SMS are claimed but not yet sent."""
+        row = await self._fetch_one(
+            "SELECT COUNT(*) AS n FROM sms_deliveries WHERE state = 'pending'"
+        )
+        return 0 if row is None else int(row["n"])
 
     # -- favourites, alerts, top-up (issue 14) --------------------------------------------
 

@@ -7,6 +7,7 @@ import pytest
 
 from bot.store import Store, migrations
 from bot.store.migrations import MIGRATIONS
+from bot.store.postgres import numbered_placeholders
 
 from .conftest import INTEGRITY_ERRORS, USER, Backend
 
@@ -22,6 +23,15 @@ async def pg_fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
+
+
+async def raw_execute(backend: Backend, sql: str, *args: object) -> None:
+    """Run ``sql`` (``?`` placeholders) on a connection of its own, outside any Store."""
+    if backend.url is None:
+        with sqlite3.connect(backend.path) as conn:
+            conn.execute(sql, args)
+        return
+    await pg_fetch(backend.url, numbered_placeholders(sql), *args)
 
 
 async def tables(backend: Backend) -> set[str]:
@@ -64,10 +74,61 @@ async def test_open_creates_directory_schema_and_wal(tmp_path: Path) -> None:
 async def test_schema_on_both_backends(backend: Backend) -> None:
     await (await backend.open()).close()
     assert await schema_version(backend) == len(MIGRATIONS)
-    expected = {"users", "orders", "sms_deliveries", "purchases", "recent_services"}
+    expected = {
+        "users",
+        "orders",
+        "sms_deliveries",
+        "purchases",
+        "recent_services",
+        "leases",
+        "replicas",
+        "webhook_updates",
+    }
     if backend.dialect == "postgresql":
         expected.add("schema_version")
-    assert expected <= await tables(backend)
+    assert await tables(backend) == expected
+
+
+async def test_upgrade_from_v2_keeps_data_and_drops_ptb_tables(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:2])
+    await (await backend.open()).close()
+    # Rows as the v2 bot wrote them (this Store reads v3 rows only).
+    at = "2026-05-22T08:00:00.000000+00:00"
+    await raw_execute(
+        backend,
+        "INSERT INTO users (telegram_id, language, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        USER,
+        "it",
+        at,
+        at,
+    )
+    await raw_execute(
+        backend,
+        "INSERT INTO purchases (token, user_id, service, service_name, country_id,"
+        " country_slug, price_cents, state, created_at, updated_at)"
+        " VALUES (?, ?, 'tg', 'Telegram', '7', 'my', 32, 'unknown', ?, ?)",
+        "tok",
+        USER,
+        at,
+        at,
+    )
+    assert {"ptb_conversations", "ptb_data"} <= await tables(backend)
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    store = await backend.open()
+    try:
+        user = await store.get_user(USER)
+        assert user is not None
+        assert (user.language, user.dialog) == ("it", {})
+        upgraded = await store.get_purchase("tok")
+        assert upgraded is not None
+        assert upgraded.reconcile_after is None
+        assert [p.token for p in await store.purchases_to_reconcile()] == ["tok"]
+    finally:
+        await store.close()
+    assert not {"ptb_conversations", "ptb_data"} & await tables(backend)
+    assert await schema_version(backend) == len(MIGRATIONS) == 3
 
 
 async def test_postgres_types(pg_backend: Backend) -> None:
