@@ -76,6 +76,17 @@ def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high
     return value
 
 
+def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of hours, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} hours, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -95,6 +106,8 @@ class Settings:
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        jiema_site_url: The jiema.my site users top up on (the API has no top-up endpoint).
+        alert_hours: How long a back-in-stock alert waits before it lapses.
     """
 
     telegram_token: str = field(repr=False)
@@ -111,6 +124,8 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    jiema_site_url: str = "https://jiema.my"
+    alert_hours: float = 24.0
 
     @property
     def webhook_path(self) -> str | None:
@@ -172,4 +187,6 @@ class Settings:
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
+            alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
         )
