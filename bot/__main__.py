@@ -78,9 +78,11 @@ async def serve(settings: Settings) -> None:
                 health.probe("updates", _updater_probe(application))
             await application.start()
             services.poller.start()
+            services.alert_watcher.start()
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
+            await services.alert_watcher.stop()
             await services.poller.stop()
             if updater is not None and updater.running:
                 await updater.stop()

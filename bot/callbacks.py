@@ -19,6 +19,7 @@ from telegram.constants import InlineKeyboardButtonLimit
 _MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
 _ID = r"[A-Za-z0-9_-]{1,40}"
 _PAGE = r"0|[1-9][0-9]{0,3}"
+_COUNTRY = r"0|[1-9][0-9]{0,8}"
 
 
 class OrderAction(StrEnum):
@@ -108,6 +109,44 @@ class Noop:
     """A label-only button (page counter); pressing it does nothing."""
 
 
+@dataclass(frozen=True, slots=True)
+class FavouriteToggle:
+    """★ on a confirmation: save or forget (service, country) as a favourite."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FavouriteOrder:
+    """★ on an order card: save or forget the order's service and country."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FavouriteRemove:
+    """✕ in ``/favourites``: forget one favourite."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyMe:
+    """ "Notify me when available" for a sold-out (service, country)."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCancel:
+    """✕ in ``/alerts``: cancel one back-in-stock alert."""
+
+    alert_id: str
+
+
 Callback = (
     ServicePage
     | PickService
@@ -120,6 +159,11 @@ Callback = (
     | Menu
     | Unlink
     | Noop
+    | FavouriteToggle
+    | FavouriteOrder
+    | FavouriteRemove
+    | NotifyMe
+    | AlertCancel
 )
 
 MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "back"})
@@ -136,6 +180,11 @@ _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(r"m:(?P<name>[a-z]{1,10})"), Menu),
     (re.compile(r"u:(?P<confirmed>[yn])"), Unlink),
     (re.compile(r"-"), Noop),
+    (re.compile(rf"ft:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteToggle),
+    (re.compile(rf"fo:(?P<order_id>{_ID})"), FavouriteOrder),
+    (re.compile(rf"fr:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteRemove),
+    (re.compile(rf"nm:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), NotifyMe),
+    (re.compile(rf"ac:(?P<alert_id>{_ID})"), AlertCancel),
 ]
 
 
@@ -164,6 +213,16 @@ def encode(callback: Callback) -> str:
             data = f"u:{'y' if confirmed else 'n'}"
         case Noop():
             data = "-"
+        case FavouriteToggle(service, country_id):
+            data = f"ft:{service}:{country_id}"
+        case FavouriteOrder(order_id):
+            data = f"fo:{order_id}"
+        case FavouriteRemove(service, country_id):
+            data = f"fr:{service}:{country_id}"
+        case NotifyMe(service, country_id):
+            data = f"nm:{service}:{country_id}"
+        case AlertCancel(alert_id):
+            data = f"ac:{alert_id}"
     if parse(data) != callback:
         raise ValueError(f"cannot encode {callback!r}")
     return data

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from telegram import Bot
 
+from bot.alerts_watcher import AlertWatcher
 from bot.api import JiemaClient
 from bot.config import Settings
 from bot.health import Health
@@ -20,10 +22,13 @@ from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.poller import Poller
 from bot.services.accounts import AccountService
+from bot.services.alerts import AlertService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
+from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.topup import TopUpService
 from bot.services.users import UserService
 from bot.store import Store
 from bot.tracker import OrderTracker
@@ -49,9 +54,14 @@ class Services:
     poller: Poller
     metrics: Metrics
     health: Health
+    favourites: FavouriteService
+    alerts: AlertService
+    topup: TopUpService
+    alert_watcher: AlertWatcher
 
     async def aclose(self) -> None:
-        """Stop the poller (handing its leases back) and close the API client."""
+        """Stop the jobs (handing their leases back) and close the API client."""
+        await self.alert_watcher.stop()
         await self.poller.stop()
         await self.api.aclose()
 
@@ -96,6 +106,8 @@ def build_services(
         metrics=metrics,
         health=health,
     )
+    alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
+    watcher = AlertWatcher(store, accounts, catalog, notifier, replica_id=replica_id, health=health)
     return Services(
         settings=settings,
         replica_id=replica_id,
@@ -112,4 +124,8 @@ def build_services(
         poller=poller,
         metrics=metrics,
         health=health,
+        favourites=FavouriteService(accounts, catalog, store),
+        alerts=alerts,
+        topup=TopUpService(accounts, store),
+        alert_watcher=watcher,
     )

@@ -18,9 +18,16 @@ from bot import keyboards
 from bot.api import Account, Order, Service, Sms
 from bot.api import errors as api_errors
 from bot.i18n import Translator, flag
+from bot.services.alerts import Alternatives, Watching
 from bot.services.catalog import Offer
+from bot.services.favourites import Added as FavouriteAdded
+from bot.services.favourites import FavouriteOffer, ToggleOutcome
+from bot.services.favourites import Full as FavouritesFull
+from bot.services.favourites import Removed as FavouriteRemoved
+from bot.services.purchases import Quote
+from bot.services.topup import RunningLow
 from bot.sms import extract_code
-from bot.store import StoredOrder
+from bot.store import Alert, StoredOrder
 
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under
 # Telegram's 4,096 characters with the header and the code line.
@@ -505,3 +512,209 @@ def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
         case api_errors.ApiError():
             return t._("jiema.my says: {message}").format(message=esc(exc.message or exc.code))
     return t._("jiema.my isn't answering right now. Please try again in a minute.")
+
+
+# -- favourites, alerts, top-up (issue 14) -------------------------------------------------
+
+
+def _pair_label(t: Translator, service_name: str, slug: str, fallback: str) -> str:
+    return f"{esc(service_name)} · {country_label(t, slug, fallback)}"
+
+
+def _favourite_button(t: Translator, item: FavouriteOffer) -> str:
+    fav = item.favourite
+    pair = _pair_label(t, fav.service_name, fav.country_slug, fav.country_slug.upper())
+    if item.offer is None:
+        return f"★ {pair}"
+    if item.offer.count <= 0:
+        # TRANSLATORS: a favourite (service · country) whose country has no numbers now.
+        return t._("★ {pair} · sold out").format(pair=pair)
+    # TRANSLATORS: a favourite button; {count} is how many numbers are in stock there.
+    return t.ngettext(
+        "★ {pair} · {price} · {count} left", "★ {pair} · {price} · {count} left", item.offer.count
+    ).format(pair=pair, price=t.money(item.offer.price_cents), count=t.number(item.offer.count))
+
+
+def _favourite_items(t: Translator, items: list[FavouriteOffer]) -> list[tuple[str, int, str]]:
+    return [
+        (i.favourite.service, int(i.favourite.country_id), _favourite_button(t, i))
+        for i in items
+        if i.favourite.country_id.isdigit()
+    ]
+
+
+def services_with_favourites(t: Translator, screen: Screen, items: list[FavouriteOffer]) -> Screen:
+    """The service list with the user's favourites on top, one tap each to the confirmation."""
+    if not items:
+        return screen
+    rows = keyboards.favourite_picks(_favourite_items(t, items))
+    return Screen(screen.text, keyboards.extended(screen.markup, top=rows))
+
+
+def _sold_out_button(t: Translator, offer: Offer) -> str:
+    # TRANSLATORS: a country button for a country without numbers right now.
+    return t._("{country} · sold out").format(country=country_label(t, offer.slug, offer.name))
+
+
+def countries_with_sold_out(
+    t: Translator, service: Service, offers: list[Offer], page: int, query: str | None
+) -> Screen:
+    """Like :func:`countries`, with the sold-out countries listed last and marked."""
+    in_stock = [o for o in offers if o.count > 0]
+    # The heading of :func:`countries`: "none anywhere" only when nothing is in stock and
+    # nothing was searched; a search that found only sold-out countries still found some.
+    screen = countries(t, service, in_stock or (offers if query else []), page, query)
+    page = keyboards.clamp_page(page, len(offers), keyboards.COUNTRIES_PER_PAGE)
+    first = page * keyboards.COUNTRIES_PER_PAGE
+    shown = offers[first : first + keyboards.COUNTRIES_PER_PAGE]
+    labels: list[tuple[int, str]] = [(o.country_id, "") for o in offers]
+    for i, offer in enumerate(shown, start=first):
+        label = _country_button(t, offer) if offer.count > 0 else _sold_out_button(t, offer)
+        labels[i] = (offer.country_id, label)
+    return Screen(screen.text, keyboards.countries(t, service.code, labels, page))
+
+
+def confirmation_extras(
+    t: Translator, screen: Screen, quote: Quote, favourite: bool, site_url: str
+) -> Screen:
+    """The confirmation with its ★ toggle and, when it cannot be afforded, the top-up link."""
+    rows = [keyboards.favourite_toggle(t, quote.service.code, quote.offer.country_id, favourite)]
+    if quote.account.balance_cents < quote.offer.price_cents:
+        rows.insert(0, keyboards.topup(t, site_url))
+    return Screen(screen.text, keyboards.extended(screen.markup, above_last=rows))
+
+
+def favourite_toggled(t: Translator, outcome: ToggleOutcome) -> str:
+    """Callback answer after ★."""
+    match outcome:
+        case FavouriteAdded():
+            return t._("★ Saved to your favourites: it's first in /buy.")
+        case FavouriteRemoved():
+            return t._("Removed from your favourites.")
+        case FavouritesFull(limit):
+            return t.ngettext(
+                "You already have {count} favourite: remove one in /favourites first.",
+                "You already have {count} favourites: remove one in /favourites first.",
+                limit,
+            ).format(count=limit)
+    return t._("This isn't offered any more, so I can't save it.")
+
+
+def favourites_list(t: Translator, items: list[FavouriteOffer]) -> Screen:
+    """``/favourites``: each favourite opens its confirmation; ✕ removes it."""
+    if not items:
+        return Screen(
+            t._(
+                "You have no favourites yet. Tap ☆ on a purchase confirmation or ★ on an order "
+                "to save its service and country here."
+            ),
+            keyboards.main_menu(t, linked=True),
+        )
+    text = t._("<b>Your favourites</b>: tap one to buy it, ✕ to remove it.")
+    return Screen(text, keyboards.favourites_list(t, _favourite_items(t, items)))
+
+
+def alternatives(t: Translator, alts: Alternatives) -> Screen:
+    """A sold-out country: the cheapest ones with numbers, and Notify me."""
+    place = country_label(t, alts.place.slug, alts.place.name)
+    lines = [
+        t._("<b>{service}</b>: no numbers left in {country} right now.").format(
+            service=esc(alts.service.name), country=place
+        )
+    ]
+    if alts.offers:
+        lines.append(t._("These countries have numbers:"))
+    else:
+        lines.append(t._("No other country has numbers for it right now either."))
+    if alts.watching:
+        lines.append(t._("I'll tell you when {country} has numbers again.").format(country=place))
+    else:
+        lines.append(
+            t._("Tap “Notify me” and I'll tell you once when {country} has numbers again.").format(
+                country=place
+            )
+        )
+    items = [(o.country_id, _country_button(t, o)) for o in alts.offers]
+    markup = keyboards.alternatives(
+        t, alts.service.code, alts.place.country_id, items, alts.watching
+    )
+    return Screen("\n".join(lines), markup)
+
+
+def watching(t: Translator, outcome: Watching, hours: float) -> str:
+    """Callback answer after "Notify me"."""
+    alert = outcome.alert
+    country = t.country(alert.country_slug, alert.country_slug.upper() or alert.country_id)
+    hours_shown = max(1, round(hours))
+    return t.ngettext(
+        "🔔 OK: I'll tell you when {service} has numbers in {country} (for the next {count} "
+        "hour). /alerts to see or cancel.",
+        "🔔 OK: I'll tell you when {service} has numbers in {country} (for the next {count} "
+        "hours). /alerts to see or cancel.",
+        hours_shown,
+    ).format(service=alert.service_name, country=country, count=hours_shown)
+
+
+def too_many_alerts(t: Translator, limit: int) -> str:
+    """Callback answer when "Notify me" is refused."""
+    return t.ngettext(
+        "You already have {count} alert waiting: cancel one in /alerts first.",
+        "You already have {count} alerts waiting: cancel one in /alerts first.",
+        limit,
+    ).format(count=limit)
+
+
+def alerts_list(t: Translator, alerts: list[Alert], now: datetime | None = None) -> Screen:
+    """``/alerts``: every waiting alert, each with a ✕ to cancel it."""
+    if not alerts:
+        return Screen(
+            t._(
+                "You have no alerts. When a country is sold out, tap “Notify me” and I'll "
+                "tell you when it has numbers again."
+            )
+        )
+    now = now or datetime.now(UTC)
+    items = []
+    for alert in alerts:
+        pair = _pair_label(t, alert.service_name, alert.country_slug, alert.country_slug.upper())
+        left = t._("{duration} left").format(
+            duration=t.duration(max(60.0, (alert.expires_at - now).total_seconds()))
+        )
+        items.append((alert.id, f"{pair} · {left}"))
+    text = t._("<b>Your alerts</b>: I'll tell you once when these have numbers. ✕ cancels one.")
+    return Screen(text, keyboards.alerts_list(t, items))
+
+
+def alert_cancelled(t: Translator) -> str:
+    """Callback answer after ✕ on an alert."""
+    return t._("Alert cancelled.")
+
+
+def back_in_stock(t: Translator, alert: Alert, offer: Offer) -> Screen:
+    """The alert itself: the pair has numbers again, at this price; Buy opens the confirmation."""
+    text = t._(
+        "🔔 <b>{service}</b> has numbers in {country} again: {price}, {count} left. "
+        "Tap Buy to see the confirmation."
+    ).format(
+        service=esc(alert.service_name),
+        country=country_label(t, offer.slug, offer.name),
+        price=t.money(offer.price_cents),
+        count=t.number(offer.count),
+    )
+    return Screen(text, keyboards.back_in_stock(t, alert.service, offer.country_id))
+
+
+def with_topup(t: Translator, screen: Screen, site_url: str) -> Screen:
+    """``screen`` with the "Top up on jiema.my" link (``/balance``, ``INSUFFICIENT``)."""
+    return Screen(
+        screen.text, keyboards.extended(screen.markup, top=[keyboards.topup(t, site_url)])
+    )
+
+
+def running_low(t: Translator, low: RunningLow, site_url: str) -> Screen:
+    """After a purchase that leaves less than its price: the heads-up, once a day."""
+    text = t._(
+        "Heads-up: your balance is now {balance}, less than this number cost ({price}). "
+        "Top up on jiema.my to buy the next one."
+    ).format(balance=t.money(low.balance_cents), price=t.money(low.price_cents))
+    return Screen(text, InlineKeyboardMarkup([keyboards.topup(t, site_url)]))
