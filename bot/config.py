@@ -108,6 +108,9 @@ class Settings:
         http_port: Its port.
         jiema_site_url: The jiema.my site users top up on (the API has no top-up endpoint).
         alert_hours: How long a back-in-stock alert waits before it lapses.
+        alert_interval: Seconds between two rounds of the back-in-stock watcher.
+        prices_ttl: Seconds one service's prices and stock are cached for everyone (browsing
+            and the watcher share them: the watcher reads a service at most this often).
     """
 
     telegram_token: str = field(repr=False)
@@ -126,6 +129,8 @@ class Settings:
     http_port: int = 8080
     jiema_site_url: str = "https://jiema.my"
     alert_hours: float = 24.0
+    alert_interval: float = 20.0
+    prices_ttl: float = 60.0
 
     @property
     def webhook_path(self) -> str | None:
@@ -189,4 +194,6 @@ class Settings:
             http_port=http_port,
             jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
             alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
+            alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
+            prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
         )

@@ -90,7 +90,7 @@ def build_services(
     )
     replica_id = new_replica_id()
     accounts = AccountService(api, store, vault)
-    catalog = Catalog(api)
+    catalog = Catalog(api, prices_ttl=settings.prices_ttl)
     purchases = PurchaseService(api, store, accounts, catalog)
     notifier = TelegramNotifier(bot, store, metrics)
     tracker = OrderTracker(store, notifier)
@@ -107,7 +107,15 @@ def build_services(
         health=health,
     )
     alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
-    watcher = AlertWatcher(store, accounts, catalog, notifier, replica_id=replica_id, health=health)
+    watcher = AlertWatcher(
+        store,
+        accounts,
+        catalog,
+        notifier,
+        replica_id=replica_id,
+        health=health,
+        interval=settings.alert_interval,
+    )
     return Services(
         settings=settings,
         replica_id=replica_id,

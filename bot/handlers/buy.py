@@ -174,7 +174,7 @@ async def confirm(update: Update, context: Context) -> None:
         return
     dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
     if isinstance(result, Refused) and isinstance(result.error, NoNumbersError):
-        await shop.no_numbers(update, context, choice.token)
+        await shop.no_numbers(update, context, result, choice.token)
     elif isinstance(result, Refused):
         await remember(context, {**dialog, "mode": COUNTRIES, "country_service": result.service})
         screen = views.purchase_failed(t, result.error, result.service)

@@ -18,6 +18,7 @@ from bot.handlers.common import answer, callback_of, edit, parsed, remember, rep
 from bot.services.alerts import Alternatives, TooManyAlerts, Watching
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
+from bot.services.purchases import Refused
 from bot.store import StoredOrder
 
 COUNTRIES = "countries"
@@ -123,10 +124,19 @@ async def sold_out(
     await _show_alternatives(update, context, found, in_place=in_place)
 
 
-async def no_numbers(update: Update, context: Context, token: str) -> None:
-    """``NO_NUMBERS`` when buying: the confirmation becomes the alternatives."""
+async def no_numbers(update: Update, context: Context, refused: Refused, token: str) -> None:
+    """``NO_NUMBERS`` when buying: the confirmation becomes the alternatives.
+
+    The query was answered when the purchase was claimed, so this only edits.
+    """
+    query = update.callback_query
+    assert query is not None
     found = await context.services.alerts.alternatives_after_refusal(context.user_id, token)
-    await _show_alternatives(update, context, found, in_place=True)
+    if isinstance(found, ServiceGone):
+        await edit(query, views.purchase_failed(context.t, refused.error, refused.service))
+        return
+    await _remember_alternatives(context, found)
+    await edit(query, views.alternatives(context.t, found))
 
 
 async def _show_alternatives(
@@ -138,14 +148,19 @@ async def _show_alternatives(
     if isinstance(found, ServiceGone):
         await answer(query, views.service_gone(t), alert=True)
         return
-    dialog = {k: v for k, v in context.dialog.items() if k != "country_query"}
-    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": found.service.code})
+    await _remember_alternatives(context, found)
     await answer(query)
     screen = views.alternatives(t, found)
     if in_place:
         await edit(query, screen)
     else:
         await reply(update, screen)
+
+
+async def _remember_alternatives(context: Context, found: Alternatives) -> None:
+    """Typed text now searches the service's countries."""
+    dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
+    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": found.service.code})
 
 
 async def topup_heads_up(update: Update, context: Context, order: StoredOrder) -> None:
