@@ -167,7 +167,11 @@ async def test_buy_journey_in_the_users_language(
     assert t._("Country: {country}").format(country=f"🇲🇾 {malaysia}") in confirm.text
     assert t._("Your balance: {balance}").format(balance=balance) in confirm.text
     assert balance in confirm.text
-    assert _labels(confirm) == [[t._("Buy")], [t._("‹ Countries"), t._("Cancel")]]
+    assert _labels(confirm) == [
+        [t._("Buy")],
+        [t._("☆ Add to favourites")],
+        [t._("‹ Countries"), t._("Cancel")],
+    ]
 
     await user.press(confirm, t._("Buy"))
     card = await user.wait_for(
@@ -179,6 +183,7 @@ async def test_buy_journey_in_the_users_language(
         [t._("Cancel order")],
         [t._("Refresh"), t._("Copy number")],
         [t._("Buy again")],
+        [t._("★ Favourite")],
     ]
 
     sandbox.deliver_sms(order["id"], code_sms)
