@@ -518,7 +518,8 @@ def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
 
 
 def _pair_label(t: Translator, service_name: str, slug: str, fallback: str) -> str:
-    return f"{esc(service_name)} · {country_label(t, slug, fallback)}"
+    """ "Telegram · 🇲🇾 Malaysia" for a button (plain text: not HTML-escaped)."""
+    return f"{service_name} · {country_label(t, slug, fallback)}"
 
 
 def _favourite_button(t: Translator, item: FavouriteOffer) -> str:

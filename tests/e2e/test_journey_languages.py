@@ -275,7 +275,11 @@ async def test_choosing_italian_switches_every_screen_button_and_the_menu(
             and it._("<b>Confirm your purchase</b>") in (m.html or "")
         )
     )
-    assert _labels(confirm) == [[it._("Buy")], [it._("‹ Countries"), it._("Cancel")]]
+    assert _labels(confirm) == [
+        [it._("Buy")],
+        [it._("☆ Add to favourites")],
+        [it._("‹ Countries"), it._("Cancel")],
+    ]
     assert it._("Buy") == "Compra"
     await alice.press(confirm, "Compra")
     card = await alice.wait_for(
