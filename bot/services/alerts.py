@@ -100,7 +100,7 @@ class AlertService:
         if found is None:
             return ServiceGone()
         offers = await self._catalog.offers(key, service, sold_out=True)
-        place = await self._place(key, offers, country_id)
+        place = await self._place(key, offers, country_id) or Place(country_id, "", str(country_id))
         others = [o for o in offers if o.count > 0 and o.country_id != country_id]
         watching = any(
             a.service == service and a.country_id == str(country_id)
@@ -122,18 +122,21 @@ class AlertService:
             return ServiceGone()
         return await self.alternatives(user_id, purchase.service, int(purchase.country_id))
 
-    async def _place(self, key: ApiKey, offers: list[Offer], country_id: int) -> Place:
-        """The country's name: from its offer, else from the (cached) country list."""
+    async def _place(self, key: ApiKey, offers: list[Offer], country_id: int) -> Place | None:
+        """The country: from its offer, else from the (cached) country list; None if the API
+        knows no such country (forged callback data)."""
         offer = next((o for o in offers if o.country_id == country_id), None)
         if offer is not None:
             return Place(country_id, offer.slug, offer.name)
         country = (await self._catalog.countries(key)).get(country_id)
         if country is None:
-            return Place(country_id, "", str(country_id))
+            return None
         return Place(country_id, country.slug, country.name)
 
     async def watch(self, user_id: int, service: str, country_id: int) -> WatchOutcome:
         """ "Notify me when available": an alert for (service, country) for ``lifetime``.
+
+        ``ServiceGone`` when the API knows neither the service nor the country.
 
         Raises:
             NotLinkedError: no key linked.
@@ -145,6 +148,8 @@ class AlertService:
             return ServiceGone()
         offers = await self._catalog.offers(key, service, sold_out=True)
         place = await self._place(key, offers, country_id)
+        if place is None:
+            return ServiceGone()
         alert, new = await self._store.add_alert(
             user_id,
             service,

@@ -83,6 +83,12 @@ async def test_watch_once_list_cancel_and_cap(world: World) -> None:
     assert await world.alerts.watch(USER, "wa", world.in_stock("wa")[0]) == TooManyAlerts(10)
 
 
+async def test_forged_pairs_make_no_alert(world: World) -> None:
+    assert await world.alerts.watch(USER, "no-such-service", 7) == ServiceGone()
+    assert await world.alerts.watch(USER, "tg", 999_999) == ServiceGone()
+    assert await world.alerts.waiting(USER) == []
+
+
 async def test_fires_once_with_price_and_a_buy_button(world: World) -> None:
     country, watching = await watch_sold_out(world)
     watcher = world.watcher()
