@@ -15,7 +15,7 @@ from bot import callbacks as cb
 from bot import keyboards, views
 from bot.context import Context
 from bot.handlers.common import answer, callback_of, edit, parsed, remember, reply
-from bot.services.alerts import Alternatives, TooManyAlerts, Watching
+from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
 from bot.services.purchases import Refused
@@ -101,6 +101,9 @@ async def notify_me(update: Update, context: Context) -> None:
     if isinstance(outcome, ServiceGone):
         await answer(query, views.service_gone(t), alert=True)
         return
+    if isinstance(outcome, UnknownCountry):
+        await answer(query, views.offer_gone(t), alert=True)
+        return
     if isinstance(outcome, TooManyAlerts):
         await answer(query, views.too_many_alerts(t, outcome.limit), alert=True)
         return
@@ -132,7 +135,7 @@ async def no_numbers(update: Update, context: Context, refused: Refused, token: 
     query = update.callback_query
     assert query is not None
     found = await context.services.alerts.alternatives_after_refusal(context.user_id, token)
-    if isinstance(found, ServiceGone):
+    if isinstance(found, ServiceGone | UnknownCountry):
         await edit(query, views.purchase_failed(context.t, refused.error, refused.service))
         return
     await _remember_alternatives(context, found)
@@ -140,13 +143,20 @@ async def no_numbers(update: Update, context: Context, refused: Refused, token: 
 
 
 async def _show_alternatives(
-    update: Update, context: Context, found: Alternatives | ServiceGone, *, in_place: bool
+    update: Update,
+    context: Context,
+    found: Alternatives | ServiceGone | UnknownCountry,
+    *,
+    in_place: bool,
 ) -> None:
     query = update.callback_query
     assert query is not None
     t = context.t
     if isinstance(found, ServiceGone):
         await answer(query, views.service_gone(t), alert=True)
+        return
+    if isinstance(found, UnknownCountry):
+        await answer(query, views.offer_gone(t), alert=True)
         return
     await _remember_alternatives(context, found)
     await answer(query)

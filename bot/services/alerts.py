@@ -65,7 +65,12 @@ class TooManyAlerts:
     limit: int
 
 
-WatchOutcome = Watching | TooManyAlerts | ServiceGone
+@dataclass(frozen=True, slots=True)
+class UnknownCountry:
+    """The API knows no such country (forged or ancient callback data)."""
+
+
+WatchOutcome = Watching | TooManyAlerts | ServiceGone | UnknownCountry
 
 
 class AlertService:
@@ -88,7 +93,7 @@ class AlertService:
 
     async def alternatives(
         self, user_id: int, service: str, country_id: int
-    ) -> Alternatives | ServiceGone:
+    ) -> Alternatives | ServiceGone | UnknownCountry:
         """The cheapest countries with stock for ``service``, other than ``country_id``.
 
         Raises:
@@ -100,7 +105,9 @@ class AlertService:
         if found is None:
             return ServiceGone()
         offers = await self._catalog.offers(key, service, sold_out=True)
-        place = await self._place(key, offers, country_id) or Place(country_id, "", str(country_id))
+        place = await self._place(key, offers, country_id)
+        if place is None:
+            return UnknownCountry()
         others = [o for o in offers if o.count > 0 and o.country_id != country_id]
         watching = any(
             a.service == service and a.country_id == str(country_id)
@@ -110,7 +117,7 @@ class AlertService:
 
     async def alternatives_after_refusal(
         self, user_id: int, token: str
-    ) -> Alternatives | ServiceGone:
+    ) -> Alternatives | ServiceGone | UnknownCountry:
         """Alternatives for the purchase of ``token`` that was refused with ``NO_NUMBERS``.
 
         Raises:
@@ -136,7 +143,6 @@ class AlertService:
     async def watch(self, user_id: int, service: str, country_id: int) -> WatchOutcome:
         """ "Notify me when available": an alert for (service, country) for ``lifetime``.
 
-        ``ServiceGone`` when the API knows neither the service nor the country.
 
         Raises:
             NotLinkedError: no key linked.
@@ -149,7 +155,7 @@ class AlertService:
         offers = await self._catalog.offers(key, service, sold_out=True)
         place = await self._place(key, offers, country_id)
         if place is None:
-            return ServiceGone()
+            return UnknownCountry()
         alert, new = await self._store.add_alert(
             user_id,
             service,

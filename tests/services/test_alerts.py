@@ -12,7 +12,7 @@ from bot import callbacks as cb
 from bot.alerts_watcher import ALERTS_LEASE
 from bot.api.limiter import KeyRateLimiter, RateLimits
 from bot.fakebotapi import FakeUser
-from bot.services.alerts import Alternatives, TooManyAlerts, Watching
+from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
 from bot.services.browse import ServiceGone
 from bot.store import AlertState
 
@@ -85,7 +85,8 @@ async def test_watch_once_list_cancel_and_cap(world: World) -> None:
 
 async def test_forged_pairs_make_no_alert(world: World) -> None:
     assert await world.alerts.watch(USER, "no-such-service", 7) == ServiceGone()
-    assert await world.alerts.watch(USER, "tg", 999_999) == ServiceGone()
+    assert await world.alerts.watch(USER, "tg", 999_999) == UnknownCountry()
+    assert await world.alerts.alternatives(USER, "tg", 999_999) == UnknownCountry()
     assert await world.alerts.waiting(USER) == []
 
 
