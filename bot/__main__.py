@@ -1,4 +1,4 @@
-"""``python -m bot [--sandbox]``: run the bot; ``python -m bot copy-db --to URL``: migrate.
+"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``.
 
 With ``--sandbox`` the built-in sandbox API starts on loopback and the bot talks to it: any
 made-up key of the right shape (``jm_`` and 20+ letters or digits) gets a $10 account.
@@ -14,17 +14,26 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from telegram import Bot
 
 from bot import logs
-from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot, set_commands
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot
+from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
-from bot.core import build_services
+from bot.core import Services, build_services
 from bot.health import Health
+from bot.i18n import get_translator
+from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
+from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store, StoreUnavailableError, open_store
 
 log = logging.getLogger("bot")
@@ -48,25 +57,29 @@ async def serve(settings: Settings) -> None:
         health = Health()
         health.probe("database", _database_probe(store))
         health.problem("telegram", "not connected yet")
-        bot = build_bot(settings)
-        services = build_services(settings, store, bot, jiema_url, health)
+        metrics = Metrics()
+        bot = build_bot(settings, metrics)
+        services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
+        await services.tracker.reclaim_own()
+
+        def unreachable(reason: str, delay: float) -> None:
+            health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")
+
+        await wait_for_telegram(bot, on_retry=unreachable, sleep=asyncio.sleep)
         await bot.initialize()
         health.problem("telegram", None)
         application = build_application(services, bot)
         async with application:
-            await set_commands(application)
+            await set_commands(bot)
+            await set_menu_button(bot, settings.webapp_url, get_translator("en"))
             updater = application.updater
             if settings.webhook_url is not None:
                 server.attach(application)
-                await bot.set_webhook(
-                    settings.webhook_url,
-                    secret_token=settings.webhook_secret,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                await _register_webhook(services, bot)
                 log.info("webhook mode: updates arrive at %s", settings.webhook_path)
             elif updater is not None:
                 await updater.start_polling(
@@ -74,6 +87,7 @@ async def serve(settings: Settings) -> None:
                     timeout=10,
                     drop_pending_updates=False,
                     allowed_updates=ALLOWED_UPDATES,
+                    error_callback=polling_error,
                 )
                 health.probe("updates", _updater_probe(application))
             await application.start()
@@ -87,6 +101,30 @@ async def serve(settings: Settings) -> None:
             if updater is not None and updater.running:
                 await updater.stop()
             await application.stop()
+
+
+WEBHOOK_LEASE = "job:set-webhook"
+"""Replicas starting together register the webhook once (Telegram allows one call a second)."""
+
+
+async def _register_webhook(services: Services, bot: Bot) -> None:
+    """``setWebhook`` with the secret and the update kinds we handle, by one replica a minute.
+
+    Every replica serves the same URL, so one registration is enough; the others would only
+    meet Telegram's flood limit on ``setWebhook``.
+    """
+    settings = services.settings
+    if not await services.store.acquire_lease(
+        WEBHOOK_LEASE, services.replica_id, timedelta(minutes=1)
+    ):
+        log.info("webhook registered by another replica")
+        return
+    assert settings.webhook_url is not None
+    await bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
 
 
 Probe = Callable[[], Awaitable[str | None]]
@@ -111,10 +149,48 @@ def _updater_probe(application: BotApplication) -> Probe:
     return probe
 
 
+def playground() -> int:
+    """``--playground``: no token needed; the web chat on ``HTTP_LISTEN``."""
+    from bot.config import listen_address
+    from bot.playground import PlaygroundError, run_playground
+
+    try:
+        listen = listen_address(os.environ)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO").upper() or "INFO", ())
+    # Its own folder: the playground resets its database at each start, and must never
+    # touch a real deployment's.
+    data_dir = Path(os.environ.get("BOT_DATA_DIR", "").strip() or "data") / "playground"
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_playground(listen, data_dir, stop)
+
+    try:
+        asyncio.run(run())
+    except PlaygroundError as exc:
+        print(f"playground: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
+    )
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
+    )
+    parser.add_argument(
+        "--playground",
+        action="store_true",
+        help="try the bot in your browser: sandbox API, a local Telegram and a web chat",
     )
     commands = parser.add_subparsers(dest="command")
     copy = commands.add_parser(
@@ -122,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     copy.add_argument("--to", required=True, metavar="postgresql://…", help="target database")
     args = parser.parse_args(argv)
+    if args.playground:
+        return playground()
     if args.command == "copy-db":
         from bot.copydb import main as copy_main
 
@@ -132,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except TokenRefusedError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

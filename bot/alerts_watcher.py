@@ -11,9 +11,10 @@ Whichever replica holds the lease ``job:alerts`` runs a round every ``interval``
 * each alert whose country has stock again is claimed in the database before it is sent
   (:meth:`~bot.store.Store.claim_alert`), so two replicas, or a replica and its restart,
   never both send it; the send is then recorded. A user who cannot be reached puts the alert
-  back to waiting. The one window left is a crash between Telegram accepting the message
-  and the database recording it: after ``refire_after`` the alert is sent again, the same
-  choice (a duplicate over a loss) as for SMS codes.
+  back to waiting. A send whose outcome is unknown (timeout), and a crash between Telegram
+  accepting the message and the database recording it, leave the claim: after
+  ``refire_after`` the alert is sent again, the same choice (a duplicate over a loss) as for
+  SMS codes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bot.notifier import TelegramNotifier
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
 from bot.store import Alert, Store, StoreUnavailableError
+from bot.telegram_outcome import Sent, Unknown
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +142,22 @@ class AlertWatcher:
         return []
 
     async def _fire(self, alert: Alert, offer: Offer) -> bool:
-        """Claim, send, record; True if the user got the message."""
+        """Claim, send, record; True if Telegram took the message.
+
+        Not delivered (blocked, flood control, refused): back to waiting, for a later
+        round. Delivery unknown (timeout, 5xx): the claim stays; after ``refire_after`` the
+        alert is sent again, a duplicate being better than a lost alert.
+        """
         claimed = await self._store.claim_alert(
             alert.id, offer.price_cents, refire_after=self._refire_after
         )
         if not claimed:
             return False
-        told = await self._notifier.tell(
+        outcome = await self._notifier.send(
             alert.user_id, lambda t: views.back_in_stock(t, alert, offer)
         )
-        await self._store.finish_alert(alert.id, sent=told is not None)
-        return told is not None
+        if isinstance(outcome, Unknown):
+            return False
+        sent = isinstance(outcome, Sent)
+        await self._store.finish_alert(alert.id, sent=sent)
+        return sent

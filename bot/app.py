@@ -7,25 +7,22 @@ No conversation state is kept by PTB: it lives in the database (see ``bot.servic
 
 from __future__ import annotations
 
-import logging
+from http import HTTPStatus
 from typing import Any, Final
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode, UpdateType
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.commands import command_list
 from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
 from bot.handlers import register
-from bot.i18n import LANGUAGES, get_translator
-from bot.ratelimit import ChatRateLimiter
+from bot.metrics import Metrics
+from bot.ratelimit import ChatRateLimiter, SendPolicy
 from bot.updates import PerUserUpdateProcessor
-
-log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
 
@@ -38,14 +35,49 @@ ALLOWED_UPDATES: Final = [
 """The update kinds the handlers use; Telegram sends no others (polling and webhook)."""
 
 
-def build_bot(settings: Settings) -> ExtBot[int]:
-    """The bot object: HTML by default, paced sends, bounded timeouts."""
+class MeteredRequest(HTTPXRequest):
+    """PTB's httpx request, counting every Bot API call by method and error for /metrics."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        try:
+            code, payload = await super().do_request(url, method, *args, **kwargs)
+        except TelegramError as exc:
+            self._metrics.telegram_calls.labels(endpoint, type(exc).__name__).inc()
+            raise
+        error = "" if code == HTTPStatus.OK else str(code)
+        self._metrics.telegram_calls.labels(endpoint, error).inc()
+        return code, payload
+
+
+def build_bot(settings: Settings, metrics: Metrics) -> ExtBot[SendPolicy]:
+    """The bot object: HTML by default, paced sends, every request bounded by
+    ``TELEGRAM_TIMEOUT`` (PTB adds the long-poll timeout to ``getUpdates``' read timeout, so
+    a stalled long poll fails and the updater starts a new one)."""
+    seconds = settings.telegram_timeout
+
+    def request(pool: int) -> HTTPXRequest:
+        return MeteredRequest(
+            metrics,
+            connection_pool_size=pool,
+            connect_timeout=seconds,
+            read_timeout=seconds,
+            write_timeout=seconds,
+            pool_timeout=seconds,
+        )
+
     return ExtBot(
         settings.telegram_token,
         base_url=settings.bot_base_url,
         base_file_url=settings.bot_file_url,
-        request=HTTPXRequest(connection_pool_size=256),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=request(256),
+        get_updates_request=request(1),
         defaults=Defaults(
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -54,7 +86,7 @@ def build_bot(settings: Settings) -> ExtBot[int]:
     )
 
 
-def build_application(services: Services, bot: ExtBot[int]) -> BotApplication:
+def build_application(services: Services, bot: ExtBot[SendPolicy]) -> BotApplication:
     """The PTB application around ``bot``, with every handler and the services in bot_data."""
     processor = PerUserUpdateProcessor(services.store, services.replica_id, services.metrics)
     application: BotApplication = (
@@ -68,14 +100,3 @@ def build_application(services: Services, bot: ExtBot[int]) -> BotApplication:
     application.bot_data.services = services
     register(application)
     return application
-
-
-async def set_commands(application: BotApplication) -> None:
-    """The command menu in every language (Telegram picks by the user's app language)."""
-    try:
-        for language in LANGUAGES:
-            commands = [BotCommand(n, d) for n, d in command_list(get_translator(language))]
-            code = None if language == "en" else language.split("_")[0]
-            await application.bot.set_my_commands(commands, language_code=code)
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)

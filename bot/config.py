@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.vault import KeyVault, VaultError
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -28,7 +30,8 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _listen(env: Mapping[str, str]) -> tuple[str, int]:
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
     raw = env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080"
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -65,6 +68,24 @@ def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return url, secret
 
 
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _webapp_url(env: Mapping[str, str]) -> str | None:
+    """``WEBAPP_URL``: https, or plain http on a loopback address (tests, the playground)."""
+    value = env.get("WEBAPP_URL", "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(
+            f"WEBAPP_URL must be an https URL (plain http only on loopback), got {value!r}"
+        )
+    return value if value.endswith("/") else value + "/"
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     raw = env.get(name, "").strip() or str(default)
     try:
@@ -99,6 +120,8 @@ class Settings:
         secret_key: Key encrypting users' API keys at rest, or None to use the generated one.
         poll_interval: Seconds between two polls of a key's active orders.
         api_timeout: Seconds to wait for the jiema API before giving up on a request.
+        telegram_timeout: Seconds each of connect, read, write and pool of a Telegram request
+            may take (``getUpdates`` adds its long-poll timeout to the read).
         log_level: Logging level name.
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
         database_url: PostgreSQL URL (secret: it holds a password), or None for SQLite.
@@ -106,6 +129,8 @@ class Settings:
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
+            None for no Mini App.
         jiema_site_url: The jiema.my site users top up on (the API has no top-up endpoint).
         alert_hours: How long a back-in-stock alert waits before it lapses.
         alert_interval: Seconds between two rounds of the back-in-stock watcher.
@@ -120,6 +145,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     poll_interval: float = 3.0
     api_timeout: float = 15.0
+    telegram_timeout: float = 10.0
     log_level: str = "INFO"
     sandbox: bool = False
     database_url: str | None = field(default=None, repr=False)
@@ -127,6 +153,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    webapp_url: str | None = None
     jiema_site_url: str = "https://jiema.my"
     alert_hours: float = 24.0
     alert_interval: float = 20.0
@@ -172,11 +199,19 @@ class Settings:
         if database_url is not None and secret_key is None:
             raise ConfigError(
                 "BOT_SECRET_KEY is required with DATABASE_URL: every replica must encrypt users' "
-                "keys with the same secret (generate one: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))')"
+                "keys with the same secret (generate one with python -c 'from bot.vault import "
+                "generate_secret; print(generate_secret())', or reuse BOT_DATA_DIR/secret.key)"
             )
+        if secret_key is not None:
+            try:
+                KeyVault.from_secret(secret_key)
+            except VaultError as exc:
+                raise ConfigError(
+                    f"BOT_SECRET_KEY is not usable ({exc}); generate one with "
+                    "python -c 'from bot.vault import generate_secret; print(generate_secret())'"
+                ) from None
         webhook_url, webhook_secret = _webhook(env)
-        http_host, http_port = _listen(env)
+        http_host, http_port = listen_address(env)
         return cls(
             telegram_token=token,
             telegram_api_url=_url(env, "TELEGRAM_API_URL", "https://api.telegram.org"),
@@ -185,6 +220,7 @@ class Settings:
             secret_key=secret_key,
             poll_interval=_seconds(env, "POLL_INTERVAL", 3.0, 0.05, 60.0),
             api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
+            telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
             log_level=level,
             sandbox=sandbox,
             database_url=database_url,
@@ -192,6 +228,7 @@ class Settings:
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            webapp_url=_webapp_url(env),
             jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
             alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
             alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),

@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.core import Services
 from bot.i18n import Translator, get_translator
+from bot.ratelimit import SendPolicy
 from bot.store import User
 
 
@@ -22,6 +23,11 @@ class BotData:
 
     def __init__(self) -> None:
         self._services: Services | None = None
+
+    @property
+    def attached(self) -> bool:
+        """Whether the services are attached (not yet while the application is built)."""
+        return self._services is not None
 
     @property
     def services(self) -> Services:
@@ -34,7 +40,7 @@ class BotData:
         self._services = value
 
 
-class Context(CallbackContext[ExtBot[int], dict[Any, Any], dict[Any, Any], BotData]):
+class Context(CallbackContext[ExtBot[SendPolicy], dict[Any, Any], dict[Any, Any], BotData]):
     """The bot's context: typed services, the user's profile, chat state and translator."""
 
     def __init__(

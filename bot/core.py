@@ -10,9 +10,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.alerts_watcher import AlertWatcher
 from bot.api import JiemaClient
@@ -60,9 +61,10 @@ class Services:
     alert_watcher: AlertWatcher
 
     async def aclose(self) -> None:
-        """Stop the jobs (handing their leases back) and close the API client."""
+        """Stop the jobs (handing their leases back) and the outbox; close the API client."""
         await self.alert_watcher.stop()
         await self.poller.stop()
+        await self.tracker.stop()
         await self.api.aclose()
 
 
@@ -72,10 +74,15 @@ def new_replica_id() -> str:
 
 
 def build_services(
-    settings: Settings, store: Store, bot: Bot, jiema_url: str, health: Health
+    settings: Settings,
+    store: Store,
+    bot: ExtBot[Any],
+    jiema_url: str,
+    *,
+    metrics: Metrics,
+    health: Health,
 ) -> Services:
     """Wire the services of one process over an open store and an (unstarted) PTB bot."""
-    metrics = Metrics()
 
     def observe(method: str, endpoint: str, status: str) -> None:
         metrics.jiema_requests.labels(method, endpoint, status).inc()
@@ -88,12 +95,14 @@ def build_services(
         timeout=httpx.Timeout(settings.api_timeout, connect=min(5.0, settings.api_timeout)),
         observe=observe,
     )
-    replica_id = new_replica_id()
     accounts = AccountService(api, store, vault)
     catalog = Catalog(api, prices_ttl=settings.prices_ttl)
     purchases = PurchaseService(api, store, accounts, catalog)
+    replica_id = new_replica_id()
     notifier = TelegramNotifier(bot, store, metrics)
-    tracker = OrderTracker(store, notifier)
+    tracker = OrderTracker(
+        store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
+    )
     poller = Poller(
         api,
         store,

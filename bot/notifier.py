@@ -1,14 +1,20 @@
 """The Telegram side of order tracking: push codes, keep cards current, say when it ends.
 
-Rules this module keeps so Telegram never has to refuse us:
+Every send returns what became of it (:mod:`bot.telegram_outcome`), so the caller can tell
+"not delivered" (retry freely) from "maybe delivered" (a retry may repeat it). Rules this
+module keeps so Telegram never has to refuse us:
 
 * a card is edited only when its rendered text or buttons changed (a hash of what it last
   showed is stored with the order, so this holds across restarts too), so "message is not
   modified" does not happen;
+* a card edit that fails for a passing reason leaves the card *stale* in the database with
+  a retry time: the outbox redraws it once, as it is by then, however many changes it
+  missed;
 * a card whose message is gone (deleted by the user) is sent again as a new message;
 * a user who blocked the bot is marked inactive: nothing is sent to them until they write
   again, and the work stays pending instead of failing other users;
-* flood control is handled by PTB's ``AIORateLimiter`` (retries after ``retry_after``).
+* background sends (codes, notices, card redraws from the poller) are never retried inside
+  the rate limiter (:data:`bot.ratelimit.BACKGROUND`); their owner reschedules them.
 """
 
 from __future__ import annotations
@@ -17,19 +23,25 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from telegram import Bot
+from telegram import Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ExtBot
 
 from bot import views
 from bot.api import Sms
 from bot.i18n import Translator, get_translator
 from bot.metrics import Metrics
+from bot.ratelimit import BACKGROUND
 from bot.store import Store, StoredOrder
+from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt, describe
 
 log = logging.getLogger(__name__)
+
+CARD_RETRY = timedelta(seconds=10)
+"""How long a stale card waits before the outbox redraws it (after a failed edit)."""
 
 
 def _fingerprint(screen: views.Screen) -> str:
@@ -37,13 +49,40 @@ def _fingerprint(screen: views.Screen) -> str:
     return hashlib.sha256(f"{screen.text}\0{markup}".encode()).hexdigest()
 
 
-class TelegramNotifier:
-    """Implements :class:`bot.tracker.Notifier` with a PTB ``Bot``."""
+def _card_fingerprint(t: Translator, order: StoredOrder) -> str:
+    """What the card shows, minus its list of codes.
 
-    def __init__(self, bot: Bot, store: Store, metrics: Metrics) -> None:
+    The codes on the card are those of the first ``sms_seen`` SMS, and ``sms_seen`` is on
+    the card itself ("2 SMS received"), so this changes exactly when the full card does,
+    and :meth:`TelegramNotifier.card_is_current` can tell without reading the SMS.
+    """
+    return _fingerprint(views.order_card(t, order))
+
+
+class TelegramNotifier:
+    """Implements :class:`bot.tracker.Notifier` with a PTB ``ExtBot``.
+
+    Args:
+        bot: The application's bot (its rate limiter must be a
+            :class:`bot.ratelimit.ChatRateLimiter`, which understands ``BACKGROUND``).
+        metrics: Codes delivered and their code-to-chat latency.
+        clock: Wall clock (UTC) for card retry times.
+    """
+
+    def __init__(
+        self,
+        bot: ExtBot[Any],
+        store: Store,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        card_retry: timedelta = CARD_RETRY,
+    ) -> None:
         self._bot = bot
         self._store = store
         self._metrics = metrics
+        self._clock = clock
+        self._card_retry = card_retry
         self._card_locks: dict[str, asyncio.Lock] = {}
 
     async def _recipient(self, user_id: int) -> Translator | None:
@@ -56,74 +95,114 @@ class TelegramNotifier:
             return None
         return get_translator(user.language or "en")
 
-    async def tell(
+    async def send(
         self,
         user_id: int,
         render: Callable[[Translator], views.Screen],
         *,
         notify: bool = True,
-    ) -> tuple[int, views.Screen] | None:
-        """Send what ``render`` draws in the user's language; message id and screen, or None
-        if the user cannot be reached now."""
+        background: bool = True,
+    ) -> Outcome[tuple[Message, views.Screen]] | None:
+        """Send what ``render`` draws in the user's language.
+
+        Returns:
+            None if the user cannot be reached now (blocked the bot: also learnt here from
+            a 403), else what became of the send.
+        """
         t = await self._recipient(user_id)
         if t is None:
             return None
         screen = render(t)
-        try:
-            message = await self._bot.send_message(
+        outcome = await attempt(
+            self._bot.send_message(
                 user_id,
                 screen.text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=screen.markup,
                 disable_notification=not notify,
+                rate_limit_args=BACKGROUND if background else None,
             )
-        except Forbidden:
+        )
+        if isinstance(outcome, Sent):
+            return Sent((outcome.value, screen))
+        await self._failed(user_id, outcome, "sending")
+        return None if isinstance(outcome, Refused) and outcome.blocked else outcome
+
+    async def _failed(
+        self, user_id: int, outcome: Refused | RetryLater | Unknown, what: str
+    ) -> None:
+        if isinstance(outcome, Refused) and outcome.blocked:
             log.info("user %s blocked the bot; marking the chat inactive", user_id)
             await self._store.set_chat_active(user_id, False)
-            return None
-        except TelegramError as exc:
-            log.warning("sending to user %s failed: %s", user_id, exc)
-            return None
-        return message.message_id, screen
+        elif isinstance(outcome, RetryLater):
+            log.info("%s to user %s: flood control, %s", what, user_id, outcome.delay)
+        else:
+            log.warning(
+                "%s to user %s failed (%s): %s",
+                what,
+                user_id,
+                type(outcome).__name__,
+                describe(outcome.error),
+            )
 
-    async def push_code(self, order: StoredOrder, sms: Sms) -> int | None:
-        sent = await self.tell(order.user_id, lambda t: views.code_message(t, order, sms))
-        if sent is None:
-            return None
+    async def tell(
+        self, user_id: int, render: Callable[[Translator], views.Screen], *, notify: bool = True
+    ) -> bool:
+        """Send once, retrying 429s in the limiter; whether Telegram took it."""
+        outcome = await self.send(user_id, render, notify=notify, background=False)
+        return isinstance(outcome, Sent)
+
+    async def push_code(self, order: StoredOrder, sms: Sms) -> Outcome[int] | None:
+        outcome = await self.send(order.user_id, lambda t: views.code_message(t, order, sms))
+        if not isinstance(outcome, Sent):
+            return outcome
         self._metrics.codes_delivered.inc()
         if sms.received_at is not None:
-            delay = (datetime.now(UTC) - sms.received_at).total_seconds()
+            delay = (self._clock() - sms.received_at).total_seconds()
             self._metrics.code_latency.observe(max(0.0, delay))
-        return sent[0]
+        return Sent(outcome.value[0].message_id)
 
-    async def tell_final(self, order: StoredOrder) -> bool:
-        return await self.tell(order.user_id, lambda t: views.order_ended(t, order)) is not None
+    async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
+        outcome = await self.send(order.user_id, lambda t: views.order_ended(t, order))
+        return Sent(outcome.value[0].message_id) if isinstance(outcome, Sent) else outcome
 
     async def tell_key_revoked(self, user_id: int) -> bool:
-        return await self.tell(user_id, views.key_revoked) is not None
+        return await self.tell(user_id, views.key_revoked)
 
     async def tell_not_bought(self, user_id: int) -> bool:
-        return await self.tell(user_id, views.purchase_not_made) is not None
+        return await self.tell(user_id, views.purchase_not_made)
+
+    async def _render_card(self, t: Translator, order: StoredOrder) -> views.Screen:
+        sms = [d.body for d in await self._store.deliveries_for(order.id)][: order.sms_seen]
+        return views.order_card(t, order, sms=sms)
 
     async def post_card(self, order: StoredOrder) -> int | None:
         """Send the card as a new message and make it the one kept current."""
-        sent = await self.tell(order.user_id, lambda t: views.order_card(t, order), notify=False)
-        if sent is None:
+        t = await self._recipient(order.user_id)
+        if t is None:
             return None
-        message_id, screen = sent
-        await self._store.set_card_message(order.id, message_id, _fingerprint(screen))
+        screen = await self._render_card(t, order)
+        outcome = await self.send(order.user_id, lambda _: screen, notify=False, background=False)
+        if not isinstance(outcome, Sent):
+            return None
+        message_id = outcome.value[0].message_id
+        await self._store.set_card_message(order.id, message_id, _card_fingerprint(t, order))
         return message_id
 
     def card_is_current(self, order: StoredOrder, language: str | None) -> bool:
-        """Whether the card on screen already shows ``order`` as it renders now; no I/O.
+        """Whether the card needs no redraw now; no I/O.
 
-        Lets the poller skip the locked re-read and redraw of the many cards that did not
-        change in a tick (only the countdown moves them, every few minutes).
+        True when the card on screen already shows ``order`` as it renders now, and also
+        while a stale card waits for its retry (the outbox redraws it then). Lets the poller
+        skip the locked re-read and redraw of the many cards that did not change in a tick
+        (only the countdown moves them, every few minutes), and keeps it from retrying a
+        failed edit every tick while Telegram is down.
         """
+        if order.card_retry_at is not None and order.card_retry_at > self._clock():
+            return True
         if order.card_message_id is None or order.card_hash is None:
             return False
-        screen = views.order_card(get_translator(language or "en"), order)
-        return order.card_hash == _fingerprint(screen)
+        return order.card_hash == _card_fingerprint(get_translator(language or "en"), order)
 
     async def show_card(self, order: StoredOrder) -> None:
         # The poller and a button press may redraw the same card at once; the second must
@@ -141,30 +220,33 @@ class TelegramNotifier:
         t = await self._recipient(order.user_id)
         if t is None:
             return
-        screen = views.order_card(t, order)
-        fingerprint = _fingerprint(screen)
+        fingerprint = _card_fingerprint(t, order)
         if order.card_hash == fingerprint:
+            if order.card_retry_at is not None:  # redrawn before its failure was recorded
+                await self._store.set_card_hash(order.id, fingerprint)
             return
-        try:
-            await self._bot.edit_message_text(
+        screen = await self._render_card(t, order)
+        outcome = await attempt(
+            self._bot.edit_message_text(
                 screen.text,
                 chat_id=order.user_id,
                 message_id=order.card_message_id,
                 parse_mode=ParseMode.HTML,
                 reply_markup=screen.markup,
+                rate_limit_args=BACKGROUND,
             )
-        except BadRequest as exc:
-            if "not modified" in exc.message:  # drawn just before a crash, not recorded
+        )
+        if isinstance(outcome, Sent):
+            await self._store.set_card_hash(order.id, fingerprint)
+        elif isinstance(outcome, Refused) and outcome.answered and not outcome.blocked:
+            if "not modified" in outcome.description:  # drawn just before a crash
                 await self._store.set_card_hash(order.id, fingerprint)
-            elif "not found" in exc.message:
+            elif "not found" in outcome.description:
                 await self.post_card(order)
             else:
-                log.warning("editing card of order %s failed: %s", order.id, exc)
-            return
-        except Forbidden:
-            await self._store.set_chat_active(order.user_id, False)
-            return
-        except TelegramError as exc:
-            log.warning("editing card of order %s failed: %s", order.id, exc)
-            return
-        await self._store.set_card_hash(order.id, fingerprint)
+                log.warning("editing card of order %s refused: %s", order.id, outcome.description)
+        else:
+            await self._failed(order.user_id, outcome, f"card of order {order.id}")
+            if not (isinstance(outcome, Refused) and outcome.blocked):
+                delay = outcome.delay if isinstance(outcome, RetryLater) else self._card_retry
+                await self._store.mark_card_stale(order.id, self._clock() + delay)

@@ -152,7 +152,7 @@ class Poller:
         self._metrics.active_orders.set(len(orders))
         self._metrics.leased_keys.set(len(mine))
         self._metrics.pending_deliveries.set(await self._store.count_pending_deliveries())
-        await self._tracker.resend_pending(mine)
+        await self._tracker.resend_pending()
         if self._ticks % self._reconcile_every == 1 and await self._store.acquire_lease(
             RECONCILE_LEASE, self._replica, self._lease_ttl
         ):

@@ -1,63 +1,103 @@
-"""Applying what the API says about an order: status, new SMS, the card, the final word.
+"""Applying what the API says about an order, and the outbox that tells the user.
 
 Both the poller and the order buttons (Refresh, Cancel, Another SMS) hand fresh
-:class:`~bot.api.Order` reads to :meth:`OrderTracker.observe`; this is the one place where
-SMS delivery happens, so "exactly once" has a single implementation:
+:class:`~bot.api.Order` reads to :meth:`OrderTracker.observe` / :meth:`OrderTracker.apply`,
+which only *record*: each new SMS becomes a row of ``sms_deliveries`` (keyed by order id and
+position, so a second record of the same SMS does nothing), and an order that ended becomes
+a final notice due on its order row. Nothing is sent from there and nothing waits in
+memory: the **outbox** sends what is due, per chat, in this order: codes (as the SMS
+arrived), then final notices, then stale cards.
 
-1. the SMS at position *p* of ``smsHistory`` is *claimed* in SQLite (a row keyed by order id
-   and position; a second claim of the same position fails);
-2. it is sent to the chat;
-3. the row is marked sent.
+Each code send is claimed in the database first (``claimed_by``/``claimed_until``), so two
+replicas never send the same row at once, and what became of it decides what follows:
 
-A crash between 1 and 3 leaves a *pending* row, which :meth:`OrderTracker.resend_pending`
-sends at the next start (the only case of a possible duplicate is a crash in the instant
-after Telegram accepted the message and before the row was marked). A crash before 1 loses
-nothing: ``sms_seen`` has not moved, so the next read sees the SMS as new again.
+* sent: the row is marked sent;
+* refused (the connection was never made, or 429): not delivered, retried with backoff
+  (429: after ``retry_after``), for that chat only;
+* unknown (timeout, 5xx, connection lost after the request went out): maybe delivered.
+  The row is retried once more with backoff and then given up: a lost answer costs at most
+  one duplicate, and the order card shows every code anyway;
+* blocked (403): the chat is marked inactive and the row waits until the user is back;
+* any other 4xx: logged and given up.
+
+A claim whose holder died (crash, SIGKILL) expires and counts as one unknown outcome: the
+code is sent again once, which is the duplicate the README admits to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.api import Order, Sms
 from bot.store import Delivery, Store, StoredOrder
+from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown
+
+__all__ = ["Notifier", "OrderTracker", "default_backoff"]
 
 log = logging.getLogger(__name__)
+
+_BATCH = 10  # codes one chat claims at a time (Telegram paces a chat at ~1/s anyway)
 
 
 class Notifier(Protocol):
     """What the tracker needs from the chat side (implemented with Telegram in notifier.py).
 
-    Each method returns False when the user cannot be reached now (blocked the bot), so the
-    work stays pending instead of being marked done.
+    Sends return None when the user cannot be reached now (blocked the bot), else what
+    became of the send.
     """
 
-    async def push_code(self, order: StoredOrder, sms: Sms) -> int | None:
-        """Send a new message with the SMS; its message id, or None if not delivered."""
+    async def push_code(self, order: StoredOrder, sms: Sms) -> Outcome[int] | None:
+        """Send a new message with the SMS (its message id when sent)."""
         ...
 
     async def show_card(self, order: StoredOrder) -> None:
         """Bring the order card up to date (no-op when nothing visible changed)."""
         ...
 
-    async def tell_final(self, order: StoredOrder) -> bool:
-        """Tell the user an order ended on its own (expiry); False if not delivered."""
+    async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
+        """Tell the user an order ended on its own (expiry)."""
         ...
 
 
 class OrderTracker:
-    """Moves stored orders forward from API reads; see the module docstring."""
+    """Moves stored orders forward from API reads and runs the outbox; see the module docs.
 
-    def __init__(self, store: Store, notifier: Notifier) -> None:
+    Args:
+        replica: This process's name in claims (unique among replicas sharing a database).
+        send_timeout: ``TELEGRAM_TIMEOUT``; a claim lasts long enough for a batch of sends.
+        backoff: Delay before the n-th retry of a failed send (n = 1, 2, …).
+        clock: Wall clock (UTC) for next-attempt times and claims.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        *,
+        replica: str | None = None,
+        send_timeout: float = 10.0,
+        backoff: Callable[[int], timedelta] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._store = store
         self._notifier = notifier
+        self._replica = replica or socket.gethostname()
+        self._lease = timedelta(seconds=_BATCH * (send_timeout + 1.0) + 10.0)
+        self._backoff = backoff or default_backoff
+        self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        self._drains: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
 
     def _lock(self, order_id: str) -> asyncio.Lock:
         return self._locks.setdefault(order_id, asyncio.Lock())
+
+    # -- recording what the API says -------------------------------------------------------
 
     async def observe(
         self, stored: StoredOrder, order: Order, *, user_ended: bool = False
@@ -65,7 +105,7 @@ class OrderTracker:
         """Apply one read of the order and bring its card up to date.
 
         Args:
-            stored: The order as SQLite had it (only ``id`` matters; it is re-read).
+            stored: The order as the database had it (only ``id`` matters; it is re-read).
             order: A fresh read from the API.
             user_ended: The user just cancelled it themselves: no "it expired" message.
         """
@@ -77,57 +117,179 @@ class OrderTracker:
         self, stored: StoredOrder, order: Order, *, user_ended: bool = False
     ) -> StoredOrder:
         """Like :meth:`observe` but leaves the card alone (the poller redraws cards after
-        pushing every code, so codes never wait behind card edits)."""
+        every order of a user is applied). New SMS and a final notice go to the outbox,
+        which starts sending them at once."""
         async with self._lock(stored.id):
             current = await self._store.get_order(stored.id) or stored
             await self._store.set_order_status(
                 current.id, order.status, expires_at=order.expires_at
             )
+            new = False
             for position in range(current.sms_seen, len(order.sms_history)):
                 sms = order.sms_history[position]
-                if await self._store.claim_delivery(
+                new |= await self._store.claim_delivery(
                     current.id, position, sms.body, sms.received_at
-                ):
-                    await self._send(current, position, sms)
+                )
             await self._store.set_sms_seen(current.id, len(order.sms_history))
             updated = await self._store.get_order(current.id) or current
-            if updated.is_final and not updated.final_notified:
-                await self._finish(updated, announce=not user_ended)
+            announce = not user_ended and updated.status != "COMPLETED"
+            if updated.is_final and not updated.final_notified and not announce:
+                await self._store.mark_final_notified(updated.id)
+            if new or (updated.is_final and not updated.final_notified):
+                self.kick(updated.user_id)
             if updated.is_final:
                 self._locks.pop(updated.id, None)
             return await self._store.get_order(current.id) or updated
 
     async def finish_pending(self, order: StoredOrder) -> None:
-        """Retry telling the user about an order that ended while they were unreachable."""
-        async with self._lock(order.id):
-            current = await self._store.get_order(order.id)
-            if current is not None and current.is_final and not current.final_notified:
-                await self._finish(current, announce=True)
+        """An order that ended is still to be announced (the user was unreachable)."""
+        if order.is_final and not order.final_notified:
+            self.kick(order.user_id)
 
-    async def _finish(self, order: StoredOrder, *, announce: bool) -> None:
-        if announce and order.status != "COMPLETED" and not await self._notifier.tell_final(order):
+    # -- the outbox ------------------------------------------------------------------------
+
+    async def resend_pending(self) -> None:
+        """Start sending whatever is due (codes, stale cards) to every reachable chat.
+
+        Returns at once: each chat is served by its own task, so one chat's stalled send
+        never holds up another's code.
+        """
+        for user_id in await self._store.users_with_due_sends(self._clock()):
+            self.kick(user_id)
+
+    def kick(self, user_id: int) -> None:
+        """Serve the chat's outbox now (again, if it is being served)."""
+        if user_id in self._drains:
+            self._again.add(user_id)
             return
-        await self._store.mark_final_notified(order.id)
+        task = asyncio.create_task(self._drain(user_id), name=f"outbox-{user_id}")
+        self._drains[user_id] = task
+        task.add_done_callback(lambda _: self._drains.pop(user_id, None))
 
-    async def _send(self, order: StoredOrder, position: int, sms: Sms) -> None:
-        message_id = await self._notifier.push_code(order, sms)
-        if message_id is not None:
-            await self._store.mark_delivered(order.id, position, message_id)
+    async def stop(self) -> None:
+        """Cancel the chats' sends in flight (at shutdown); their claims expire and are
+        resent once, as after a crash, if they had not been recorded."""
+        tasks = list(self._drains.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def resend_pending(self, users: Collection[int]) -> None:
-        """Send SMS claimed but never marked sent (crash, blocked chat, Telegram outage), for
-        the orders of ``users`` (those whose key this replica polls)."""
-        for delivery in await self._store.pending_deliveries():
-            order = await self._store.get_order(delivery.order_id)
-            if order is None or order.user_id not in users:
+    @property
+    def chats_in_flight(self) -> int:
+        """Chats being served right now (each one task; nothing else is held in memory)."""
+        return len(self._drains)
+
+    async def idle(self) -> None:
+        """Wait until no chat is being served (for tests and orderly shutdown)."""
+        while self._drains:
+            await asyncio.gather(*self._drains.values(), return_exceptions=True)
+
+    async def _drain(self, user_id: int) -> None:
+        try:
+            while True:
+                self._again.discard(user_id)
+                if await self._send_codes(user_id):
+                    await self._send_finals(user_id)
+                    await self._redraw_stale_cards(user_id)
+                if user_id not in self._again:
+                    return
+        except Exception:
+            log.exception("outbox of user %s failed; retried at the next tick", user_id)
+
+    async def _send_codes(self, user_id: int) -> bool:
+        """Send the chat's due codes in order; False if the chat cannot be sent to now."""
+        while True:
+            now = self._clock()
+            batch = await self._store.claim_due_deliveries(
+                self._replica, now, now + self._lease, limit=_BATCH, user_id=user_id
+            )
+            if not batch:
+                return True
+            for index, delivery in enumerate(batch):
+                resume_at = await self._send_code(delivery)
+                if resume_at is not None:
+                    for rest in batch[index + 1 :]:
+                        await self._store.release_delivery(
+                            rest.order_id, rest.position, self._replica, next_attempt_at=resume_at
+                        )
+                    return False
+            if len(batch) < _BATCH:
+                return True
+
+    async def _send_code(self, delivery: Delivery) -> datetime | None:
+        """Send one claimed code. None to go on with the chat, else when to resume it."""
+        order = await self._store.get_order(delivery.order_id)
+        if order is None:  # cannot happen with foreign keys; give the row up rather than loop
+            await self._store.give_up_delivery(delivery.order_id, delivery.position)
+            return None
+        sms = Sms(delivery.body, delivery.received_at)
+        outcome = await self._notifier.push_code(order, sms)
+        where = (delivery.order_id, delivery.position)
+        now = self._clock()
+        match outcome:
+            case Sent(message_id):
+                await self._store.mark_delivered(*where, message_id)
+                return None
+            case None:  # blocked: waits, due, until the chat is active again
+                await self._store.release_delivery(*where, self._replica)
+                return now
+            case RetryLater(delay):
+                at = now + delay
+                await self._store.reschedule_delivery(*where, self._replica, at, doubtful=False)
+                return at
+            case Refused() if outcome.answered:
+                log.warning("code of order %s #%s refused: %s", *where, outcome.description)
+                await self._store.give_up_delivery(*where)
+                return None
+            case Refused():
+                at = now + self._backoff(delivery.attempts + 1)
+                await self._store.reschedule_delivery(*where, self._replica, at, doubtful=False)
+                return at
+            case Unknown():
+                at = now + self._backoff(delivery.attempts + 1)
+                if not await self._store.reschedule_delivery(
+                    *where, self._replica, at, doubtful=True
+                ):
+                    log.warning(
+                        "code of order %s #%s: delivery in doubt twice, not pushed again"
+                        " (it is on the order card)",
+                        *where,
+                    )
+                return at
+        raise AssertionError(f"unexpected outcome {outcome!r}")
+
+    async def _send_finals(self, user_id: int) -> None:
+        """Tell the user about orders that ended on their own (expiry); once, across
+        replicas: the notice is claimed on the order first."""
+        for order in await self._store.active_orders_for_user(user_id):
+            if not order.is_final or order.final_notified:
                 continue
-            async with self._lock(order.id):
-                await self._resend(order, delivery)
+            now = self._clock()
+            if not await self._store.claim_final_notice(order.id, now, now + self._lease):
+                continue
+            outcome = await self._notifier.tell_final(order)
+            if isinstance(outcome, Sent | Unknown) or (
+                isinstance(outcome, Refused) and outcome.answered
+            ):
+                # Unknown: it may have been told; a repeat is worse than the card showing it.
+                await self._store.mark_final_notified(order.id)
+                await self._notifier.show_card(order)
+                continue
+            delay = outcome.delay if isinstance(outcome, RetryLater) else self._backoff(1)
+            await self._store.defer_final_notice(order.id, now + delay)
+            return
 
-    async def _resend(self, order: StoredOrder, delivery: Delivery) -> None:
-        still_pending = any(
-            d.position == delivery.position and d.state == "pending"
-            for d in await self._store.deliveries_for(order.id)
-        )
-        if still_pending:
-            await self._send(order, delivery.position, Sms(delivery.body, delivery.received_at))
+    async def _redraw_stale_cards(self, user_id: int) -> None:
+        """Cards whose edit failed: one edit each, showing the order as it is now."""
+        for order in await self._store.stale_cards(self._clock(), user_id=user_id):
+            await self._notifier.show_card(order)
+
+    async def reclaim_own(self) -> None:
+        """At start: sends this replica had claimed when it died are due again (each counts
+        as one unknown outcome)."""
+        await self._store.expire_claims(self._replica, self._clock())
+
+
+def default_backoff(attempt: int) -> timedelta:
+    """1, 2, 4, 8, 16, then 30 s between tries of one send."""
+    return timedelta(seconds=min(30.0, 2.0 ** (attempt - 1)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +33,7 @@ from bot.store import Alert, StoredOrder
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under
 # Telegram's 4,096 characters with the header and the code line.
 _MAX_SMS_SHOWN = 3500
+_MAX_SMS_ON_CARD = 60  # an SMS without a code is shown on the card this short
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,9 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
 # -- start, help, link ---------------------------------------------------------------------
 
 
-def welcome(t: Translator, name: str, account: Account | None) -> Screen:
+def welcome(
+    t: Translator, name: str, account: Account | None, app_url: str | None = None
+) -> Screen:
     """/start: greeting, and how to link a key when none is linked."""
     greeting = t._(
         "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
@@ -105,7 +109,7 @@ def welcome(t: Translator, name: str, account: Account | None) -> Screen:
     linked = t._("Linked account: <b>{name}</b> · balance {balance}.").format(
         name=esc(account.display_name or account.id), balance=t.money(account.balance_cents)
     )
-    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, linked=True))
+    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, True, app_url))
 
 
 def help_text(t: Translator, commands: list[tuple[str, str]]) -> Screen:
@@ -197,7 +201,13 @@ def key_revoked(t: Translator) -> Screen:
 # -- buying ----------------------------------------------------------------------------------
 
 
-def services(t: Translator, items: list[Service], page: int, query: str | None) -> Screen:
+def services(
+    t: Translator,
+    items: list[Service],
+    page: int,
+    query: str | None,
+    app_url: str | None = None,
+) -> Screen:
     """A page of services, optionally filtered by what the user typed."""
     page = keyboards.clamp_page(page, len(items), keyboards.SERVICES_PER_PAGE)
     if query and not items:
@@ -207,7 +217,7 @@ def services(t: Translator, items: list[Service], page: int, query: str | None) 
     else:
         text = t._("Choose a service, or type part of its name to search:")
     labels = [(s.code, s.name) for s in items]
-    return Screen(text, keyboards.services(t, labels, page))
+    return Screen(text, keyboards.services(t, labels, page, app_url))
 
 
 def countries(
@@ -320,8 +330,18 @@ def purchase_not_made(t: Translator) -> Screen:
 # -- orders ---------------------------------------------------------------------------------
 
 
-def order_card(t: Translator, order: StoredOrder, now: datetime | None = None) -> Screen:
-    """The live card of one order, edited in place as it changes."""
+def order_card(
+    t: Translator,
+    order: StoredOrder,
+    now: datetime | None = None,
+    sms: Sequence[str] = (),
+) -> Screen:
+    """The live card of one order, edited in place as it changes.
+
+    Args:
+        sms: The bodies of every SMS received so far, oldest first: the card shows each
+            code (newest last), so a code whose push is in doubt is still on screen.
+    """
     now = now or datetime.now(UTC)
     country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
     lines = [
@@ -338,6 +358,13 @@ def order_card(t: Translator, order: StoredOrder, now: datetime | None = None) -
                 count=order.sms_seen
             )
         )
+    for body in sms:
+        code = extract_code(body)
+        if code is not None:
+            lines.append(f"🔑 <code>{esc(code)}</code>")
+        else:
+            short = body if len(body) <= _MAX_SMS_ON_CARD else body[:_MAX_SMS_ON_CARD] + "…"
+            lines.append(f"✉️ <i>{esc(short)}</i>")
     if order.status == "CANCELLED":
         lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
     lines.append(f"<i>{esc(order.id)}</i>")

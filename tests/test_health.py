@@ -15,7 +15,8 @@ class Clock:
 
 async def test_healthy_when_nothing_is_wrong() -> None:
     report = await Health(Clock()).check()
-    assert report.healthy and report.problems == {}
+    assert report.healthy
+    assert report.problems == {}
 
 
 async def test_a_problem_lasts_until_cleared() -> None:
@@ -34,7 +35,8 @@ async def test_a_loop_that_stops_beating_is_reported_dead() -> None:
     assert (await health.check()).healthy
     clock.now += 0.2
     report = await health.check()
-    assert not report.healthy and "no sign of life" in report.problems["poller"]
+    assert not report.healthy
+    assert "no sign of life" in report.problems["poller"]
     health.forget("poller")
     assert (await health.check()).healthy
 

@@ -14,7 +14,9 @@ def test_each_process_has_its_own_registry_and_text_format() -> None:
     first.code_latency.observe(1.2)
     families = {f.name: f for f in text_string_to_metric_families(first.render().decode())}
     updates = families["jiemabot_updates"].samples
-    assert any(s.labels == {"kind": "command", "outcome": "handled"} and s.value == 1 for s in updates)
+    assert any(
+        s.labels == {"kind": "command", "outcome": "handled"} and s.value == 1 for s in updates
+    )
     assert "jiemabot_code_latency_seconds" in families
     other = {f.name: f for f in text_string_to_metric_families(second.render().decode())}
     assert not [s for s in other["jiemabot_updates"].samples if s.value]

@@ -64,6 +64,10 @@ def screens(language: str) -> list[views.Screen]:
         views.order_card(t, order("RECEIVED", 2), NOW),
         views.order_card(t, order("CANCELLED"), NOW),
         views.order_card(t, order("SOMETHING_NEW"), NOW),
+        views.order_card(
+            t, order("RECEIVED", 3), NOW, sms=[HOSTILE + " code 123456", "&" * 500, "42 4242"]
+        ),
+        views.order_card(t, order("RECEIVED", 40), NOW, sms=[HOSTILE * 10] * 40),
         views.code_message(t, order(), Sms(HOSTILE + " code 123456", NOW)),
         views.code_message(t, order(), Sms("&" * 10_000, NOW)),
         views.order_ended(t, order("CANCELLED")),
@@ -90,3 +94,13 @@ def test_countdown_moves_in_five_minute_steps_then_minutes() -> None:
         "5 minutes left",
         "less than a minute left",
     ]
+
+
+def test_the_card_shows_every_code_received_newest_last() -> None:
+    t = get_translator("en")
+    card = views.order_card(
+        t, order("RECEIVED", 3), NOW, sms=["Code 111111", "No digits here", "Your code: 222-333"]
+    )
+    text, _ = parse_html(card.text)
+    lines = text.splitlines()
+    assert lines.index("🔑 111111") < lines.index("✉️ No digits here") < lines.index("🔑 222333")

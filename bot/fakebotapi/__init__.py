@@ -1,7 +1,9 @@
-"""A strict fake of the Telegram Bot API for end-to-end tests.
+"""A strict fake of the Telegram Bot API for end-to-end tests and the playground.
 
 What passes here must work on real Telegram: limits, validation and error descriptions
 follow the real service (README.md beside this file lists the deliberate deviations).
+Long polling and webhooks (delivered as the Bot API server does, see :mod:`.webhook`) are
+both served; users open Mini Apps with signed launch data (:mod:`.webapp`).
 
 Typical use::
 
@@ -22,10 +24,21 @@ from .flood import FloodLimits
 from .html import HtmlParseError, parse_html
 from .ptb import application_builder, polling
 from .server import FakeBotApi
-from .state import Button, CallbackAnswer, Chat, ChatMessage, RequestRecord
+from .state import (
+    Button,
+    CallbackAnswer,
+    Chat,
+    ChatMessage,
+    RequestRecord,
+    WebhookConfig,
+    WebhookDelivery,
+)
 from .users import FakeUser
+from .webapp import DARK_THEME, LIGHT_THEME, init_data_hash, launch_url, sign_init_data
 
 __all__ = [
+    "DARK_THEME",
+    "LIGHT_THEME",
     "ApiError",
     "Button",
     "CallbackAnswer",
@@ -38,9 +51,14 @@ __all__ = [
     "HtmlParseError",
     "ManualClock",
     "RequestRecord",
+    "WebhookConfig",
+    "WebhookDelivery",
     "application_builder",
+    "init_data_hash",
+    "launch_url",
     "parse_html",
     "polling",
+    "sign_init_data",
     "utf16_len",
     "utf16_slice",
 ]

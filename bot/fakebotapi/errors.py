@@ -22,7 +22,8 @@ MESSAGE_TOO_LONG = "Bad Request: message is too long"
 BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
 BUTTON_URL_INVALID = "Bad Request: BUTTON_URL_INVALID"
 BUTTON_TEXT_INVALID = "Bad Request: BUTTON_TEXT_INVALID"
-REPLY_MARKUP_TOO_LONG = "Bad Request: REPLY_MARKUP_TOO_LONG"
+# Telegram answers REPLY_MARKUP_TOO_LONG; the Bot API server rewords it (Client.cpp).
+REPLY_MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
 MESSAGE_TO_EDIT_NOT_FOUND = "Bad Request: message to edit not found"
 MESSAGE_CANT_BE_EDITED = "Bad Request: message can't be edited"
 MESSAGE_TO_DELETE_NOT_FOUND = "Bad Request: message to delete not found"
@@ -39,7 +40,8 @@ WRONG_CHAT_ACTION = "Bad Request: wrong parameter action in request"
 BOT_COMMAND_INVALID = "Bad Request: BOT_COMMAND_INVALID"
 BOT_COMMAND_DESCRIPTION_INVALID = "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"
 BOT_COMMANDS_TOO_MUCH = "Bad Request: BOT_COMMANDS_TOO_MUCH"
-LANG_CODE_INVALID = "Bad Request: LANG_CODE_INVALID"
+# TDLib checks bot language codes itself (validate_bot_language_code): "" or two a-z letters.
+LANG_CODE_INVALID = "Bad Request: invalid language code specified"
 BLOCKED_BY_USER = "Forbidden: bot was blocked by the user"
 USER_DEACTIVATED = "Forbidden: user is deactivated"
 CANT_INITIATE = "Forbidden: bot can't initiate conversation with a user"
@@ -47,6 +49,23 @@ GET_UPDATES_CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
+GET_UPDATES_WHILE_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+SECRET_TOO_LONG = "Bad Request: secret token is too long"  # noqa: S105 - an error text
+SECRET_UNALLOWED_CHARACTERS = "Bad Request: secret token contains unallowed characters"  # noqa: S105 - an error text
+# Inline web_app buttons outside private chats (seen in reports of real answers).
+BUTTON_TYPE_INVALID = "Bad Request: BUTTON_TYPE_INVALID"
+
+
+def web_app_url_invalid(where: str, url: str) -> ApiError:
+    """A Web App URL that is not ``https``, e.g. ``inline keyboard button Web App URL 'http://x'
+    is invalid: Only HTTPS links are allowed`` (``where`` names the button)."""
+    return ApiError(
+        400, f"Bad Request: {where} Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+    )
 
 
 class ApiError(Exception):

@@ -13,7 +13,9 @@ default) rejects it with a description marked as the fake's own.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .entities import Entity
 from .errors import FAKE_STRICT
@@ -369,3 +371,27 @@ def checked_link(url: str) -> str | None:
     if not path.startswith("/"):
         path = "/" + path
     return f"{scheme}://{host}{path}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def web_app_url_ok(url: str) -> bool:
+    """Whether a Mini App may be opened at ``url``: ``https``, or ``http`` on a loopback host
+    (the fake's deliberate allowance; Telegram's test environment allows ``http`` too)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if not host:
+        return False
+    return scheme == "https" or (scheme == "http" and is_loopback_host(host))

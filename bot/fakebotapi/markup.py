@@ -21,8 +21,9 @@ from .errors import (
     REPLY_MARKUP_TOO_LONG,
     ApiError,
     bad_request,
+    web_app_url_invalid,
 )
-from .html import checked_link
+from .html import checked_link, web_app_url_ok
 
 _INLINE_BUTTON = "Bad Request: can't parse inline keyboard button: "
 _STRING_ACTIONS = (
@@ -157,6 +158,10 @@ def _inline_button(button: Any) -> dict[str, Any]:
         url = value.get("url")
         if not isinstance(url, str) or checked_link(url) is None:
             raise bad_request(BUTTON_URL_INVALID)
+        if action == "web_app":
+            if not web_app_url_ok(url):
+                raise web_app_url_invalid("inline keyboard button", url)
+            value = {"url": url}  # WebAppInfo has no other field
     return {"text": text, action: value}
 
 
@@ -189,3 +194,10 @@ def _reply_keyboard(value: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"keyboard": keyboard}
     result.update({k: value[k] for k in _REPLY_KEYBOARD_OPTIONS if k in value})
     return result
+
+
+def has_web_app_button(inline: dict[str, Any] | None) -> bool:
+    """Whether a validated inline keyboard holds a ``web_app`` button."""
+    return inline is not None and any(
+        "web_app" in button for row in inline["inline_keyboard"] for button in row
+    )

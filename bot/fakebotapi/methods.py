@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.constants import (
@@ -27,10 +28,11 @@ from telegram.constants import (
 from . import errors
 from .entities import Entity, clean_text, entities_from_api, finalize
 from .errors import ApiError, bad_request, forbidden
-from .html import HtmlParseError, parse_html
-from .markup import parse_reply_markup
+from .html import HtmlParseError, parse_html, web_app_url_ok
+from .markup import has_web_app_button, parse_reply_markup
 from .params import Params
-from .state import CallbackAnswer, Chat, ChatMessage, World
+from .state import CallbackAnswer, Chat, ChatMessage, WebhookConfig, World
+from .webhook import WebhookSender, parse_webhook_url, verify_webhook_url
 
 Handler = Callable[[Params], Awaitable[Any]]
 
@@ -41,6 +43,21 @@ _DELETE_WINDOW = 48 * 3600
 _CHAT_ACTIONS = frozenset(ChatAction) | {"record_audio", "upload_audio"}
 _SCOPES_WITH_CHAT = (BotCommandScopeType.CHAT, BotCommandScopeType.CHAT_ADMINISTRATORS)
 _DEFAULT_SCOPE = json.dumps({"type": BotCommandScopeType.DEFAULT})
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]*")
+_MAX_SECRET_TOKEN = 256
+_DEFAULT_MAX_CONNECTIONS = 40
+_MAX_CONNECTIONS = 100
+# Not published; a label longer than this does not fit a phone's input bar.
+_MAX_MENU_BUTTON_TEXT = 64
+_MENU_BUTTON = "Bad Request: can't parse menu button: "
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """A successful answer that also carries a ``description`` (``"Webhook was set"``)."""
+
+    result: Any
+    description: str
 
 
 class Methods:
@@ -51,15 +68,19 @@ class Methods:
         waiting_polls: ``getUpdates`` calls currently waiting for updates.
     """
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, webhook: WebhookSender) -> None:
         self.world = world
+        self._webhook = webhook
         self._polls = 0
+        self._poll_ended_by = errors.GET_UPDATES_CONFLICT
+        self._next_set_webhook = float("-inf")
         self.waiting_polls = 0
         self.handlers: dict[str, Handler] = {
             "getMe": self.get_me,
             "logOut": self.log_out,
             "close": self.close,
             "getUpdates": self.get_updates,
+            "setWebhook": self.set_webhook,
             "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.get_webhook_info,
             "setMyCommands": self.set_my_commands,
@@ -117,8 +138,11 @@ class Methods:
     async def get_updates(self, params: Params) -> list[dict[str, Any]]:
         """``getUpdates`` with real long polling.
 
-        A newer ``getUpdates`` ends a waiting one with ``409 Conflict``, as on Telegram.
+        A newer ``getUpdates`` ends a waiting one with ``409 Conflict``, as on Telegram, and
+        so does a ``setWebhook``; while a webhook is set, ``getUpdates`` is refused.
         """
+        if self.world.webhook is not None:
+            raise ApiError(409, errors.GET_UPDATES_WHILE_WEBHOOK)
         updates = self.world.updates
         offset = params.integer("offset")
         limit = min(
@@ -126,43 +150,126 @@ class Methods:
             PollingLimit.MAX_LIMIT,
         )
         timeout = max(params.integer("timeout"), 0)
-        allowed = params.json(
-            "allowed_updates", "Bad Request: can't parse allowed updates JSON object"
-        )
-        if isinstance(allowed, list):
-            updates.allowed = frozenset(str(kind) for kind in allowed) or None
+        self._update_allowed_updates(params)
         updates.confirm(offset)
 
-        self._polls += 1
+        self._end_polls(errors.GET_UPDATES_CONFLICT)
         generation = self._polls
 
         def ready() -> list[dict[str, Any]] | None:
             if generation != self._polls:
-                raise ApiError(409, errors.GET_UPDATES_CONFLICT)
+                raise ApiError(409, self._poll_ended_by)
             if self.world.closing:
                 return []
             return updates.peek(limit) or None
 
         self.waiting_polls += 1
-        self.world.signal.notify()  # wakes wait_for_poll; an older poll ends with 409 Conflict
+        self.world.signal.notify()  # wakes wait_for_poll
         try:
             return await self.world.signal.wait_until(ready, timeout) or []
         finally:
             self.waiting_polls -= 1
 
-    async def delete_webhook(self, params: Params) -> bool:
-        """``deleteWebhook``: there is never a webhook; may drop pending updates."""
+    def _end_polls(self, reason: str) -> None:
+        """End any waiting long poll with ``409 Conflict: {reason}``."""
+        self._poll_ended_by = reason
+        self._polls += 1
+        self.world.signal.notify()
+
+    def _update_allowed_updates(self, params: Params) -> None:
+        """``allowed_updates`` of getUpdates/setWebhook: absent keeps the previous setting,
+        an empty list restores the default."""
+        allowed = params.json(
+            "allowed_updates", "Bad Request: can't parse allowed updates JSON object"
+        )
+        if isinstance(allowed, list):
+            self.world.updates.allowed = frozenset(str(kind) for kind in allowed) or None
+
+    async def set_webhook(self, params: Params) -> Described:
+        """``setWebhook``, in the order the Bot API server checks and applies it.
+
+        At most one ``setWebhook`` with a URL per second (429 otherwise); an unchanged
+        webhook is "already set"; otherwise long polls end, the old webhook is removed, and
+        only then is the new URL validated, so a refused URL leaves no webhook at all.
+        """
+        url = params.string("url")
+        if not url:
+            return self._remove_webhook(params)
+        now = self.world.clock()
+        if now < self._next_set_webhook:
+            raise errors.too_many_requests(1)
+        self._next_set_webhook = now + 1
+        secret = params.string("secret_token")
+        max_connections = min(
+            max(params.integer("max_connections", _DEFAULT_MAX_CONNECTIONS), 1),
+            _MAX_CONNECTIONS,
+        )
+        current = self.world.webhook
+        drop = params.boolean("drop_pending_updates")
+        if (
+            current is not None
+            and not drop
+            and (current.url, current.secret_token, current.max_connections)
+            == (url, secret, max_connections)
+        ):
+            self._update_allowed_updates(params)
+            return Described(True, "Webhook is already set")
+        self._end_polls(errors.TERMINATED_BY_SET_WEBHOOK)
+        self._close_webhook()
+        if drop:
+            self.world.updates.clear()
+        target = parse_webhook_url(url)
+        if len(secret) > _MAX_SECRET_TOKEN:
+            raise bad_request(errors.SECRET_TOO_LONG)
+        if not _SECRET_TOKEN.fullmatch(secret):
+            raise bad_request(errors.SECRET_UNALLOWED_CHARACTERS)
+        self._update_allowed_updates(params)
+        ip_address = verify_webhook_url(target)
+        self.world.webhook = WebhookConfig(
+            url=url,
+            endpoint=target,
+            secret_token=secret,
+            max_connections=max_connections,
+            ip_address=ip_address,
+        )
+        self._webhook.start()
+        self.world.signal.notify()
+        return Described(True, "Webhook was set")
+
+    async def delete_webhook(self, params: Params) -> Described:
+        """``deleteWebhook``; may drop pending updates."""
+        return self._remove_webhook(params)
+
+    def _remove_webhook(self, params: Params) -> Described:
+        was_set = self.world.webhook is not None
         if params.boolean("drop_pending_updates"):
             self.world.updates.clear()
-        return True
+        elif not was_set:
+            return Described(True, "Webhook is already deleted")
+        self._close_webhook()
+        return Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
+
+    def _close_webhook(self) -> None:
+        self.world.webhook = None
+        self.world.webhook_error = None
+        self.world.signal.notify()
 
     async def get_webhook_info(self, params: Params) -> dict[str, Any]:
-        """``getWebhookInfo``: always "no webhook"."""
-        return {
-            "url": "",
+        """``getWebhookInfo``, with the fields the Bot API server includes when they apply."""
+        webhook = self.world.webhook
+        info: dict[str, Any] = {
+            "url": webhook.url if webhook else "",
             "has_custom_certificate": False,
             "pending_update_count": len(self.world.updates),
         }
+        if self.world.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.world.webhook_error
+        if webhook is not None:
+            info["max_connections"] = webhook.max_connections
+            info["ip_address"] = webhook.ip_address
+        if self.world.updates.allowed is not None:
+            info["allowed_updates"] = sorted(self.world.updates.allowed)
+        return info
 
     # -- commands, menu, profile ---------------------------------------------------------------
 
@@ -235,20 +342,64 @@ class Methods:
         return language
 
     async def set_chat_menu_button(self, params: Params) -> bool:
-        """``setChatMenuButton`` (for one chat or, without ``chat_id``, the default)."""
-        chat_id = self._resolve_chat(params.string("chat_id")).id if params.has("chat_id") else 0
-        button = params.json("menu_button", "Bad Request: can't parse menu button JSON object")
-        if button is None:
-            button = {"type": "default"}
-        if not isinstance(button, dict) or button.get("type") not in set(MenuButtonType):
-            raise bad_request("Bad Request: unsupported menu button type")
-        self.world.settings[f"menu_button:{chat_id}"] = button
+        """``setChatMenuButton`` for one private chat or, without ``chat_id``, the default."""
+        button = self._menu_button(params)
+        chat_id = self._menu_chat(params)
+        if button["type"] == MenuButtonType.DEFAULT:
+            self.world.menu_buttons.pop(chat_id, None)
+        else:
+            self.world.menu_buttons[chat_id] = button
+        self.world.signal.notify()
         return True
 
     async def get_chat_menu_button(self, params: Params) -> dict[str, Any]:
-        """``getChatMenuButton``."""
-        chat_id = self._resolve_chat(params.string("chat_id")).id if params.has("chat_id") else 0
-        return self.world.settings.get(f"menu_button:{chat_id}", {"type": "commands"})
+        """``getChatMenuButton``: a chat without its own button answers ``default``; the
+        default button, until set, is ``commands``."""
+        chat_id = self._menu_chat(params)
+        fallback = {"type": MenuButtonType.COMMANDS if chat_id == 0 else MenuButtonType.DEFAULT}
+        return dict(self.world.menu_buttons.get(chat_id, fallback))
+
+    def _menu_chat(self, params: Params) -> int:
+        """The user id a menu button belongs to (0: the default button)."""
+        if "chat_id" not in params.values:
+            return 0
+        if params.integer("chat_id") <= 0:
+            raise bad_request("Bad Request: invalid chat_id specified")
+        chat = self.world.chats.get(params.integer("chat_id"))
+        if chat is None or chat.type != "private":
+            raise bad_request("Bad Request: user not found")
+        return chat.id
+
+    @staticmethod
+    def _menu_button(params: Params) -> dict[str, Any]:
+        """Parse ``menu_button`` as the Bot API server does (absent: ``default``)."""
+        button = params.json("menu_button", "Bad Request: can't parse menu button JSON object")
+        if button is None:
+            return {"type": MenuButtonType.DEFAULT}
+        if not isinstance(button, dict):
+            raise bad_request(_MENU_BUTTON + "MenuButton must be an Object")
+        kind = _required_string(button, "type")
+        if kind in (MenuButtonType.DEFAULT, MenuButtonType.COMMANDS):
+            return {"type": kind}
+        if kind != MenuButtonType.WEB_APP:
+            raise bad_request(_MENU_BUTTON + "MenuButton has unsupported type")
+        text = _required_string(button, "text")
+        if "web_app" not in button:
+            raise bad_request(_MENU_BUTTON + 'Can\'t find field "web_app"')
+        web_app = button["web_app"]
+        if not isinstance(web_app, dict):
+            raise bad_request(_MENU_BUTTON + 'Field "web_app" must be of type Object')
+        url = _required_string(web_app, "url")
+        if not text.strip():
+            raise bad_request(errors.BUTTON_TEXT_INVALID)
+        if len(text) > _MAX_MENU_BUTTON_TEXT:
+            raise bad_request(
+                f"Bad Request: menu button text must be at most {_MAX_MENU_BUTTON_TEXT} "
+                f"characters {errors.FAKE_STRICT}"
+            )
+        if not web_app_url_ok(url):
+            raise errors.web_app_url_invalid("menu button", url)
+        return {"type": kind, "text": text, "web_app": {"url": url}}
 
     def _bot_text_setter(self, field: str, limit: int) -> Handler:
         async def setter(params: Params) -> bool:
@@ -275,6 +426,7 @@ class Methods:
         inline, other = parse_reply_markup(params.string("reply_markup"))
         link_preview = self._link_preview(params)
         reply_to = self._reply_to(chat, params)
+        self._check_web_app_buttons(chat, inline)
         self._take_flood_slot(chat)
         self._check_reachable(chat)
         message = self.world.add_message(
@@ -304,6 +456,7 @@ class Methods:
         text, entities = self._text(params)
         inline = self._inline_markup(params)
         link_preview = self._link_preview(params)
+        self._check_web_app_buttons(chat, inline)
         self._take_flood_slot(chat)
         if (text, entities, inline) == (message.text, message.entities, message.reply_markup):
             raise bad_request(errors.MESSAGE_NOT_MODIFIED)
@@ -317,6 +470,7 @@ class Methods:
         """``editMessageReplyMarkup``; without ``reply_markup`` the keyboard is removed."""
         chat, message = self._message_to_edit(params)
         inline = self._inline_markup(params)
+        self._check_web_app_buttons(chat, inline)
         self._take_flood_slot(chat)
         if inline == message.reply_markup:
             raise bad_request(errors.MESSAGE_NOT_MODIFIED)
@@ -494,6 +648,12 @@ class Methods:
             raise bad_request(errors.MESSAGE_TO_REPLY_NOT_FOUND)
         return target
 
+    @staticmethod
+    def _check_web_app_buttons(chat: Chat, inline: dict[str, Any] | None) -> None:
+        """Mini App buttons open only in private chats; Telegram refuses them elsewhere."""
+        if chat.type != "private" and has_web_app_button(inline):
+            raise bad_request(errors.BUTTON_TYPE_INVALID)
+
     def _take_flood_slot(self, chat: Chat) -> None:
         retry_after = self.world.flood.acquire(chat.id, is_group=chat.is_group)
         if retry_after is not None:
@@ -508,3 +668,13 @@ class Methods:
             raise forbidden(errors.BLOCKED_BY_USER)
         if not chat.started:
             raise forbidden(errors.CANT_INITIATE)
+
+
+def _required_string(obj: dict[str, Any], name: str) -> str:
+    """TDLib's ``get_required_string_field``, with the menu button's error prefix."""
+    if name not in obj:
+        raise bad_request(_MENU_BUTTON + f'Can\'t find field "{name}"')
+    value = obj[name]
+    if not isinstance(value, str):
+        raise bad_request(_MENU_BUTTON + f'Field "{name}" must be of type String')
+    return value

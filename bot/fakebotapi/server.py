@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -16,10 +16,11 @@ from aiohttp import web
 
 from .errors import ApiError
 from .flood import DEFAULT_FLOOD_LIMITS, FloodControl, FloodLimits
-from .methods import Methods
+from .methods import Described, Methods
 from .params import Params
-from .state import Chat, RequestRecord, World
+from .state import Chat, RequestRecord, WebhookConfig, WebhookDelivery, World
 from .users import FakeUser
+from .webhook import DEFAULT_DELIVERY_TIMEOUT, DEFAULT_RETRY_DELAYS, WebhookSender
 
 _MAX_BODY = 64 * 1024 * 1024
 _LOGGER = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class FakeBotApi:
         strict_entities: Reject a bare ``&``/``>`` and unknown HTML entities, which Telegram
             silently shows as literal text (see :mod:`.html`).
         callback_timeout: Seconds within which a callback query must be answered.
+        webhook_retry_delays: Seconds before the 1st, 2nd… retry of an update the webhook
+            did not take (the last value repeats); Telegram's are about 0, 2, 4… up to 60.
+        webhook_timeout: Seconds a webhook delivery waits for the answer (Telegram: 60).
 
     Example::
 
@@ -60,6 +64,8 @@ class FakeBotApi:
         wall_clock: Callable[[], float] = time.time,
         strict_entities: bool = True,
         callback_timeout: float = 15.0,
+        webhook_retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        webhook_timeout: float = DEFAULT_DELIVERY_TIMEOUT,
     ) -> None:
         bot_id = int(token.split(":", 1)[0])
         self.token = token
@@ -76,8 +82,12 @@ class FakeBotApi:
             flood=FloodControl(flood, clock),
             strict_entities=strict_entities,
             callback_timeout=callback_timeout,
+            token=token,
         )
-        self._methods = Methods(self.world)
+        self._webhook = WebhookSender(
+            self.world, retry_delays=webhook_retry_delays, timeout=webhook_timeout
+        )
+        self._methods = Methods(self.world, self._webhook)
         self._users: dict[int, FakeUser] = {}
         self._runner: web.AppRunner | None = None
         self.root = ""
@@ -107,9 +117,10 @@ class FakeBotApi:
         return self.root
 
     async def stop(self) -> None:
-        """End pending long polls and close the server."""
+        """End pending long polls, abandon webhook deliveries and close the server."""
         self.world.closing = True
         self.world.signal.notify()
+        await self._webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -235,6 +246,55 @@ class FakeBotApi:
             return
         raise AssertionError(f"no getUpdates long poll within {timeout} s")
 
+    @property
+    def webhook(self) -> WebhookConfig | None:
+        """The webhook the bot set (None while it uses ``getUpdates``)."""
+        return self.world.webhook
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook delivery attempt (update_id, status, error…), in order of outcome."""
+        return self.world.webhook_deliveries
+
+    async def wait_for_webhook(self, timeout: float = 10.0) -> WebhookConfig:  # noqa: ASYNC109
+        """Wait until the bot has set a webhook (a webhook-mode bot is live); returns it.
+
+        Raises:
+            AssertionError: When no webhook is set within ``timeout`` seconds.
+        """
+        world = self.world
+        webhook = await world.signal.wait_until(lambda: world.webhook, timeout)
+        if webhook is None:
+            raise AssertionError(f"no webhook set within {timeout} s")
+        return webhook
+
+    async def wait_webhook_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until a webhook is set and every pending update was delivered.
+
+        Raises:
+            AssertionError: When updates are still pending after ``timeout`` seconds, with
+                the last delivery errors.
+        """
+        world, sender = self.world, self._webhook
+
+        def idle() -> bool | None:
+            done = world.webhook is not None and not world.updates and not sender.in_flight
+            return True if done else None
+
+        if await world.signal.wait_until(idle, timeout):
+            return
+        failures = [d for d in world.webhook_deliveries if not d.ok][-5:]
+        raise AssertionError(
+            f"webhook not idle within {timeout} s: webhook={world.webhook}, "
+            f"{len(world.updates)} updates pending, {sender.in_flight} in flight; "
+            f"last failures: {failures}"
+        )
+
+    def menu_button(self, chat_id: int | None = None) -> dict[str, Any]:
+        """The menu button a private chat shows (its own, else the default, else commands);
+        without ``chat_id``, the default button."""
+        return self.world.menu_button(chat_id)
+
     def subscribe(self, listener: Callable[[RequestRecord], None]) -> Callable[[], None]:
         """Call ``listener`` with every request record as it is logged (before the answer
         goes out); returns the function that unsubscribes it.
@@ -268,7 +328,10 @@ class FakeBotApi:
             name = canonical
             params = await Params.from_request(request)
             result = await self._methods.handlers[canonical](params)
-            body = {"ok": True, "result": result}
+            if isinstance(result, Described):
+                body = {"ok": True, "result": result.result, "description": result.description}
+            else:
+                body = {"ok": True, "result": result}
         except ApiError as error:
             status, body = error.code, error.to_json()
         except Exception as exc:  # a bug in the fake: make it loud, in errors too

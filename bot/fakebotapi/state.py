@@ -8,6 +8,7 @@ HTTP server and the test; :class:`Signal` wakes whoever waits for a change (long
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -66,9 +67,16 @@ class Signal:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
-            event = self._event
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+            await self.wait(remaining)
+
+    async def wait(self, seconds: float | None) -> None:
+        """Return at the next change, or after ``seconds`` (None: no time limit)."""
+        event = self._event
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a cancellation
+        # that coincides with its time-out.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
 
 
 class Button(tuple[str, str | None]):
@@ -334,12 +342,56 @@ class RequestRecord:
         return f"{self.method} {params} -> {outcome}"
 
 
-class UpdateQueue:
-    """Updates waiting for ``getUpdates``, numbered and kept until confirmed by ``offset``."""
+@dataclass(eq=False)
+class PendingUpdate:
+    """An update not yet confirmed (``getUpdates`` offset) or delivered (webhook).
 
-    def __init__(self, signal: Signal) -> None:
+    Attributes:
+        update: The ``Update`` JSON object.
+        key: The webhook delivery queue it belongs to (see :func:`webhook_queue_key`).
+        created: When it was queued (the fake's monotonic clock), for the 24-hour expiry.
+        attempts: Webhook deliveries that failed so far.
+        due: Monotonic time before which the webhook does not retry it.
+    """
+
+    update: dict[str, Any]
+    key: tuple[str, int]
+    created: float
+    attempts: int = 0
+    due: float = 0.0
+
+    @property
+    def update_id(self) -> int:
+        """The update's ``update_id``."""
+        return int(self.update["update_id"])
+
+
+def webhook_queue_key(kind: str, payload: dict[str, Any], update_id: int) -> tuple[str, int]:
+    """The webhook queue an update waits in, as the Bot API server keys them.
+
+    ``tdlib/telegram-bot-api`` delivers the updates of one queue one at a time, in order:
+    messages and edits per chat, callback queries per user, ``my_chat_member`` per chat, each
+    class in its own queue (so a user's message and button press may arrive concurrently).
+    Other updates get a queue of their own.
+    """
+    if kind in (UpdateType.MESSAGE, UpdateType.EDITED_MESSAGE):
+        return ("chat", int(payload["chat"]["id"]))
+    if kind == UpdateType.CALLBACK_QUERY:
+        return ("callback_query", int(payload["from"]["id"]))
+    if kind == UpdateType.MY_CHAT_MEMBER:
+        return ("my_chat_member", int(payload["chat"]["id"]))
+    return ("update", update_id)
+
+
+class UpdateQueue:
+    """Updates waiting for ``getUpdates`` or webhook delivery, numbered, kept until
+    confirmed by ``offset`` or delivered; also kept per webhook queue, in order."""
+
+    def __init__(self, signal: Signal, clock: Callable[[], float]) -> None:
         self._signal = signal
-        self._pending: list[dict[str, Any]] = []
+        self._clock = clock
+        self._pending: dict[int, PendingUpdate] = {}
+        self._chains: dict[tuple[str, int], collections.deque[int]] = {}
         self._ids = itertools.count(1)
         self.allowed: frozenset[str] | None = None
 
@@ -353,28 +405,102 @@ class UpdateQueue:
         """Queue an update; returns it, or None when allowed_updates filters it out."""
         if not self.accepts(kind):
             return None
-        update = {"update_id": next(self._ids), kind: payload}
-        self._pending.append(update)
+        update_id = next(self._ids)
+        update = {"update_id": update_id, kind: payload}
+        key = webhook_queue_key(kind, payload, update_id)
+        self._pending[update_id] = PendingUpdate(update, key, self._clock())
+        self._chains.setdefault(key, collections.deque()).append(update_id)
         self._signal.notify()
         return update
 
     def confirm(self, offset: int) -> None:
         """Forget updates below ``offset``; a negative offset keeps only the last ``-offset``."""
         if offset > 0:
-            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+            doomed = list(itertools.takewhile(lambda i: i < offset, self._pending))
         elif offset < 0:
-            self._pending = self._pending[offset:]
+            doomed = list(self._pending)[:offset]
+        else:
+            return
+        for update_id in doomed:
+            self.remove(update_id)
 
     def peek(self, limit: int) -> list[dict[str, Any]]:
         """The oldest ``limit`` unconfirmed updates."""
-        return self._pending[:limit]
+        return [p.update for p in itertools.islice(self._pending.values(), limit)]
+
+    def heads(self) -> list[PendingUpdate]:
+        """The oldest pending update of each webhook queue."""
+        return [self._pending[chain[0]] for chain in self._chains.values()]
+
+    def remove(self, update_id: int) -> None:
+        """Forget one update (confirmed, delivered or expired)."""
+        pending = self._pending.pop(update_id, None)
+        if pending is None:
+            return
+        chain = self._chains[pending.key]
+        chain.remove(update_id)
+        if not chain:
+            del self._chains[pending.key]
+        self._signal.notify()
+
+    def __contains__(self, update_id: object) -> bool:
+        return update_id in self._pending
 
     def clear(self) -> None:
         """Drop everything pending (``drop_pending_updates``)."""
         self._pending.clear()
+        self._chains.clear()
+        self._signal.notify()
 
     def __len__(self) -> int:
         return len(self._pending)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """The webhook the bot set (``setWebhook``).
+
+    Attributes:
+        url: The URL as the bot gave it (what ``getWebhookInfo`` reports).
+        endpoint: Where updates are POSTed (``url`` with ``https://`` when it had no scheme).
+        secret_token: Sent back in ``X-Telegram-Bot-Api-Secret-Token`` ("" for none).
+        max_connections: Deliveries in flight at most.
+        ip_address: What ``getWebhookInfo`` reports as the resolved address.
+    """
+
+    url: str
+    endpoint: str
+    secret_token: str
+    max_connections: int
+    ip_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One attempt to deliver an update to the webhook.
+
+    Attributes:
+        update_id: The update's id.
+        url: Where it was POSTed.
+        status: The HTTP status answered (None when no answer came).
+        error: What ``getWebhookInfo`` reports for a failure (None on success).
+        attempt: 1 for the first attempt, 2 for the first retry…
+        started: When the POST started (the fake's monotonic clock).
+        finished: When its outcome was known.
+    """
+
+    update_id: int
+    url: str
+    status: int | None
+    error: str | None
+    attempt: int
+    started: float
+    finished: float
+
+    @property
+    def ok(self) -> bool:
+        """Whether the webhook took the update (a 2xx answer)."""
+        return self.error is None
 
 
 @dataclass(eq=False)
@@ -391,6 +517,11 @@ class World:
         errors: The calls answered with an error (the client still listening).
         listeners: Called with each new record, as it is logged (see ``FakeBotApi.subscribe``).
         closing: Set when the server stops, so that long polls return at once.
+        webhook: The webhook set, None while the bot uses ``getUpdates``.
+        webhook_error: ``(unix_date, message)`` of the last failed delivery.
+        webhook_deliveries: Every delivery attempt, in the order their outcome was known.
+        menu_buttons: ``MenuButton`` objects per chat id; key 0 is the default button.
+        token: The bot's token (Mini App launch data is signed with it).
     """
 
     bot: dict[str, Any]
@@ -410,14 +541,24 @@ class World:
     errors: list[RequestRecord] = field(default_factory=list)
     listeners: list[Callable[[RequestRecord], None]] = field(default_factory=list)
     closing: bool = False
+    webhook: WebhookConfig | None = None
+    webhook_error: tuple[int, str] | None = None
+    webhook_deliveries: list[WebhookDelivery] = field(default_factory=list)
+    menu_buttons: dict[int, dict[str, Any]] = field(default_factory=dict)
+    token: str = ""
     updates: UpdateQueue = field(init=False)
 
     def __post_init__(self) -> None:
-        self.updates = UpdateQueue(self.signal)
+        self.updates = UpdateQueue(self.signal, self.clock)
 
     def now(self) -> int:
         """Unix seconds for ``date`` fields."""
         return int(self.wall_clock())
+
+    def menu_button(self, chat_id: int | None) -> dict[str, Any]:
+        """The menu button a private chat shows: its own, else the default, else commands."""
+        default = self.menu_buttons.get(0, {"type": "commands"})
+        return dict(default if chat_id is None else self.menu_buttons.get(chat_id, default))
 
     def add_message(self, chat: Chat, sender: dict[str, Any], **fields: Any) -> ChatMessage:
         """Append a new message to ``chat`` and wake waiters."""

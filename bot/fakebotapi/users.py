@@ -7,7 +7,9 @@ bot was answered, which is usually all one needs to see why a journey stalled.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +17,15 @@ from telegram.constants import UpdateType
 
 from .entities import clean_text, finalize
 from .state import CallbackAnswer, Chat, ChatMessage, PendingCallbackQuery, World
+from .webapp import LIGHT_THEME, launch_url, sign_init_data
 
 Predicate = Callable[[ChatMessage], bool]
 
 _file_ids = itertools.count(1)
 _query_ids = itertools.count(1)
+_web_app_queries = itertools.count(1)
+# WebAppUser fields, in the order Telegram serialises them.
+_WEB_APP_USER_FIELDS = ("id", "first_name", "last_name", "username", "language_code", "is_premium")
 
 
 class FakeUser:
@@ -222,6 +228,91 @@ class FakeUser:
     def deactivate(self) -> None:
         """Delete the account: sends fail with ``403 Forbidden: user is deactivated``."""
         self._world.deactivated.add(self.id)
+
+    # -- Mini Apps ---------------------------------------------------------------------------
+
+    def open_web_app(
+        self,
+        message: ChatMessage,
+        button_text: str,
+        *,
+        theme: dict[str, str] = LIGHT_THEME,
+        version: str = "8.0",
+        platform: str = "tdesktop",
+    ) -> str:
+        """Press a ``web_app`` button of ``message`` (inline, or of the reply keyboard sent
+        with it): the URL the client loads, with this user's signed launch data.
+
+        Raises:
+            AssertionError: No such button, or it opens no Mini App.
+        """
+        if message.chat is not self.chat:
+            raise AssertionError(f"{self.first_name} opens Mini Apps from their private chat only")
+        if message.deleted:
+            raise AssertionError(f"message #{message.message_id} was deleted; nothing to press")
+        inline = [b.raw for row in message.buttons for b in row if b.text == button_text]
+        keyboard = [
+            b
+            for row in (message.reply_keyboard or {}).get("keyboard", [])
+            for b in row
+            if b.get("text") == button_text
+        ]
+        button = next(iter(inline + keyboard), None)
+        if button is None:
+            raise AssertionError(
+                f"no button {button_text!r} in message #{message.message_id}; "
+                f"inline buttons: {message.buttons}"
+            )
+        if "web_app" not in button:
+            raise AssertionError(f"button {button_text!r} opens no Mini App: {button}")
+        return self._launch(
+            button["web_app"]["url"],
+            with_query_id=bool(inline),
+            theme=theme,
+            version=version,
+            platform=platform,
+        )
+
+    def open_menu_app(
+        self,
+        *,
+        theme: dict[str, str] = LIGHT_THEME,
+        version: str = "8.0",
+        platform: str = "tdesktop",
+    ) -> str:
+        """Tap the private chat's menu button: the URL of its Mini App, with signed launch data.
+
+        Raises:
+            AssertionError: When the chat's menu button is not a ``web_app`` one.
+        """
+        button = self._world.menu_button(self.id)
+        if button.get("type") != "web_app":
+            raise AssertionError(f"{self.first_name}'s menu button opens no Mini App: {button}")
+        return self._launch(
+            button["web_app"]["url"],
+            with_query_id=True,
+            theme=theme,
+            version=version,
+            platform=platform,
+        )
+
+    def web_app_user(self) -> dict[str, Any]:
+        """The ``WebAppUser`` object a Mini App launch carries for this user."""
+        user = {k: self.profile[k] for k in _WEB_APP_USER_FIELDS if k in self.profile}
+        user["allows_write_to_pm"] = True
+        return user
+
+    def _launch(
+        self, url: str, *, with_query_id: bool, theme: dict[str, str], version: str, platform: str
+    ) -> str:
+        query_id = None
+        if with_query_id:
+            raw = struct.pack(">QQ", self.id, next(_web_app_queries))
+            query_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        init_data = sign_init_data(
+            self._world.token, self.web_app_user(), auth_date=self._world.now(), query_id=query_id
+        )
+        return launch_url(url, init_data, theme=theme, version=version, platform=platform)
 
     # -- waiting -----------------------------------------------------------------------------
 

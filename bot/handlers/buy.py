@@ -50,7 +50,7 @@ async def show_services(update: Update, context: Context) -> None:
     search = dialog.get("service_query")
     items = await context.services.browse.services(context.user_id, search)
     await remember(context, {**dialog, "mode": SERVICES})
-    screen = views.services(context.t, items, page, search)
+    screen = views.services(context.t, items, page, search, context.services.settings.webapp_url)
     if page == 0 and not search:
         favourites = await context.services.favourites.offers(context.user_id)
         screen = views.services_with_favourites(context.t, screen, favourites)
@@ -65,7 +65,9 @@ async def search_services(update: Update, context: Context) -> None:
     text = _typed(update)
     items = await context.services.browse.services(context.user_id, text)
     await remember(context, {**context.dialog, "mode": SERVICES, "service_query": text})
-    await reply(update, views.services(context.t, items, 0, text))
+    await reply(
+        update, views.services(context.t, items, 0, text, context.services.settings.webapp_url)
+    )
 
 
 async def show_countries(update: Update, context: Context) -> None:

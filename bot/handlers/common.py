@@ -195,7 +195,8 @@ async def on_error(update: object, context: Context) -> None:
         update.effective_user.id if isinstance(update, Update) and update.effective_user else None
     )
     kind = type(error).__name__
-    context.services.metrics.updates.labels(update_kind(update), "error").inc()
+    if context.bot_data.attached:
+        context.services.metrics.updates.labels(update_kind(update), "error").inc()
     if isinstance(error, JiemaError | NotLinkedError):
         log.info("user %s: %s", user_id, kind)
     elif isinstance(error, StoreUnavailableError):

@@ -11,7 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError
-from bot.commands import command_list
+from bot.commands import command_list, set_menu_button
 from bot.context import Context
 from bot.handlers.common import answer, callback_is, callback_of, edit, parsed, reply
 from bot.i18n import get_translator
@@ -28,7 +28,9 @@ async def start(update: Update, context: Context) -> None:
             account = await context.services.accounts.account(context.user_id)
         except (JiemaError, NotLinkedError):
             account = None
-    await reply(update, views.welcome(context.t, name, account))
+    await reply(
+        update, views.welcome(context.t, name, account, context.services.settings.webapp_url)
+    )
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -60,6 +62,7 @@ async def set_language(update: Update, context: Context) -> None:
     t = get_translator(choice.language)
     await answer(query)
     await edit(query, views.language_set(t))
+    await set_menu_button(context.bot, context.services.settings.webapp_url, t, user_id)
     with suppress(TelegramError):  # the menu is a convenience; the language itself is saved
         await context.bot.set_my_commands(
             [BotCommand(name, text) for name, text in command_list(t)],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
@@ -49,7 +49,7 @@ class Row(Protocol):
 
     def __getitem__(self, key: str, /) -> Any: ...
 
-    def keys(self) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
 
 
 class Executor(ABC):

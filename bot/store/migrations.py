@@ -166,6 +166,32 @@ CREATE INDEX webhook_updates_by_claim ON webhook_updates (claimed_at);
 ALTER TABLE purchases ADD COLUMN reconcile_after TEXT;
 """
 
+# The Telegram outbox (issue 10). Codes wait in sms_deliveries, final notices and stale card
+# edits on their order, so nothing waits in memory while Telegram is down:
+# * attempts / next_attempt_at: a failed send is retried with backoff, not every tick;
+# * doubtful: sends whose outcome is unknown (timeout, 5xx, connection lost after sending,
+#   or a claim that expired because its holder died): the user may have the code, so one
+#   doubtful send allows one more copy, and a second one gives the push up (given_up = 1;
+#   the order card shows every code anyway);
+# * claimed_by / claimed_until: the sender's lease, so two replicas never send a row at once;
+# * orders.card_retry_at: set when a card edit failed (the card is stale), the next try;
+# * orders.final_claimed_until: the lease (or, after a failure, the next try) of the notice.
+_V4_OUTBOX = """
+ALTER TABLE sms_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sms_deliveries ADD COLUMN doubtful INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sms_deliveries ADD COLUMN next_attempt_at TEXT;
+ALTER TABLE sms_deliveries ADD COLUMN claimed_by TEXT;
+ALTER TABLE sms_deliveries ADD COLUMN claimed_until TEXT;
+ALTER TABLE sms_deliveries ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0
+    CHECK (given_up IN (0, 1));
+DROP INDEX sms_deliveries_pending;
+CREATE INDEX sms_deliveries_due ON sms_deliveries (received_at, position)
+    WHERE state = 'pending' AND given_up = 0;
+ALTER TABLE orders ADD COLUMN card_retry_at TEXT;
+ALTER TABLE orders ADD COLUMN final_claimed_until TEXT;
+CREATE INDEX orders_card_stale ON orders (card_retry_at) WHERE card_retry_at IS NOT NULL;
+"""
+
 # Issue 14: favourites (service + country, one tap from /buy), back-in-stock alerts (claimed
 # in the database before they are sent, so each fires once across restarts and replicas),
 # and the day of the last "top up" heads-up after a purchase.
@@ -204,8 +230,7 @@ CREATE INDEX alerts_live ON alerts (service) WHERE state IN ('active', 'firing')
 ALTER TABLE users ADD COLUMN topup_hint_at TEXT;
 """
 
-# v4 (Telegram outbox, issue 10) is reserved: the lead merges it in front of _V5_SHOP.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V5_SHOP)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP)
 
 
 def render(script: str, dialect: Dialect) -> str:

@@ -88,6 +88,7 @@ class StoredOrder:
     charged_cents: int
     card_message_id: int | None = None
     card_hash: str | None = None
+    card_retry_at: datetime | None = None
     sms_seen: int = 0
     final_notified: bool = False
     created_at: datetime = field(default_factory=_utc_now)
@@ -109,6 +110,16 @@ class Delivery:
     state: DeliveryState
     message_id: int | None
     created_at: datetime
+    attempts: int = 0
+    doubtful: int = 0
+    given_up: bool = False
+    user_id: int | None = None
+    """Set by the outbox queries (the order's user), None elsewhere."""
+
+    @property
+    def sort_key(self) -> tuple[datetime, str, int]:
+        """The order codes go out in: as the SMS arrived, then by position."""
+        return (self.received_at or self.created_at, self.order_id, self.position)
 
 
 @dataclass(frozen=True, slots=True)

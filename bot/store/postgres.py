@@ -170,6 +170,11 @@ class PostgresDatabase(Database):
             await self._pool.expire_connections()
             raise
 
+    def raw_connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """An asyncpg connection of the pool, for tools that need more than the adapter
+        offers (``copy-db`` uses COPY); its faults still become StoreUnavailableError."""
+        return self._connection()
+
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
         # A read is safe to repeat, so one lost connection costs no error (the pool has
         # been renewed by then); writes are not repeated: they may have been applied.

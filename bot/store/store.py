@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -28,7 +29,7 @@ from bot.store.models import (
     User,
 )
 
-__all__ = ["PURCHASE_TTL", "Clock", "FavouriteAdded", "Store", "open_store"]
+__all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "FavouriteAdded", "Store", "open_store"]
 
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
@@ -39,8 +40,21 @@ Clock = Callable[[], datetime]
 _FINISHED_PURCHASE: Final = frozenset(
     {PurchaseState.DONE, PurchaseState.FAILED, PurchaseState.UNKNOWN}
 )
+_CHAT_QUEUE: Final = (
+    "SELECT d.*, o.user_id FROM sms_deliveries d"
+    " JOIN orders o ON o.id = d.order_id JOIN users u ON u.telegram_id = o.user_id"
+    " WHERE o.user_id = ? AND u.chat_active = 1"
+    " AND d.state = 'pending' AND d.given_up = 0"
+    " ORDER BY COALESCE(d.received_at, d.created_at), d.order_id, d.position"
+    " LIMIT ?"
+)
+"""The next pending codes of one chat, in the order the SMS arrived."""
+_CHAT_QUEUE_LOCKED: Final = _CHAT_QUEUE + " FOR UPDATE OF d"
+"""The same, rows locked: PostgreSQL runs writers concurrently (SQLite's BEGIN IMMEDIATE
+already serializes them)."""
 _TOKEN_BYTES: Final = 9  # 12 URL-safe characters: 72 random bits, tiny in callback_data
-_SQLITE_FILE: Final = "bot.sqlite3"
+SQLITE_FILE: Final = "bot.sqlite3"
+"""The SQLite database's file name in the data directory."""
 
 
 def _ts(moment: datetime) -> str:
@@ -113,6 +127,7 @@ def _order(row: Row) -> StoredOrder:
         charged_cents=row["charged_cents"],
         card_message_id=row["card_message_id"],
         card_hash=row["card_hash"],
+        card_retry_at=_opt_dt(row["card_retry_at"]),
         sms_seen=row["sms_seen"],
         final_notified=bool(row["final_notified"]),
         created_at=_dt(row["created_at"]),
@@ -129,6 +144,10 @@ def _delivery(row: Row) -> Delivery:
         state=DeliveryState(row["state"]),
         message_id=row["message_id"],
         created_at=_dt(row["created_at"]),
+        attempts=row["attempts"],
+        doubtful=row["doubtful"],
+        given_up=bool(row["given_up"]),
+        user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118 (a Row)
     )
 
 
@@ -418,14 +437,15 @@ class Store:
     ) -> None:
         """Remember the Telegram message that shows the order card (and what it shows)."""
         await self._write(
-            "UPDATE orders SET card_message_id = ?, card_hash = ?, updated_at = ? WHERE id = ?",
+            "UPDATE orders SET card_message_id = ?, card_hash = ?, card_retry_at = NULL,"
+            " updated_at = ? WHERE id = ?",
             (message_id, card_hash, _ts(self._now()), order_id),
         )
 
     async def set_card_hash(self, order_id: str, card_hash: str) -> None:
         """Record what the order card now shows (a hash of its text and buttons)."""
         await self._write(
-            "UPDATE orders SET card_hash = ?, updated_at = ? WHERE id = ?",
+            "UPDATE orders SET card_hash = ?, card_retry_at = NULL, updated_at = ? WHERE id = ?",
             (card_hash, _ts(self._now()), order_id),
         )
 
@@ -447,6 +467,46 @@ class Store:
             (_ts(self._now()), order_id),
         )
         return changed == 1
+
+    async def claim_final_notice(self, order_id: str, now: datetime, until: datetime) -> bool:
+        """Hold the order's final notice until ``until`` to send it (one sender at a time).
+
+        Returns:
+            False when it was told already, or another sender holds it (or it failed and
+            its next try is later).
+        """
+        changed = await self._write(
+            "UPDATE orders SET final_claimed_until = ? WHERE id = ? AND final_notified = 0"
+            " AND (final_claimed_until IS NULL OR final_claimed_until <= ?)",
+            (_ts(until), order_id, _ts(now)),
+        )
+        return changed == 1
+
+    async def defer_final_notice(self, order_id: str, at: datetime) -> None:
+        """The notice could not be sent: the next try is at ``at``."""
+        await self._write(
+            "UPDATE orders SET final_claimed_until = ? WHERE id = ? AND final_notified = 0",
+            (_ts(at), order_id),
+        )
+
+    async def mark_card_stale(self, order_id: str, retry_at: datetime) -> None:
+        """An edit of the card failed: redraw it (once, as it is then) at ``retry_at``."""
+        await self._write(
+            "UPDATE orders SET card_retry_at = ? WHERE id = ?", (_ts(retry_at), order_id)
+        )
+
+    async def stale_cards(
+        self, now: datetime, *, user_id: int | None = None, limit: int = 200
+    ) -> list[StoredOrder]:
+        """Orders whose card edit failed and is due again, for users who can be sent to."""
+        rows = await self._fetch(
+            "SELECT o.* FROM orders o JOIN users u ON u.telegram_id = o.user_id"
+            " WHERE o.card_retry_at IS NOT NULL AND o.card_retry_at <= ? AND u.chat_active = 1"
+            " AND (CAST(? AS BIGINT) IS NULL OR o.user_id = ?)"
+            " ORDER BY o.card_retry_at LIMIT ?",
+            (_ts(now), user_id, user_id, limit),
+        )
+        return [_order(row) for row in rows]
 
     async def active_orders(self) -> list[StoredOrder]:
         """Orders the poller still has work on: not final, or final but not yet announced."""
@@ -471,36 +531,178 @@ class Store:
     # -- SMS deliveries ------------------------------------------------------------------
 
     async def claim_delivery(
-        self, order_id: str, position: int, body: str, received_at: datetime | None
+        self,
+        order_id: str,
+        position: int,
+        body: str,
+        received_at: datetime | None,
+        *,
+        claimant: str | None = None,
+        lease_until: datetime | None = None,
     ) -> bool:
-        """Claim the SMS at ``position`` of the order for delivery to the user.
+        """Record the SMS at ``position`` of the order, to be delivered to the user.
+
+        Args:
+            claimant: The sender that will send it right away; it holds the row until
+                ``lease_until`` (without one, the row is due for the outbox at once).
 
         Returns:
-            True for the one caller that should send it; False if it was already claimed.
+            True for the one caller that should send it; False if it was already recorded.
         """
         changed = await self._write(
-            "INSERT INTO sms_deliveries (order_id, position, body, received_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id, position) DO NOTHING",
-            (order_id, position, body, _opt_ts(received_at), _ts(self._now())),
+            "INSERT INTO sms_deliveries (order_id, position, body, received_at, created_at,"
+            " claimed_by, claimed_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, position) DO NOTHING",
+            (
+                order_id,
+                position,
+                body,
+                _opt_ts(received_at),
+                _ts(self._now()),
+                claimant,
+                _opt_ts(lease_until),
+            ),
         )
         return changed == 1
 
     async def mark_delivered(self, order_id: str, position: int, message_id: int) -> bool:
         """Record that the claimed SMS reached the user. True if it was pending."""
         changed = await self._write(
-            "UPDATE sms_deliveries SET state = 'sent', message_id = ?"
+            "UPDATE sms_deliveries SET state = 'sent', message_id = ?, attempts = attempts + 1,"
+            " claimed_by = NULL, claimed_until = NULL"
             " WHERE order_id = ? AND position = ? AND state = 'pending'",
             (message_id, order_id, position),
         )
         return changed == 1
 
     async def pending_deliveries(self) -> list[Delivery]:
-        """Claimed but unsent SMS (the process died in between): send them again."""
+        """SMS recorded but not (yet) sent, and not given up, in the order they arrived."""
         rows = await self._fetch(
-            "SELECT * FROM sms_deliveries WHERE state = 'pending'"
-            " ORDER BY created_at, order_id, position"
+            "SELECT * FROM sms_deliveries WHERE state = 'pending' AND given_up = 0"
         )
-        return [_delivery(row) for row in rows]
+        return sorted((_delivery(row) for row in rows), key=lambda d: d.sort_key)
+
+    async def claim_due_deliveries(
+        self,
+        claimant: str,
+        now: datetime,
+        lease_until: datetime,
+        *,
+        user_id: int,
+        limit: int = 10,
+    ) -> list[Delivery]:
+        """Claim the next pending SMS of one reachable chat, oldest SMS first.
+
+        A chat's codes form a queue in the order the SMS arrived: nothing is claimed while
+        its first code waits for a retry, or while another sender holds any of them, so a
+        later code never overtakes an earlier one.
+
+        A row whose previous claim expired unresolved (its sender died mid-send) counts as
+        one more doubtful send; a row that reaches two doubtful sends is given up instead
+        of claimed (the user may already have it twice).
+        """
+        at = _ts(now)
+        claimed: list[Delivery] = []
+        # PostgreSQL runs writers concurrently: lock the chat's rows while deciding (SQLite's
+        # BEGIN IMMEDIATE already serializes writers).
+        queue = _CHAT_QUEUE_LOCKED if self.dialect == "postgresql" else _CHAT_QUEUE
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(queue, (user_id, limit))
+            held = any(r["claimed_until"] is not None and r["claimed_until"] > at for r in rows)
+            if not rows or held or (rows[0]["next_attempt_at"] or "") > at:
+                return []
+            for row in rows:
+                died = row["claimed_by"] is not None
+                if died and row["doubtful"] >= 1:
+                    await tx.execute(
+                        "UPDATE sms_deliveries SET given_up = 1, doubtful = doubtful + 1,"
+                        " claimed_by = NULL, claimed_until = NULL"
+                        " WHERE order_id = ? AND position = ?",
+                        (row["order_id"], row["position"]),
+                    )
+                    continue
+                await tx.execute(
+                    "UPDATE sms_deliveries SET claimed_by = ?, claimed_until = ?,"
+                    " doubtful = doubtful + ? WHERE order_id = ? AND position = ?",
+                    (claimant, _ts(lease_until), int(died), row["order_id"], row["position"]),
+                )
+                claimed.append(replace(_delivery(row), doubtful=row["doubtful"] + int(died)))
+        return claimed
+
+    async def reschedule_delivery(
+        self, order_id: str, position: int, claimant: str, at: datetime, *, doubtful: bool
+    ) -> bool:
+        """A send failed: release the claim and try again at ``at``.
+
+        ``doubtful``: the outcome is unknown (it may have been delivered). The second
+        doubtful send gives the push up.
+
+        Returns:
+            True if the row stays pending (False: given up, or not held by ``claimant``).
+        """
+        rows = await self._write_returning(
+            "UPDATE sms_deliveries SET attempts = attempts + 1, doubtful = doubtful + ?,"
+            " given_up = CASE WHEN doubtful + ? >= 2 THEN 1 ELSE 0 END, next_attempt_at = ?,"
+            " claimed_by = NULL, claimed_until = NULL"
+            " WHERE order_id = ? AND position = ? AND state = 'pending' AND claimed_by = ?"
+            " RETURNING given_up",
+            (int(doubtful), int(doubtful), _ts(at), order_id, position, claimant),
+        )
+        return bool(rows) and not rows[0]["given_up"]
+
+    async def release_delivery(
+        self,
+        order_id: str,
+        position: int,
+        claimant: str,
+        *,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Give the claim back without counting an attempt: the user blocked the bot (the
+        row waits, due, until they are reachable again), or an earlier code of the same
+        chat failed and this one waits with it until ``next_attempt_at``."""
+        await self._write(
+            "UPDATE sms_deliveries SET claimed_by = NULL, claimed_until = NULL,"
+            " next_attempt_at = COALESCE(?, next_attempt_at)"
+            " WHERE order_id = ? AND position = ? AND claimed_by = ?",
+            (_opt_ts(next_attempt_at), order_id, position, claimant),
+        )
+
+    async def expire_claims(self, claimant: str, now: datetime) -> int:
+        """End every claim ``claimant`` holds (it restarted: those sends died with it)."""
+        return await self._write(
+            "UPDATE sms_deliveries SET claimed_until = ?"
+            " WHERE claimed_by = ? AND state = 'pending' AND claimed_until > ?",
+            (_ts(now), claimant, _ts(now)),
+        )
+
+    async def users_with_due_sends(self, now: datetime) -> list[int]:
+        """Reachable users with codes due or stale cards to redraw, earliest SMS first."""
+        at = _ts(now)
+        rows = await self._fetch(
+            "SELECT o.user_id AS user_id, MIN(COALESCE(d.received_at, d.created_at)) AS first"
+            " FROM sms_deliveries d JOIN orders o ON o.id = d.order_id"
+            " JOIN users u ON u.telegram_id = o.user_id"
+            " WHERE d.state = 'pending' AND d.given_up = 0 AND u.chat_active = 1"
+            " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+            " AND (d.claimed_until IS NULL OR d.claimed_until <= ?)"
+            " GROUP BY o.user_id"
+            " UNION ALL"
+            " SELECT o.user_id, '~' FROM orders o JOIN users u ON u.telegram_id = o.user_id"
+            " WHERE o.card_retry_at IS NOT NULL AND o.card_retry_at <= ? AND u.chat_active = 1"
+            " ORDER BY 2",
+            (at, at, at),
+        )
+        return list(dict.fromkeys(int(row["user_id"]) for row in rows))
+
+    async def give_up_delivery(self, order_id: str, position: int) -> None:
+        """Telegram refused the push for good (a 4xx other than 403 and 429)."""
+        await self._write(
+            "UPDATE sms_deliveries SET given_up = 1, attempts = attempts + 1,"
+            " claimed_by = NULL, claimed_until = NULL"
+            " WHERE order_id = ? AND position = ? AND state = 'pending'",
+            (order_id, position),
+        )
 
     async def deliveries_for(self, order_id: str) -> list[Delivery]:
         rows = await self._fetch(
@@ -1033,7 +1235,11 @@ def _system_clock() -> datetime:
 
 
 async def open_store(
-    database_url: str | None, data_dir: Path, *, clock: Clock | None = None
+    database_url: str | None,
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    max_connections: int = 10,
 ) -> Store:
     """Open the bot's store: PostgreSQL at ``database_url``, else SQLite in ``data_dir``.
 
@@ -1041,10 +1247,17 @@ async def open_store(
         database_url: ``postgresql://…`` (``DATABASE_URL``), or None/empty for SQLite.
         data_dir: ``BOT_DATA_DIR``; the SQLite file is ``bot.sqlite3`` in it.
         clock: See :meth:`Store.__init__`.
+        max_connections: PostgreSQL only: this process's pool size. All replicas' pools
+            together must stay under the server's ``max_connections`` (100 by default).
+
+    Raises:
+        StoreUnavailableError: The database cannot be reached.
+        RuntimeError: Its schema is newer than this bot knows.
     """
     if not database_url:
-        return await Store.open(data_dir / _SQLITE_FILE, clock=clock)
+        return await Store.open(data_dir / SQLITE_FILE, clock=clock)
     # Imported here so that a SQLite deployment never loads asyncpg.
     from bot.store.postgres import PostgresDatabase
 
-    return await Store.over(await PostgresDatabase.open(database_url), clock=clock)
+    database = await PostgresDatabase.open(database_url, max_size=max_connections)
+    return await Store.over(database, clock=clock)

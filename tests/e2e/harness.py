@@ -30,7 +30,7 @@ from bot.vault import KeyVault, load_or_create_secret
 ROOT = Path(__file__).resolve().parents[2]
 
 
-SHARED_SECRET = "e2e-shared-secret-of-every-replica-0123456789ab"
+SHARED_SECRET = "ZTJlLXNoYXJlZC1zZWNyZXQtb2YtZXZlcnktcmVwbGk="
 """``BOT_SECRET_KEY`` of replicas sharing one PostgreSQL database."""
 WEBHOOK_SECRET = "e2e-webhook-secret_0123456789"
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.store import SqliteDatabase, Store, StoreUnavailableError, open_store
 from bot.store.postgres import PostgresDatabase
-from tests.pg import database_url, server_url
+from tests.pg import server_url
 
 from .conftest import USER, Backend, user_of
 
@@ -90,10 +90,3 @@ async def test_database_errors_that_are_not_faults_pass_through(pg_backend: Back
             await database.fetch("SELECT * FROM no_such_table")
     finally:
         await database.close()
-
-
-def test_database_url_replaces_only_the_database() -> None:
-    assert (
-        database_url("postgresql://u:p@h:5432/postgres?sslmode=disable", "x")
-        == "postgresql://u:p@h:5432/x?sslmode=disable"
-    )

@@ -1,0 +1,73 @@
+"""The outgoing limiter: a 429 holds up its own chat only; background sends never wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from telegram.error import RetryAfter
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.fakebotapi import FakeBotApi
+from bot.ratelimit import BACKGROUND, ChatRateLimiter
+from tests.chaos.proxy import ChaosProxy, Fault
+from tests.e2e.harness import eventually
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
+        for user_id, name in ((1001, "Alice"), (2002, "Bob")):
+            server.user(user_id, first_name=name).chat.started = True
+        yield server
+
+
+@pytest.fixture
+async def proxy(telegram: FakeBotApi) -> AsyncIterator[ChaosProxy]:
+    chaos = ChaosProxy(telegram.root, retry_after=1)
+    await chaos.start()
+    yield chaos
+    await chaos.stop()
+
+
+@pytest.fixture
+async def bot(proxy: ChaosProxy) -> AsyncIterator[ExtBot[Any]]:
+    extbot: ExtBot[Any] = ExtBot(
+        "123456:TEST",
+        base_url=f"{proxy.root}/bot",
+        request=HTTPXRequest(read_timeout=5),
+        rate_limiter=ChatRateLimiter(),
+    )
+    async with extbot:
+        yield extbot
+
+
+async def test_a_429_in_one_chat_does_not_hold_up_another(
+    bot: ExtBot[Any], proxy: ChaosProxy, telegram: FakeBotApi
+) -> None:
+    proxy.inject(Fault.TOO_MANY, match="sendMessage")
+    alice = asyncio.create_task(bot.send_message(1001, "for Alice"))
+    await eventually(lambda: proxy.count(Fault.TOO_MANY) == 1, what="Alice's 429")
+    await bot.send_message(2002, "for Bob")  # PTB's AIORateLimiter would pause this 2 s
+    assert not alice.done()
+    assert [m.text for m in telegram.user(2002, first_name="Bob").messages] == ["for Bob"]
+    message = await asyncio.wait_for(alice, 5)  # retried after retry_after, for her alone
+    assert message.text == "for Alice"
+
+
+async def test_a_background_send_is_not_retried_and_not_sent_while_its_chat_waits(
+    bot: ExtBot[Any], proxy: ChaosProxy
+) -> None:
+    proxy.inject(Fault.TOO_MANY, match="sendMessage")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(1001, "code", rate_limit_args=BACKGROUND)
+    forwarded = proxy.forwarded["sendMessage"]
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(1001, "code", rate_limit_args=BACKGROUND)
+    assert proxy.forwarded["sendMessage"] == forwarded  # no request: the chat still waits
+    assert caught.value.retry_after == 1
+    await bot.send_message(2002, "other chat", rate_limit_args=BACKGROUND)
+    assert proxy.forwarded["sendMessage"] == forwarded + 1

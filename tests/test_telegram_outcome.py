@@ -1,0 +1,115 @@
+"""Classifying what became of a Telegram call, through a real PTB bot and real sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.fakebotapi import FakeBotApi
+from bot.telegram_outcome import Refused, RetryLater, Sent, Unknown, attempt, classify
+from tests.chaos.proxy import ChaosProxy, Fault
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
+        yield server
+
+
+@pytest.fixture
+async def proxy(telegram: FakeBotApi) -> AsyncIterator[ChaosProxy]:
+    chaos = ChaosProxy(telegram.root, stall_seconds=1.0)
+    await chaos.start()
+    yield chaos
+    await chaos.stop()
+
+
+def _bot(root: str, timeout: float = 0.4) -> Bot:
+    request = HTTPXRequest(
+        connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout, pool_timeout=timeout
+    )
+    return Bot("123456:TEST", base_url=f"{root}/bot", request=request)
+
+
+async def test_a_delivered_message_is_sent(telegram: FakeBotApi, proxy: ChaosProxy) -> None:
+    telegram.user(1001, first_name="Alice").chat.started = True
+    async with _bot(proxy.root) as bot:
+        outcome = await attempt(bot.send_message(1001, "hi"))
+    assert isinstance(outcome, Sent)
+    assert outcome.value.text == "hi"
+
+
+@pytest.mark.parametrize("fault", [Fault.BAD_GATEWAY, Fault.DROP_AFTER, Fault.SLOW_ANSWER])
+async def test_a_request_that_went_out_without_an_intact_answer_is_unknown(
+    telegram: FakeBotApi, proxy: ChaosProxy, fault: Fault
+) -> None:
+    alice = telegram.user(1001, first_name="Alice")
+    alice.chat.started = True
+    async with _bot(proxy.root) as bot:
+        await bot.get_me()
+        proxy.inject(fault, match="sendMessage")
+        outcome = await attempt(bot.send_message(1001, "hi"))
+    assert isinstance(outcome, Unknown), outcome
+    if fault is not Fault.BAD_GATEWAY:  # those two were delivered: a retry would repeat it
+        assert [m.text for m in alice.messages] == ["hi"]
+
+
+async def test_a_reset_before_forwarding_is_unknown_too(
+    telegram: FakeBotApi, proxy: ChaosProxy
+) -> None:
+    # The client cannot tell a reset before forwarding from one after delivery.
+    telegram.user(1001, first_name="Alice").chat.started = True
+    async with _bot(proxy.root) as bot:
+        await bot.get_me()
+        proxy.inject(Fault.RESET, match="sendMessage")
+        assert isinstance(await attempt(bot.send_message(1001, "hi")), Unknown)
+
+
+async def test_a_connection_never_made_is_refused(proxy: ChaosProxy) -> None:
+    async with _bot(proxy.root) as bot:
+        await proxy.down()  # connections to its port are refused now
+        outcome = await attempt(bot.send_message(1001, "hi"))
+        assert isinstance(outcome, Refused)
+        assert not outcome.blocked
+        assert isinstance(outcome.error, NetworkError)
+        await proxy.up()
+        assert isinstance(await attempt(bot.get_me()), Sent)
+
+
+async def test_a_blocked_chat_is_refused_as_blocked(telegram: FakeBotApi) -> None:
+    telegram.user(1001, first_name="Alice").block()
+    async with _bot(telegram.root) as bot:
+        outcome = await attempt(bot.send_message(1001, "hi"))
+    assert isinstance(outcome, Refused)
+    assert outcome.blocked
+
+
+async def test_a_bad_request_is_refused(telegram: FakeBotApi) -> None:
+    telegram.user(1001, first_name="Alice").chat.started = True
+    async with _bot(telegram.root) as bot:
+        outcome = await attempt(bot.send_message(1001, "<b>unclosed", parse_mode="HTML"))
+    assert isinstance(outcome, Refused)
+    assert "parse entities" in outcome.description
+
+
+def test_exceptions_as_ptb_raises_them() -> None:
+    def chained(error: NetworkError, cause: BaseException) -> NetworkError:
+        error.__cause__ = cause
+        return error
+
+    assert classify(RetryAfter(7)) == RetryLater(timedelta(seconds=7))
+    assert isinstance(classify(Forbidden("Forbidden: bot was blocked by the user")), Refused)
+    assert isinstance(classify(BadRequest("Bad Request: chat not found")), Refused)
+    never = [httpx.ConnectError("x"), httpx.ConnectTimeout("x"), httpx.PoolTimeout("x")]
+    for cause in never:
+        assert isinstance(classify(chained(TimedOut(), cause)), Refused), cause
+    maybe = [httpx.ReadTimeout("x"), httpx.WriteTimeout("x"), httpx.RemoteProtocolError("x")]
+    for cause in maybe:
+        assert isinstance(classify(chained(TimedOut(), cause)), Unknown), cause
+    assert isinstance(classify(NetworkError("Bad Gateway (502)")), Unknown)
