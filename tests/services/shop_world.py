@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.alerts_watcher import AlertWatcher
 from bot.api import JiemaClient
+from bot.app import build_bot
+from bot.config import Settings
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.health import Health
 from bot.metrics import Metrics
@@ -47,7 +50,7 @@ class World:
         telegram: FakeBotApi,
         store: Store,
         api: JiemaClient,
-        bot: Bot,
+        bot: ExtBot[Any],
         vault: KeyVault,
     ) -> None:
         self.sandbox = sandbox
@@ -109,7 +112,8 @@ async def world_at(tmp_path: Path) -> AsyncIterator[World]:
         await telegram.start()
         store = await Store.open(tmp_path / "bot.sqlite3")
         api = JiemaClient(sandbox.base_url, timeout=5.0)
-        bot = Bot(telegram.token, base_url=telegram.base_url)
+        settings = Settings(telegram_token=telegram.token, telegram_api_url=telegram.root)
+        bot = build_bot(settings, Metrics())
         await bot.initialize()
         try:
             yield World(sandbox, telegram, store, api, bot, KeyVault.from_secret(generate_secret()))
