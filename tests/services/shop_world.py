@@ -24,7 +24,7 @@ from bot.services.alerts import AlertService
 from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.topup import TopUpService
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.vault import KeyVault, generate_secret
 
 USER = 1001
@@ -57,6 +57,8 @@ class World:
         self.telegram = telegram
         self.store = store
         self.api = api
+        self.bot = bot
+        self.vault = vault
         self.ticks = Ticks()
         self.accounts = AccountService(api, store, vault)
         self.catalog = Catalog(api, clock=self.ticks)
@@ -66,7 +68,15 @@ class World:
         self.notifier = TelegramNotifier(bot, store, Metrics())
         self.keys: dict[int, str] = {}
 
-    def watcher(self, replica: str = "replica-a") -> AlertWatcher:
+    def replica(self, store: Store) -> World:
+        """Another process over ``store`` (the same database): its own cache and services."""
+        twin = World(self.sandbox, self.telegram, store, self.api, self.bot, self.vault)
+        twin.keys = self.keys
+        return twin
+
+    def watcher(
+        self, replica: str = "replica-a", lease_ttl: timedelta = timedelta(seconds=60)
+    ) -> AlertWatcher:
         return AlertWatcher(
             self.store,
             self.accounts,
@@ -74,7 +84,7 @@ class World:
             self.notifier,
             replica_id=replica,
             health=Health(),
-            lease_ttl=timedelta(seconds=60),
+            lease_ttl=lease_ttl,
         )
 
     async def link(self, user_id: int, *, balance_cents: int = 1000) -> FakeUser:
@@ -106,11 +116,12 @@ class World:
 
 
 @asynccontextmanager
-async def world_at(tmp_path: Path) -> AsyncIterator[World]:
+async def world_at(tmp_path: Path, database_url: str | None = None) -> AsyncIterator[World]:
+    """The parts, with the store on SQLite in ``tmp_path`` or on PostgreSQL at the URL."""
     async with SandboxServer(SandboxConfig(sms_delay=None)) as sandbox:
         telegram = FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot")
         await telegram.start()
-        store = await Store.open(tmp_path / "bot.sqlite3")
+        store = await open_store(database_url, tmp_path)
         api = JiemaClient(sandbox.base_url, timeout=5.0)
         settings = Settings(telegram_token=telegram.token, telegram_api_url=telegram.root)
         bot = build_bot(settings, Metrics())

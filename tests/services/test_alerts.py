@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from bot.api.limiter import KeyRateLimiter, RateLimits
 from bot.fakebotapi import FakeUser
 from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
 from bot.services.browse import ServiceGone
-from bot.store import AlertState
+from bot.store import AlertState, open_store
+from tests.pg import fresh_database
 
 from .shop_world import OTHER, USER, World, world_at
 
@@ -124,6 +126,28 @@ async def test_two_replicas_send_it_once(world: World) -> None:
     assert sum(sent) == 1
     user = world.telegram.user(USER, first_name="User1001")
     assert len(alerts_told(user)) == 1
+
+
+async def test_two_replicas_on_postgresql_send_it_once(tmp_path: Path) -> None:
+    async with fresh_database() as url, world_at(tmp_path, url) as world:
+        await world.link(USER)
+        country, _ = await watch_sold_out(world)
+        world.sandbox.set_stock("tg", country, 5)
+        second_store = await open_store(url, tmp_path)
+        try:
+            replicas = [world, world.replica(second_store)]
+            watchers = [r.watcher(f"replica-{n}") for n, r in enumerate(replicas)]
+            for r in replicas:
+                r.ticks.now += 61
+            # Each believes it holds the job (an expired lease changing hands): the claim in
+            # the database still lets only one of them send.
+            for watcher in watchers:
+                watcher._lease_ttl = timedelta(0)
+            sent = await asyncio.gather(*(w.round() for w in watchers * 3))
+        finally:
+            await second_store.close()
+        assert sum(sent) == 1
+        assert len(alerts_told(world.telegram.user(USER, first_name="User1001"))) == 1
 
 
 async def test_the_lease_keeps_the_job_on_one_replica_until_it_stops(world: World) -> None:
