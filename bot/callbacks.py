@@ -110,6 +110,31 @@ class Noop:
 
 
 @dataclass(frozen=True, slots=True)
+class StatsRefresh:
+    """Redraw the operator's /stats in place (operators only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastAction:
+    """Send (``confirm``) or drop/stop a broadcast (operators only)."""
+
+    broadcast_id: str
+    confirm: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MuteAnnouncements:
+    """The button under every announcement: stop getting them."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetAnnouncements:
+    """/settings: turn announcements on or off."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FavouriteToggle:
     """★ on a confirmation: save or forget (service, country) as a favourite."""
 
@@ -159,6 +184,10 @@ Callback = (
     | Menu
     | Unlink
     | Noop
+    | StatsRefresh
+    | BroadcastAction
+    | MuteAnnouncements
+    | SetAnnouncements
     | FavouriteToggle
     | FavouriteOrder
     | FavouriteRemove
@@ -180,6 +209,10 @@ _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(r"m:(?P<name>[a-z]{1,10})"), Menu),
     (re.compile(r"u:(?P<confirmed>[yn])"), Unlink),
     (re.compile(r"-"), Noop),
+    (re.compile(r"ad:r"), StatsRefresh),
+    (re.compile(rf"bc:(?P<confirm>[yn]):(?P<broadcast_id>{_ID})"), BroadcastAction),
+    (re.compile(r"an:m"), MuteAnnouncements),
+    (re.compile(r"an:(?P<on>[yn])"), SetAnnouncements),
     (re.compile(rf"ft:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteToggle),
     (re.compile(rf"fo:(?P<order_id>{_ID})"), FavouriteOrder),
     (re.compile(rf"fr:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteRemove),
@@ -213,6 +246,14 @@ def encode(callback: Callback) -> str:
             data = f"u:{'y' if confirmed else 'n'}"
         case Noop():
             data = "-"
+        case StatsRefresh():
+            data = "ad:r"
+        case BroadcastAction(broadcast_id, confirm):
+            data = f"bc:{'y' if confirm else 'n'}:{broadcast_id}"
+        case MuteAnnouncements():
+            data = "an:m"
+        case SetAnnouncements(on):
+            data = f"an:{'y' if on else 'n'}"
         case FavouriteToggle(service, country_id):
             data = f"ft:{service}:{country_id}"
         case FavouriteOrder(order_id):
@@ -241,6 +282,10 @@ def parse(data: str | None) -> Callback | None:
             return OrderButton(fields["order_id"], OrderAction(fields["action"]))
         if kind is Unlink:
             return Unlink(fields["confirmed"] == "y")
+        if kind is BroadcastAction:
+            return BroadcastAction(fields["broadcast_id"], fields["confirm"] == "y")
+        if kind is SetAnnouncements:
+            return SetAnnouncements(fields["on"] == "y")
         if kind is Menu and fields["name"] not in MENU_NAMES:
             return None
         typed = {k: int(v) if k in ("page", "country_id") else v for k, v in fields.items()}

@@ -17,13 +17,16 @@ from telegram.ext import ExtBot
 
 from bot.alerts_watcher import AlertWatcher
 from bot.api import JiemaClient
+from bot.broadcaster import Broadcaster
 from bot.config import Settings
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
-from bot.poller import Poller
+from bot.poller import LEASE_TTL, Poller
 from bot.services.accounts import AccountService
+from bot.services.admin import AdminService, FleetCounters
 from bot.services.alerts import AlertService
+from bot.services.broadcasts import BroadcastService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
@@ -55,16 +58,28 @@ class Services:
     poller: Poller
     metrics: Metrics
     health: Health
+    admin: AdminService
+    broadcasts: BroadcastService
+    broadcaster: Broadcaster
+    counters: FleetCounters
     favourites: FavouriteService
     alerts: AlertService
     topup: TopUpService
     alert_watcher: AlertWatcher
 
+    def start_console(self) -> None:
+        """Start the console's jobs: the broadcast sender and the fleet counters' flush."""
+        self.broadcaster.start()
+        self.counters.start()
+
     async def aclose(self) -> None:
-        """Stop the jobs (handing their leases back) and the outbox; close the API client."""
+        """Stop the jobs (handing their leases back, flushing counters) and the outbox;
+        close the API client."""
         await self.alert_watcher.stop()
         await self.poller.stop()
         await self.tracker.stop()
+        await self.broadcaster.stop()
+        await self.counters.stop()
         await self.api.aclose()
 
 
@@ -103,6 +118,7 @@ def build_services(
     tracker = OrderTracker(
         store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
     )
+    counters = FleetCounters(store, metrics)
     poller = Poller(
         api,
         store,
@@ -141,6 +157,10 @@ def build_services(
         poller=poller,
         metrics=metrics,
         health=health,
+        admin=AdminService(store, settings.admin_ids, replica_id, counters, lease_ttl=LEASE_TTL),
+        broadcasts=BroadcastService(store),
+        broadcaster=Broadcaster(bot, store, replica_id=replica_id, lease_ttl=LEASE_TTL),
+        counters=counters,
         favourites=FavouriteService(accounts, catalog, store),
         alerts=alerts,
         topup=TopUpService(accounts, store),

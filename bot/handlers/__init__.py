@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import buy, common, link, membership, orders, shop, start
+from bot.handlers import admin, buy, common, link, membership, orders, shop, start
 
 
 def register(application: Application) -> None:
@@ -20,13 +20,14 @@ def register(application: Application) -> None:
     application.add_handler(TypeHandler(Update, common.guard), group=-1)
     text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     for handler in (
+        *admin.handlers(),
         *buy.handlers(),
         *start.handlers(),
         *link.handlers(),
         *orders.handlers(),
         *membership.handlers(),
         *shop.handlers(),
-        MessageHandler(text, buy.typed),
+        MessageHandler(text, admin.typed),
         CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(filters.ALL, common.unknown_input),
