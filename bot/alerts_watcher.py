@@ -105,12 +105,18 @@ class AlertWatcher:
             await self._sleep(self._interval)
 
     async def round(self) -> int:
-        """One round, if this replica holds the lease; returns how many alerts were sent."""
+        """One round, if this replica holds the lease; returns how many alerts were sent.
+
+        With no alert waiting anywhere a round is one read: no lease is taken or renewed.
+        """
+        waiting = await self._store.alerts_to_check(refire_after=self._refire_after)
+        if not waiting:
+            return 0
         if not await self._store.acquire_lease(ALERTS_LEASE, self._replica, self._lease_ttl):
             return 0
         await self._store.expire_alerts()
         by_service: dict[str, list[Alert]] = defaultdict(list)
-        for alert in await self._store.alerts_to_check(refire_after=self._refire_after):
+        for alert in waiting:
             by_service[alert.service].append(alert)
         sent = 0
         for service, alerts in sorted(by_service.items()):

@@ -218,3 +218,12 @@ async def test_reads_are_background_never_the_owners_foreground_budget(world: Wo
             await world.watcher().round()
     assert world.prices_reads() == reads  # it waited for background room, sent nothing
     await world.accounts.account(USER)  # the user still has their interactive slot
+
+
+async def test_an_idle_watcher_only_reads(world: World) -> None:
+    watcher = world.watcher()
+    assert await watcher.round() == 0
+    assert await world.store.live_leases(ALERTS_LEASE) == {}  # nothing waits: no lease taken
+    await watch_sold_out(world)
+    assert await watcher.round() == 0
+    assert await world.store.live_leases(ALERTS_LEASE) == {ALERTS_LEASE: "replica-a"}
