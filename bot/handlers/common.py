@@ -17,6 +17,7 @@ from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError
 from bot.context import Context
+from bot.health import DATABASE
 from bot.services.accounts import NotLinkedError
 from bot.store import StoreUnavailableError
 from bot.updates import update_kind
@@ -201,6 +202,8 @@ async def on_error(update: object, context: Context) -> None:
         log.info("user %s: %s", user_id, kind)
     elif isinstance(error, StoreUnavailableError):
         log.warning("user %s: database unavailable (%s)", user_id, error)
+        if context.bot_data.attached:
+            context.services.health.problem(DATABASE, f"unavailable: {error}")
     else:
         log.error("unhandled %s for user %s", kind, user_id, exc_info=error)
     if not isinstance(update, Update) or error is None:
