@@ -249,9 +249,7 @@ class Store:
         user, _ = await self.get_or_create_user(telegram_id, language)
         return user
 
-    async def get_or_create_user(
-        self, telegram_id: int, language: str | None
-    ) -> tuple[User, bool]:
+    async def get_or_create_user(self, telegram_id: int, language: str | None) -> tuple[User, bool]:
         """Return the user and whether this call created it.
 
         An existing language is never overwritten; ``language`` only fills a missing one.
