@@ -210,3 +210,37 @@ def unlink(t: Translator) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+# -- operator console (issue 15) ------------------------------------------------------------
+
+
+def announcement(t: Translator) -> InlineKeyboardMarkup:
+    """Under every announcement."""
+    return InlineKeyboardMarkup([[button(t._("Mute announcements"), cb.MuteAnnouncements())]])
+
+
+def stats(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[button(t._("Refresh"), cb.StatsRefresh())]])
+
+
+def broadcast_confirm(t: Translator, broadcast_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                button(t._("Send"), cb.BroadcastAction(broadcast_id, confirm=True)),
+                button(t._("Cancel"), cb.BroadcastAction(broadcast_id, confirm=False)),
+            ]
+        ]
+    )
+
+
+def broadcast_running(t: Translator, broadcast_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[button(t._("Stop the broadcast"), cb.BroadcastAction(broadcast_id, confirm=False))]]
+    )
+
+
+def settings(t: Translator, muted: bool) -> InlineKeyboardMarkup:
+    label = t._("Turn announcements on") if muted else t._("Mute announcements")
+    return InlineKeyboardMarkup([[button(label, cb.SetAnnouncements(on=muted))]])
