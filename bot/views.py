@@ -570,7 +570,8 @@ def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
 
 def announcement(t: Translator, text: str) -> Screen:
     """An operator's announcement as users get it: their HTML, and a Mute button in the
-    recipient's language."""
+    recipient's language. Not aligned: like an SMS, the operator's words keep their own
+    direction."""
     return Screen(text, keyboards.announcement(t))
 
 
@@ -629,27 +630,25 @@ def stats(t: Translator, figures: Stats) -> Screen:
     ]
     if not figures.replicas:
         lines.insert(-2, "• " + t._("none alive"))
-    return Screen("\n".join(lines), keyboards.stats(t))
+    return Screen(t.align("\n".join(lines)), keyboards.stats(t))
 
 
 def broadcast_ask(t: Translator) -> Screen:
-    return Screen(
-        t._(
-            "Send me the announcement. You can use Telegram HTML: &lt;b&gt;bold&lt;/b&gt;, "
-            '&lt;i&gt;italic&lt;/i&gt;, &lt;a href="https://…"&gt;links&lt;/a&gt;. '
-            "I'll show you a preview first. /cancel to stop."
-        )
+    text = t._(
+        "Send me the announcement. You can use Telegram HTML: &lt;b&gt;bold&lt;/b&gt;, "
+        '&lt;i&gt;italic&lt;/i&gt;, &lt;a href="https://…"&gt;links&lt;/a&gt;. '
+        "I'll show you a preview first. /cancel to stop."
     )
+    return Screen(t.align(text))
 
 
 def broadcast_invalid(t: Translator, description: str) -> Screen:
     """Telegram refused the preview: nothing was sent to anyone."""
-    return Screen(
-        t._(
-            "Telegram refused this text: {reason}\nNothing was sent. Fix it and send it again, "
-            "or /cancel."
-        ).format(reason=esc(description))
-    )
+    text = t._(
+        "Telegram refused this text: {reason}\nNothing was sent. Fix it and send it again, "
+        "or /cancel."
+    ).format(reason=esc(description))
+    return Screen(t.align(text))
 
 
 def broadcast_confirm(t: Translator, broadcast_id: str, recipients: int) -> Screen:
@@ -659,18 +658,16 @@ def broadcast_confirm(t: Translator, broadcast_id: str, recipients: int) -> Scre
         "Above is the preview. Send it to {count} users?",
         recipients,
     ).format(count=t.number(recipients))
-    return Screen(text, keyboards.broadcast_confirm(t, broadcast_id))
+    return Screen(t.align(text), keyboards.broadcast_confirm(t, broadcast_id))
 
 
 def broadcast_progress(t: Translator, broadcast_id: str, tally: Tally) -> Screen:
     """The progress message, edited in place while the broadcast runs (with Cancel)."""
+    head = t._("Sending the announcement: {done} of {total}.").format(
+        done=t.number(tally.done), total=t.number(tally.total)
+    )
     return Screen(
-        t._("Sending the announcement: {done} of {total}.").format(
-            done=t.number(tally.done), total=t.number(tally.total)
-        )
-        + "\n"
-        + _tally_line(t, tally),
-        keyboards.broadcast_running(t, broadcast_id),
+        t.align(f"{head}\n{_tally_line(t, tally)}"), keyboards.broadcast_running(t, broadcast_id)
     )
 
 
@@ -701,21 +698,21 @@ def broadcast_report(t: Translator, tally: Tally, *, cancelled: bool) -> Screen:
                 "it; they were not sent it again."
             ).format(unknown=t.number(tally.unknown))
         )
-    return Screen("\n".join(lines))
+    return Screen(t.align("\n".join(lines)))
 
 
 def broadcast_progress_final(t: Translator, tally: Tally, *, cancelled: bool) -> Screen:
     """The progress message once the broadcast is over (no buttons left)."""
     head = t._("Announcement cancelled.") if cancelled else t._("Announcement sent.")
-    return Screen(head + "\n" + _tally_line(t, tally))
+    return Screen(t.align(head + "\n" + _tally_line(t, tally)))
 
 
 def broadcast_dropped(t: Translator) -> Screen:
-    return Screen(t._("Dropped: nothing was sent."))
+    return Screen(t.align(t._("Dropped: nothing was sent.")))
 
 
 def broadcast_stopping(t: Translator) -> Screen:
-    return Screen(t._("Stopping the broadcast… the report follows."))
+    return Screen(t.align(t._("Stopping the broadcast… the report follows.")))
 
 
 def announcements_muted(t: Translator) -> str:
@@ -726,10 +723,8 @@ def announcements_muted(t: Translator) -> str:
 def settings(t: Translator, muted: bool) -> Screen:
     """/settings: announcements on or off (codes and order messages always come)."""
     state = t._("off") if muted else t._("on")
-    return Screen(
-        t._(
-            "<b>Settings</b>\nAnnouncements from the bot's operator: {state}.\n"
-            "Codes and order updates always reach you."
-        ).format(state=state),
-        keyboards.settings(t, muted),
-    )
+    text = t._(
+        "<b>Settings</b>\nAnnouncements from the bot's operator: {state}.\n"
+        "Codes and order updates always reach you."
+    ).format(state=state)
+    return Screen(t.align(text), keyboards.settings(t, muted))

@@ -16,8 +16,10 @@ from bot.api import Account, Order, Service, Sms
 from bot.api import errors as api_errors
 from bot.fakebotapi import parse_html
 from bot.i18n import LANGUAGES, LRI, PDI, RLM, get_translator
+from bot.services.admin import ReplicaLeases, Stats
 from bot.services.catalog import Offer
 from bot.store import StoredOrder
+from bot.store.console import Tally, UserCounts
 from tests.i18n_checks import assert_no_bidi_in_code, assert_no_bidi_in_copy
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -33,6 +35,21 @@ HISTORY = [
     ),
     Order("ck_order-2", "SOMETHING_NEW"),
 ]
+STATS = Stats(
+    at=NOW,
+    users=UserCounts(total=1200, linked=800, active=300, blocked=12),
+    active_orders=40,
+    orders_bought=900,
+    codes_delivered=850,
+    latency_median=1.25,
+    latency_p95=None,
+    jiema_errors=3,
+    jiema_rate_limited=1,
+    telegram_errors=0,
+    pending_deliveries=2,
+    replicas=(ReplicaLeases("replica-a", 10, 5, ("job:expiry",), this_one=True),),
+)
+TALLY = Tally(pending=5, sent=90, blocked=2, failed=1, skipped=1, unknown=1)
 RTL = ["ar", "fa"]
 
 
@@ -91,6 +108,16 @@ def screens(language: str) -> list[views.Screen]:
         views.language_menu(t),
         views.language_set(t),
         views.unknown_input(t),
+        views.stats(t, STATS),
+        views.broadcast_ask(t),
+        views.broadcast_invalid(t, HOSTILE),
+        views.broadcast_confirm(t, "b1", 1200),
+        views.broadcast_progress(t, "b1", TALLY),
+        views.broadcast_report(t, TALLY, cancelled=True),
+        views.broadcast_progress_final(t, TALLY, cancelled=False),
+        views.broadcast_dropped(t),
+        views.broadcast_stopping(t),
+        views.settings(t, muted=True),
         *(views.purchase_failed(t, e, None) for e in errors),
     ]
 
