@@ -29,7 +29,7 @@ from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
 from bot.core import Services, build_services
 from bot.handlers.admin import set_admin_menus
-from bot.health import Health
+from bot.health import DATABASE, Health
 from bot.i18n import get_translator
 from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
@@ -56,7 +56,7 @@ async def serve(settings: Settings) -> None:
         store = await open_store(settings.database_url, settings.data_dir)
         stack.push_async_callback(store.close)
         health = Health()
-        health.probe("database", _database_probe(store))
+        health.probe(DATABASE, _database_probe(store))
         health.problem("telegram", "not connected yet")
         metrics = Metrics()
         bot = build_bot(settings, metrics)

@@ -137,16 +137,9 @@ def order_card(
 
 
 def copy_code(t: Translator, code: str) -> InlineKeyboardMarkup:
-    """One button that copies the code to the clipboard."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t._("Copy code {code}").format(code=code), copy_text=CopyTextButton(code)
-                )
-            ]
-        ]
-    )
+    """One button that copies the code to the clipboard (the bare code, isolated in the label)."""
+    label = t._("Copy code {code}").format(code=t.ltr(code))
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, copy_text=CopyTextButton(code))]])
 
 
 def history(

@@ -11,7 +11,7 @@ from bot import callbacks as cb
 from bot import keyboards, views
 from bot.api import Account, Service
 from bot.fakebotapi import parse_html
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import LANGUAGES, LRI, PDI, RLM, get_translator
 from bot.services.alerts import Alternatives, Place, Watching
 from bot.services.catalog import Offer
 from bot.services.favourites import Added, FavouriteOffer, Full, Removed, Unknown
@@ -93,6 +93,22 @@ def test_every_shop_screen_is_valid_html_within_limits(language: str) -> None:
         text, _ = parse_html(screen.text)
         assert 1 <= len(text) <= MessageLimit.MAX_TEXT_LENGTH
         assert "<b>x</b>" not in text or HOSTILE in text  # untrusted text is shown, not parsed
+
+
+RTL = ["ar", "fa"]
+
+
+@pytest.mark.parametrize("language", RTL)
+def test_rtl_shop_screens_lay_every_line_right_to_left(language: str) -> None:
+    for screen in screens(language):
+        for line in screen.text.split("\n"):
+            assert line.startswith(RLM), f"{line!r} of {screen.text!r}"
+
+
+@pytest.mark.parametrize("language", sorted(set(LANGUAGES) - set(RTL)))
+def test_ltr_shop_screens_carry_no_directional_characters(language: str) -> None:
+    for screen in screens(language):
+        assert not {LRI, PDI, RLM} & set(screen.text), screen.text
 
 
 def data_of(screen: views.Screen) -> list[object]:

@@ -304,15 +304,22 @@ class Store:
     # -- users ---------------------------------------------------------------------------
 
     async def ensure_user(self, telegram_id: int, language: str | None) -> User:
-        """Return the user, creating it if absent.
+        """Return the user, creating it if absent (see `get_or_create_user`)."""
+        user, _ = await self.get_or_create_user(telegram_id, language)
+        return user
+
+    async def get_or_create_user(self, telegram_id: int, language: str | None) -> tuple[User, bool]:
+        """Return the user and whether this call created it.
 
         An existing language is never overwritten; ``language`` only fills a missing one.
         The common case (a known user with a language) is one read, no write transaction:
-        this runs for every update the bot gets.
+        this runs for every update the bot gets. A row is ours when its ``created_at`` is
+        the timestamp this call wrote (the store's clock never repeats one), so of two
+        replicas inserting the same new user at once only one says it created it.
         """
         known = await self.get_user(telegram_id)
         if known is not None and (known.language is not None or language is None):
-            return await self._seen(known)
+            return await self._seen(known), False
         now = _ts(self._now())
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -325,7 +332,7 @@ class Store:
             )
             row = await tx.fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
         assert row is not None  # inserted or kept by the statement above
-        return _user(row)
+        return _user(row), row["created_at"] == now
 
     async def _seen(self, user: User) -> User:
         """Record that the user is active, at most once per :data:`SEEN_EVERY` (one write an

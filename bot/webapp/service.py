@@ -102,7 +102,7 @@ class MiniApp:
 
     async def language(self, user: WebAppUser) -> str:
         """The user's stored language (their /language choice), else negotiated."""
-        profile = await self._s.users.enter(user.id, user.language_code, writes=False)
+        profile, _ = await self._s.users.enter(user.id, user.language_code, writes=False)
         return profile.language or negotiate(user.language_code)
 
     async def profile(self, user: WebAppUser) -> Profile:
