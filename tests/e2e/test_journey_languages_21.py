@@ -151,7 +151,11 @@ async def _buy_and_get_the_code(
         )
     )
     assert t._("Your balance: {balance}").format(balance=t.money(BALANCE)) in (confirm.html or "")
-    assert _labels(confirm) == [[t._("Buy")], [t._("‹ Countries"), t._("Cancel")]]
+    assert _labels(confirm) == [
+        [t._("Buy")],
+        [t._("☆ Add to favourites")],
+        [t._("‹ Countries"), t._("Cancel")],
+    ]
 
     await user.press(confirm, t._("Buy"))
     card = await user.wait_for(
