@@ -749,6 +749,25 @@ class Store:
         )
         return _purchase(rows[0])
 
+    async def open_offer(
+        self,
+        user_id: int,
+        service: str,
+        country_id: str,
+        price_cents: int,
+        *,
+        max_age: timedelta = PURCHASE_TTL / 2,
+    ) -> Purchase | None:
+        """The user's newest unused confirmation of the same service, country and price,
+        made within ``max_age`` (so it still has at least as long to live), or None."""
+        row = await self._fetch_one(
+            "SELECT * FROM purchases WHERE user_id = ? AND service = ? AND country_id = ?"
+            " AND price_cents = ? AND state = 'offered' AND created_at >= ?"
+            " ORDER BY created_at DESC LIMIT 1",
+            (user_id, service, country_id, price_cents, _ts(self._now() - max_age)),
+        )
+        return None if row is None else _purchase(row)
+
     async def claim_purchase(
         self,
         token: str,
