@@ -188,6 +188,9 @@ class OrderTracker:
         try:
             while True:
                 self._again.discard(user_id)
+                user = await self._store.get_user(user_id)
+                if user is None or not user.chat_active:
+                    return  # everything waits, due, until they unblock the bot
                 if await self._send_codes(user_id):
                     await self._send_finals(user_id)
                     await self._redraw_stale_cards(user_id)

@@ -591,9 +591,9 @@ class Store:
         """
         rows = await self._write_returning(
             "UPDATE sms_deliveries SET attempts = attempts + 1, doubtful = doubtful + ?,"
-            " given_up = (doubtful + ? >= 2), next_attempt_at = ?,"
+            " given_up = CASE WHEN doubtful + ? >= 2 THEN 1 ELSE 0 END, next_attempt_at = ?,"
             " claimed_by = NULL, claimed_until = NULL"
-            " WHERE order_id = ? AND position = ? AND state = 'pending' AND claimed_by IS ?"
+            " WHERE order_id = ? AND position = ? AND state = 'pending' AND claimed_by = ?"
             " RETURNING given_up",
             (int(doubtful), int(doubtful), _ts(at), order_id, position, claimant),
         )
@@ -613,7 +613,7 @@ class Store:
         await self._write(
             "UPDATE sms_deliveries SET claimed_by = NULL, claimed_until = NULL,"
             " next_attempt_at = COALESCE(?, next_attempt_at)"
-            " WHERE order_id = ? AND position = ? AND claimed_by IS ?",
+            " WHERE order_id = ? AND position = ? AND claimed_by = ?",
             (_opt_ts(next_attempt_at), order_id, position, claimant),
         )
 
