@@ -114,3 +114,17 @@ async def test_a_chat_whose_sends_stall_does_not_delay_another_users_code(
     assert _pushes(alice, "616161") == []
     await alice.wait_for_message(lambda m: "616161" in m.text, timeout=40)
     assert len(_pushes(alice, "616161")) == 1  # the stalled send was never forwarded
+
+
+async def test_a_hung_get_updates_is_given_up_and_polling_restarts(
+    deployment: BotProcess, tg_proxy: ChaosProxy, telegram: FakeBotApi
+) -> None:
+    await deployment.start()
+    tg_proxy.inject(Fault.STALL, 1, match="getUpdates", seconds=120)
+    await eventually(lambda: tg_proxy.count(Fault.STALL) == 1, within=15, what="a poll hangs")
+    alice = telegram.user(1001, first_name="Alice")
+    await alice.send("/start")
+    # The hung poll fails after TELEGRAM_TIMEOUT plus its 10 s long poll; the next one
+    # fetches the update.
+    await alice.wait_for_message(lambda m: "Hi, Alice" in m.text, timeout=TELEGRAM_TIMEOUT + 14)
+    assert "Traceback" not in deployment.log()
