@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.fakebotapi import FakeBotApi, FloodLimits, RequestRecord
+from bot.fakebotapi.flood import DEFAULT_FLOOD_LIMITS
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.engine import FINAL_STATUSES
 from bot.sandbox.wire import order_json
 from bot.store import Store
 from bot.vault import KeyVault, load_or_create_secret
-from tests.e2e.fakebotapi import FakeBotApi, FloodLimits, RequestRecord
-from tests.e2e.fakebotapi.flood import DEFAULT_FLOOD_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:BENCH"

@@ -38,10 +38,10 @@ from bench.common import (
     summarize_collapsed,
     workdir,
 )
+from bot.fakebotapi import RequestRecord
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.ratelimit import Bucket
 from bot.sms import extract_code
-from tests.e2e.fakebotapi import RequestRecord
 
 P50_TARGET = 2.0
 P99_TARGET = 4.5

@@ -31,8 +31,8 @@ from bench.common import (
     seed_bulk,
     workdir,
 )
+from bot.fakebotapi import RequestRecord
 from bot.sandbox import SandboxConfig
-from tests.e2e.fakebotapi import RequestRecord
 
 RSS_TARGET_MB = 150.0
 START_TARGET_S = 3.0

@@ -29,9 +29,9 @@ from bench.common import (
     workdir,
 )
 from bot.api.limiter import RateLimits
+from bot.fakebotapi import RequestRecord
 from bot.sandbox.ratelimit import Bucket
 from bot.sandbox.stats import key_fingerprint
-from tests.e2e.fakebotapi import RequestRecord
 
 ORDER_COUNTS = (1, 5, 10, 20)
 RATIO_TARGET = 1.5

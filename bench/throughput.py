@@ -53,8 +53,8 @@ from bench.common import (
     summarize_cprofile,
     workdir,
 )
+from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser, RequestRecord
 from bot.sandbox import SandboxServer
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser, RequestRecord
 
 RATIO_TARGET = 0.7
 STEP_TIMEOUT = 20.0

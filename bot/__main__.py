@@ -1,7 +1,11 @@
-"""``python -m bot [--sandbox]``: read settings, open the database, run the bot.
+"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``.
 
 With ``--sandbox`` the built-in sandbox API starts on loopback and the bot talks to it: any
 made-up key of the right shape (``jm_`` and 20+ letters or digits) gets a $10 account.
+
+Start-up order matters: the database and the HTTP server come first (``/healthz`` explains
+what is missing while Telegram is not reached yet), then the services, then Telegram; the
+same services serve the chat, the webhook and the Mini App.
 """
 
 from __future__ import annotations
@@ -10,21 +14,36 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from telegram import Bot
 
 from bot import logs
-from bot.app import build_application
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bot
+from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
+from bot.core import Services, build_services
+from bot.health import Health
+from bot.i18n import get_translator
 from bot.sandbox import SandboxConfig, SandboxServer
+from bot.server import HttpServer
 from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
-from bot.store import Store
+from bot.store import Store, StoreUnavailableError, open_store
 
 log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then shut down cleanly."""
+    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         jiema_url = settings.jiema_api_url
         if settings.sandbox:
@@ -32,45 +51,161 @@ async def serve(settings: Settings) -> None:
             jiema_url = await sandbox.start()
             stack.push_async_callback(sandbox.stop)
             log.info("sandbox API at %s: link any key like jm_ followed by 20+ letters", jiema_url)
-        store = await Store.open(settings.database_path)
+        store = await open_store(settings.database_url, settings.data_dir)
         stack.push_async_callback(store.close)
-        application = build_application(settings, store, jiema_url)
+        health = Health()
+        health.probe("database", _database_probe(store))
+        health.problem("telegram", "not connected yet")
+        bot = build_bot(settings)
+        services = build_services(settings, store, bot, jiema_url, health)
+        stack.push_async_callback(services.aclose)
+        server = HttpServer(services)
+        await server.start()
+        stack.push_async_callback(server.stop)
+        await services.tracker.reclaim_own()
+
+        def unreachable(reason: str, delay: float) -> None:
+            health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")
+
+        await wait_for_telegram(bot, on_retry=unreachable, sleep=asyncio.sleep)
+        await bot.initialize()
+        health.problem("telegram", None)
+        application = build_application(services, bot)
+        async with application:
+            await set_commands(bot)
+            await set_menu_button(bot, settings.webapp_url, get_translator("en"))
+            updater = application.updater
+            if settings.webhook_url is not None:
+                server.attach(application)
+                await _register_webhook(services, bot)
+                log.info("webhook mode: updates arrive at %s", settings.webhook_path)
+            elif updater is not None:
+                await updater.start_polling(
+                    poll_interval=0.0,
+                    timeout=10,
+                    drop_pending_updates=False,
+                    allowed_updates=ALLOWED_UPDATES,
+                    error_callback=polling_error,
+                )
+                health.probe("updates", _updater_probe(application))
+            await application.start()
+            services.poller.start()
+            log.info("bot started (replica %s)", services.replica_id)
+            await stop.wait()
+            log.info("stopping")
+            await services.poller.stop()
+            if updater is not None and updater.running:
+                await updater.stop()
+            await application.stop()
+
+
+WEBHOOK_LEASE = "job:set-webhook"
+"""Replicas starting together register the webhook once (Telegram allows one call a second)."""
+
+
+async def _register_webhook(services: Services, bot: Bot) -> None:
+    """``setWebhook`` with the secret and the update kinds we handle, by one replica a minute.
+
+    Every replica serves the same URL, so one registration is enough; the others would only
+    meet Telegram's flood limit on ``setWebhook``.
+    """
+    settings = services.settings
+    if not await services.store.acquire_lease(
+        WEBHOOK_LEASE, services.replica_id, timedelta(minutes=1)
+    ):
+        log.info("webhook registered by another replica")
+        return
+    assert settings.webhook_url is not None
+    await bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
+
+
+Probe = Callable[[], Awaitable[str | None]]
+
+
+def _database_probe(store: Store) -> Probe:
+    async def probe() -> str | None:
+        try:
+            await store.ping()
+        except StoreUnavailableError as exc:
+            return f"database unavailable: {exc}"
+        return None
+
+    return probe
+
+
+def _updater_probe(application: BotApplication) -> Probe:
+    async def probe() -> str | None:
+        updater = application.updater
+        return None if updater is not None and updater.running else "update polling stopped"
+
+    return probe
+
+
+def playground() -> int:
+    """``--playground``: no token needed; the web chat on ``HTTP_LISTEN``."""
+    from bot.config import listen_address
+    from bot.playground import PlaygroundError, run_playground
+
+    try:
+        listen = listen_address(os.environ)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO").upper() or "INFO", ())
+    # Its own folder: the playground resets its database at each start, and must never
+    # touch a real deployment's.
+    data_dir = Path(os.environ.get("BOT_DATA_DIR", "").strip() or "data") / "playground"
+
+    async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await wait_for_telegram(application.bot, sleep=asyncio.sleep)
-        async with application:
-            assert application.post_init is not None and application.updater is not None
-            await application.post_init(application)
-            await application.updater.start_polling(
-                poll_interval=0.0,
-                timeout=10,
-                drop_pending_updates=False,
-                error_callback=polling_error,
-            )
-            await application.start()
-            log.info("bot started")
-            await stop.wait()
-            log.info("stopping")
-            await application.updater.stop()
-            await application.stop()
-            if application.post_shutdown is not None:
-                await application.post_shutdown(application)
+        await run_playground(listen, data_dir, stop)
+
+    try:
+        asyncio.run(run())
+    except PlaygroundError as exc:
+        print(f"playground: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
+    )
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
     )
+    parser.add_argument(
+        "--playground",
+        action="store_true",
+        help="try the bot in your browser: sandbox API, a local Telegram and a web chat",
+    )
+    commands = parser.add_subparsers(dest="command")
+    copy = commands.add_parser(
+        "copy-db", help="copy the SQLite database of BOT_DATA_DIR into an empty PostgreSQL one"
+    )
+    copy.add_argument("--to", required=True, metavar="postgresql://…", help="target database")
     args = parser.parse_args(argv)
+    if args.playground:
+        return playground()
+    if args.command == "copy-db":
+        from bot.copydb import main as copy_main
+
+        return copy_main(args.to)
     try:
         settings = Settings.from_env(sandbox=args.sandbox)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, (settings.telegram_token,))
+    logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
     try:
         asyncio.run(serve(settings))
     except TokenRefusedError as exc:

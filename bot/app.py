@@ -1,135 +1,77 @@
-"""Building the Application: handlers, services, the poller job, and their lifetimes.
+"""Building the Telegram side: the bot object and the PTB ``Application`` with its handlers.
 
-:func:`build_application` wires PTB; ``post_init`` creates the API client and services
-and starts the poller, ``post_shutdown`` stops and closes them. The SQLite store is opened
-by the caller first because PTB loads persisted conversations before ``post_init`` runs.
+The bot object is built first (the services need it to send codes); the application is
+built around it once the services exist, and gets them in ``bot_data`` before it starts.
+No conversation state is kept by PTB: it lives in the database (see ``bot.services.users``).
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, Final
 
-import httpx
-from telegram import BotCommand, LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import Application, ContextTypes, Defaults
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode, UpdateType
+from telegram.ext import Application, ContextTypes, Defaults, ExtBot
+from telegram.request import HTTPXRequest
 
-from bot.api import JiemaClient
-from bot.commands import command_list
 from bot.config import Settings
-from bot.context import BotData, Context, Services
+from bot.context import BotData, Context
+from bot.core import Services
 from bot.handlers import register
-from bot.i18n import LANGUAGES, get_translator
-from bot.notifier import TelegramNotifier
-from bot.poller import Poller
-from bot.ratelimit import ChatRateLimiter
-from bot.services.accounts import AccountService
-from bot.services.catalog import Catalog
-from bot.services.orders import OrderService
-from bot.services.purchases import PurchaseService
-from bot.startup import apply_timeouts
-from bot.store import SqlitePersistence, Store
-from bot.tracker import OrderTracker
+from bot.ratelimit import ChatRateLimiter, SendPolicy
 from bot.updates import PerUserUpdateProcessor
-from bot.vault import KeyVault, load_or_create_secret
-
-log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
 
+ALLOWED_UPDATES: Final = [
+    UpdateType.MESSAGE,
+    UpdateType.EDITED_MESSAGE,
+    UpdateType.CALLBACK_QUERY,
+    UpdateType.MY_CHAT_MEMBER,
+]
+"""The update kinds the handlers use; Telegram sends no others (polling and webhook)."""
 
-def build_application(settings: Settings, store: Store, jiema_url: str) -> BotApplication:
-    """The bot, ready for ``initialize``/``post_init``/``start``.
 
-    Args:
-        settings: Validated settings.
-        store: The open database (conversations are persisted in it).
-        jiema_url: Root of the jiema API to use (the sandbox's in sandbox mode).
-    """
-    application: BotApplication = (
-        apply_timeouts(Application.builder(), settings.telegram_timeout)
-        .token(settings.telegram_token)
-        .base_url(settings.bot_base_url)
-        .base_file_url(settings.bot_file_url)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+def build_bot(settings: Settings) -> ExtBot[SendPolicy]:
+    """The bot object: HTML by default, paced sends, every request bounded by
+    ``TELEGRAM_TIMEOUT`` (PTB adds the long-poll timeout to ``getUpdates``' read timeout, so
+    a stalled long poll fails and the updater starts a new one)."""
+    seconds = settings.telegram_timeout
+
+    def request(pool: int) -> HTTPXRequest:
+        return HTTPXRequest(
+            connection_pool_size=pool,
+            connect_timeout=seconds,
+            read_timeout=seconds,
+            write_timeout=seconds,
+            pool_timeout=seconds,
         )
+
+    return ExtBot(
+        settings.telegram_token,
+        base_url=settings.bot_base_url,
+        base_file_url=settings.bot_file_url,
+        request=request(256),
+        get_updates_request=request(1),
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=ChatRateLimiter(),
+    )
+
+
+def build_application(services: Services, bot: ExtBot[SendPolicy]) -> BotApplication:
+    """The PTB application around ``bot``, with every handler and the services in bot_data."""
+    processor = PerUserUpdateProcessor(services.store, services.replica_id, services.metrics)
+    application: BotApplication = (
+        Application.builder()
+        .bot(bot)
         .context_types(ContextTypes(context=Context, bot_data=BotData))
-        .persistence(SqlitePersistence(store, update_interval=1.0))
-        .rate_limiter(ChatRateLimiter())
-        .concurrent_updates(PerUserUpdateProcessor())
-        .post_init(_post_init_for(settings, store, jiema_url))
-        .post_shutdown(_post_shutdown)
+        .concurrent_updates(processor)
+        .job_queue(None)
         .build()
     )
+    application.bot_data.services = services
     register(application)
     return application
-
-
-def _post_init_for(settings: Settings, store: Store, jiema_url: str) -> Any:
-    async def post_init(application: BotApplication) -> None:
-        vault = KeyVault.from_secret(
-            settings.secret_key or load_or_create_secret(settings.data_dir)
-        )
-        api = JiemaClient(
-            jiema_url,
-            timeout=httpx.Timeout(settings.api_timeout, connect=min(5.0, settings.api_timeout)),
-        )
-        accounts = AccountService(api, store, vault)
-        catalog = Catalog(api)
-        purchases = PurchaseService(api, store, accounts, catalog)
-        notifier = TelegramNotifier(application.bot, store)
-        tracker = OrderTracker(store, notifier, send_timeout=settings.telegram_timeout)
-        await tracker.reclaim_own()
-        poller = Poller(
-            api, store, accounts, tracker, notifier, purchases, interval=settings.poll_interval
-        )
-        application.bot_data.services = Services(
-            settings=settings,
-            api=api,
-            store=store,
-            accounts=accounts,
-            catalog=catalog,
-            purchases=purchases,
-            orders=OrderService(api, store, accounts, catalog),
-            notifier=notifier,
-            tracker=tracker,
-            poller=poller,
-        )
-        await _set_commands(application)
-        assert application.job_queue is not None
-        application.job_queue.run_repeating(
-            _tick(poller), interval=settings.poll_interval, first=0.0, name="poller"
-        )
-
-    return post_init
-
-
-def _tick(poller: Poller) -> Any:
-    async def tick(_: Context) -> None:
-        poller.tick()
-
-    return tick
-
-
-async def _set_commands(application: BotApplication) -> None:
-    """The command menu in every language (Telegram picks by the user's app language)."""
-    try:
-        for language in LANGUAGES:
-            commands = [BotCommand(n, d) for n, d in command_list(get_translator(language))]
-            code = None if language == "en" else language.split("_")[0]
-            await application.bot.set_my_commands(commands, language_code=code)
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)
-
-
-async def _post_shutdown(application: BotApplication) -> None:
-    services = application.bot_data.services
-    await services.poller.stop()
-    await services.tracker.stop()
-    await services.api.aclose()

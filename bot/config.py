@@ -7,10 +7,13 @@ settings, or a traceback that shows them, never leaks them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bot.vault import KeyVault, VaultError
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -25,6 +28,62 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
     return value.rstrip("/")
+
+
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
+    raw = env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080"
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"HTTP_LISTEN must be host:port, got {raw!r}")
+    return host.strip("[]"), int(port)
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    value = env.get("DATABASE_URL", "").strip()
+    if not value:
+        return None
+    scheme = urlsplit(value).scheme
+    if scheme not in ("postgresql", "postgres"):
+        # Never echo the value: it usually carries a password.
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL (unset means SQLite)")
+    return value
+
+
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    url = env.get("WEBHOOK_URL", "").strip() or None
+    secret = env.get("WEBHOOK_SECRET", "").strip() or None
+    if url is None:
+        return None, None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"WEBHOOK_URL must be an http(s) URL, got {url!r}")
+    if secret is None:
+        raise ConfigError("WEBHOOK_SECRET is required with WEBHOOK_URL (1-256 of A-Z a-z 0-9 _ -)")
+    if not _SECRET_TOKEN.fullmatch(secret):
+        raise ConfigError("WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+    return url, secret
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _webapp_url(env: Mapping[str, str]) -> str | None:
+    """``WEBAPP_URL``: https, or plain http on a loopback address (tests, the playground)."""
+    value = env.get("WEBAPP_URL", "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(
+            f"WEBAPP_URL must be an https URL (plain http only on loopback), got {value!r}"
+        )
+    return value if value.endswith("/") else value + "/"
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -54,6 +113,13 @@ class Settings:
             may take (``getUpdates`` adds its long-poll timeout to the read).
         log_level: Logging level name.
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
+        database_url: PostgreSQL URL (secret: it holds a password), or None for SQLite.
+        webhook_url: Public URL Telegram delivers updates to; None means long polling.
+        webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
+        http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
+        http_port: Its port.
+        webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
+            None for no Mini App.
     """
 
     telegram_token: str = field(repr=False)
@@ -66,6 +132,17 @@ class Settings:
     telegram_timeout: float = 10.0
     log_level: str = "INFO"
     sandbox: bool = False
+    database_url: str | None = field(default=None, repr=False)
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    webapp_url: str | None = None
+
+    @property
+    def webhook_path(self) -> str | None:
+        """The path of ``webhook_url`` our HTTP server receives updates on."""
+        return (urlsplit(self.webhook_url).path or "/") if self.webhook_url else None
 
     @property
     def bot_base_url(self) -> str:
@@ -97,15 +174,39 @@ class Settings:
         level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
         if level not in _LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+        database_url = _database_url(env)
+        secret_key = env.get("BOT_SECRET_KEY", "").strip() or None
+        if database_url is not None and secret_key is None:
+            raise ConfigError(
+                "BOT_SECRET_KEY is required with DATABASE_URL: every replica must encrypt users' "
+                "keys with the same secret (generate one with python -c 'from bot.vault import "
+                "generate_secret; print(generate_secret())', or reuse BOT_DATA_DIR/secret.key)"
+            )
+        if secret_key is not None:
+            try:
+                KeyVault.from_secret(secret_key)
+            except VaultError as exc:
+                raise ConfigError(
+                    f"BOT_SECRET_KEY is not usable ({exc}); generate one with "
+                    "python -c 'from bot.vault import generate_secret; print(generate_secret())'"
+                ) from None
+        webhook_url, webhook_secret = _webhook(env)
+        http_host, http_port = listen_address(env)
         return cls(
             telegram_token=token,
             telegram_api_url=_url(env, "TELEGRAM_API_URL", "https://api.telegram.org"),
             jiema_api_url=_url(env, "JIEMA_API_URL", "https://jiema.my/api"),
             data_dir=Path(env.get("BOT_DATA_DIR", "").strip() or "data"),
-            secret_key=env.get("BOT_SECRET_KEY", "").strip() or None,
+            secret_key=secret_key,
             poll_interval=_seconds(env, "POLL_INTERVAL", 3.0, 0.05, 60.0),
             api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
             telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
             log_level=level,
             sandbox=sandbox,
+            database_url=database_url,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            http_host=http_host,
+            http_port=http_port,
+            webapp_url=_webapp_url(env),
         )

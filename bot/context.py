@@ -1,56 +1,38 @@
 """The typed ``CallbackContext`` every handler receives.
 
-Handlers read ``context.services`` (built once in ``post_init``), ``context.t`` (the
-translator of the user being served) and ``context.profile`` (their row in SQLite), never
+Handlers read ``context.services`` (built once at start, see :mod:`bot.core`), ``context.t``
+(the translator of the user being served), ``context.profile`` (their row in the database,
+read for this update) and ``context.dialog`` (their chat state, part of that row), never
 ``bot_data`` directly, so no handler casts anything.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.api import JiemaClient
-from bot.config import Settings
+from bot.core import Services
 from bot.i18n import Translator, get_translator
-from bot.notifier import TelegramNotifier
-from bot.poller import Poller
-from bot.services.accounts import AccountService
-from bot.services.catalog import Catalog
-from bot.services.orders import OrderService
-from bot.services.purchases import PurchaseService
-from bot.store import Store, User
-from bot.tracker import OrderTracker
-
-
-@dataclass(slots=True)
-class Services:
-    """Everything handlers and jobs use, owned by the application (see ``bot.app``)."""
-
-    settings: Settings
-    api: JiemaClient
-    store: Store
-    accounts: AccountService
-    catalog: Catalog
-    purchases: PurchaseService
-    orders: OrderService
-    notifier: TelegramNotifier
-    tracker: OrderTracker
-    poller: Poller
+from bot.ratelimit import SendPolicy
+from bot.store import User
 
 
 class BotData:
-    """``application.bot_data``: holds :class:`Services` once ``post_init`` has run."""
+    """``application.bot_data``: holds :class:`Services` once the process has built them."""
 
     def __init__(self) -> None:
         self._services: Services | None = None
 
     @property
+    def attached(self) -> bool:
+        """Whether the services are attached (not yet while the application is built)."""
+        return self._services is not None
+
+    @property
     def services(self) -> Services:
         if self._services is None:
-            raise RuntimeError("services are not started yet (post_init has not run)")
+            raise RuntimeError("services are not attached to the application yet")
         return self._services
 
     @services.setter
@@ -58,8 +40,8 @@ class BotData:
         self._services = value
 
 
-class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
-    """The bot's context: typed services, the user's profile and translator."""
+class Context(CallbackContext[ExtBot[SendPolicy], dict[Any, Any], dict[Any, Any], BotData]):
+    """The bot's context: typed services, the user's profile, chat state and translator."""
 
     def __init__(
         self,
@@ -73,6 +55,18 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotD
     @property
     def services(self) -> Services:
         return self.bot_data.services
+
+    @property
+    def user_id(self) -> int:
+        """The id of the user being served (the guard stops updates without one)."""
+        if self.profile is None:
+            raise RuntimeError("no profile: the guard has not run for this update")
+        return self.profile.telegram_id
+
+    @property
+    def dialog(self) -> dict[str, Any]:
+        """A copy of the user's chat state; save changes with ``services.users.save_dialog``."""
+        return dict(self.profile.dialog) if self.profile else {}
 
     @property
     def t(self) -> Translator:

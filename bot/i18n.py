@@ -13,22 +13,36 @@ Messages use ``str.format`` brace placeholders and callers format them::
     t.ngettext("{count} number", "{count} numbers", n).format(count=t.number(n))
 
 Strings defined at import time (button labels) are marked with `N_` and translated when used.
+
+Right-to-left languages (Arabic, Persian): Telegram lays a line out right to left when its
+first strong character is right-to-left, and the Unicode bidirectional algorithm then reorders
+runs of digits and Latin letters by their neighbours, so ``+60126856518`` can show as
+``60126856518+``, ``jm_`` as ``_jm``, ``/link`` as ``link/``, and a price can trade places
+with the number next to it. So, in those languages only: `Translator.ltr` wraps a value in
+directional isolates; `Translator.money` isolates every amount itself; translations come with
+their ``<code>`` spans and /commands isolated; and `Translator.align` makes every line of a
+message right to left (a line may start with a Latin service name or no letter at all).
+Isolates go into visible text only: copy buttons, callback data and the ``<code>`` a user taps
+to copy carry the bare value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
 from datetime import UTC, timedelta, tzinfo
 from datetime import datetime as DateTime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from gettext import GNUTranslations, NullTranslations
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
-from babel.core import parse_locale
+from babel.core import get_global, parse_locale
 from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_currency, format_decimal
 
@@ -50,6 +64,46 @@ _DURATION_THRESHOLD: Final = 0.85
 _REGIONAL_INDICATOR_A: Final = 0x1F1E6
 """REGIONAL INDICATOR SYMBOL LETTER A; two of these letters spell a country's flag."""
 
+LRI: Final = "\u2066"
+"""LEFT-TO-RIGHT ISOLATE: what follows, up to `PDI`, is laid out left to right on its own."""
+
+PDI: Final = "\u2069"
+"""POP DIRECTIONAL ISOLATE: ends the isolate opened by `LRI`."""
+
+RLM: Final = "\u200f"
+"""RIGHT-TO-LEFT MARK: an invisible right-to-left letter that sets a line's direction."""
+
+_EMOJI_STYLE: Final = "\ufe0f"
+"""VARIATION SELECTOR-16: shows the symbol before it as an emoji (two columns wide)."""
+
+_LTR_SPANS: Final = re.compile(r"<code>.*?</code>|(?<![^\s(«“\"'])/[a-z][a-z0-9_]*", re.DOTALL)
+"""What a message holds that is always left to right: ``<code>`` spans and /commands.
+
+A command starts a line or follows a space or an opening quote or parenthesis (so the ``/b``
+of ``</b>`` and the ``/app`` of ``jiema.my/app`` are not commands).
+"""
+
+_QUOTE_OPEN: Final = re.compile(r"<(?:blockquote|pre)\b")
+_QUOTE_CLOSE: Final = re.compile(r"</(?:blockquote|pre)>")
+"""Where quoted text, laid out in its own direction, starts and ends (see `Translator.align`)."""
+
+_NATIVE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {"id": "Bahasa Indonesia", "ms": "Bahasa Melayu"}
+)
+"""Names CLDR gives differently from how the languages name themselves in a language menu.
+
+CLDR calls Indonesian and Malay "Indonesia" and "Melayu", which read as the countries; their
+speakers (and jiema.my) say "Bahasa Indonesia" and "Bahasa Melayu".
+"""
+
+_TELEGRAM_LANGUAGE_CODES: Final[Mapping[str, str]] = MappingProxyType({"fil": "tl"})
+"""Our languages whose command menu code is not the locale's language subtag.
+
+``setMyCommands`` takes a two-letter ISO 639-1 code and refuses anything else ("invalid
+language code specified"); Filipino has no ISO 639-1 code of its own, Tagalog's ``tl`` is the
+one standing for it.
+"""
+
 
 def _native_name(code: str) -> str:
     """Return a language's name in itself, capitalised, from the CLDR data shipped with Babel.
@@ -63,23 +117,33 @@ def _native_name(code: str) -> str:
     Returns:
         The name, e.g. "Русский" for ``ru``.
     """
+    if code in _NATIVE_NAMES:
+        return _NATIVE_NAMES[code]
     locale = Locale.parse(code)
     name = locale.languages.get(code) or locale.get_display_name() or code
     return name[:1].upper() + name[1:]
 
 
-_CATALOGS: Final = frozenset(
-    path.parents[1].name for path in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")
-)
+def available_languages(locale_dir: Path) -> Mapping[str, str]:
+    """Find the languages that have a catalog in ``locale_dir``, and name them.
+
+    Args:
+        locale_dir: A directory laid out as ``<code>/LC_MESSAGES/messages.po``.
+
+    Returns:
+        Our language codes mapped to each language's name in itself: the source language
+        first, then the languages that have a catalog, sorted by code.
+    """
+    catalogs = {path.parents[1].name for path in locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    codes = (SOURCE_LANGUAGE, *sorted(catalogs - {SOURCE_LANGUAGE}))
+    return MappingProxyType({code: _native_name(code) for code in codes})
+
+
+LANGUAGES: Final[Mapping[str, str]] = available_languages(LOCALE_DIR)
+"""Our language codes mapped to each language's name in itself (see `available_languages`)."""
+
+_CATALOGS: Final = frozenset(LANGUAGES) - {SOURCE_LANGUAGE}
 """The codes of the languages that have a catalog."""
-
-LANGUAGES: Final[Mapping[str, str]] = MappingProxyType(
-    {code: _native_name(code) for code in (SOURCE_LANGUAGE, *sorted(_CATALOGS))}
-)
-"""Our language codes mapped to each language's name in itself.
-
-The source language comes first, then the languages that have a catalog, sorted by code.
-"""
 
 
 def _parse_tag(tag: str) -> Locale | None:
@@ -103,34 +167,123 @@ def _parse_tag(tag: str) -> Locale | None:
     return None
 
 
-def negotiate(language_code: str | None) -> str:
+def _script(locale: Locale) -> str | None:
+    """Return the script a locale is written in: its own, else CLDR's likely one for it.
+
+    ``zh`` and ``zh-SG`` are written in Simplified characters, ``zh-HK`` in Traditional ones;
+    Babel only fills in the script for some tags, CLDR's likely subtags know it for all.
+    """
+    if locale.script:
+        return locale.script
+    likely: Mapping[str, str] = get_global("likely_subtags")
+    for tag in (f"{locale.language}_{locale.territory}", locale.language):
+        if tag in likely:
+            return parse_locale(likely[tag])[2]
+    return None
+
+
+def negotiate(language_code: str | None, languages: Collection[str] = LANGUAGES) -> str:
     """Choose our language for a Telegram user's ``language_code``.
 
-    The most specific language we have wins: ``pt-br`` gets ``pt``, ``zh-CN`` and ``zh-hans``
-    get ``zh_Hans``. A language we have in another script only gets that one rather than the
-    source language (``zh-hant`` gets ``zh_Hans`` while there is no ``zh_Hant`` catalog).
-    Our own codes map to themselves, so stored choices can be passed through again.
+    The most specific language we have wins: ``pt-br`` gets ``pt``; ``zh``, ``zh-CN``,
+    ``zh-SG`` and ``zh-hans`` get ``zh_Hans``; ``zh-hant``, ``zh-TW``, ``zh-HK`` and ``zh-MO``
+    get ``zh_Hant``. CLDR's aliases apply, so ``tl`` is Filipino (``fil``) and the legacy
+    ``in`` is Indonesian (``id``). A language we have only in another script gets that one
+    rather than the source language. Our own codes map to themselves, so stored choices can be
+    passed through again.
 
     Args:
         language_code: An IETF language tag such as ``en-US``; None or garbage is tolerated.
+        languages: The codes to choose from; `LANGUAGES` unless testing other catalogs.
 
     Returns:
-        A key of `LANGUAGES`; `SOURCE_LANGUAGE` when nothing matches.
+        One of ``languages``; `SOURCE_LANGUAGE` when nothing matches.
     """
+    if languages is LANGUAGES:
+        return _negotiate_ours(language_code)
+    return _negotiate(language_code, languages)
+
+
+@lru_cache(maxsize=1024)
+def _negotiate_ours(language_code: str | None) -> str:
+    """`negotiate` among `LANGUAGES`, remembered: it runs for every update (~15 µs uncached)."""
+    return _negotiate(language_code, LANGUAGES)
+
+
+def _negotiate(language_code: str | None, languages: Collection[str]) -> str:
     requested = _parse_tag(language_code) if language_code else None
     if requested is None:
         return SOURCE_LANGUAGE
     preferred = [str(requested)]
-    if requested.script:
-        preferred.append(f"{requested.language}_{requested.script}")
+    script = _script(requested)
+    if script:
+        preferred.append(f"{requested.language}_{script}")
     # Exact match first, then Babel drops everything after the language subtag.
-    match = negotiate_locale(preferred, LANGUAGES, aliases={})
+    match = negotiate_locale(preferred, languages, aliases={})
     if match is not None:
         return match
     return next(
-        (code for code in LANGUAGES if parse_locale(code)[0] == requested.language),
+        (code for code in languages if parse_locale(code)[0] == requested.language),
         SOURCE_LANGUAGE,
     )
+
+
+def command_menu_languages(
+    languages: Collection[str] = LANGUAGES,
+) -> list[tuple[str | None, str]]:
+    """Pair each Telegram command-menu language code with the language to register there.
+
+    ``setMyCommands`` takes ``language_code`` as two lowercase ISO 639-1 letters (or none, for
+    users whose language has no menu of its own), and Telegram picks the menu by the user's
+    app language. Hence: the source language is the default menu (``None``); Filipino is
+    registered as ``tl``; and one code that two of our languages share (``zh`` for Simplified
+    and Traditional Chinese) goes to the first of them by code (Simplified). Users whose app
+    would show them another language's menu get theirs per chat, see
+    `needs_chat_command_menu`.
+
+    Args:
+        languages: Our codes, in order; `LANGUAGES` unless testing other catalogs.
+
+    Returns:
+        ``(telegram code or None, our language)`` pairs, one per distinct code, in order.
+    """
+    menus: dict[str | None, str] = {}
+    for language in languages:
+        code = _telegram_language_code(language)
+        menus.setdefault(code, language)
+    return list(menus.items())
+
+
+def _telegram_language_code(language: str) -> str | None:
+    """The ISO 639-1 code Telegram matches ``language`` by; None for the source language."""
+    if language == SOURCE_LANGUAGE:
+        return None
+    return _TELEGRAM_LANGUAGE_CODES.get(language, parse_locale(language)[0])
+
+
+def needs_chat_command_menu(
+    language_code: str | None, language: str, languages: Collection[str] = LANGUAGES
+) -> bool:
+    """Whether a user's app would show a command menu that is not in their language.
+
+    Telegram picks among the menus of `command_menu_languages` by the app's language code
+    (its primary subtag, as the menus are registered by two letters; the default menu when
+    none matches). That is another language for some users: ``zh-hant`` apps get the
+    Simplified ``zh`` menu, a ``fil`` app the default one, and anyone who chose a language
+    with /language gets the menu of their app's. For them the bot sets the menu in their
+    chat (``BotCommandScopeChat``).
+
+    Args:
+        language_code: The user's Telegram ``language_code``, e.g. ``zh-hant``; may be None.
+        language: The user's language, one of ``languages``.
+        languages: Our codes; `LANGUAGES` unless testing other catalogs.
+
+    Returns:
+        True if the menu Telegram would show is not ``language``'s.
+    """
+    menus = dict(command_menu_languages(languages))
+    subtag = (language_code or "").replace("_", "-").partition("-")[0].lower()
+    return menus.get(subtag, menus[None]) != language
 
 
 def N_(message: str) -> str:
@@ -143,6 +296,29 @@ def N_(message: str) -> str:
         The message unchanged; translate it when used with `Translator.gettext`.
     """
     return message
+
+
+def label_width(text: str) -> int:
+    """Estimate how many columns ``text`` takes in a monospaced-like phone layout.
+
+    East Asian Wide and Fullwidth characters and emoji count 2, combining and other zero-width
+    characters (marks, joiners, variation selectors, directional isolates) 0, others 1. An
+    emoji written as a symbol plus VARIATION SELECTOR-16 counts 2; a flag (two regional
+    indicators) counts 2. Used to keep button labels within what a phone shows uncut.
+
+    Args:
+        text: A label, e.g. "Copy number" or "复制号码".
+
+    Returns:
+        The width in columns.
+    """
+    width = 0
+    for char, following in pairwise(f"{text} "):
+        if unicodedata.category(char) in ("Mn", "Me", "Cf") or 0xFE00 <= ord(char) <= 0xFE0F:
+            continue
+        wide = unicodedata.east_asian_width(char) in ("W", "F") or following == _EMOJI_STYLE
+        width += 2 if wide else 1
+    return width
 
 
 def _alpha2(slug: str) -> str | None:
@@ -199,9 +375,10 @@ class Translator:
     Attributes:
         language: Our language code, a key of `LANGUAGES`.
         locale: The Babel locale used for formatting.
+        rtl: Whether the language is written right to left (Arabic, Persian), as CLDR says.
     """
 
-    __slots__ = ("_catalog", "language", "locale")
+    __slots__ = ("_catalog", "language", "locale", "rtl")
 
     def __init__(self, language: str) -> None:
         """Load the catalog of ``language``.
@@ -214,6 +391,7 @@ class Translator:
         """
         self.language = language
         self.locale = Locale.parse(language)
+        self.rtl = self.locale.character_order == "right-to-left"
         self._catalog = _load_catalog(language)
 
     def gettext(self, message: str) -> str:
@@ -223,9 +401,11 @@ class Translator:
             message: The English source text, possibly with ``{name}`` placeholders.
 
         Returns:
-            The translation, or ``message`` itself if the catalog lacks it.
+            The translation, or ``message`` itself if the catalog lacks it; in right-to-left
+            languages with each ``<code>...</code>`` and /command isolated (outside the tag,
+            so a tap on the code copies it bare).
         """
-        return self._catalog.gettext(message)
+        return self._isolate_spans(self._catalog.gettext(message))
 
     _ = gettext
 
@@ -238,13 +418,68 @@ class Translator:
             n: The number that selects the plural form (the caller still formats it in).
 
         Returns:
-            The form of the translation for ``n``, or the English form if the catalog lacks it.
+            The form of the translation for ``n``, or the English form if the catalog lacks it;
+            isolated like `gettext`'s.
         """
-        return self._catalog.ngettext(singular, plural, n)
+        return self._isolate_spans(self._catalog.ngettext(singular, plural, n))
+
+    def _isolate_spans(self, text: str) -> str:
+        """Isolate the always left-to-right spans of a translation, in RTL languages only."""
+        if not self.rtl:
+            return text
+        return _LTR_SPANS.sub(lambda span: f"{LRI}{span.group()}{PDI}", text)
+
+    def ltr(self, text: str) -> str:
+        """Keep a left-to-right value intact inside this language's text.
+
+        For right-to-left languages the value is wrapped in `LRI` ... `PDI`, so a phone number,
+        code, order id or count shows in its own order whatever surrounds it; for the others
+        it is returned unchanged. Use it on visible text only: copy buttons and callback data
+        take the bare value.
+
+        Args:
+            text: The value, e.g. ``+60126856518``; already HTML-escaped if it goes into HTML.
+
+        Returns:
+            ``text``, isolated if this language is written right to left.
+        """
+        return f"{LRI}{text}{PDI}" if self.rtl else text
+
+    def align(self, text: str) -> str:
+        """Lay every line of a message out in this language's direction.
+
+        Telegram gives each line the direction of its first strong character, so in Arabic a
+        line starting with a phone number or a service name ("📱 +601…", "Telegram · …")
+        would be laid out left to right. For right-to-left languages every line of the bot's
+        own text is started with `RLM`; lines of a ``<blockquote>`` or ``<pre>`` (an SMS as
+        received, whose direction is its own) are left alone. For the others the text is
+        returned unchanged, so every screen can go through it.
+
+        Args:
+            text: Message text in Telegram HTML.
+
+        Returns:
+            ``text``, its own lines starting with `RLM` if this language is right to left.
+        """
+        if not self.rtl:
+            return text
+        lines, quoted = [], 0
+        for line in text.split("\n"):
+            lines.append(line if quoted or _QUOTE_OPEN.match(line) else RLM + line)
+            quoted += len(_QUOTE_OPEN.findall(line)) - len(_QUOTE_CLOSE.findall(line))
+        return "\n".join(lines)
 
     def money(self, cents: int) -> str:
-        """Format an amount of US cents as currency, e.g. ``$12.00`` or ``12,00 $``."""
-        return format_currency(Decimal(cents) / 100, CURRENCY, locale=self.locale)
+        """Format an amount of US cents as currency, e.g. ``$12.00`` or ``12,00 $``.
+
+        In right-to-left languages the amount is isolated like `ltr` values. CLDR's patterns
+        for them carry a direction mark of their own (Arabic's ``RLM 12.00 US$``, Persian's
+        ``LRM $ 12.00``) but that is not enough in running text: laid out right to left,
+        Arabic's shows as ``$US 12.00``, and either one's digits join a number next to it (the
+        stock in a country button). Isolated left to right, the amount reads as CLDR writes it.
+        Do not wrap the result in `ltr` again.
+        """
+        return self.ltr(format_currency(Decimal(cents) / 100, CURRENCY, locale=self.locale))
 
     def number(self, n: int) -> str:
         """Format an integer with the locale's digit grouping, e.g. ``1,234`` or ``1 234``."""

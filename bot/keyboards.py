@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from math import ceil
 
-from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot import callbacks as cb
-from bot.i18n import LANGUAGES, Translator
+from bot.i18n import LANGUAGES, Translator, label_width
 
 SERVICES_PER_PAGE = 12
 COUNTRIES_PER_PAGE = 8
 _SERVICE_COLUMNS = 2
+
+ROW_WIDTH = 30
+"""Columns (see `bot.i18n.label_width`) a phone shows uncut across one keyboard row."""
+
+_LANGUAGE_COLUMNS = 3
+_TICK = "✓ "
 
 Rows = list[list[InlineKeyboardButton]]
 
@@ -45,7 +51,14 @@ def _nav_row(
     return row
 
 
-def services(t: Translator, items: Sequence[tuple[str, str]], page: int) -> InlineKeyboardMarkup:
+def open_app(t: Translator, url: str) -> InlineKeyboardButton:
+    """Opens the Mini App (private chats only, as Telegram requires)."""
+    return InlineKeyboardButton(t._("📱 Open the app"), web_app=WebAppInfo(url))
+
+
+def services(
+    t: Translator, items: Sequence[tuple[str, str]], page: int, app_url: str | None = None
+) -> InlineKeyboardMarkup:
     """A page of services (``(code, label)`` pairs), two columns, with paging and Cancel."""
     start = page * SERVICES_PER_PAGE
     chunk = [
@@ -56,6 +69,8 @@ def services(t: Translator, items: Sequence[tuple[str, str]], page: int) -> Inli
     pages = page_count(len(items), SERVICES_PER_PAGE)
     if pages > 1:
         rows.append(_nav_row(page, pages, cb.ServicePage))
+    if app_url is not None:
+        rows.append([open_app(t, app_url)])
     rows.append([button(t._("Cancel"), cb.Menu("back"))])
     return InlineKeyboardMarkup(rows)
 
@@ -154,27 +169,42 @@ def history(
 
 
 def languages(current: str) -> InlineKeyboardMarkup:
-    """Each language named in itself; the current one ticked."""
-    rows = [
-        [button(("✓ " if code == current else "") + name, cb.SetLanguage(code))]
-        for code, name in LANGUAGES.items()
-    ]
+    """Every language named in itself, on one page; the current one ticked.
+
+    One page, because someone who cannot read the current language must still see their own
+    (21 buttons are well within Telegram's 100). Languages fill rows of up to three in
+    `LANGUAGES` order while each label fits its share of the row: Telegram gives the buttons
+    of a row equal widths, so a row of ``n`` holds labels of at most ``ROW_WIDTH / n``
+    columns. Widths are measured with the tick, so the layout does not move with the choice.
+    """
+    rows: Rows = []
+    widest = 0  # the widest label of the last row
+    for code, name in LANGUAGES.items():
+        width = label_width(_TICK + name)
+        fits = bool(rows) and len(rows[-1]) < _LANGUAGE_COLUMNS
+        if fits and max(widest, width) * (len(rows[-1]) + 1) <= ROW_WIDTH:
+            widest = max(widest, width)
+        else:
+            rows.append([])
+            widest = width
+        rows[-1].append(button((_TICK if code == current else "") + name, cb.SetLanguage(code)))
     return InlineKeyboardMarkup(rows)
 
 
-def main_menu(t: Translator, linked: bool) -> InlineKeyboardMarkup:
-    """The /start menu."""
+def main_menu(t: Translator, linked: bool, app_url: str | None = None) -> InlineKeyboardMarkup:
+    """The /start menu (with the Mini App's button when there is one)."""
     if not linked:
         return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.Menu("link"))]])
-    return InlineKeyboardMarkup(
+    rows: Rows = [
+        [button(t._("Buy a number"), cb.Menu("buy"))],
         [
-            [button(t._("Buy a number"), cb.Menu("buy"))],
-            [
-                button(t._("My orders"), cb.Menu("orders")),
-                button(t._("Balance"), cb.Menu("balance")),
-            ],
-        ]
-    )
+            button(t._("My orders"), cb.Menu("orders")),
+            button(t._("Balance"), cb.Menu("balance")),
+        ],
+    ]
+    if app_url is not None:
+        rows.append([open_app(t, app_url)])
+    return InlineKeyboardMarkup(rows)
 
 
 def unlink(t: Translator) -> InlineKeyboardMarkup:

@@ -33,6 +33,7 @@ from telegram.ext import ExtBot
 from bot import views
 from bot.api import Sms
 from bot.i18n import Translator, get_translator
+from bot.metrics import Metrics
 from bot.ratelimit import BACKGROUND
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt, describe
@@ -64,6 +65,7 @@ class TelegramNotifier:
     Args:
         bot: The application's bot (its rate limiter must be a
             :class:`bot.ratelimit.ChatRateLimiter`, which understands ``BACKGROUND``).
+        metrics: Codes delivered and their code-to-chat latency.
         clock: Wall clock (UTC) for card retry times.
     """
 
@@ -71,12 +73,14 @@ class TelegramNotifier:
         self,
         bot: ExtBot[Any],
         store: Store,
+        metrics: Metrics,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         card_retry: timedelta = CARD_RETRY,
     ) -> None:
         self._bot = bot
         self._store = store
+        self._metrics = metrics
         self._clock = clock
         self._card_retry = card_retry
         self._card_locks: dict[str, asyncio.Lock] = {}
@@ -150,7 +154,13 @@ class TelegramNotifier:
 
     async def push_code(self, order: StoredOrder, sms: Sms) -> Outcome[int] | None:
         outcome = await self.send(order.user_id, lambda t: views.code_message(t, order, sms))
-        return Sent(outcome.value[0].message_id) if isinstance(outcome, Sent) else outcome
+        if not isinstance(outcome, Sent):
+            return outcome
+        self._metrics.codes_delivered.inc()
+        if sms.received_at is not None:
+            delay = (self._clock() - sms.received_at).total_seconds()
+            self._metrics.code_latency.observe(max(0.0, delay))
+        return Sent(outcome.value[0].message_id)
 
     async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
         outcome = await self.send(order.user_id, lambda t: views.order_ended(t, order))

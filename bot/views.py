@@ -83,7 +83,9 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
 # -- start, help, link ---------------------------------------------------------------------
 
 
-def welcome(t: Translator, name: str, account: Account | None) -> Screen:
+def welcome(
+    t: Translator, name: str, account: Account | None, app_url: str | None = None
+) -> Screen:
     """/start: greeting, and how to link a key when none is linked."""
     greeting = t._(
         "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
@@ -100,7 +102,7 @@ def welcome(t: Translator, name: str, account: Account | None) -> Screen:
     linked = t._("Linked account: <b>{name}</b> · balance {balance}.").format(
         name=esc(account.display_name or account.id), balance=t.money(account.balance_cents)
     )
-    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, linked=True))
+    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, True, app_url))
 
 
 def help_text(t: Translator, commands: list[tuple[str, str]]) -> Screen:
@@ -192,7 +194,13 @@ def key_revoked(t: Translator) -> Screen:
 # -- buying ----------------------------------------------------------------------------------
 
 
-def services(t: Translator, items: list[Service], page: int, query: str | None) -> Screen:
+def services(
+    t: Translator,
+    items: list[Service],
+    page: int,
+    query: str | None,
+    app_url: str | None = None,
+) -> Screen:
     """A page of services, optionally filtered by what the user typed."""
     page = keyboards.clamp_page(page, len(items), keyboards.SERVICES_PER_PAGE)
     if query and not items:
@@ -202,7 +210,7 @@ def services(t: Translator, items: list[Service], page: int, query: str | None) 
     else:
         text = t._("Choose a service, or type part of its name to search:")
     labels = [(s.code, s.name) for s in items]
-    return Screen(text, keyboards.services(t, labels, page))
+    return Screen(text, keyboards.services(t, labels, page, app_url))
 
 
 def countries(
@@ -264,6 +272,11 @@ def confirmation(
         lines.append(t._("Not enough balance: top up on jiema.my, then come back."))
     markup = keyboards.confirm(t, service.code, token if affordable else None)
     return Screen("\n".join(lines), markup)
+
+
+def service_gone(t: Translator) -> str:
+    """Callback answer (or message) when the API no longer lists the service."""
+    return t._("This service isn't available any more.")
 
 
 def offer_gone(t: Translator) -> str:
@@ -468,6 +481,16 @@ def sorry(t: Translator) -> Screen:
         t._(
             "Sorry, something went wrong on my side. Your orders and codes are safe; "
             "please try again, or /help."
+        )
+    )
+
+
+def unavailable(t: Translator) -> Screen:
+    """The bot's database is out of reach (disk full, connection lost): nothing was done."""
+    return Screen(
+        t._(
+            "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
+            "your orders and codes are safe."
         )
     )
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.vault import generate_secret
 
 TOKEN = "123456:AAE-secret-token"
+SECRET = generate_secret()
 
 
 def test_defaults() -> None:
@@ -35,7 +37,7 @@ def test_everything_can_be_set() -> None:
             "TELEGRAM_API_URL": "http://127.0.0.1:8081/",
             "JIEMA_API_URL": "http://127.0.0.1:9000/api/",
             "BOT_DATA_DIR": "/var/lib/bot",
-            "BOT_SECRET_KEY": "k" * 43,
+            "BOT_SECRET_KEY": SECRET,
             "POLL_INTERVAL": "4.5",
             "JIEMA_TIMEOUT": "2",
             "TELEGRAM_TIMEOUT": "3.5",
@@ -64,6 +66,22 @@ def test_everything_can_be_set() -> None:
         ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
         ({"TELEGRAM_TIMEOUT": "0"}, "TELEGRAM_TIMEOUT must be between"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"HTTP_LISTEN": "8080"}, "HTTP_LISTEN must be host:port"),
+        ({"BOT_SECRET_KEY": "too-short"}, "BOT_SECRET_KEY is not usable"),
+        ({"HTTP_LISTEN": "0.0.0.0:http"}, "HTTP_LISTEN must be host:port"),
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL must be a postgresql:// URL"),
+        (
+            {"DATABASE_URL": "postgresql://u:p@h/db"},
+            "BOT_SECRET_KEY is required with DATABASE_URL",
+        ),
+        ({"WEBHOOK_URL": "https://bot.example/hook"}, "WEBHOOK_SECRET is required"),
+        (
+            {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "no spaces"},
+            "WEBHOOK_SECRET must be 1-256 characters",
+        ),
+        ({"WEBHOOK_URL": "bot.example/hook", "WEBHOOK_SECRET": "s"}, "WEBHOOK_URL must be"),
+        ({"WEBAPP_URL": "http://bot.example/app/"}, "WEBAPP_URL must be an https URL"),
+        ({"WEBAPP_URL": "ftp://127.0.0.1/app/"}, "WEBAPP_URL must be an https URL"),
     ],
 )
 def test_a_bad_variable_is_named(env: dict[str, str], named: str) -> None:
@@ -73,9 +91,50 @@ def test_a_bad_variable_is_named(env: dict[str, str], named: str) -> None:
 
 
 def test_secrets_never_show_in_repr() -> None:
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_SECRET_KEY": "s" * 43})
-    assert TOKEN not in repr(settings)
-    assert "s" * 43 not in repr(settings)
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_SECRET_KEY": SECRET,
+            "DATABASE_URL": "postgresql://bot:pg-password@db/bot",
+            "WEBHOOK_URL": "https://bot.example/hook",
+            "WEBHOOK_SECRET": "hook-secret",
+        }
+    )
+    for secret in (TOKEN, SECRET, "pg-password", "hook-secret"):
+        assert secret not in repr(settings)
+
+
+def test_deployment_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_SECRET_KEY": SECRET,
+            "DATABASE_URL": "postgresql://bot:pw@db:5432/bot",
+            "WEBHOOK_URL": "https://bot.example/telegram/webhook",
+            "WEBHOOK_SECRET": "A-z_09",
+            "HTTP_LISTEN": "10.0.0.5:9000",
+        }
+    )
+    assert settings.database_url == "postgresql://bot:pw@db:5432/bot"
+    assert settings.webhook_path == "/telegram/webhook"
+    assert (settings.http_host, settings.http_port) == ("10.0.0.5", 9000)
+    defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert (defaults.database_url, defaults.webhook_url, defaults.webhook_path) == (None,) * 3
+    assert (defaults.http_host, defaults.http_port) == ("127.0.0.1", 8080)
+    assert defaults.webapp_url is None
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://bot.example/app", "https://bot.example/app/"),
+        ("http://127.0.0.1:8081/app/", "http://127.0.0.1:8081/app/"),
+        ("http://localhost:8081/app/", "http://localhost:8081/app/"),
+    ],
+)
+def test_the_mini_app_url_is_https_or_loopback(given: str, kept: str) -> None:
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "WEBAPP_URL": given})
+    assert settings.webapp_url == kept
 
 
 def test_the_command_refuses_to_start_without_a_token(tmp_path: Path) -> None:

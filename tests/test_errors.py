@@ -10,8 +10,8 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from bot.context import BotData, Context
+from bot.fakebotapi import FakeBotApi
 from bot.handlers import common
-from tests.e2e.fakebotapi import FakeBotApi
 
 KEY = "jm_" + "S3cr3t" * 7
 

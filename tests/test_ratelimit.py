@@ -11,9 +11,9 @@ from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.fakebotapi import FakeBotApi
 from bot.ratelimit import BACKGROUND, ChatRateLimiter
 from tests.chaos.proxy import ChaosProxy, Fault
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import eventually
 
 

@@ -9,9 +9,9 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.fakebotapi import FakeBotApi
 from bot.startup import TokenRefusedError, wait_for_telegram
 from tests.chaos.proxy import ChaosProxy, Fault
-from tests.e2e.fakebotapi import FakeBotApi
 
 
 @pytest.fixture

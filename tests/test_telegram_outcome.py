@@ -11,9 +11,9 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
+from bot.fakebotapi import FakeBotApi
 from bot.telegram_outcome import Refused, RetryLater, Sent, Unknown, attempt, classify
 from tests.chaos.proxy import ChaosProxy, Fault
-from tests.e2e.fakebotapi import FakeBotApi
 
 
 @pytest.fixture

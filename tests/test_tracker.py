@@ -15,12 +15,13 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.api import Order, Sms
+from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
+from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.ratelimit import ChatRateLimiter
 from bot.store import Store, StoredOrder
 from bot.tracker import OrderTracker
 from tests.chaos.proxy import ChaosProxy, Fault
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from tests.e2e.harness import eventually
 
 ALICE, BOB = 1001, 2002
@@ -81,7 +82,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             rate_limiter=limiter,
         )
         clock = Clock()
-        notifier = TelegramNotifier(bot, store, clock=clock)
+        notifier = TelegramNotifier(bot, store, Metrics(), clock=clock)
         tracker = OrderTracker(store, notifier, replica="r1", send_timeout=0.5, clock=clock)
         for user_id in (ALICE, BOB):
             telegram.user(user_id, first_name=f"U{user_id}").chat.started = True
@@ -231,7 +232,7 @@ async def test_a_final_notice_is_told_once_across_replicas(world: World, tmp_pat
     try:
         other = OrderTracker(
             other_store,
-            TelegramNotifier(world.bot, other_store, clock=world.clock),
+            TelegramNotifier(world.bot, other_store, Metrics(), clock=world.clock),
             replica="r2",
             clock=world.clock,
         )

@@ -10,10 +10,10 @@ from telegram.constants import MessageLimit
 from bot import views
 from bot.api import Account, Service, Sms
 from bot.api import errors as api_errors
+from bot.fakebotapi import parse_html
 from bot.i18n import LANGUAGES, get_translator
 from bot.services.catalog import Offer
 from bot.store import StoredOrder
-from tests.e2e.fakebotapi import parse_html
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOSTILE = '<b>x</b> & <a href="y">z</a> &amp; <tg-spoiler>'

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+_ORDER_ID = re.compile(r"v1/orders/[^/]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,9 @@ class JiemaClient:
         timeout: httpx timeout for every request.
         transport: Optional httpx transport (tests use the real sandbox instead).
         sleep: Awaitable sleep used between retries (injectable for tests).
+        observe: Called after every request with its method, endpoint template
+            (``v1/orders/:id``) and HTTP status, or the exception's name when none came back
+            (metrics; it never sees the key).
     """
 
     def __init__(
@@ -101,7 +106,9 @@ class JiemaClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observe: Callable[[str, str, str], None] | None = None,
     ) -> None:
+        self._observe = observe
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             timeout=timeout,
@@ -242,10 +249,17 @@ class JiemaClient:
             try:
                 response = await self._http.request(method, path, headers=headers, **kwargs)
             except httpx.TimeoutException:
+                self._observed(method, path, "timeout")
                 raise ApiTimeoutError(f"{method} {path} timed out") from None
             except httpx.TransportError as exc:
+                self._observed(method, path, type(exc).__name__)
                 raise TransportError(f"{method} {path} failed: {type(exc).__name__}") from None
+        self._observed(method, path, str(response.status_code))
         return _unwrap(response)
+
+    def _observed(self, method: str, path: str, status: str) -> None:
+        if self._observe is not None:
+            self._observe(method, _ORDER_ID.sub("v1/orders/:id", path.partition("?")[0]), status)
 
 
 def _retryable(exc: JiemaError) -> bool:

@@ -12,20 +12,23 @@ from bot.handlers import buy, common, link, membership, orders, start
 def register(application: Application) -> None:
     """Add every handler.
 
-    Group -1 guards every update (private chats only, loads the profile). Group 0 is the buy
-    conversation, whose steps stop further processing. Group 1 holds everything else, first
-    match wins, ending with answers for buttons and messages nobody wanted.
+    Group -1 guards every update (private chats only, loads the profile and chat state).
+    Group 0 holds everything else, first match wins: commands and buttons of each flow, a
+    pasted key, typed text routed by the chat state, and answers for buttons and messages
+    nobody wanted.
     """
     application.add_handler(TypeHandler(Update, common.guard), group=-1)
-    application.add_handler(buy.conversation(), group=0)
+    text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     for handler in (
+        *buy.handlers(),
         *start.handlers(),
         *link.handlers(),
         *orders.handlers(),
         *membership.handlers(),
+        MessageHandler(text, buy.typed),
         CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(filters.ALL, common.unknown_input),
     ):
-        application.add_handler(handler, group=1)
+        application.add_handler(handler, group=0)
     application.add_error_handler(common.on_error)

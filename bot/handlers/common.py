@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import CallbackQueryLimit, ChatType
@@ -15,8 +17,9 @@ from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError
 from bot.context import Context
-from bot.i18n import negotiate
 from bot.services.accounts import NotLinkedError
+from bot.store import StoreUnavailableError
+from bot.updates import update_kind
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,8 @@ async def guard(update: Update, context: Context) -> None:
     """Runs first for every update: private chats only, and load the user's profile.
 
     In a group the bot answers commands with a pointer to the private chat, warns about a
-    pasted key, and handles nothing else.
+    pasted key, and handles nothing else. A command ends any flow in progress (what typed
+    text meant), except /buy, which starts one.
     """
     chat, user = update.effective_chat, update.effective_user
     if chat is not None and chat.type != ChatType.PRIVATE:
@@ -40,18 +44,26 @@ async def guard(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
     if user is None:
         raise ApplicationHandlerStop
-    store = context.services.store
-    profile = await store.ensure_user(user.id, negotiate(user.language_code))
-    if not profile.chat_active and update.effective_message is not None:
-        await store.set_chat_active(user.id, True)
-        profile = await store.get_user(user.id) or profile
-    context.profile = profile
+    users = context.services.users
+    context.profile = await users.enter(
+        user.id, user.language_code, writes=update.effective_message is not None
+    )
+    text = update.message.text if update.message else None
+    if text and text.startswith("/") and context.dialog.get("mode"):
+        await remember(context, {k: v for k, v in context.dialog.items() if k != "mode"})
+
+
+async def remember(context: Context, dialog: dict[str, Any]) -> None:
+    """Save the user's chat state when it changed (read again with the next update)."""
+    if context.profile is not None and dialog != context.dialog:
+        await context.services.users.save_dialog(context.user_id, dialog)
+        context.profile = replace(context.profile, dialog=dialog)
 
 
 async def _refuse_group(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is not None:
-        context.profile = await context.services.store.get_user(user.id)
+        context.profile = await context.services.users.get(user.id)
     t = context.t
     if update.callback_query is not None:
         await answer(update.callback_query, views.private_only(t).text[:150])
@@ -167,6 +179,12 @@ async def explain(update: Update, context: Context, error: BaseException) -> boo
     if isinstance(error, JiemaError):
         await api_failed(update, context, error)
         return True
+    if isinstance(error, StoreUnavailableError):
+        if update.callback_query is not None:
+            await answer(update.callback_query, views.unavailable(context.t).text, alert=True)
+        else:
+            await reply(update, views.unavailable(context.t))
+        return True
     return False
 
 
@@ -177,8 +195,12 @@ async def on_error(update: object, context: Context) -> None:
         update.effective_user.id if isinstance(update, Update) and update.effective_user else None
     )
     kind = type(error).__name__
+    if context.bot_data.attached:
+        context.services.metrics.updates.labels(update_kind(update), "error").inc()
     if isinstance(error, JiemaError | NotLinkedError):
         log.info("user %s: %s", user_id, kind)
+    elif isinstance(error, StoreUnavailableError):
+        log.warning("user %s: database unavailable (%s)", user_id, error)
     else:
         log.error("unhandled %s for user %s", kind, user_id, exc_info=error)
     if not isinstance(update, Update) or error is None:

@@ -19,12 +19,9 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot import views
-from bot.api import ApiKey
-from bot.api.errors import AuthError, ForbiddenError, JiemaError
 from bot.context import Context
 from bot.handlers.common import (
     answer,
-    api_failed,
     callback_is,
     callback_of,
     edit,
@@ -32,6 +29,7 @@ from bot.handlers.common import (
     parsed,
     reply,
 )
+from bot.services.accounts import ConfirmUnlink, KeyRefused, NotAKey, NothingLinked
 
 
 async def _delete(message: Message) -> bool:
@@ -44,21 +42,15 @@ async def _delete(message: Message) -> bool:
 async def link_key(update: Update, context: Context, text: str) -> None:
     """Delete the message, then validate and store the key."""
     message = update.effective_message
-    assert message is not None and update.effective_user is not None
+    assert message is not None
     deleted = await _delete(message) if looks_like_key(message.text) else True
-    key = ApiKey.parse(text)
-    if key is None:
+    outcome = await context.services.accounts.link(context.user_id, text)
+    if isinstance(outcome, NotAKey):
         await reply(update, views.not_a_key(context.t))
-        return
-    try:
-        account = await context.services.accounts.link(update.effective_user.id, key)
-    except (AuthError, ForbiddenError):
+    elif isinstance(outcome, KeyRefused):
         await reply(update, views.key_refused(context.t))
-        return
-    except JiemaError as exc:
-        await api_failed(update, context, exc)
-        return
-    await reply(update, views.linked(context.t, account, deleted))
+    else:
+        await reply(update, views.linked(context.t, outcome.account, deleted))
 
 
 async def start_link(update: Update, context: Context) -> None:
@@ -78,29 +70,27 @@ async def pasted_key(update: Update, context: Context) -> None:
 
 
 async def unlink(update: Update, context: Context) -> None:
-    """Erase the key; with active orders, ask first (they stop being watched)."""
-    user_id = update.effective_user.id  # type: ignore[union-attr]
-    if context.profile is None or not context.profile.has_key:
-        await reply(update, views.not_linked(context.t))
-        return
-    active = await context.services.store.active_orders_for_user(user_id)
-    if active:
-        await reply(update, views.unlink_confirm(context.t, len(active)))
-        return
-    await context.services.accounts.unlink(user_id)
-    await reply(update, views.unlinked(context.t))
-
-
-async def unlink_answer(update: Update, context: Context) -> None:
+    """``/unlink`` or its confirmation: erase the key; with active orders, ask first."""
     choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.Unlink) and query is not None
-    await answer(query)
-    if choice.confirmed:
-        await context.services.accounts.unlink(query.from_user.id)
-        await edit(query, views.unlinked(context.t))
+    if query is not None:
+        await answer(query)
+    if isinstance(choice, cb.Unlink) and not choice.confirmed:
+        if query is not None:
+            await edit(query, views.kept_key(context.t))
+        return
+    confirmed = isinstance(choice, cb.Unlink) and choice.confirmed
+    outcome = await context.services.accounts.unlink(context.user_id, confirmed=confirmed)
+    if isinstance(outcome, NothingLinked):
+        screen = views.not_linked(context.t)
+    elif isinstance(outcome, ConfirmUnlink):
+        screen = views.unlink_confirm(context.t, outcome.active_orders)
     else:
-        await edit(query, views.kept_key(context.t))
+        screen = views.unlinked(context.t)
+    if query is not None:
+        await edit(query, screen)
+    else:
+        await reply(update, screen)
 
 
 def handlers() -> list[BaseHandler]:
@@ -108,6 +98,6 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("link", start_link),
         CallbackQueryHandler(start_link, pattern=callback_is(cb.Menu("link"))),
         CommandHandler("unlink", unlink),
-        CallbackQueryHandler(unlink_answer, pattern=callback_of(cb.Unlink)),
+        CallbackQueryHandler(unlink, pattern=callback_of(cb.Unlink)),
         MessageHandler(filters.TEXT & filters.Regex(r"^\s*jm_\S+\s*$"), pasted_key),
     ]

@@ -17,7 +17,7 @@ async def membership_changed(update: Update, context: Context) -> None:
     if change is None:
         return
     active = change.new_chat_member.status not in (ChatMember.BANNED, ChatMember.LEFT)
-    await context.services.store.set_chat_active(change.from_user.id, active)
+    await context.services.users.set_reachable(change.from_user.id, active)
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:

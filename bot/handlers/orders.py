@@ -7,34 +7,47 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
-from bot.api.errors import JiemaError, NotFoundError
 from bot.context import Context
-from bot.handlers.common import answer, api_failed, callback_is, callback_of, edit, parsed, reply
-from bot.services.accounts import NotLinkedError
-from bot.services.orders import NotYoursError
+from bot.handlers.common import (
+    answer,
+    api_failed,
+    callback_is,
+    callback_of,
+    edit,
+    parsed,
+    remember,
+    reply,
+)
+from bot.services.orders import Acted, Action, ActionRefused
 
 HISTORY_PAGE_SIZE = 5
 
+_ACTIONS = {
+    cb.OrderAction.VIEW: Action.VIEW,
+    cb.OrderAction.CANCEL: Action.CANCEL,
+    cb.OrderAction.NEXT_SMS: Action.NEXT_SMS,
+}
+
 
 async def history(update: Update, context: Context) -> None:
-    """``/orders`` (page 0) or a page turn. API cursors stay in user_data, not in buttons."""
+    """``/orders`` (page 0) or a page turn. API cursors stay in the chat state, not buttons."""
     query = update.callback_query
     choice = parsed(update)
     page = choice.page if isinstance(choice, cb.HistoryPage) else 0
-    data = context.user_data
-    assert data is not None and update.effective_user is not None
-    cursors: list[str | None] = data.get("history_cursors") or [None]
+    dialog = context.dialog
+    cursors: list[str | None] = dialog.get("history_cursors") or [None]
     if page >= len(cursors):
         page = 0
     if query:
         await answer(query)
-    user_id = update.effective_user.id
-    result = await context.services.orders.history(user_id, cursors[page], HISTORY_PAGE_SIZE)
-    data["history_cursors"] = [*cursors[: page + 1], result.next_cursor]
-    key = await context.services.accounts.key_for(user_id)
-    names = {s.code: s.name for s in await context.services.catalog.services(key)}
+    result = await context.services.orders.history(
+        context.user_id, cursors[page], HISTORY_PAGE_SIZE
+    )
+    await remember(
+        context, {**dialog, "history_cursors": [*cursors[: page + 1], result.next_cursor]}
+    )
     screen = views.history(
-        context.t, list(result.items), names, page, has_next=result.next_cursor is not None
+        context.t, result.orders, result.names, page, has_next=result.next_cursor is not None
     )
     if query and isinstance(choice, cb.HistoryPage):
         await edit(query, screen)
@@ -47,60 +60,28 @@ async def order_button(update: Update, context: Context) -> None:
     choice = parsed(update)
     query = update.callback_query
     assert isinstance(choice, cb.OrderButton) and query is not None
-    user_id = query.from_user.id
     services = context.services
     t = context.t
-    try:
-        if choice.action is cb.OrderAction.CANCEL:
-            stored, fresh = await services.orders.cancel(user_id, choice.order_id)
-            note = views.cancelled(t, stored)
-        elif choice.action is cb.OrderAction.NEXT_SMS:
-            stored, fresh = await services.orders.next_sms(user_id, choice.order_id)
-            note = views.waiting_again(t)
-        else:
-            stored, fresh = await services.orders.fetch(user_id, choice.order_id)
-            note = None
-    except NotYoursError:
-        await _open_unknown(update, context, choice.order_id)
+    outcome = await services.orders.act(context.user_id, choice.order_id, _ACTIONS[choice.action])
+    if isinstance(outcome, ActionRefused):
+        await api_failed(update, context, outcome.error)
         return
-    except JiemaError as exc:
-        await api_failed(update, context, exc)
-        if choice.action is not cb.OrderAction.VIEW:
-            await _refresh_quietly(context, user_id, choice.order_id)
+    if not isinstance(outcome, Acted):
+        await answer(query, views.not_your_order(t), alert=True)
         return
-    on_card = isinstance(query.message, Message) and (
-        query.message.message_id == stored.card_message_id
-    )
-    # Answer first: redrawing waits behind Telegram's pacing, the spinner should not.
+    order = outcome.order
+    if outcome.action is Action.CANCEL:
+        note: str | None = views.cancelled(t, order)
+    elif outcome.action is Action.NEXT_SMS:
+        note = views.waiting_again(t)
+    else:
+        note = None
     await answer(query, note)
-    updated = await services.tracker.observe(
-        stored, fresh, user_ended=choice.action is cb.OrderAction.CANCEL
+    on_card = isinstance(query.message, Message) and (
+        query.message.message_id == order.card_message_id
     )
-    if not on_card:
-        await services.notifier.post_card(updated)
-
-
-async def _refresh_quietly(context: Context, user_id: int, order_id: str) -> None:
-    """After a refused action the card may be stale (e.g. an SMS arrived): redraw it."""
-    try:
-        stored, fresh = await context.services.orders.fetch(user_id, order_id)
-    except (JiemaError, NotYoursError, NotLinkedError):
-        return
-    await context.services.tracker.observe(stored, fresh)
-
-
-async def _open_unknown(update: Update, context: Context, order_id: str) -> None:
-    """An order the bot does not track: adopt it if the API says it is this user's."""
-    query = update.callback_query
-    assert query is not None
-    services = context.services
-    try:
-        stored = await services.orders.adopt(query.from_user.id, order_id)
-    except (NotFoundError, NotLinkedError):
-        await answer(query, views.not_your_order(context.t), alert=True)
-        return
-    await answer(query)
-    await services.notifier.post_card(stored)
+    if outcome.adopted or not on_card:
+        await services.notifier.post_card(order)
 
 
 def handlers() -> list[BaseHandler]:
@@ -108,5 +89,11 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("orders", history),
         CallbackQueryHandler(history, pattern=callback_of(cb.HistoryPage)),
         CallbackQueryHandler(history, pattern=callback_is(cb.Menu("orders"))),
-        CallbackQueryHandler(order_button, pattern=callback_of(cb.OrderButton)),
+        CallbackQueryHandler(
+            order_button,
+            pattern=lambda d: (
+                isinstance(o := cb.parse(str(d)), cb.OrderButton)
+                and o.action is not cb.OrderAction.BUY_AGAIN
+            ),
+        ),
     ]

@@ -11,10 +11,10 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError
-from bot.commands import command_list
+from bot.commands import command_list, set_menu_button
 from bot.context import Context
 from bot.handlers.common import answer, callback_is, callback_of, edit, parsed, reply
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import get_translator
 from bot.services.accounts import NotLinkedError
 
 
@@ -25,10 +25,12 @@ async def start(update: Update, context: Context) -> None:
     account = None
     if context.profile and context.profile.has_key and not context.profile.key_revoked:
         try:
-            account = await context.services.accounts.account(context.profile.telegram_id)
+            account = await context.services.accounts.account(context.user_id)
         except (JiemaError, NotLinkedError):
             account = None
-    await reply(update, views.welcome(context.t, name, account))
+    await reply(
+        update, views.welcome(context.t, name, account, context.services.settings.webapp_url)
+    )
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -39,8 +41,7 @@ async def balance(update: Update, context: Context) -> None:
     """Fresh balance from the API, formatted for the user's locale."""
     if update.callback_query:
         await answer(update.callback_query)
-    user_id = update.effective_user.id  # type: ignore[union-attr]
-    account = await context.services.accounts.account(user_id)
+    account = await context.services.accounts.account(context.user_id)
     await reply(update, views.balance(context.t, account))
 
 
@@ -53,14 +54,14 @@ async def set_language(update: Update, context: Context) -> None:
     choice = parsed(update)
     query = update.callback_query
     assert isinstance(choice, cb.SetLanguage) and query is not None
-    if choice.language not in LANGUAGES:
+    user_id = context.user_id
+    if not await context.services.users.set_language(user_id, choice.language):
         await answer(query, context.t._("This button no longer works."))
         return
-    user_id = query.from_user.id
-    await context.services.store.set_language(user_id, choice.language)
     t = get_translator(choice.language)
     await answer(query)
     await edit(query, views.language_set(t))
+    await set_menu_button(context.bot, context.services.settings.webapp_url, t, user_id)
     with suppress(TelegramError):  # the menu is a convenience; the language itself is saved
         await context.bot.set_my_commands(
             [BotCommand(name, text) for name, text in command_list(t)],

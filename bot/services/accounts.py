@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.api import Account, ApiKey, JiemaClient
+from bot.api.errors import AuthError, ForbiddenError
 from bot.store import Store
 from bot.vault import KeyVault, VaultError
 
@@ -15,61 +17,119 @@ class NotLinkedError(Exception):
     """The user has no API key linked (or it was found revoked)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """The key was accepted by the API and stored (encrypted)."""
+
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class NotAKey:
+    """The text is not shaped like a jiema key; nothing was sent anywhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRefused:
+    """The API refused the key (revoked, mistyped, banned account); nothing stored."""
+
+
+LinkOutcome = Linked | NotAKey | KeyRefused
+
+
+@dataclass(frozen=True, slots=True)
+class Unlinked:
+    """The key is erased."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmUnlink:
+    """Orders are still watched: ask before erasing the key (they would stop being polled)."""
+
+    active_orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class NothingLinked:
+    """There was no key to unlink."""
+
+
+UnlinkOutcome = Unlinked | ConfirmUnlink | NothingLinked
+
+
 class AccountService:
     """Keys are validated against the API, stored encrypted, and decrypted on demand.
 
-    Decrypted keys are kept in memory per user so the poller and handlers do not decrypt on
-    every request; :meth:`unlink` and :meth:`link` keep that cache right.
+    Decrypted keys are cached per user *together with the ciphertext they came from*, and the
+    cache is only used while the database still holds that ciphertext. The database row is
+    read on every lookup, so a key unlinked or replaced on another replica is never used
+    here: the cache saves the decryption, never the check.
     """
 
     def __init__(self, api: JiemaClient, store: Store, vault: KeyVault) -> None:
         self._api = api
         self._store = store
         self._vault = vault
-        self._keys: dict[int, ApiKey] = {}
+        self._keys: dict[int, tuple[bytes, ApiKey]] = {}
 
-    async def link(self, user_id: int, key: ApiKey) -> Account:
-        """Validate ``key`` with ``GET /v1/account`` and store it for ``user_id``.
+    async def link(self, user_id: int, text: str) -> LinkOutcome:
+        """Validate the key in ``text`` with ``GET /v1/account`` and store it for ``user_id``.
 
         Raises:
-            bot.api.errors.JiemaError: the key was refused or the API failed; nothing stored.
+            bot.api.errors.JiemaError: the API failed (not a refusal); nothing stored.
         """
-        account = await self._api.account(key)
+        key = ApiKey.parse(text)
+        if key is None:
+            return NotAKey()
+        try:
+            account = await self._api.account(key)
+        except (AuthError, ForbiddenError):
+            return KeyRefused()
+        cipher = self._vault.encrypt(user_id, key.secret)
         await self._store.set_key(
-            user_id,
-            self._vault.encrypt(user_id, key.secret),
-            self._vault.fingerprint(key.secret),
-            account.display_name,
+            user_id, cipher, self._vault.fingerprint(key.secret), account.display_name
         )
-        self._keys[user_id] = key
-        return account
+        self._keys[user_id] = (cipher, key)
+        return Linked(account)
 
-    async def unlink(self, user_id: int) -> None:
-        """Forget the user's key."""
+    async def unlink(self, user_id: int, *, confirmed: bool = False) -> UnlinkOutcome:
+        """Forget the user's key; with active orders, only once ``confirmed``."""
+        user = await self._store.get_user(user_id)
+        if user is None or not user.has_key:
+            return NothingLinked()
+        if not confirmed:
+            active = await self._store.active_orders_for_user(user_id)
+            if active:
+                return ConfirmUnlink(len(active))
+        await self._forget(user_id)
+        return Unlinked()
+
+    async def _forget(self, user_id: int) -> None:
         await self._store.clear_key(user_id)
         self._keys.pop(user_id, None)
 
     async def key_for(self, user_id: int) -> ApiKey:
-        """The user's key.
+        """The user's key, as the database holds it now.
 
         Raises:
             NotLinkedError: no key is linked.
         """
-        key = self._keys.get(user_id)
-        if key is not None:
-            return key
         user = await self._store.get_user(user_id)
         if user is None or user.key_cipher is None:
+            self._keys.pop(user_id, None)
             raise NotLinkedError
+        cached = self._keys.get(user_id)
+        if cached is not None and cached[0] == user.key_cipher:
+            return cached[1]
         try:
             key = ApiKey(self._vault.decrypt(user_id, user.key_cipher))
         except VaultError:
             # The encryption secret changed (BOT_SECRET_KEY lost or replaced): the stored
             # key is unreadable for good, so forget it and let the user link it again.
             log.warning("stored key of user %s cannot be decrypted; unlinking it", user_id)
-            await self.unlink(user_id)
+            await self._forget(user_id)
             raise NotLinkedError from None
-        self._keys[user_id] = key
+        self._keys[user_id] = (user.key_cipher, key)
         return key
 
     def fingerprint(self, key: ApiKey) -> str:
@@ -77,5 +137,10 @@ class AccountService:
         return self._vault.fingerprint(key.secret)
 
     async def account(self, user_id: int) -> Account:
-        """The user's account (balance) read fresh from the API."""
+        """The user's account (balance) read fresh from the API.
+
+        Raises:
+            NotLinkedError: no key is linked.
+            bot.api.errors.JiemaError: the API failed.
+        """
         return await self._api.account(await self.key_for(user_id))

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.api import ApiKey, Country, JiemaClient, Service
+from bot.api import ApiKey, Country, JiemaClient, Price, Service
 
 _MAX_MEMO = 1024  # sorted views kept (one per distinct "recent" tuple, one per service)
 
@@ -24,7 +24,7 @@ POPULAR = ("tg", "wa", "go", "fb", "ig", "tw", "lf", "ds", "mm", "am", "oi", "vi
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A country where a service can be bought now."""
+    """A country's price and stock for a service (``count == 0``: sold out)."""
 
     country_id: int
     slug: str
@@ -109,29 +109,34 @@ class Catalog:
         """Countries by the API's numeric id."""
         return {country.id: country for country in await self._country_list(key)}
 
-    async def offers(self, key: ApiKey, service: str) -> list[Offer]:
-        """Countries with stock for ``service``, cheapest first."""
+    async def offers(self, key: ApiKey, service: str, *, sold_out: bool = False) -> list[Offer]:
+        """Countries for ``service``, cheapest first; with ``sold_out``, the countries without
+        stock follow (marked by ``count == 0``), cheapest first too."""
         prices = await self._cached(
             f"prices:{service}", "prices", lambda: self._api.prices(key, service)
         )
         country_list = await self._country_list(key)
         memo = self._offers.get(service)
-        if memo is not None and memo[0] is prices and memo[1] is country_list:
-            return list(memo[2])
+        if memo is None or memo[0] is not prices or memo[1] is not country_list:
+            memo = (prices, country_list, self._rank_offers(prices, country_list))
+            if len(self._offers) >= _MAX_MEMO:
+                self._offers.clear()
+            self._offers[service] = memo
+        ranked = memo[2]
+        return list(ranked) if sold_out else [o for o in ranked if o.count > 0]
+
+    @staticmethod
+    def _rank_offers(prices: list[Price], country_list: list[Country]) -> list[Offer]:
         countries = {country.id: country for country in country_list}
         offers = []
         for price in prices:
-            if price.count <= 0:
-                continue
             country = countries.get(price.country_id)
             slug = price.country_slug or (country.slug if country else "")
             name = country.name if country else slug.upper() or str(price.country_id)
-            offers.append(Offer(price.country_id, slug, name, price.price_cents, price.count))
-        offers.sort(key=lambda o: (o.price_cents, -o.count, o.name))
-        if len(self._offers) >= _MAX_MEMO:
-            self._offers.clear()
-        self._offers[service] = (prices, country_list, offers)
-        return list(offers)
+            count = max(0, price.count)
+            offers.append(Offer(price.country_id, slug, name, price.price_cents, count))
+        offers.sort(key=lambda o: (o.count <= 0, o.price_cents, -o.count, o.name))
+        return offers
 
     async def offer(self, key: ApiKey, service: str, country_id: int) -> Offer | None:
         """The current offer for one country, or None when it has no stock (or no such)."""

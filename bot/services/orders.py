@@ -1,81 +1,149 @@
 """Actions on an existing order: view, refresh, cancel, another SMS, history.
 
-Every action first loads the order from SQLite *for the person asking* (ownership is part of
-the query), so a forged or forwarded button can never act on someone else's order.
+Every action first loads the order from the database *for the person asking* (ownership is
+part of the query), so a forged or forwarded button can never act on someone else's order.
+What the API answers is applied by the tracker, the one place where codes are delivered.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 from bot.api import JiemaClient, Order, OrderPage
-from bot.api.errors import NotFoundError
-from bot.services.accounts import AccountService
+from bot.api.errors import JiemaError, NotFoundError
+from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog
 from bot.store import Store, StoredOrder
+from bot.tracker import OrderTracker
 
 
-class NotYoursError(Exception):
-    """The order does not exist for this user (unknown id, or another user's)."""
+class Action(StrEnum):
+    """What the user asks of an order."""
+
+    VIEW = "view"
+    CANCEL = "cancel"
+    NEXT_SMS = "next_sms"
+
+
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """The action went through; ``order`` is the order as it is now (card updated)."""
+
+    order: StoredOrder
+    action: Action
+    adopted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NotYours:
+    """No such order for this user (unknown id, or someone else's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRefused:
+    """The API refused (``CODE_RECEIVED``, ``ALREADY_CHANGED``, …) or failed.
+
+    ``order`` is the order re-read after the refusal when that worked (its card may have
+    been stale: an SMS arrived, say), else None.
+    """
+
+    error: JiemaError
+    order: StoredOrder | None
+
+
+ActOutcome = Acted | NotYours | ActionRefused
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One page of the user's orders as the API lists them, with service names."""
+
+    orders: list[Order]
+    names: dict[str, str]
+    next_cursor: str | None
 
 
 class OrderService:
-    """Thin use cases over the API; what changed is handed to the tracker by the caller."""
+    """Use cases over the API; reads are applied (and cards redrawn) by the tracker."""
 
     def __init__(
-        self, api: JiemaClient, store: Store, accounts: AccountService, catalog: Catalog
+        self,
+        api: JiemaClient,
+        store: Store,
+        accounts: AccountService,
+        catalog: Catalog,
+        tracker: OrderTracker,
     ) -> None:
         self._api = api
         self._store = store
         self._accounts = accounts
         self._catalog = catalog
+        self._tracker = tracker
 
-    async def get(self, user_id: int, order_id: str) -> StoredOrder:
-        """The user's order from SQLite.
+    async def get(self, user_id: int, order_id: str) -> StoredOrder | None:
+        """The user's order from the database, or None when it is not theirs."""
+        return await self._store.get_user_order(user_id, order_id)
 
-        Raises:
-            NotYoursError: unknown id or another user's order.
-        """
-        order = await self._store.get_user_order(user_id, order_id)
-        if order is None:
-            raise NotYoursError
-        return order
+    async def act(self, user_id: int, order_id: str, action: Action) -> ActOutcome:
+        """Do ``action`` on the user's order and apply the API's fresh view of it.
 
-    async def fetch(self, user_id: int, order_id: str) -> tuple[StoredOrder, Order]:
-        """The stored order and its fresh state from the API (which also syncs it)."""
-        stored = await self.get(user_id, order_id)
-        key = await self._accounts.key_for(user_id)
-        return stored, await self._api.order(key, order_id)
-
-    async def cancel(self, user_id: int, order_id: str) -> tuple[StoredOrder, Order]:
-        """Cancel for a refund; raises ``CodeReceivedError``/``AlreadyChangedError`` if not."""
-        stored = await self.get(user_id, order_id)
-        key = await self._accounts.key_for(user_id)
-        await self._api.cancel_order(key, order_id)
-        return stored, await self._api.order(key, order_id)
-
-    async def next_sms(self, user_id: int, order_id: str) -> tuple[StoredOrder, Order]:
-        """Ask for another SMS on the same number."""
-        stored = await self.get(user_id, order_id)
-        key = await self._accounts.key_for(user_id)
-        await self._api.next_sms(key, order_id)
-        return stored, await self._api.order(key, order_id)
-
-    async def history(self, user_id: int, cursor: str | None, limit: int = 5) -> OrderPage:
-        """One page of the user's orders as the API lists them."""
-        key = await self._accounts.key_for(user_id)
-        return await self._api.orders(key, limit=limit, cursor=cursor)
-
-    async def adopt(self, user_id: int, order_id: str) -> StoredOrder:
-        """Start tracking an order the bot did not make (bought on the website, say).
-
-        The API decides ownership: it answers 404 for an order of another account.
+        Viewing an order the bot does not track (from the history: bought on the website)
+        adopts it when the API says it belongs to this user's key.
 
         Raises:
-            NotFoundError: the API does not know the order for this user's key.
+            NotLinkedError: no key linked.
+        """
+        stored = await self.get(user_id, order_id)
+        if stored is None:
+            if action is not Action.VIEW:
+                return NotYours()
+            return await self._adopt(user_id, order_id)
+        key = await self._accounts.key_for(user_id)
+        try:
+            if action is Action.CANCEL:
+                await self._api.cancel_order(key, order_id)
+            elif action is Action.NEXT_SMS:
+                await self._api.next_sms(key, order_id)
+            fresh = await self._api.order(key, order_id)
+        except JiemaError as exc:
+            if action is Action.VIEW:
+                return ActionRefused(exc, None)
+            return ActionRefused(exc, await self._refresh_quietly(user_id, stored))
+        updated = await self._tracker.observe(stored, fresh, user_ended=action is Action.CANCEL)
+        return Acted(updated, action)
+
+    async def _refresh_quietly(self, user_id: int, stored: StoredOrder) -> StoredOrder | None:
+        """After a refused action the card may be stale (e.g. an SMS arrived): redraw it."""
+        try:
+            fresh = await self._api.order(await self._accounts.key_for(user_id), stored.id)
+        except (JiemaError, NotLinkedError):
+            return None
+        return await self._tracker.observe(stored, fresh)
+
+    async def history(self, user_id: int, cursor: str | None, limit: int = 5) -> History:
+        """One page of the user's orders as the API lists them.
+
+        Raises:
+            NotLinkedError: no key linked.
+            bot.api.errors.JiemaError: the API failed.
         """
         key = await self._accounts.key_for(user_id)
-        order = await self._api.order(key, order_id)
-        service = await self._catalog.service(key, order.service or "")
-        countries = await self._catalog.countries(key)
+        page: OrderPage = await self._api.orders(key, limit=limit, cursor=cursor)
+        names = {s.code: s.name for s in await self._catalog.services(key)}
+        return History(list(page.items), names, page.next_cursor)
+
+    async def _adopt(self, user_id: int, order_id: str) -> ActOutcome:
+        """Start tracking an order the bot did not make; the API decides ownership (404)."""
+        key = await self._accounts.key_for(user_id)
+        try:
+            order = await self._api.order(key, order_id)
+            service = await self._catalog.service(key, order.service or "")
+            countries = await self._catalog.countries(key)
+        except NotFoundError:
+            return NotYours()
+        except JiemaError as exc:
+            return ActionRefused(exc, None)
         country_id = order.country or ""
         country = countries.get(int(country_id)) if country_id.isdigit() else None
         stored = StoredOrder(
@@ -84,7 +152,7 @@ class OrderService:
             key_fingerprint=self._accounts.fingerprint(key),
             service=order.service or "",
             service_name=service.name if service else order.service or "?",
-            country_id=order.country or "",
+            country_id=country_id,
             country_slug=country.slug if country else "",
             phone=order.phone or "",
             status=order.status,
@@ -93,5 +161,6 @@ class OrderService:
             final_notified=order.is_final,
         )
         if not await self._store.save_order(stored):
-            raise NotFoundError(404, "NOT_FOUND", "tracked for another user")
-        return await self.get(user_id, order.id)
+            return NotYours()  # tracked for another user
+        adopted = await self.get(user_id, order.id)
+        return Acted(adopted or stored, Action.VIEW, adopted=True)

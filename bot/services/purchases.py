@@ -38,7 +38,8 @@ _MATCH_SKEW = timedelta(minutes=5)
 _GIVE_UP_AFTER = timedelta(minutes=10)
 
 
-class OfferGoneError(Exception):
+@dataclass(frozen=True, slots=True)
+class OfferGone:
     """The service or country is no longer offered (no stock, or unknown)."""
 
 
@@ -72,6 +73,27 @@ class Unconfirmed:
     """The answer was lost and no matching order was found (yet); we keep looking."""
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The API refused the purchase (``INSUFFICIENT``, ``NO_NUMBERS``, …): nothing bought.
+
+    ``service`` is the service code, so the front end can offer the way back to its countries.
+    """
+
+    error: JiemaError
+    service: str
+
+
+BuyOutcome = Bought | AlreadyUsed | Unconfirmed | Refused
+
+# How long a claimed purchase belongs to the request that claimed it: background
+# reconciliation (on any replica) leaves it alone until then. Longer than a create can take
+# (the API timeout) plus the handler's own reconciliation.
+_CREATE_HOLD = timedelta(minutes=2)
+# After a lost answer, the handler reconciles for a few seconds itself; then the background.
+_UNKNOWN_HOLD = timedelta(seconds=30)
+
+
 class PurchaseService:
     """Quotes and single-use purchases."""
 
@@ -93,31 +115,58 @@ class PurchaseService:
         self._reconcile_delays = reconcile_delays
         self._sleep = sleep
         self._now = now
-        # Tokens whose create (or its reconciliation) a handler is running right now: the
-        # background reconciliation leaves them alone.
-        self._in_flight: set[str] = set()
 
-    async def quote(self, user_id: int, service: str, country_id: int) -> Quote:
+    async def quote(self, user_id: int, service: str, country_id: int) -> Quote | OfferGone:
         """Price, balance and a fresh single-use token for (service, country).
 
         Raises:
-            OfferGoneError: no stock or unknown service/country.
             NotLinkedError: no key linked.
+            bot.api.errors.JiemaError: the API failed.
         """
         key = await self._accounts.key_for(user_id)
         svc = await self._catalog.service(key, service)
         offer = await self._catalog.offer(key, service, country_id)
         if svc is None or offer is None:
-            raise OfferGoneError
+            return OfferGone()
         account = await self._api.account(key)
         purchase = await self._store.offer_purchase(
             user_id, service, svc.name, str(country_id), offer.slug, offer.price_cents
         )
         return Quote(purchase, svc, offer, account)
 
+    async def buy(
+        self,
+        user_id: int,
+        token: str,
+        card_message_id: int | None = None,
+        *,
+        on_claimed: Callable[[], Awaitable[None]] | None = None,
+    ) -> BuyOutcome:
+        """Spend the single-use token and create its order, exactly once.
+
+        Args:
+            user_id: Who pressed Buy; a token of another user is refused like a used one.
+            token: The confirmation's token.
+            card_message_id: The chat message that will show the order card.
+            on_claimed: Awaited once the token is won, before the (slow) create: the chat
+                stops the button's spinner and shows "Buying…" there.
+
+        Raises:
+            NotLinkedError: no key linked.
+        """
+        claimed = await self.claim(user_id, token)
+        if isinstance(claimed, AlreadyUsed):
+            return claimed
+        if on_claimed is not None:
+            await on_claimed()
+        try:
+            return await self.create(claimed, card_message_id)
+        except JiemaError as exc:
+            return Refused(exc, claimed.service)
+
     async def claim(self, user_id: int, token: str) -> Purchase | AlreadyUsed:
-        """Spend the token (atomically, in SQLite): the purchase to make, or why not."""
-        purchase = await self._store.claim_purchase(token, user_id)
+        """Spend the token (atomically, in the database): the purchase to make, or why not."""
+        purchase = await self._store.claim_purchase(token, user_id, hold=_CREATE_HOLD)
         if purchase is not None:
             return purchase
         previous = await self._store.get_purchase(token)
@@ -141,55 +190,50 @@ class PurchaseService:
                 nothing was bought and the token is spent.
         """
         token = purchase.token
-        self._in_flight.add(token)
+        key = await self._accounts.key_for(purchase.user_id)
         try:
-            key = await self._accounts.key_for(purchase.user_id)
-            try:
-                created = await self._api.create_order(
-                    key, purchase.service, int(purchase.country_id)
-                )
-            except (TransportError, MalformedResponseError) as exc:
-                log.warning("create of purchase %s lost its answer (%s)", token, type(exc).__name__)
-                await self._store.finish_purchase(token, PurchaseState.UNKNOWN)
-                return await self._reconcile(purchase, key, self._reconcile_delays, card_message_id)
-            except JiemaError as exc:
-                await self._store.finish_purchase(token, PurchaseState.FAILED)
-                if isinstance(exc, NoNumbersError):
-                    self._catalog.forget_prices(purchase.service)
-                raise
-            return Bought(await self._adopt(purchase, created, key, card_message_id))
-        finally:
-            self._in_flight.discard(token)
+            created = await self._api.create_order(key, purchase.service, int(purchase.country_id))
+        except (TransportError, MalformedResponseError) as exc:
+            log.warning("create of purchase %s lost its answer (%s)", token, type(exc).__name__)
+            await self._store.finish_purchase(
+                token, PurchaseState.UNKNOWN, reconcile_after=self._now() + _UNKNOWN_HOLD
+            )
+            return await self._reconcile(purchase, key, self._reconcile_delays, card_message_id)
+        except JiemaError as exc:
+            await self._store.finish_purchase(token, PurchaseState.FAILED)
+            if isinstance(exc, NoNumbersError):
+                self._catalog.forget_prices(purchase.service)
+            raise
+        return Bought(await self._adopt(purchase, created, key, card_message_id))
 
     async def reconcile_pending(self) -> tuple[list[Bought], list[Purchase]]:
         """Resolve claims left 'creating' (crash) or 'unknown' (lost answer).
 
-        Called at start and periodically. A claim whose order is found is adopted; one still
-        not in the order list after ``_GIVE_UP_AFTER`` is settled as failed: the order list
-        would show it by then, so no order was made.
+        Called periodically by whichever replica holds the reconciliation lease. Claims still
+        held by the request that made them (``reconcile_after`` in the future, on any
+        replica) are left alone. A claim whose order is found is adopted; one still not in
+        the order list after ``_GIVE_UP_AFTER`` is settled as failed: the order list would
+        show it by then, so no order was made.
 
         Returns:
             The orders found and the purchases given up, for the caller to tell the users.
         """
         found: list[Bought] = []
         given_up: list[Purchase] = []
-        for state in (PurchaseState.CREATING, PurchaseState.UNKNOWN):
-            for purchase in await self._store.purchases_in_state(state):
-                if purchase.token in self._in_flight:
-                    continue
-                try:
-                    key = await self._accounts.key_for(purchase.user_id)
-                    result: Bought | Unconfirmed = await self._reconcile(purchase, key, (0.0,))
-                except JiemaError as exc:
-                    log.info("reconcile of %s postponed: %s", purchase.token, type(exc).__name__)
-                    continue
-                except NotLinkedError:
-                    result = Unconfirmed()
-                if isinstance(result, Bought):
-                    found.append(result)
-                elif self._now() - purchase.updated_at > _GIVE_UP_AFTER:
-                    await self._store.finish_purchase(purchase.token, PurchaseState.FAILED)
-                    given_up.append(purchase)
+        for purchase in await self._store.purchases_to_reconcile():
+            try:
+                key = await self._accounts.key_for(purchase.user_id)
+                result: Bought | Unconfirmed = await self._reconcile(purchase, key, (0.0,))
+            except JiemaError as exc:
+                log.info("reconcile of %s postponed: %s", purchase.token, type(exc).__name__)
+                continue
+            except NotLinkedError:
+                result = Unconfirmed()
+            if isinstance(result, Bought):
+                found.append(result)
+            elif self._now() - purchase.updated_at > _GIVE_UP_AFTER:
+                await self._store.finish_purchase(purchase.token, PurchaseState.FAILED)
+                given_up.append(purchase)
         return found, given_up
 
     async def _reconcile(

@@ -1,5 +1,7 @@
-"""Storage layer: SQLite database of users, orders, SMS deliveries and purchases."""
+"""Storage layer: users, orders, SMS deliveries and purchases, on SQLite or PostgreSQL."""
 
+from bot.store.db import Database, SqliteDatabase
+from bot.store.errors import StoreUnavailableError
 from bot.store.models import (
     FINAL_STATUSES,
     Delivery,
@@ -9,19 +11,21 @@ from bot.store.models import (
     StoredOrder,
     User,
 )
-from bot.store.persistence import SqlitePersistence
-from bot.store.store import PURCHASE_TTL, PtbDataKind, Store
+from bot.store.store import PURCHASE_TTL, Clock, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
     "PURCHASE_TTL",
+    "Clock",
+    "Database",
     "Delivery",
     "DeliveryState",
-    "PtbDataKind",
     "Purchase",
     "PurchaseState",
-    "SqlitePersistence",
+    "SqliteDatabase",
     "Store",
+    "StoreUnavailableError",
     "StoredOrder",
     "User",
+    "open_store",
 ]

@@ -1,23 +1,45 @@
-"""Schema migrations, applied forward at open and tracked with ``PRAGMA user_version``.
+"""Schema migrations, the same numbered list for SQLite and PostgreSQL, applied at open.
 
 ``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``. Never edit a released
-entry: append a new one. Times are ISO-8601 text in UTC with microseconds
-(``2026-05-22T08:30:00.000000+00:00``), so they also sort correctly as text.
+entry: append a new one. An entry is plain SQL, identical for both backends, except for the
+``$NAME`` words of :data:`DIALECT_TYPES`, which name the few types that differ. The version is
+``PRAGMA user_version`` on SQLite and the ``schema_version`` table on PostgreSQL, set in the
+same transaction as the step (see :meth:`bot.store.db.Database.apply_migration`).
+
+Times are ISO-8601 text in UTC with microseconds (``2026-05-22T08:30:00.000000+00:00``), so
+they also sort correctly as text; booleans are INTEGER 0/1; Telegram ids are BIGINT.
 """
 
 from __future__ import annotations
 
+from string import Template
 from typing import Final
 
-import aiosqlite
+from bot.store.db import Database, Dialect
 
-__all__ = ["MIGRATIONS", "migrate"]
+__all__ = ["DIALECT_TYPES", "MIGRATIONS", "migrate", "render"]
+
+DIALECT_TYPES: Final[dict[Dialect, dict[str, str]]] = {
+    # SQLite: an INTEGER PRIMARY KEY is the rowid (a 64-bit integer); BIGINT would not be.
+    "sqlite": {
+        "BIGINT_PK": "INTEGER PRIMARY KEY",
+        "BIGINT": "INTEGER",
+        "BLOB": "BLOB",
+        "WITHOUT_ROWID": " WITHOUT ROWID",
+    },
+    "postgresql": {
+        "BIGINT_PK": "BIGINT PRIMARY KEY",
+        "BIGINT": "BIGINT",
+        "BLOB": "BYTEA",
+        "WITHOUT_ROWID": "",
+    },
+}
 
 _V1 = """
 CREATE TABLE users (
-    telegram_id     INTEGER PRIMARY KEY,
+    telegram_id     $BIGINT_PK,
     language        TEXT,
-    key_cipher      BLOB,
+    key_cipher      $BLOB,
     key_fingerprint TEXT,
     display_name    TEXT,
     chat_active     INTEGER NOT NULL DEFAULT 1 CHECK (chat_active IN (0, 1)),
@@ -29,7 +51,7 @@ CREATE TABLE users (
 
 CREATE TABLE orders (
     id              TEXT PRIMARY KEY,
-    user_id         INTEGER NOT NULL REFERENCES users (telegram_id),
+    user_id         $BIGINT NOT NULL REFERENCES users (telegram_id),
     key_fingerprint TEXT NOT NULL,
     service         TEXT NOT NULL,
     service_name    TEXT NOT NULL,
@@ -39,7 +61,7 @@ CREATE TABLE orders (
     status          TEXT NOT NULL,
     expires_at      TEXT,
     charged_cents   INTEGER NOT NULL,
-    card_message_id INTEGER,
+    card_message_id $BIGINT,
     sms_seen        INTEGER NOT NULL DEFAULT 0 CHECK (sms_seen >= 0),
     final_notified  INTEGER NOT NULL DEFAULT 0 CHECK (final_notified IN (0, 1)),
     created_at      TEXT NOT NULL,
@@ -56,15 +78,15 @@ CREATE TABLE sms_deliveries (
     body        TEXT NOT NULL,
     received_at TEXT,
     state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent')),
-    message_id  INTEGER,
+    message_id  $BIGINT,
     created_at  TEXT NOT NULL,
     PRIMARY KEY (order_id, position)
-) WITHOUT ROWID;
+)$WITHOUT_ROWID;
 CREATE INDEX sms_deliveries_pending ON sms_deliveries (created_at) WHERE state = 'pending';
 
 CREATE TABLE purchases (
     token        TEXT PRIMARY KEY,
-    user_id      INTEGER NOT NULL REFERENCES users (telegram_id),
+    user_id      $BIGINT NOT NULL REFERENCES users (telegram_id),
     service      TEXT NOT NULL,
     service_name TEXT NOT NULL,
     country_id   TEXT NOT NULL,
@@ -79,11 +101,11 @@ CREATE TABLE purchases (
 CREATE INDEX purchases_by_state ON purchases (state, created_at);
 
 CREATE TABLE recent_services (
-    user_id INTEGER NOT NULL REFERENCES users (telegram_id),
+    user_id $BIGINT NOT NULL REFERENCES users (telegram_id),
     service TEXT NOT NULL,
     used_at TEXT NOT NULL,
     PRIMARY KEY (user_id, service)
-) WITHOUT ROWID;
+)$WITHOUT_ROWID;
 
 -- python-telegram-bot persistence (bot.store.persistence.SqlitePersistence).
 CREATE TABLE ptb_conversations (
@@ -92,21 +114,56 @@ CREATE TABLE ptb_conversations (
     state      TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (name, key)
-) WITHOUT ROWID;
+)$WITHOUT_ROWID;
 
 CREATE TABLE ptb_data (
     kind       TEXT NOT NULL CHECK (kind IN ('user', 'chat')),
-    id         INTEGER NOT NULL,
+    id         $BIGINT NOT NULL,
     data       TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
+)$WITHOUT_ROWID;
 """
 
 # What the order card last showed (a hash of its text and buttons), so a restarted bot
 # does not redraw an unchanged card (Telegram refuses that as "message is not modified").
 _V2 = """
 ALTER TABLE orders ADD COLUMN card_hash TEXT;
+"""
+
+# Scale-out: several replicas share one database, so nothing process-local decides.
+_V3 = """
+-- The chat state (a JSON object) replaces python-telegram-bot's persistence.
+ALTER TABLE users ADD COLUMN dialog TEXT;
+DROP TABLE ptb_conversations;
+DROP TABLE ptb_data;
+
+-- Who does what: one holder per name until expires_at (polling a key, fleet-wide jobs).
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+)$WITHOUT_ROWID;
+CREATE INDEX leases_by_holder ON leases (holder, expires_at);
+
+-- Running replicas, for fair shares of the leases.
+CREATE TABLE replicas (
+    id           TEXT PRIMARY KEY,
+    started_at   TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+)$WITHOUT_ROWID;
+
+-- Webhook updates claimed by a replica, so a redelivered update is handled once.
+CREATE TABLE webhook_updates (
+    update_id  $BIGINT_PK,
+    holder     TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    done       INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1))
+);
+CREATE INDEX webhook_updates_by_claim ON webhook_updates (claimed_at);
+
+-- Not before this time may a reconciler look at a creating/unknown purchase (NULL = due).
+ALTER TABLE purchases ADD COLUMN reconcile_after TEXT;
 """
 
 # The Telegram outbox (issue 10). Codes wait in sms_deliveries, final notices and stale card
@@ -119,7 +176,6 @@ ALTER TABLE orders ADD COLUMN card_hash TEXT;
 # * claimed_by / claimed_until: the sender's lease, so two replicas never send a row at once;
 # * orders.card_retry_at: set when a card edit failed (the card is stale), the next try;
 # * orders.final_claimed_until: the lease (or, after a failure, the next try) of the notice.
-# Reserved as v4 (v3 is the scale-out migration): it must follow v3 when both are on main.
 _V4_OUTBOX = """
 ALTER TABLE sms_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sms_deliveries ADD COLUMN doubtful INTEGER NOT NULL DEFAULT 0;
@@ -136,14 +192,16 @@ ALTER TABLE orders ADD COLUMN final_claimed_until TEXT;
 CREATE INDEX orders_card_stale ON orders (card_retry_at) WHERE card_retry_at IS NOT NULL;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V4_OUTBOX)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX)
 
 
-async def migrate(db: aiosqlite.Connection) -> int:
-    """Apply the migrations ``db`` has not seen yet, each in its own transaction.
+def render(script: str, dialect: Dialect) -> str:
+    """The text of a migration for ``dialect`` (its ``$NAME`` words replaced)."""
+    return Template(script).substitute(DIALECT_TYPES[dialect])
 
-    ``db`` must be in autocommit mode (``isolation_level=None``). ``user_version`` is set
-    inside the same transaction as the script, so a crash never leaves a half-applied step.
+
+async def migrate(db: Database) -> int:
+    """Apply the migrations ``db`` has not seen yet, each atomic with its version bump.
 
     Returns:
         The schema version now in the database.
@@ -151,21 +209,12 @@ async def migrate(db: aiosqlite.Connection) -> int:
     Raises:
         RuntimeError: The database was written by a newer version of the bot.
     """
-    async with db.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
+    current = await db.schema_version()
     if current > len(MIGRATIONS):
         raise RuntimeError(
             f"database schema version {current} is newer than this bot knows "
             f"({len(MIGRATIONS)}); refusing to open it"
         )
     for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        try:
-            await db.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
-            )
-        except BaseException:
-            if db.in_transaction:
-                await db.rollback()
-            raise
+        await db.apply_migration(version, render(script, db.dialect))
     return len(MIGRATIONS)

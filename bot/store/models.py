@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "FINAL_STATUSES",
@@ -57,6 +58,9 @@ class User:
     key_revoked: bool
     created_at: datetime
     updated_at: datetime
+    dialog: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """The chat state (JSON object); empty when there is none. Change it with
+    ``Store.set_dialog``: editing this mapping changes nothing stored."""
 
     @property
     def has_key(self) -> bool:
@@ -133,3 +137,6 @@ class Purchase:
     order_id: str | None
     created_at: datetime
     updated_at: datetime
+    reconcile_after: datetime | None = None
+    """While ``creating``/``unknown``: not before this time may a reconciler look at it (the
+    request that claimed it is still at work). None: due now."""

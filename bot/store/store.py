@@ -1,29 +1,21 @@
-"""The bot's SQLite database: plain SQL over one aiosqlite connection.
+"""The bot's database: plain SQL, written once, over a :class:`bot.store.db.Database`.
 
 Every public method commits before it returns, so what it wrote survives a crash of the
-process right after. All statements go through one ``asyncio.Lock`` and every write runs in
-``BEGIN IMMEDIATE … COMMIT``: with a single shared connection, a statement from another task
-must never land inside someone else's open transaction (it would be committed or rolled back
-with it), and multi-statement operations must be all-or-nothing.
-
-The database belongs to one bot process (SQLite's own locking still protects the file, and
-``busy_timeout`` covers short outside access such as a backup).
+process right after. Statements use ``?`` placeholders and portable SQL (SQLite and
+PostgreSQL both run it); rows are read by column name.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import secrets
-import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-import aiosqlite
-
+from bot.store.db import Database, Dialect, Params, Row, SqliteDatabase
 from bot.store.migrations import migrate
 from bot.store.models import (
     Delivery,
@@ -34,19 +26,32 @@ from bot.store.models import (
     User,
 )
 
-__all__ = ["PURCHASE_TTL", "PtbDataKind", "Store"]
+__all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "Store", "open_store"]
 
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
 
-PtbDataKind = Literal["user", "chat"]
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware."""
 
 _FINISHED_PURCHASE: Final = frozenset(
     {PurchaseState.DONE, PurchaseState.FAILED, PurchaseState.UNKNOWN}
 )
+_CHAT_QUEUE: Final = (
+    "SELECT d.*, o.user_id FROM sms_deliveries d"
+    " JOIN orders o ON o.id = d.order_id JOIN users u ON u.telegram_id = o.user_id"
+    " WHERE o.user_id = ? AND u.chat_active = 1"
+    " AND d.state = 'pending' AND d.given_up = 0"
+    " ORDER BY COALESCE(d.received_at, d.created_at), d.order_id, d.position"
+    " LIMIT ?"
+)
+"""The next pending codes of one chat, in the order the SMS arrived."""
+_CHAT_QUEUE_LOCKED: Final = _CHAT_QUEUE + " FOR UPDATE OF d"
+"""The same, rows locked: PostgreSQL runs writers concurrently (SQLite's BEGIN IMMEDIATE
+already serializes them)."""
 _TOKEN_BYTES: Final = 9  # 12 URL-safe characters: 72 random bits, tiny in callback_data
-
-_Params = Sequence[object]
+SQLITE_FILE: Final = "bot.sqlite3"
+"""The SQLite database's file name in the data directory."""
 
 
 def _ts(moment: datetime) -> str:
@@ -67,7 +72,29 @@ def _opt_dt(text: str | None) -> datetime | None:
     return None if text is None else _dt(text)
 
 
-def _user(row: sqlite3.Row) -> User:
+def _dialog_text(dialog: Mapping[str, Any] | None) -> str | None:
+    """``dialog`` as JSON text (None when empty), refusing what JSON would change.
+
+    ``json`` silently turns int keys into strings and tuples into lists; storing such a
+    state would hand the handlers different values on the next update.
+    """
+    if not dialog:
+        return None
+    plain = dict(dialog)
+    text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
+    if json.loads(text) != plain:
+        raise TypeError("the dialog does not survive a JSON round trip; use str keys and lists")
+    return text
+
+
+def _dialog(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _user(row: Row) -> User:
     return User(
         telegram_id=row["telegram_id"],
         language=row["language"],
@@ -78,10 +105,11 @@ def _user(row: sqlite3.Row) -> User:
         key_revoked=bool(row["key_revoked"]),
         created_at=_dt(row["created_at"]),
         updated_at=_dt(row["updated_at"]),
+        dialog=_dialog(row["dialog"]),
     )
 
 
-def _order(row: sqlite3.Row) -> StoredOrder:
+def _order(row: Row) -> StoredOrder:
     return StoredOrder(
         id=row["id"],
         user_id=row["user_id"],
@@ -104,7 +132,7 @@ def _order(row: sqlite3.Row) -> StoredOrder:
     )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         order_id=row["order_id"],
         position=row["position"],
@@ -116,11 +144,11 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         attempts=row["attempts"],
         doubtful=row["doubtful"],
         given_up=bool(row["given_up"]),
-        user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118
+        user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118 (a Row)
     )
 
 
-def _purchase(row: sqlite3.Row) -> Purchase:
+def _purchase(row: Row) -> Purchase:
     return Purchase(
         token=row["token"],
         user_id=row["user_id"],
@@ -133,49 +161,59 @@ def _purchase(row: sqlite3.Row) -> Purchase:
         order_id=row["order_id"],
         created_at=_dt(row["created_at"]),
         updated_at=_dt(row["updated_at"]),
+        reconcile_after=_opt_dt(row["reconcile_after"]),
     )
 
 
 class Store:
-    """Async access to the bot's database. Create it with :meth:`open`."""
+    """Async access to the bot's database. Create it with :meth:`open` or :func:`open_store`."""
 
-    __slots__ = ("_db", "_last_now", "_lock")
+    __slots__ = ("_clock", "_db", "_last_now")
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        """Wrap ``db``, whose schema must be up to date (see :func:`bot.store.migrations.migrate`).
+
+        Args:
+            db: The database.
+            clock: The current time (default: the system clock); tests move it.
+        """
         self._db = db
-        self._lock = asyncio.Lock()
+        self._clock: Clock = clock or _system_clock
         self._last_now = datetime.min.replace(tzinfo=UTC)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+    async def open(cls, path: Path | str, *, clock: Clock | None = None) -> Store:
+        """Open (creating if needed) the SQLite database at ``path``, schema brought up to date.
 
         Args:
             path: Database file; its parent directory is created. ``":memory:"`` gives a
                 throw-away in-memory database.
+            clock: See :meth:`__init__`.
         """
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        return await cls.over(await SqliteDatabase.open(path), clock=clock)
+
+    @classmethod
+    async def over(cls, db: Database, *, clock: Clock | None = None) -> Store:
+        """Migrate ``db`` and wrap it; ``db`` is closed if that fails."""
         try:
-            db.row_factory = sqlite3.Row
-            for pragma in (
-                "journal_mode = WAL",
-                "synchronous = NORMAL",
-                "foreign_keys = ON",
-                "busy_timeout = 5000",
-            ):
-                await db.execute(f"PRAGMA {pragma}")
             await migrate(db)
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return cls(db, clock=clock)
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.dialect
 
     async def close(self) -> None:
-        """Close the connection; waits for a running operation to finish first."""
-        async with self._lock:
-            await self._db.close()
+        """Close the database; waits for a running operation to finish first."""
+        await self._db.close()
+
+    async def ping(self) -> None:
+        """Raise :class:`~bot.store.errors.StoreUnavailableError` unless the database answers."""
+        await self._db.ping()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -185,41 +223,24 @@ class Store:
         Two writes in the same clock tick still get distinct, ordered timestamps, which
         keeps "newest first" queries deterministic.
         """
-        now = datetime.now(UTC)
+        now = self._clock().astimezone(UTC)
         if now <= self._last_now:
             now = self._last_now + timedelta(microseconds=1)
         self._last_now = now
         return now
 
-    async def _fetch(self, sql: str, params: _Params = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            return list(await self._db.execute_fetchall(sql, params))
+    async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._db.fetch(sql, params)
 
-    async def _fetch_one(self, sql: str, params: _Params = ()) -> sqlite3.Row | None:
-        rows = await self._fetch(sql, params)
-        return rows[0] if rows else None
+    async def _fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._db.fetch_one(sql, params)
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            try:
-                # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
-                # runs on aiosqlite's thread, and the rollback queued after it must undo it.
-                await self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-            except BaseException:
-                await self._db.rollback()  # a no-op when no transaction is open
-                raise
-            await self._db.commit()
-
-    async def _write(self, sql: str, params: _Params = ()) -> int:
+    async def _write(self, sql: str, params: Params = ()) -> int:
         """Run one data-changing statement in its own transaction; return the rows changed."""
-        async with self._transaction() as db, db.execute(sql, params) as cursor:
-            return cursor.rowcount
+        return await self._db.execute(sql, params)
 
-    async def _write_returning(self, sql: str, params: _Params = ()) -> list[sqlite3.Row]:
-        async with self._transaction() as db:
-            return list(await db.execute_fetchall(sql, params))
+    async def _write_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._db.fetch_returning(sql, params)
 
     # -- users ---------------------------------------------------------------------------
 
@@ -234,8 +255,8 @@ class Store:
         if known is not None and (known.language is not None or language is None):
             return known
         now = _ts(self._now())
-        async with self._transaction() as db:
-            await db.execute(
+        async with self._db.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO users (telegram_id, language, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (telegram_id) DO UPDATE"
@@ -243,12 +264,9 @@ class Store:
                 " WHERE users.language IS NULL AND excluded.language IS NOT NULL",
                 (telegram_id, language, now, now),
             )
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT * FROM users WHERE telegram_id = ?", (telegram_id,)
-                )
-            )
-        return _user(rows[0])
+            row = await tx.fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
+        assert row is not None  # inserted or kept by the statement above
+        return _user(row)
 
     async def get_user(self, telegram_id: int) -> User | None:
         row = await self._fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
@@ -302,15 +320,17 @@ class Store:
         """
         changed = await self._write(
             "UPDATE users SET key_revoked = 1, updated_at = ?"
+            # A stored key always has a fingerprint (CHECK in migration 1), so COALESCE
+            # matches any key when ``fingerprint`` is None.
             " WHERE telegram_id = ? AND key_revoked = 0 AND key_cipher IS NOT NULL"
-            " AND (? IS NULL OR key_fingerprint = ?)",
-            (_ts(self._now()), telegram_id, fingerprint, fingerprint),
+            " AND key_fingerprint = COALESCE(?, key_fingerprint)",
+            (_ts(self._now()), telegram_id, fingerprint),
         )
         return changed == 1
 
     async def users_count(self) -> int:
-        row = await self._fetch_one("SELECT COUNT(*) FROM users")
-        return int(row[0]) if row else 0
+        row = await self._fetch_one("SELECT COUNT(*) AS n FROM users")
+        return 0 if row is None else int(row["n"])
 
     # -- orders --------------------------------------------------------------------------
 
@@ -368,8 +388,11 @@ class Store:
         """
         expires = _opt_ts(expires_at)
         changed = await self._write(
+            # Portable SQL: PostgreSQL has no ``a IS NOT b`` for values and must be able to
+            # infer every parameter's type, hence the CAST on the one only tested for NULL.
             "UPDATE orders SET status = ?, expires_at = COALESCE(?, expires_at), updated_at = ?"
-            " WHERE id = ? AND (status IS NOT ? OR (? IS NOT NULL AND expires_at IS NOT ?))",
+            " WHERE id = ? AND (status <> ? OR (CAST(? AS TEXT) IS NOT NULL"
+            " AND (expires_at IS NULL OR expires_at <> ?)))",
             (status, expires, _ts(self._now()), order_id, status, expires, expires),
         )
         return changed == 1
@@ -444,7 +467,7 @@ class Store:
         rows = await self._fetch(
             "SELECT o.* FROM orders o JOIN users u ON u.telegram_id = o.user_id"
             " WHERE o.card_retry_at IS NOT NULL AND o.card_retry_at <= ? AND u.chat_active = 1"
-            " AND (? IS NULL OR o.user_id = ?)"
+            " AND (CAST(? AS BIGINT) IS NULL OR o.user_id = ?)"
             " ORDER BY o.card_retry_at LIMIT ?",
             (_ts(now), user_id, user_id, limit),
         )
@@ -545,32 +568,25 @@ class Store:
         """
         at = _ts(now)
         claimed: list[Delivery] = []
-        async with self._transaction() as db:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT d.*, o.user_id FROM sms_deliveries d"
-                    " JOIN orders o ON o.id = d.order_id JOIN users u ON u.telegram_id = o.user_id"
-                    " WHERE o.user_id = ? AND u.chat_active = 1"
-                    " AND d.state = 'pending' AND d.given_up = 0"
-                    " ORDER BY COALESCE(d.received_at, d.created_at), d.order_id, d.position"
-                    " LIMIT ?",
-                    (user_id, limit),
-                )
-            )
+        # PostgreSQL runs writers concurrently: lock the chat's rows while deciding (SQLite's
+        # BEGIN IMMEDIATE already serializes writers).
+        queue = _CHAT_QUEUE_LOCKED if self.dialect == "postgresql" else _CHAT_QUEUE
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(queue, (user_id, limit))
             held = any(r["claimed_until"] is not None and r["claimed_until"] > at for r in rows)
             if not rows or held or (rows[0]["next_attempt_at"] or "") > at:
                 return []
             for row in rows:
                 died = row["claimed_by"] is not None
                 if died and row["doubtful"] >= 1:
-                    await db.execute(
+                    await tx.execute(
                         "UPDATE sms_deliveries SET given_up = 1, doubtful = doubtful + 1,"
                         " claimed_by = NULL, claimed_until = NULL"
                         " WHERE order_id = ? AND position = ?",
                         (row["order_id"], row["position"]),
                     )
                     continue
-                await db.execute(
+                await tx.execute(
                     "UPDATE sms_deliveries SET claimed_by = ?, claimed_until = ?,"
                     " doubtful = doubtful + ? WHERE order_id = ? AND position = ?",
                     (claimant, _ts(lease_until), int(died), row["order_id"], row["position"]),
@@ -629,7 +645,7 @@ class Store:
         """Reachable users with codes due or stale cards to redraw, earliest SMS first."""
         at = _ts(now)
         rows = await self._fetch(
-            "SELECT o.user_id, MIN(COALESCE(d.received_at, d.created_at)) AS first"
+            "SELECT o.user_id AS user_id, MIN(COALESCE(d.received_at, d.created_at)) AS first"
             " FROM sms_deliveries d JOIN orders o ON o.id = d.order_id"
             " JOIN users u ON u.telegram_id = o.user_id"
             " WHERE d.state = 'pending' AND d.given_up = 0 AND u.chat_active = 1"
@@ -642,7 +658,7 @@ class Store:
             " ORDER BY 2",
             (at, at, at),
         )
-        return list(dict.fromkeys(int(row[0]) for row in rows))
+        return list(dict.fromkeys(int(row["user_id"]) for row in rows))
 
     async def give_up_delivery(self, order_id: str, position: int) -> None:
         """Telegram refused the push for good (a 4xx other than 403 and 429)."""
@@ -692,9 +708,21 @@ class Store:
         return _purchase(rows[0])
 
     async def claim_purchase(
-        self, token: str, user_id: int, *, max_age: timedelta = PURCHASE_TTL
+        self,
+        token: str,
+        user_id: int,
+        *,
+        max_age: timedelta = PURCHASE_TTL,
+        hold: timedelta = timedelta(minutes=2),
     ) -> Purchase | None:
         """Move an offer to ``creating`` for the single caller allowed to create the order.
+
+        Args:
+            token: The offer's token.
+            user_id: Who tapped it; another user's token is refused.
+            max_age: Offers older than this are refused (prices and stock move).
+            hold: ``reconcile_after`` becomes now + ``hold``: reconcilers leave the purchase
+                to this caller until then (its create request is in flight).
 
         Returns:
             The purchase to the one winner; None for everyone else, and for a token that is
@@ -702,20 +730,25 @@ class Store:
         """
         now = self._now()
         rows = await self._write_returning(
-            "UPDATE purchases SET state = 'creating', updated_at = ?"
+            "UPDATE purchases SET state = 'creating', reconcile_after = ?, updated_at = ?"
             " WHERE token = ? AND user_id = ? AND state = 'offered' AND created_at >= ?"
             " RETURNING *",
-            (_ts(now), token, user_id, _ts(now - max_age)),
+            (_ts(now + hold), _ts(now), token, user_id, _ts(now - max_age)),
         )
         return _purchase(rows[0]) if rows else None
 
     async def finish_purchase(
-        self, token: str, state: PurchaseState, order_id: str | None = None
+        self,
+        token: str,
+        state: PurchaseState,
+        order_id: str | None = None,
+        *,
+        reconcile_after: datetime | None = None,
     ) -> bool:
         """Settle a claimed purchase as ``done``, ``failed`` or ``unknown``.
 
         Allowed from ``creating`` and from ``unknown`` (reconciliation after a lost answer).
-        An existing ``order_id`` is kept when ``order_id`` is None.
+        An existing ``order_id`` (and ``reconcile_after``) is kept when the argument is None.
 
         Returns:
             True if the purchase was in a state that allows the move.
@@ -726,11 +759,28 @@ class Store:
         if state not in _FINISHED_PURCHASE:
             raise ValueError(f"cannot finish a purchase as {state!r}")
         changed = await self._write(
-            "UPDATE purchases SET state = ?, order_id = COALESCE(?, order_id), updated_at = ?"
+            "UPDATE purchases SET state = ?, order_id = COALESCE(?, order_id),"
+            " reconcile_after = COALESCE(?, reconcile_after), updated_at = ?"
             " WHERE token = ? AND state IN ('creating', 'unknown')",
-            (PurchaseState(state).value, order_id, _ts(self._now()), token),
+            (
+                PurchaseState(state).value,
+                order_id,
+                _opt_ts(reconcile_after),
+                _ts(self._now()),
+                token,
+            ),
         )
         return changed == 1
+
+    async def purchases_to_reconcile(self) -> list[Purchase]:
+        """Purchases ``creating`` or ``unknown`` whose ``reconcile_after`` is due (or None),
+        oldest first: their create request's outcome must be looked up."""
+        rows = await self._fetch(
+            "SELECT * FROM purchases WHERE state IN ('creating', 'unknown')"
+            " AND (reconcile_after IS NULL OR reconcile_after <= ?) ORDER BY created_at",
+            (_ts(self._now()),),
+        )
+        return [_purchase(row) for row in rows]
 
     async def purchases_in_state(self, state: PurchaseState) -> list[Purchase]:
         """Purchases in ``state``, oldest first (to reconcile ``creating``/``unknown``)."""
@@ -762,39 +812,195 @@ class Store:
         )
         return [row["service"] for row in rows]
 
-    # -- python-telegram-bot persistence (used by SqlitePersistence) ---------------------
+    # -- chat state ----------------------------------------------------------------------
 
-    async def load_conversations(self, name: str) -> dict[str, str]:
-        """Encoded conversation key → encoded state, for the ConversationHandler ``name``."""
-        rows = await self._fetch("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
-        return {row["key"]: row["state"] for row in rows}
+    async def set_dialog(self, user_id: int, dialog: Mapping[str, Any] | None) -> None:
+        """Replace the user's chat state (``User.dialog``); None or empty clears it.
 
-    async def save_conversation(self, name: str, key: str, state: str | None) -> None:
-        """Store a conversation's encoded state; None ends the conversation (deletes it)."""
-        if state is None:
-            await self._write(
-                "DELETE FROM ptb_conversations WHERE name = ? AND key = ?", (name, key)
-            )
+        Raises:
+            TypeError: ``dialog`` would not come back equal from JSON (non-str keys,
+                tuples, sets, objects): refused rather than silently changed.
+        """
+        text = _dialog_text(dialog)
+        await self._write(
+            "UPDATE users SET dialog = ?, updated_at = ? WHERE telegram_id = ?",
+            (text, _ts(self._now()), user_id),
+        )
+
+    # -- leases ----------------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take the lease ``name`` for ``ttl``: free, expired, or already ``holder``'s (renewed).
+
+        One statement, so of several replicas racing for a free lease exactly one wins.
+
+        Returns:
+            True if ``holder`` now holds it.
+        """
+        now = self._now()
+        rows = await self._write_returning(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE"
+            " SET holder = excluded.holder, expires_at = excluded.expires_at"
+            " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?"
+            " RETURNING name",
+            (name, holder, _ts(now + ttl), _ts(now)),
+        )
+        return bool(rows)
+
+    async def renew_leases(self, holder: str, ttl: timedelta) -> set[str]:
+        """Extend all of ``holder``'s unexpired leases to now + ``ttl``.
+
+        Returns:
+            The names it still holds (an expired one may have been taken over: not renewed).
+        """
+        now = self._now()
+        rows = await self._write_returning(
+            "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ? RETURNING name",
+            (_ts(now + ttl), holder, _ts(now)),
+        )
+        return {row["name"] for row in rows}
+
+    async def release_leases(self, holder: str, names: Iterable[str] | None = None) -> None:
+        """Give up ``holder``'s leases ``names`` (None: all of them); others' are untouched."""
+        if names is None:
+            await self._write("DELETE FROM leases WHERE holder = ?", (holder,))
             return
+        wanted = sorted(set(names))
+        if not wanted:
+            return
+        marks = ", ".join("?" * len(wanted))
         await self._write(
-            "INSERT INTO ptb_conversations (name, key, state, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (name, key) DO UPDATE"
-            " SET state = excluded.state, updated_at = excluded.updated_at",
-            (name, key, state, _ts(self._now())),
+            f"DELETE FROM leases WHERE holder = ? AND name IN ({marks})",  # noqa: S608
+            (holder, *wanted),
         )
 
-    async def load_ptb_data(self, kind: PtbDataKind) -> dict[int, str]:
-        """All stored ``user_data`` or ``chat_data`` documents (JSON text) by id."""
-        rows = await self._fetch("SELECT id, data FROM ptb_data WHERE kind = ?", (kind,))
-        return {row["id"]: row["data"] for row in rows}
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give up the lease ``name`` if ``holder`` holds it."""
+        await self._write("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
-    async def save_ptb_data(self, kind: PtbDataKind, ident: int, data: str) -> None:
+    async def live_leases(self, prefix: str = "") -> dict[str, str]:
+        """Unexpired leases whose name starts with ``prefix``: name → holder."""
+        rows = await self._fetch(
+            "SELECT name, holder FROM leases WHERE expires_at > ? AND substr(name, 1, ?) = ?",
+            (_ts(self._now()), len(prefix), prefix),
+        )
+        return {row["name"]: row["holder"] for row in rows}
+
+    # -- replicas --------------------------------------------------------------------------
+
+    async def heartbeat(self, replica_id: str) -> None:
+        """Record that the replica is alive now (registering it on its first beat)."""
+        now = _ts(self._now())
         await self._write(
-            "INSERT INTO ptb_data (kind, id, data, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, id) DO UPDATE"
-            " SET data = excluded.data, updated_at = excluded.updated_at",
-            (kind, ident, data, _ts(self._now())),
+            "INSERT INTO replicas (id, started_at, heartbeat_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            (replica_id, now, now),
         )
 
-    async def drop_ptb_data(self, kind: PtbDataKind, ident: int) -> None:
-        await self._write("DELETE FROM ptb_data WHERE kind = ? AND id = ?", (kind, ident))
+    async def live_replicas(self, within: timedelta) -> list[str]:
+        """Ids of the replicas that beat within ``within`` of now, sorted."""
+        rows = await self._fetch(
+            "SELECT id FROM replicas WHERE heartbeat_at >= ?", (_ts(self._now() - within),)
+        )
+        # Sorted here: PostgreSQL's ORDER BY follows the database's collation, SQLite's not.
+        return sorted(row["id"] for row in rows)
+
+    async def drop_replica(self, replica_id: str) -> None:
+        """Forget a replica that is shutting down (its leases are released separately)."""
+        await self._write("DELETE FROM replicas WHERE id = ?", (replica_id,))
+
+    # -- webhook updates -------------------------------------------------------------------
+
+    async def claim_update(
+        self, update_id: int, holder: str, stale_after: timedelta
+    ) -> Literal["claimed", "done", "busy"]:
+        """Claim a webhook update before handling it, so that a redelivery is handled once.
+
+        Returns:
+            ``"claimed"``: the caller must handle it (new, or claimed more than
+            ``stale_after`` ago and never finished: its handler died). ``"done"``: handled
+            already. ``"busy"``: claimed recently and not finished: being handled now (by
+            any holder, this one included).
+        """
+        now = self._now()
+        async with self._db.transaction() as tx:
+            claimed = await tx.fetch_returning(
+                "INSERT INTO webhook_updates (update_id, holder, claimed_at, done)"
+                " VALUES (?, ?, ?, 0)"
+                " ON CONFLICT (update_id) DO UPDATE"
+                " SET holder = excluded.holder, claimed_at = excluded.claimed_at"
+                " WHERE webhook_updates.done = 0 AND webhook_updates.claimed_at <= ?"
+                " RETURNING update_id",
+                (update_id, holder, _ts(now), _ts(now - stale_after)),
+            )
+            if claimed:
+                return "claimed"
+            row = await tx.fetch_one(
+                "SELECT done FROM webhook_updates WHERE update_id = ?", (update_id,)
+            )
+        return "done" if row is not None and row["done"] else "busy"
+
+    async def finish_update(self, update_id: int) -> None:
+        """Record that the claimed update was handled."""
+        await self._write("UPDATE webhook_updates SET done = 1 WHERE update_id = ?", (update_id,))
+
+    async def prune_updates(self, older_than: timedelta) -> int:
+        """Forget updates claimed more than ``older_than`` ago (Telegram stopped resending).
+
+        Returns:
+            How many were deleted.
+        """
+        return await self._write(
+            "DELETE FROM webhook_updates WHERE claimed_at < ?", (_ts(self._now() - older_than),)
+        )
+
+    # -- counts (for /stats and metrics) ---------------------------------------------------
+
+    async def count_active_orders(self) -> int:
+        """How many orders :meth:`active_orders` would return."""
+        row = await self._fetch_one(
+            "SELECT COUNT(*) AS n FROM orders"
+            " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0"
+        )
+        return 0 if row is None else int(row["n"])
+
+    async def count_pending_deliveries(self) -> int:
+        """How many SMS are claimed but not yet sent."""
+        row = await self._fetch_one(
+            "SELECT COUNT(*) AS n FROM sms_deliveries WHERE state = 'pending'"
+        )
+        return 0 if row is None else int(row["n"])
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def open_store(
+    database_url: str | None,
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    max_connections: int = 10,
+) -> Store:
+    """Open the bot's store: PostgreSQL at ``database_url``, else SQLite in ``data_dir``.
+
+    Args:
+        database_url: ``postgresql://…`` (``DATABASE_URL``), or None/empty for SQLite.
+        data_dir: ``BOT_DATA_DIR``; the SQLite file is ``bot.sqlite3`` in it.
+        clock: See :meth:`Store.__init__`.
+        max_connections: PostgreSQL only: this process's pool size. All replicas' pools
+            together must stay under the server's ``max_connections`` (100 by default).
+
+    Raises:
+        StoreUnavailableError: The database cannot be reached.
+        RuntimeError: Its schema is newer than this bot knows.
+    """
+    if not database_url:
+        return await Store.open(data_dir / SQLITE_FILE, clock=clock)
+    # Imported here so that a SQLite deployment never loads asyncpg.
+    from bot.store.postgres import PostgresDatabase
+
+    database = await PostgresDatabase.open(database_url, max_size=max_connections)
+    return await Store.over(database, clock=clock)

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxConfig, SandboxServer
 from tests.chaos.proxy import ChaosProxy
 from tests.e2e.conftest import linked_user, pytest_runtest_makereport  # noqa: F401
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess
 
 TELEGRAM_TIMEOUT = 1.0

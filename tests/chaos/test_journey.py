@@ -14,10 +14,10 @@ import random
 import sqlite3
 from pathlib import Path
 
+from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from tests.chaos.proxy import ChaosProxy, Fault
 from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi, FakeUser
 from tests.e2e.harness import BotProcess, eventually
 
 SEED = 20261201

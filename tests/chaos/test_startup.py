@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from bot.fakebotapi import FakeBotApi
 from tests.chaos.proxy import ChaosProxy, Fault
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import ROOT, BotProcess, eventually
 
 

@@ -12,11 +12,11 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from tests.chaos.conftest import TELEGRAM_TIMEOUT
 from tests.chaos.proxy import ChaosProxy, Fault, Seen
 from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi, FakeUser
 from tests.e2e.harness import BotProcess, eventually
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxConfig, SandboxServer
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from tests.e2e.harness import BotProcess
 
 

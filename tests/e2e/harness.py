@@ -12,23 +12,43 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bot.api.models import parse_time
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from bot.store import Store, StoredOrder
 from bot.vault import KeyVault, load_or_create_secret
-from tests.e2e.fakebotapi import FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SHARED_SECRET = "ZTJlLXNoYXJlZC1zZWNyZXQtb2YtZXZlcnktcmVwbGk="
+"""``BOT_SECRET_KEY`` of replicas sharing one PostgreSQL database."""
+WEBHOOK_SECRET = "e2e-webhook-secret_0123456789"
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for a bot process's ``HTTP_LISTEN``)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class BotProcess:
-    """One bot deployment: a data dir and log file that outlive restarts of the process."""
+    """One bot deployment: a data dir and log file that outlive restarts of the process.
+
+    Args:
+        database_url: PostgreSQL shared with other replicas; None for SQLite in ``data_dir``.
+        webhook_url: Where Telegram (the fake) delivers updates; None for long polling.
+    """
 
     def __init__(
         self,
@@ -39,11 +59,21 @@ class BotProcess:
         poll_interval: float = 0.25,
         extra_env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        database_url: str | None = None,
+        webhook_url: str | None = None,
+        name: str = "bot",
     ) -> None:
         self.telegram = telegram
         self.sandbox = sandbox
         self.data_dir = data_dir
-        self.log_path = data_dir.parent / "bot.log"
+        self.log_path = data_dir.parent / f"{name}.log"
+        self.http_port = free_port()
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
+        shared: dict[str, str] = {}
+        if database_url is not None:
+            shared |= {"DATABASE_URL": database_url, "BOT_SECRET_KEY": SHARED_SECRET}
+        if webhook_url is not None:
+            shared |= {"WEBHOOK_URL": webhook_url, "WEBHOOK_SECRET": WEBHOOK_SECRET}
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "JIEMA_"))},
             "TELEGRAM_BOT_TOKEN": telegram.token,
@@ -53,15 +83,17 @@ class BotProcess:
             "POLL_INTERVAL": str(poll_interval),
             "LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
+            "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
+            **shared,
             **(extra_env or {}),
         }
         self.args = args
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
-    async def start(self, within: float = 20.0) -> None:
-        """Start the bot and wait until it starts polling (PTB drops any webhook first)."""
-        polls_before = len(self.telegram.calls("deleteWebhook"))
+    async def start(self, within: float = 20.0, *, healthy: bool = True) -> None:
+        """Start the bot; unless told otherwise, wait until its ``/healthz`` says healthy
+        (database open, Telegram reached, updates flowing, poller running)."""
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -75,11 +107,27 @@ class BotProcess:
                 stdin=asyncio.subprocess.DEVNULL,
             )
         self.starts += 1
-        started = await self.telegram.world.signal.wait_until(
-            lambda: len(self.telegram.calls("deleteWebhook")) > polls_before or None, within
-        )
-        if started is None:
-            raise AssertionError(f"the bot did not start polling within {within} s\n{self.log()}")
+        if healthy:
+            await self.wait_healthy(within)
+
+    async def wait_healthy(self, within: float = 20.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if self.process is None or self.process.returncode is not None:
+                    raise AssertionError(f"the bot exited\n{self.log()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.http_url}/healthz")).status_code == 200:
+                        return
+                if loop.time() > deadline:
+                    raise AssertionError(f"the bot was not healthy within {within} s\n{self.log()}")
+                await asyncio.sleep(0.05)
+
+    async def get(self, path: str) -> httpx.Response:
+        """GET a path of the bot's own HTTP server."""
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            return await client.get(f"{self.http_url}{path}")
 
     async def stop(self, within: float = 20.0) -> int:
         """SIGTERM, then wait for a clean exit; returns the exit code."""

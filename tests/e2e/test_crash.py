@@ -7,10 +7,10 @@ import contextlib
 import random
 from datetime import UTC, datetime
 
+from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from bot.store import Store
 from tests.e2e.conftest import buy, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi, FakeUser
 from tests.e2e.harness import BotProcess, delivery_recorded, eventually, seed
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.e2e.fakebotapi import Entity, HtmlParseError, parse_html, utf16_len, utf16_slice
-from tests.e2e.fakebotapi.entities import entities_from_api, finalize
+from bot.fakebotapi import Entity, HtmlParseError, parse_html, utf16_len, utf16_slice
+from bot.fakebotapi.entities import entities_from_api, finalize
 
 
 def parsed(source: str) -> tuple[str, list[Entity]]:

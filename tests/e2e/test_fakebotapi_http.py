@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.fakebotapi import ChatMessage, FakeBotApi, FakeUser, FloodLimits, ManualClock
+from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser, FloodLimits, ManualClock
 
 TOKEN = "123456:TEST"
+TOO_LONG = "Bad Request: reply markup is too long"
+BAD_LANGUAGE = "Bad Request: invalid language code specified"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -281,8 +283,8 @@ INLINE = "Bad Request: can't parse inline keyboard button: "
             INLINE + "Text buttons are unallowed in the inline keyboard",
         ),
         (button_rows([{"callback_data": "d"}]), INLINE + 'Can\'t find field "text"'),
-        (button_rows([CALLBACK] * 9), "Bad Request: REPLY_MARKUP_TOO_LONG"),
-        (button_rows(*[[CALLBACK] * 8] * 12, [CALLBACK] * 5), "Bad Request: REPLY_MARKUP_TOO_LONG"),
+        (button_rows([CALLBACK] * 9), TOO_LONG),
+        (button_rows(*[[CALLBACK] * 8] * 12, [CALLBACK] * 5), TOO_LONG),
         (
             button_rows([{"text": "b", "url": "javascript:alert(1)"}]),
             "Bad Request: BUTTON_URL_INVALID",
@@ -533,7 +535,8 @@ async def test_callback_queries(bot: BotClient, alice: FakeUser, clock: ManualCl
             {"commands": [{"command": f"c{n}", "description": "x"} for n in range(101)]},
             "Bad Request: BOT_COMMANDS_TOO_MUCH",
         ),
-        ({"commands": [], "language_code": "english"}, "Bad Request: LANG_CODE_INVALID"),
+        ({"commands": [], "language_code": "english"}, BAD_LANGUAGE),
+        ({"commands": [], "language_code": "fil"}, BAD_LANGUAGE),
     ],
 )
 async def test_set_my_commands_validation(

@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.e2e.fakebotapi import (
+from bot.fakebotapi import (
     FakeBotApi,
     FloodLimits,
     ManualClock,

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess
 
 

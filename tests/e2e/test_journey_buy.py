@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi
 
 
 async def test_link_buy_and_receive_the_code(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess
 
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from bot.sandbox.wire import order_json
 from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess, seed
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.fakebotapi import FakeBotApi
 from tests.e2e.harness import BotProcess
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import ApiKey, JiemaClient
+from bot.api import JiemaClient
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
@@ -20,18 +20,30 @@ from bot.vault import KeyVault, generate_secret
 USER = 1001
 
 
+class Clock:
+    """The wall clock of the purchases and the store, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 class World:
     """The real parts, and a wall clock the test moves."""
 
-    def __init__(self, sandbox: SandboxServer, store: Store, api: JiemaClient, key: str) -> None:
+    def __init__(
+        self, sandbox: SandboxServer, store: Store, api: JiemaClient, key: str, clock: Clock
+    ) -> None:
         self.sandbox = sandbox
         self.store = store
         self.key = key
-        self.now = datetime.now(UTC)
+        self.clock = clock
         accounts = AccountService(api, store, KeyVault.from_secret(generate_secret()))
         self.accounts = accounts
         self.purchases = PurchaseService(
-            api, store, accounts, Catalog(api), sleep=_no_sleep, now=lambda: self.now
+            api, store, accounts, Catalog(api), sleep=_no_sleep, now=clock
         )
 
 
@@ -42,11 +54,12 @@ async def _no_sleep(_: float) -> None:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with SandboxServer(SandboxConfig(sms_delay=None, hang_seconds=1.0)) as sandbox:
-        store = await Store.open(tmp_path / "bot.sqlite3")
+        clock = Clock()
+        store = await Store.open(tmp_path / "bot.sqlite3", clock=clock)
         api = JiemaClient(sandbox.base_url, timeout=0.3)
-        world = World(sandbox, store, api, sandbox.create_account(balance_cents=1000))
+        world = World(sandbox, store, api, sandbox.create_account(balance_cents=1000), clock)
         await store.ensure_user(USER, "en")
-        await world.accounts.link(USER, ApiKey(world.key))
+        await world.accounts.link(USER, world.key)
         yield world
         await api.aclose()
         await store.close()
@@ -106,7 +119,7 @@ async def test_an_unconfirmed_purchase_is_given_up_only_after_ten_minutes(world:
     assert isinstance(await world.purchases.create(claimed), Unconfirmed)
     world.sandbox.set_latency(0.0)
     assert await world.purchases.reconcile_pending() == ([], [])
-    world.now += timedelta(minutes=11)
+    world.clock.now += timedelta(minutes=11)
     found, given_up = await world.purchases.reconcile_pending()
     assert found == []
     assert [p.token for p in given_up] == [purchase.token]
@@ -118,9 +131,11 @@ async def test_a_crash_between_claim_and_answer_is_resolved_at_start(world: Worl
     claimed = await world.purchases.claim(USER, purchase.token)
     assert isinstance(claimed, Purchase)
     # The process died right after sending the create: the order exists, the claim is
-    # still 'creating' in SQLite.
+    # still 'creating' in the database, held by the dead request for a while.
     account = world.sandbox.engine.account_of_key(world.key)
     world.sandbox.engine.create_order(account, "tg", _country(world))
+    assert await world.purchases.reconcile_pending() == ([], [])
+    world.clock.now += timedelta(minutes=3)
     found, given_up = await world.purchases.reconcile_pending()
     assert [b.order.service for b in found] == ["tg"]
     assert given_up == []

@@ -1,13 +1,11 @@
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from bot.store import FINAL_STATUSES, DeliveryState, Store
 
-from .conftest import EXPIRES, OTHER_USER, USER, make_order, order_of
+from .conftest import EXPIRES, INTEGRITY_ERRORS, OTHER_USER, USER, Backend, make_order, order_of
 
 
 async def test_save_and_get_order(store: Store) -> None:
@@ -25,7 +23,7 @@ async def test_save_order_ignores_an_existing_id(store: Store) -> None:
 
 
 async def test_save_order_needs_a_known_user(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.save_order(make_order(user_id=999))
 
 
@@ -140,28 +138,31 @@ async def test_mark_delivered(store: Store) -> None:
 
 
 async def test_delivery_needs_a_known_order(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.claim_delivery("missing", 0, "code", None)
 
 
-async def test_writes_are_committed_before_returning(store: Store, db_path: Path) -> None:
+async def test_writes_are_committed_before_returning(store: Store, backend: Backend) -> None:
     await store.save_order(make_order())
     await store.set_order_status("ck1", "RECEIVED")
     await store.claim_delivery("ck1", 0, "code", None)
     # A second connection sees everything while the first is still open (no close, no
     # flush): this is what a restart after a crash would find.
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT status FROM orders").fetchall() == [("RECEIVED",)]
-        assert conn.execute("SELECT state FROM sms_deliveries").fetchall() == [("pending",)]
+    second = await backend.open()
+    try:
+        assert (await order_of(second, "ck1")).status == "RECEIVED"
+        assert [d.state for d in await second.pending_deliveries()] == [DeliveryState.PENDING]
+    finally:
+        await second.close()
 
 
-async def test_orders_survive_reopen(db_path: Path) -> None:
-    store = await Store.open(db_path)
+async def test_orders_survive_reopen(backend: Backend) -> None:
+    store = await backend.open()
     await store.ensure_user(USER, None)
     await store.save_order(make_order())
     await store.claim_delivery("ck1", 0, "code", None)
     await store.close()
-    reopened = await Store.open(db_path)
+    reopened = await backend.open()
     try:
         assert await reopened.get_order("ck1") == make_order()
         assert [d.position for d in await reopened.pending_deliveries()] == [0]

@@ -1,13 +1,12 @@
 import asyncio
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.store import Purchase, PurchaseState, Store
 
-from .conftest import OTHER_USER, USER
+from .conftest import OTHER_USER, USER, Backend, FakeClock
 
 
 async def offer(store: Store, user_id: int = USER) -> Purchase:
@@ -37,10 +36,10 @@ async def test_fifty_concurrent_claims_have_exactly_one_winner(store: Store) -> 
     assert await store.claim_purchase(purchase.token, USER) is None
 
 
-async def test_one_winner_across_two_connections(store: Store, db_path: Path) -> None:
+async def test_one_winner_across_two_connections(store: Store, backend: Backend) -> None:
     # The guard is in SQL, not only in the Store's lock: a second connection cannot win too.
     purchase = await offer(store)
-    second = await Store.open(db_path)
+    second = await backend.open()
     try:
         results = await asyncio.gather(
             *(s.claim_purchase(purchase.token, USER) for _ in range(25) for s in (store, second))
@@ -101,13 +100,13 @@ async def test_finish_purchase_needs_a_final_state(store: Store, state: Purchase
         await store.finish_purchase(purchase.token, state)
 
 
-async def test_claimed_purchase_survives_reopen(db_path: Path) -> None:
-    store = await Store.open(db_path)
+async def test_claimed_purchase_survives_reopen(backend: Backend) -> None:
+    store = await backend.open()
     await store.ensure_user(USER, None)
     purchase = await offer(store)
     await store.claim_purchase(purchase.token, USER)
     await store.close()
-    reopened = await Store.open(db_path)
+    reopened = await backend.open()
     try:
         creating = await reopened.purchases_in_state(PurchaseState.CREATING)
         assert [p.token for p in creating] == [purchase.token]
@@ -124,3 +123,44 @@ async def test_recent_services_newest_first(store: Store) -> None:
     assert await store.recent_services(USER) == ["am", "ig", "fb", "tg", "go"]
     assert await store.recent_services(USER, limit=2) == ["am", "ig"]
     assert await store.recent_services(OTHER_USER) == ["vk"]
+
+
+async def test_claim_holds_the_purchase_from_reconcilers(store: Store, clock: FakeClock) -> None:
+    purchase = await offer(store)
+    claimed = await store.claim_purchase(purchase.token, USER, hold=timedelta(minutes=2))
+    assert claimed is not None
+    assert claimed.reconcile_after is not None
+    assert claimed.reconcile_after - clock.now - timedelta(minutes=2) < timedelta(seconds=1)
+    assert await store.purchases_to_reconcile() == []
+    clock.advance(timedelta(minutes=2, seconds=1))
+    assert [p.token for p in await store.purchases_to_reconcile()] == [purchase.token]
+
+
+async def test_purchases_to_reconcile(store: Store, clock: FakeClock) -> None:
+    lost, held, failed, done, offered = [await offer(store) for _ in range(5)]
+    for purchase in (lost, held, failed, done):
+        await store.claim_purchase(purchase.token, USER, hold=timedelta(0))
+    later = clock.now + timedelta(minutes=5)
+    assert await store.finish_purchase(lost.token, PurchaseState.UNKNOWN)
+    assert await store.finish_purchase(held.token, PurchaseState.UNKNOWN, reconcile_after=later)
+    assert await store.finish_purchase(failed.token, PurchaseState.FAILED)
+    assert await store.finish_purchase(done.token, PurchaseState.DONE, "ck1")
+    clock.advance(timedelta(seconds=1))
+    assert [p.token for p in await store.purchases_to_reconcile()] == [lost.token]
+    kept = await store.get_purchase(held.token)
+    assert kept is not None
+    assert kept.reconcile_after == later
+    clock.advance(timedelta(minutes=5))
+    due = await store.purchases_to_reconcile()
+    assert [p.token for p in due] == [lost.token, held.token]  # oldest first
+    assert await store.finish_purchase(held.token, PurchaseState.DONE, "ck2")
+    settled = await store.get_purchase(held.token)
+    assert settled is not None
+    assert settled.reconcile_after == later  # kept when not given
+    assert offered.token not in {p.token for p in await store.purchases_to_reconcile()}
+
+
+async def test_offer_is_due_for_nothing(store: Store) -> None:
+    purchase = await offer(store)
+    assert purchase.reconcile_after is None
+    assert await store.purchases_to_reconcile() == []

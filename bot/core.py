@@ -1,0 +1,119 @@
+"""The process's core: every service, built once at start and shared by all front ends.
+
+The chat handlers (through PTB's context), the webhook, the Mini App's HTTP API and the
+poller all use the same :class:`Services` instance, built by :func:`build_services` before
+the Telegram application exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from telegram.ext import ExtBot
+
+from bot.api import JiemaClient
+from bot.config import Settings
+from bot.health import Health
+from bot.metrics import Metrics
+from bot.notifier import TelegramNotifier
+from bot.poller import Poller
+from bot.services.accounts import AccountService
+from bot.services.browse import BrowseService
+from bot.services.catalog import Catalog
+from bot.services.orders import OrderService
+from bot.services.purchases import PurchaseService
+from bot.services.users import UserService
+from bot.store import Store
+from bot.tracker import OrderTracker
+from bot.vault import KeyVault, load_or_create_secret
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything handlers, HTTP routes and jobs use."""
+
+    settings: Settings
+    replica_id: str
+    store: Store
+    api: JiemaClient
+    users: UserService
+    accounts: AccountService
+    catalog: Catalog
+    browse: BrowseService
+    purchases: PurchaseService
+    orders: OrderService
+    notifier: TelegramNotifier
+    tracker: OrderTracker
+    poller: Poller
+    metrics: Metrics
+    health: Health
+
+    async def aclose(self) -> None:
+        """Stop the poller (handing its leases back) and the outbox; close the API client."""
+        await self.poller.stop()
+        await self.tracker.stop()
+        await self.api.aclose()
+
+
+def new_replica_id() -> str:
+    """A name for this process in the fleet's leases: random, never reused."""
+    return secrets.token_hex(6)
+
+
+def build_services(
+    settings: Settings, store: Store, bot: ExtBot[Any], jiema_url: str, health: Health
+) -> Services:
+    """Wire the services of one process over an open store and an (unstarted) PTB bot."""
+    metrics = Metrics()
+
+    def observe(method: str, endpoint: str, status: str) -> None:
+        metrics.jiema_requests.labels(method, endpoint, status).inc()
+        if status == "429":
+            metrics.jiema_rate_limited.inc()
+
+    vault = KeyVault.from_secret(settings.secret_key or load_or_create_secret(settings.data_dir))
+    api = JiemaClient(
+        jiema_url,
+        timeout=httpx.Timeout(settings.api_timeout, connect=min(5.0, settings.api_timeout)),
+        observe=observe,
+    )
+    accounts = AccountService(api, store, vault)
+    catalog = Catalog(api)
+    purchases = PurchaseService(api, store, accounts, catalog)
+    replica_id = new_replica_id()
+    notifier = TelegramNotifier(bot, store, metrics)
+    tracker = OrderTracker(
+        store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
+    )
+    poller = Poller(
+        api,
+        store,
+        accounts,
+        tracker,
+        notifier,
+        purchases,
+        interval=settings.poll_interval,
+        replica_id=replica_id,
+        metrics=metrics,
+        health=health,
+    )
+    return Services(
+        settings=settings,
+        replica_id=replica_id,
+        store=store,
+        api=api,
+        users=UserService(store),
+        accounts=accounts,
+        catalog=catalog,
+        browse=BrowseService(accounts, catalog, store),
+        purchases=purchases,
+        orders=OrderService(api, store, accounts, catalog, tracker),
+        notifier=notifier,
+        tracker=tracker,
+        poller=poller,
+        metrics=metrics,
+        health=health,
+    )

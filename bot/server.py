@@ -1,0 +1,113 @@
+"""The bot's one HTTP server (``HTTP_LISTEN``): webhook, ``/healthz``, ``/metrics``, Mini App.
+
+It starts before Telegram is reached, so ``/healthz`` can say why the bot is not serving
+yet. The webhook path answers 503 until the Telegram application is attached (Telegram
+retries), and 403 to any request without the configured secret token.
+
+A webhook update is *handled before it is answered*: a 200 for an update that is then lost
+(the process dies) would lose it, since Telegram never sends it again. Telegram may deliver
+the same update twice (a timeout on its side, or a load balancer retry to another replica),
+so each update id is claimed in the database first; a second delivery of an update that is
+handled already gets 200 without handling, one still being handled elsewhere gets 503.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.core import Services
+from bot.metrics import CONTENT_TYPE_LATEST
+from bot.store import StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# A claim older than this belongs to a replica that died mid-update: handle it again.
+_STALE_CLAIM = timedelta(seconds=90)
+
+
+class HttpServer:
+    """aiohttp server of one process.
+
+    Args:
+        services: The process's services (health, metrics, store, settings).
+    """
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application(client_max_size=1024**2)
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/metrics", self._metrics)
+        path = services.settings.webhook_path
+        if path is not None:
+            self.app.router.add_post(path, self._webhook)
+
+    def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Start handing webhook updates to ``application`` (it must be initialized)."""
+        self._application = application
+
+    async def start(self) -> str:
+        """Listen on ``HTTP_LISTEN``; returns the address as a URL."""
+        settings = self._services.settings
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.http_host, settings.http_port)
+        await site.start()
+        address = f"http://{settings.http_host}:{settings.http_port}"
+        log.info("HTTP server on %s (/healthz, /metrics)", address)
+        return address
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        report = await self._services.health.check()
+        body = {"ok": report.healthy, "problems": report.problems}
+        return web.json_response(body, status=200 if report.healthy else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(
+            body=self._services.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        secret = self._services.settings.webhook_secret or ""
+        given = request.headers.get(WEBHOOK_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("webhook request without the right secret token refused")
+            return web.Response(status=403, text="forbidden")
+        application = self._application
+        if application is None:
+            return web.Response(status=503, text="starting")
+        try:
+            data = json.loads(await request.read())
+            update = Update.de_json(data, application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="not an update")
+        store = self._services.store
+        try:
+            claim = await store.claim_update(
+                update.update_id, self._services.replica_id, _STALE_CLAIM
+            )
+            if claim == "done":
+                return web.Response(text="ok")
+            if claim == "busy":
+                return web.Response(status=503, text="being handled")
+            await application.update_processor.process_update(
+                update, application.process_update(update)
+            )
+            await store.finish_update(update.update_id)
+        except StoreUnavailableError:
+            return web.Response(status=503, text="database unavailable")
+        return web.Response(text="ok")

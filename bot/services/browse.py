@@ -1,0 +1,83 @@
+"""Browsing the shop: services (recent first, searchable) and a service's countries.
+
+Searches are served from the shared catalogue cache, so typing costs no API request. A
+country matches by its name in the user's language as well as the API's English name and
+its ISO code, so "Малайзия", "malaysia" and "my" all find Malaysia.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.api import Service
+from bot.i18n import get_translator
+from bot.services.accounts import AccountService
+from bot.services.catalog import Catalog, Offer
+from bot.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Countries:
+    """A service and its countries (filtered by the search, if any)."""
+
+    service: Service
+    offers: list[Offer]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceGone:
+    """The API no longer lists the service."""
+
+
+def matches(query: str, *names: str) -> bool:
+    """Case-insensitive substring search over any of ``names``."""
+    needle = query.casefold()
+    return any(needle in name.casefold() for name in names if name)
+
+
+class BrowseService:
+    """The catalogue as one user sees it."""
+
+    def __init__(self, accounts: AccountService, catalog: Catalog, store: Store) -> None:
+        self._accounts = accounts
+        self._catalog = catalog
+        self._store = store
+
+    async def services(self, user_id: int, query: str | None = None) -> list[Service]:
+        """Every service, the user's recent ones first, then popular ones, then by stock.
+
+        Raises:
+            NotLinkedError: no key linked (the catalogue is read with the user's key).
+        """
+        key = await self._accounts.key_for(user_id)
+        recent = tuple(await self._store.recent_services(user_id))
+        items = await self._catalog.services(key, recent)
+        if query:
+            items = [s for s in items if matches(query, s.name, s.slug, s.code)]
+        return items
+
+    async def countries(
+        self,
+        user_id: int,
+        service: str,
+        language: str,
+        query: str | None = None,
+        *,
+        sold_out: bool = False,
+    ) -> Countries | ServiceGone:
+        """The countries of ``service``, cheapest first (sold-out ones last when asked for).
+
+        Raises:
+            NotLinkedError: no key linked.
+        """
+        key = await self._accounts.key_for(user_id)
+        found = await self._catalog.service(key, service)
+        if found is None:
+            return ServiceGone()
+        offers = await self._catalog.offers(key, service, sold_out=sold_out)
+        if query:
+            t = get_translator(language)
+            offers = [
+                o for o in offers if matches(query, t.country(o.slug, o.name), o.name, o.slug)
+            ]
+        return Countries(found, offers)

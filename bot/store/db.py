@@ -1,0 +1,250 @@
+"""The database adapter under :class:`bot.store.Store`: one SQL text, two backends.
+
+The store writes its SQL once, with ``?`` placeholders, and reads rows by column name. A
+:class:`Database` runs it on SQLite (:class:`SqliteDatabase`) or, with
+``bot.store.postgres.PostgresDatabase``, on PostgreSQL.
+
+Outside a transaction, :meth:`Database.fetch` is a plain read and :meth:`Database.execute`
+/ :meth:`Database.fetch_returning` run one data-changing statement in a transaction of its
+own. :meth:`Database.transaction` groups several statements into one all-or-nothing unit;
+the object it yields has the same four methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
+
+import aiosqlite
+
+from bot.store.errors import StoreUnavailableError
+
+__all__ = ["Database", "Dialect", "Executor", "Params", "Row", "SqliteDatabase"]
+
+Dialect = Literal["sqlite", "postgresql"]
+Params = Sequence[object]
+
+# sqlite3.OperationalError messages that mean "not right now" rather than a bad statement.
+_SQLITE_UNAVAILABLE: Final = (
+    "database is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database file",
+)
+
+_SQLITE_PRAGMAS: Final = (
+    "journal_mode = WAL",
+    "synchronous = NORMAL",
+    "foreign_keys = ON",
+)
+
+
+class Row(Protocol):
+    """A result row (``sqlite3.Row`` or ``asyncpg.Record``), read by column name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+class Executor(ABC):
+    """What runs SQL: a whole database, or one open transaction of it."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a query and return all its rows."""
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """Run a query and return its first row, or None."""
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one data-changing statement; return the number of rows it changed."""
+
+    @abstractmethod
+    async def fetch_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one data-changing statement with ``RETURNING``; return the rows it returned."""
+
+
+class Database(Executor):
+    """A connection (pool) to one database. See the module docstring for the contract."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Executor]:
+        """Run the statements of the ``async with`` body in one transaction.
+
+        Committed when the body returns, rolled back when it raises (or is cancelled).
+        """
+
+    @abstractmethod
+    async def schema_version(self) -> int:
+        """The number of migrations applied to this database."""
+
+    @abstractmethod
+    async def apply_migration(self, version: int, script: str) -> bool:
+        """Run ``script`` (several statements) and set the schema version to ``version``.
+
+        Both happen in one transaction, so a failure leaves neither. Nothing is run if the
+        database is already at ``version`` or beyond (another process got there first).
+
+        Returns:
+            True if this call applied the script.
+        """
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query right now."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connections; waits for a running operation to finish first."""
+
+
+@asynccontextmanager
+async def _sqlite_faults() -> AsyncIterator[None]:
+    """Turn SQLite's availability errors into :class:`StoreUnavailableError`."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if any(text in str(exc).lower() for text in _SQLITE_UNAVAILABLE):
+            raise StoreUnavailableError(f"SQLite: {exc}") from exc
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split an SQL script into its statements (``;`` inside literals and comments kept)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for char in script:
+        current.append(char)
+        if char == ";" and sqlite3.complete_statement("".join(current)):
+            statements.append("".join(current).strip())
+            current = []
+    rest = "".join(current).strip()
+    if rest:  # a last statement without ";" (an incomplete one fails when it runs)
+        statements.append(rest)
+    return statements
+
+
+class _SqliteTransaction(Executor):
+    """Statements inside an open SQLite transaction (the owner already holds the lock)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def fetch_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self.fetch(sql, params)
+
+
+class SqliteDatabase(Database):
+    """SQLite through one aiosqlite connection, in WAL mode.
+
+    All statements go through one ``asyncio.Lock`` and every write runs in
+    ``BEGIN IMMEDIATE … COMMIT``: with a single shared connection, a statement from another
+    task must never land inside someone else's open transaction (it would be committed or
+    rolled back with it), and multi-statement operations must be all-or-nothing.
+
+    The database belongs to one bot process (SQLite's own locking still protects the file,
+    and ``busy_timeout`` covers short outside access such as a backup).
+    """
+
+    __slots__ = ("_conn", "_lock", "_tx")
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._tx = _SqliteTransaction(conn)
+
+    @classmethod
+    async def open(cls, path: Path | str, *, busy_timeout: float = 5.0) -> SqliteDatabase:
+        """Open (creating if needed) the database file at ``path``.
+
+        Args:
+            path: Database file; its parent directory is created. ``":memory:"`` gives a
+                throw-away in-memory database.
+            busy_timeout: Seconds to wait for another connection's write lock before a
+                statement fails with :class:`StoreUnavailableError`.
+        """
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        async with _sqlite_faults():
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            try:
+                conn.row_factory = sqlite3.Row
+                for pragma in (*_SQLITE_PRAGMAS, f"busy_timeout = {round(busy_timeout * 1000)}"):
+                    await conn.execute(f"PRAGMA {pragma}")
+            except BaseException:
+                await conn.close()
+                raise
+        return cls(conn)
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        async with _sqlite_faults(), self._lock:
+            return await self._tx.fetch(sql, params)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self.transaction() as tx:
+            return await tx.execute(sql, params)
+
+    async def fetch_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self.transaction() as tx:
+            return await tx.fetch(sql, params)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Executor]:
+        async with _sqlite_faults(), self._lock:
+            try:
+                # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
+                # runs on aiosqlite's thread, and the rollback queued after it must undo it.
+                await self._conn.execute("BEGIN IMMEDIATE")
+                yield self._tx
+            except BaseException:
+                await self._conn.rollback()  # a no-op when no transaction is open
+                raise
+            await self._conn.commit()
+
+    def transaction(self) -> AbstractAsyncContextManager[Executor]:
+        return self._transaction()
+
+    async def schema_version(self) -> int:
+        row = await self.fetch_one("PRAGMA user_version")
+        return 0 if row is None else int(row["user_version"])
+
+    async def apply_migration(self, version: int, script: str) -> bool:
+        # Statement by statement inside BEGIN IMMEDIATE, not executescript(), which commits
+        # any open transaction first: the version must be read under the write lock, so that
+        # another connection migrating the same file at the same moment is seen.
+        async with self._transaction() as tx:
+            current = await tx.fetch_one("PRAGMA user_version")
+            if current is not None and int(current["user_version"]) >= version:
+                return False
+            for statement in _statements(script):
+                await tx.execute(statement)
+            await tx.execute(f"PRAGMA user_version = {int(version)}")
+        return True
+
+    async def ping(self) -> None:
+        await self.fetch("SELECT 1")
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()

@@ -1,0 +1,160 @@
+"""Polling shared out by leases: fair shares, takeover after a kill, hand-back at stop.
+
+Two pollers (two "replicas") share one real database, whose clock the test drives; the
+jiema side is the real sandbox behind the real client, the Telegram side the strict fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram.ext import ExtBot
+
+from bot.api import JiemaClient
+from bot.api.models import parse_time
+from bot.fakebotapi import FakeBotApi
+from bot.health import Health
+from bot.metrics import Metrics
+from bot.notifier import TelegramNotifier
+from bot.poller import POLL_PREFIX, Poller
+from bot.sandbox import SandboxConfig, SandboxServer
+from bot.sandbox.wire import order_json
+from bot.services.accounts import AccountService
+from bot.services.catalog import Catalog
+from bot.services.purchases import PurchaseService
+from bot.store import Store, StoredOrder
+from bot.tracker import OrderTracker
+from bot.vault import KeyVault, generate_secret
+
+USERS = range(2001, 2011)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    store: Store
+    clock: Clock
+    pollers: dict[str, Poller]
+
+    async def holders(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for holder in (await self.store.live_leases(POLL_PREFIX)).values():
+            counts[holder] = counts.get(holder, 0) + 1
+        return counts
+
+    async def round(self, *names: str) -> None:
+        """One round of each named poller, waiting for it to finish (not its polls)."""
+        for name in names:
+            poller = self.pollers[name]
+            poller.tick()
+            assert poller._round is not None
+            await poller._round
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    async with (
+        SandboxServer(SandboxConfig(sms_delay=None)) as sandbox,
+        FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as telegram,
+    ):
+        store = await Store.open(tmp_path / "bot.sqlite3", clock=clock)
+        api = JiemaClient(sandbox.base_url, timeout=2.0)
+        bot = ExtBot(telegram.token, base_url=f"{telegram.root}/bot")
+        await bot.initialize()
+        vault = KeyVault.from_secret(generate_secret())
+        accounts = AccountService(api, store, vault)
+        catalog = Catalog(api)
+        service = sandbox.engine.catalogue.service("tg")
+        assert service is not None
+        country = next(o for o in sandbox.engine.catalogue.offers(service) if o.stock > 20)
+        for user_id in USERS:
+            key = sandbox.create_account(balance_cents=1000)
+            await store.ensure_user(user_id, "en")
+            await accounts.link(user_id, key)
+            account = sandbox.engine.account_of_key(key)
+            made = order_json(sandbox.engine.create_order(account, "tg", country.country_id))
+            await store.save_order(
+                StoredOrder(
+                    id=str(made["id"]),
+                    user_id=user_id,
+                    key_fingerprint=vault.fingerprint(key),
+                    service="tg",
+                    service_name="Telegram",
+                    country_id=str(country.country_id),
+                    country_slug="",
+                    phone=str(made["phone"]),
+                    status=str(made["status"]),
+                    expires_at=parse_time(str(made["expiresAt"])),
+                    charged_cents=int(str(made["chargedCents"])),
+                )
+            )
+        pollers = {}
+        for name in ("a", "b"):
+            notifier = TelegramNotifier(bot, store, Metrics())
+            pollers[name] = Poller(
+                api,
+                store,
+                accounts,
+                OrderTracker(store, notifier),
+                notifier,
+                PurchaseService(api, store, accounts, catalog),
+                interval=3.0,
+                replica_id=name,
+                metrics=Metrics(),
+                health=Health(),
+            )
+        yield World(store, clock, pollers)
+        for poller in pollers.values():
+            await poller.stop()
+        await bot.shutdown()
+        await api.aclose()
+        await store.close()
+
+
+async def test_one_replica_polls_every_key(world: World) -> None:
+    await world.round("a")
+    assert await world.holders() == {"a": len(USERS)}
+
+
+async def test_a_second_replica_gets_a_fair_share_and_no_key_twice(world: World) -> None:
+    await world.round("a")
+    await world.round("b")  # b is live now, but every key is taken
+    await world.round("a", "b")  # a hands back what is over its share (one spare kept)
+    counts = await world.holders()
+    assert sum(counts.values()) == len(USERS), "every key has exactly one holder"
+    assert counts["b"] >= len(USERS) // 2 - 1
+    assert counts["a"] <= len(USERS) // 2 + 1
+
+
+async def test_a_killed_replicas_keys_are_taken_over_after_the_ttl(world: World) -> None:
+    await world.round("a")
+    await world.round("b")
+    await world.round("a", "b")
+    # a is SIGKILLed: it never renews again. Just before the TTL nothing moves...
+    world.clock.now += timedelta(seconds=9)
+    await world.round("b")
+    assert (await world.holders()).get("a", 0) > 0
+    # ...and once a's leases and heartbeat expired, b polls every key.
+    world.clock.now += timedelta(seconds=2)
+    await world.round("b")
+    assert await world.holders() == {"b": len(USERS)}
+
+
+async def test_a_stopped_replica_hands_its_keys_back_at_once(world: World) -> None:
+    await world.round("a")
+    await world.pollers["a"].stop()
+    assert await world.holders() == {}
+    await world.round("b")
+    assert await world.holders() == {"b": len(USERS)}
