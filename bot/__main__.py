@@ -28,8 +28,10 @@ from bot.app import ALLOWED_UPDATES, BotApplication, build_application, build_bo
 from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
 from bot.core import Services, build_services
-from bot.health import Health
+from bot.handlers.admin import set_admin_menus
+from bot.health import DATABASE, Health
 from bot.i18n import get_translator
+from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
 from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
@@ -54,10 +56,11 @@ async def serve(settings: Settings) -> None:
         store = await open_store(settings.database_url, settings.data_dir)
         stack.push_async_callback(store.close)
         health = Health()
-        health.probe("database", _database_probe(store))
+        health.probe(DATABASE, _database_probe(store))
         health.problem("telegram", "not connected yet")
-        bot = build_bot(settings)
-        services = build_services(settings, store, bot, jiema_url, health)
+        metrics = Metrics()
+        bot = build_bot(settings, metrics)
+        services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
         server = HttpServer(services)
         await server.start()
@@ -73,6 +76,7 @@ async def serve(settings: Settings) -> None:
         application = build_application(services, bot)
         async with application:
             await set_commands(bot)
+            await set_admin_menus(bot, services)
             await set_menu_button(bot, settings.webapp_url, get_translator("en"))
             updater = application.updater
             if settings.webhook_url is not None:
@@ -90,10 +94,12 @@ async def serve(settings: Settings) -> None:
                 health.probe("updates", _updater_probe(application))
             await application.start()
             services.poller.start()
+            services.start_console()
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
             await services.poller.stop()
+            await services.broadcaster.stop()
             if updater is not None and updater.running:
                 await updater.stop()
             await application.stop()

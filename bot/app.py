@@ -7,10 +7,12 @@ No conversation state is kept by PTB: it lives in the database (see ``bot.servic
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, Final
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode, UpdateType
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -18,6 +20,7 @@ from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
 from bot.handlers import register
+from bot.metrics import Metrics
 from bot.ratelimit import ChatRateLimiter, SendPolicy
 from bot.updates import PerUserUpdateProcessor
 
@@ -32,14 +35,36 @@ ALLOWED_UPDATES: Final = [
 """The update kinds the handlers use; Telegram sends no others (polling and webhook)."""
 
 
-def build_bot(settings: Settings) -> ExtBot[SendPolicy]:
+class MeteredRequest(HTTPXRequest):
+    """PTB's httpx request, counting every Bot API call by method and error for /metrics."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        try:
+            code, payload = await super().do_request(url, method, *args, **kwargs)
+        except TelegramError as exc:
+            self._metrics.telegram_calls.labels(endpoint, type(exc).__name__).inc()
+            raise
+        error = "" if code == HTTPStatus.OK else str(code)
+        self._metrics.telegram_calls.labels(endpoint, error).inc()
+        return code, payload
+
+
+def build_bot(settings: Settings, metrics: Metrics) -> ExtBot[SendPolicy]:
     """The bot object: HTML by default, paced sends, every request bounded by
     ``TELEGRAM_TIMEOUT`` (PTB adds the long-poll timeout to ``getUpdates``' read timeout, so
     a stalled long poll fails and the updater starts a new one)."""
     seconds = settings.telegram_timeout
 
     def request(pool: int) -> HTTPXRequest:
-        return HTTPXRequest(
+        return MeteredRequest(
+            metrics,
             connection_pool_size=pool,
             connect_timeout=seconds,
             read_timeout=seconds,

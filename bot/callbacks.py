@@ -108,6 +108,31 @@ class Noop:
     """A label-only button (page counter); pressing it does nothing."""
 
 
+@dataclass(frozen=True, slots=True)
+class StatsRefresh:
+    """Redraw the operator's /stats in place (operators only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastAction:
+    """Send (``confirm``) or drop/stop a broadcast (operators only)."""
+
+    broadcast_id: str
+    confirm: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MuteAnnouncements:
+    """The button under every announcement: stop getting them."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetAnnouncements:
+    """/settings: turn announcements on or off."""
+
+    on: bool
+
+
 Callback = (
     ServicePage
     | PickService
@@ -120,6 +145,10 @@ Callback = (
     | Menu
     | Unlink
     | Noop
+    | StatsRefresh
+    | BroadcastAction
+    | MuteAnnouncements
+    | SetAnnouncements
 )
 
 MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "back"})
@@ -136,6 +165,10 @@ _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(r"m:(?P<name>[a-z]{1,10})"), Menu),
     (re.compile(r"u:(?P<confirmed>[yn])"), Unlink),
     (re.compile(r"-"), Noop),
+    (re.compile(r"ad:r"), StatsRefresh),
+    (re.compile(rf"bc:(?P<confirm>[yn]):(?P<broadcast_id>{_ID})"), BroadcastAction),
+    (re.compile(r"an:m"), MuteAnnouncements),
+    (re.compile(r"an:(?P<on>[yn])"), SetAnnouncements),
 ]
 
 
@@ -164,6 +197,14 @@ def encode(callback: Callback) -> str:
             data = f"u:{'y' if confirmed else 'n'}"
         case Noop():
             data = "-"
+        case StatsRefresh():
+            data = "ad:r"
+        case BroadcastAction(broadcast_id, confirm):
+            data = f"bc:{'y' if confirm else 'n'}:{broadcast_id}"
+        case MuteAnnouncements():
+            data = "an:m"
+        case SetAnnouncements(on):
+            data = f"an:{'y' if on else 'n'}"
     if parse(data) != callback:
         raise ValueError(f"cannot encode {callback!r}")
     return data
@@ -182,6 +223,10 @@ def parse(data: str | None) -> Callback | None:
             return OrderButton(fields["order_id"], OrderAction(fields["action"]))
         if kind is Unlink:
             return Unlink(fields["confirmed"] == "y")
+        if kind is BroadcastAction:
+            return BroadcastAction(fields["broadcast_id"], fields["confirm"] == "y")
+        if kind is SetAnnouncements:
+            return SetAnnouncements(fields["on"] == "y")
         if kind is Menu and fields["name"] not in MENU_NAMES:
             return None
         typed = {k: int(v) if k in ("page", "country_id") else v for k, v in fields.items()}

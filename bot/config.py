@@ -97,6 +97,22 @@ def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high
     return value
 
 
+def _admin_ids(env: Mapping[str, str]) -> frozenset[int]:
+    """``ADMIN_IDS``: comma-separated Telegram user ids of the operators (may be empty)."""
+    raw = env.get("ADMIN_IDS", "").strip()
+    ids: set[int] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if not part.isdecimal() or not 0 < int(part) < 2**63:
+            raise ConfigError(
+                f"ADMIN_IDS must be comma-separated Telegram user ids (positive integers), "
+                f"got {part!r}"
+            )
+        ids.add(int(part))
+    return frozenset(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -120,6 +136,8 @@ class Settings:
         http_port: Its port.
         webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
             None for no Mini App.
+        webapp_max_age: Seconds a Mini App's ``initData`` is accepted after its ``auth_date``.
+        admin_ids: Telegram user ids of the operators (``ADMIN_IDS``): /stats, /broadcast.
     """
 
     telegram_token: str = field(repr=False)
@@ -138,6 +156,8 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     webapp_url: str | None = None
+    webapp_max_age: float = 3600.0
+    admin_ids: frozenset[int] = frozenset()
 
     @property
     def webhook_path(self) -> str | None:
@@ -209,4 +229,6 @@ class Settings:
             http_host=http_host,
             http_port=http_port,
             webapp_url=_webapp_url(env),
+            webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
+            admin_ids=_admin_ids(env),
         )

@@ -15,12 +15,15 @@ import httpx
 from telegram.ext import ExtBot
 
 from bot.api import JiemaClient
+from bot.broadcaster import Broadcaster
 from bot.config import Settings
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
-from bot.poller import Poller
+from bot.poller import LEASE_TTL, Poller
 from bot.services.accounts import AccountService
+from bot.services.admin import AdminService, FleetCounters
+from bot.services.broadcasts import BroadcastService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
 from bot.services.orders import OrderService
@@ -50,11 +53,23 @@ class Services:
     poller: Poller
     metrics: Metrics
     health: Health
+    admin: AdminService
+    broadcasts: BroadcastService
+    broadcaster: Broadcaster
+    counters: FleetCounters
+
+    def start_console(self) -> None:
+        """Start the console's jobs: the broadcast sender and the fleet counters' flush."""
+        self.broadcaster.start()
+        self.counters.start()
 
     async def aclose(self) -> None:
-        """Stop the poller (handing its leases back) and the outbox; close the API client."""
+        """Stop the jobs (handing their leases back, flushing counters) and the outbox;
+        close the API client."""
         await self.poller.stop()
         await self.tracker.stop()
+        await self.broadcaster.stop()
+        await self.counters.stop()
         await self.api.aclose()
 
 
@@ -64,10 +79,15 @@ def new_replica_id() -> str:
 
 
 def build_services(
-    settings: Settings, store: Store, bot: ExtBot[Any], jiema_url: str, health: Health
+    settings: Settings,
+    store: Store,
+    bot: ExtBot[Any],
+    jiema_url: str,
+    *,
+    metrics: Metrics,
+    health: Health,
 ) -> Services:
     """Wire the services of one process over an open store and an (unstarted) PTB bot."""
-    metrics = Metrics()
 
     def observe(method: str, endpoint: str, status: str) -> None:
         metrics.jiema_requests.labels(method, endpoint, status).inc()
@@ -88,6 +108,7 @@ def build_services(
     tracker = OrderTracker(
         store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
     )
+    counters = FleetCounters(store, metrics)
     poller = Poller(
         api,
         store,
@@ -116,4 +137,8 @@ def build_services(
         poller=poller,
         metrics=metrics,
         health=health,
+        admin=AdminService(store, settings.admin_ids, replica_id, counters, lease_ttl=LEASE_TTL),
+        broadcasts=BroadcastService(store),
+        broadcaster=Broadcaster(bot, store, replica_id=replica_id, lease_ttl=LEASE_TTL),
+        counters=counters,
     )

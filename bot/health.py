@@ -10,6 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Final
+
+DATABASE: Final = "database"
+"""The component name of the database (probed, and reported by writers that failed on it)."""
 
 
 @dataclass(frozen=True, slots=True)

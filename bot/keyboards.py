@@ -136,16 +136,9 @@ def order_card(
 
 
 def copy_code(t: Translator, code: str) -> InlineKeyboardMarkup:
-    """One button that copies the code to the clipboard."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t._("Copy code {code}").format(code=code), copy_text=CopyTextButton(code)
-                )
-            ]
-        ]
-    )
+    """One button that copies the code to the clipboard (the bare code, isolated in the label)."""
+    label = t._("Copy code {code}").format(code=t.ltr(code))
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, copy_text=CopyTextButton(code))]])
 
 
 def history(
@@ -217,3 +210,37 @@ def unlink(t: Translator) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+# -- operator console (issue 15) ------------------------------------------------------------
+
+
+def announcement(t: Translator) -> InlineKeyboardMarkup:
+    """Under every announcement."""
+    return InlineKeyboardMarkup([[button(t._("Mute announcements"), cb.MuteAnnouncements())]])
+
+
+def stats(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[button(t._("Refresh"), cb.StatsRefresh())]])
+
+
+def broadcast_confirm(t: Translator, broadcast_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                button(t._("Send"), cb.BroadcastAction(broadcast_id, confirm=True)),
+                button(t._("Cancel"), cb.BroadcastAction(broadcast_id, confirm=False)),
+            ]
+        ]
+    )
+
+
+def broadcast_running(t: Translator, broadcast_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[button(t._("Stop the broadcast"), cb.BroadcastAction(broadcast_id, confirm=False))]]
+    )
+
+
+def settings(t: Translator, muted: bool) -> InlineKeyboardMarkup:
+    label = t._("Turn announcements on") if muted else t._("Mute announcements")
+    return InlineKeyboardMarkup([[button(label, cb.SetAnnouncements(on=muted))]])

@@ -37,7 +37,7 @@ from typing import Final
 
 from bot.api import JiemaClient, Order, Priority
 from bot.api.errors import AuthError, JiemaError, RateLimitedError
-from bot.health import Health
+from bot.health import DATABASE, Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.services.accounts import AccountService, NotLinkedError
@@ -130,13 +130,21 @@ class Poller:
         self._round = asyncio.create_task(self._guarded_tick())
 
     async def _guarded_tick(self) -> None:
-        """A failing round (e.g. the database briefly locked) is logged; the next one runs."""
+        """A failing round (e.g. the database briefly locked) is logged; the next one runs.
+
+        Every round writes (heartbeat, leases), so it is also what tells ``/healthz`` that
+        the database takes writes: a round failing on it reports the database unavailable,
+        the next one that succeeds clears that.
+        """
         try:
             await self._tick()
         except StoreUnavailableError as exc:
             log.warning("poller round skipped: database unavailable (%s)", exc)
+            self._health.problem(DATABASE, f"unavailable: {exc}")
         except Exception:
             log.exception("poller round failed")
+        else:
+            self._health.problem(DATABASE, None)
 
     async def _tick(self) -> None:
         """Renew and balance leases, then start polling every due key this replica holds."""

@@ -1,5 +1,8 @@
 """The bot's one HTTP server (``HTTP_LISTEN``): webhook, ``/healthz``, ``/metrics``, Mini App.
 
+Its access log is off: the Mini App's live order stream carries ``initData`` in its query
+string (an EventSource cannot send headers), and that must not end up in a log.
+
 It starts before Telegram is reached, so ``/healthz`` can say why the bot is not serving
 yet. The webhook path answers 503 until the Telegram application is attached (Telegram
 retries), and 403 to any request without the configured secret token.
@@ -18,6 +21,7 @@ import json
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
@@ -26,6 +30,7 @@ from telegram.ext import Application
 from bot.core import Services
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.store import StoreUnavailableError
+from bot.webapp.api import WebAppConfig, setup_webapp
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +53,13 @@ class HttpServer:
         self.app = web.Application(client_max_size=1024**2)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/metrics", self._metrics)
-        path = services.settings.webhook_path
-        if path is not None:
-            self.app.router.add_post(path, self._webhook)
+        settings = services.settings
+        if settings.webhook_path is not None:
+            self.app.router.add_post(settings.webhook_path, self._webhook)
+        if settings.webapp_url is not None:
+            prefix = urlsplit(settings.webapp_url).path.rstrip("/")
+            config = WebAppConfig(prefix=prefix, max_age=settings.webapp_max_age)
+            setup_webapp(self.app, services, settings.telegram_token, config)
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Start handing webhook updates to ``application`` (it must be initialized)."""

@@ -19,9 +19,11 @@ from bot import keyboards
 from bot.api import Account, Order, Service, Sms
 from bot.api import errors as api_errors
 from bot.i18n import Translator, flag
+from bot.services.admin import ReplicaLeases, Stats
 from bot.services.catalog import Offer
 from bot.sms import extract_code
 from bot.store import StoredOrder
+from bot.store.console import Tally
 
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under
 # Telegram's 4,096 characters with the header and the code line.
@@ -98,36 +100,40 @@ def welcome(
             "2. Send /link and paste the key (it starts with <code>jm_</code>).\n"
             "I delete the message holding your key right away and keep it encrypted."
         )
-        return Screen(f"{greeting}\n\n{steps}", keyboards.main_menu(t, linked=False))
+        return Screen(t.align(f"{greeting}\n\n{steps}"), keyboards.main_menu(t, linked=False))
     linked = t._("Linked account: <b>{name}</b> · balance {balance}.").format(
         name=esc(account.display_name or account.id), balance=t.money(account.balance_cents)
     )
-    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, True, app_url))
+    return Screen(t.align(f"{greeting}\n\n{linked}"), keyboards.main_menu(t, True, app_url))
 
 
 def help_text(t: Translator, commands: list[tuple[str, str]]) -> Screen:
     """/help: every command and one line on codes."""
     lines = [t._("<b>What I can do</b>")]
-    lines += [f"/{name} — {esc(description)}" for name, description in commands]
+    lines += [f"{t.ltr(f'/{name}')} — {esc(description)}" for name, description in commands]
     lines.append("")
     lines.append(t._("When an SMS arrives I send you the code in a new message: tap it to copy."))
-    return Screen("\n".join(lines))
+    return Screen(t.align("\n".join(lines)))
 
 
 def ask_for_key(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "Send me your jiema.my API key (it starts with <code>jm_</code>). "
-            "I will delete your message at once. /cancel to stop."
+        t.align(
+            t._(
+                "Send me your jiema.my API key (it starts with <code>jm_</code>). "
+                "I will delete your message at once. /cancel to stop."
+            )
         )
     )
 
 
 def not_a_key(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "That doesn't look like an API key: keys start with <code>jm_</code> followed by "
-            "letters and digits. Paste it again, or /cancel."
+        t.align(
+            t._(
+                "That doesn't look like an API key: keys start with <code>jm_</code> followed by "
+                "letters and digits. Paste it again, or /cancel."
+            )
         )
     )
 
@@ -140,21 +146,23 @@ def linked(t: Translator, account: Account, deleted: bool) -> Screen:
         text += "\n" + t._(
             "I couldn't delete your message with the key: please delete it yourself."
         )
-    return Screen(text, keyboards.main_menu(t, linked=True))
+    return Screen(t.align(text), keyboards.main_menu(t, linked=True))
 
 
 def key_refused(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "jiema.my refused this key: it may be mistyped or revoked. Nothing was saved. "
-            "Create a new key on jiema.my → Account → API keys and send /link again."
+        t.align(
+            t._(
+                "jiema.my refused this key: it may be mistyped or revoked. Nothing was saved. "
+                "Create a new key on jiema.my → Account → API keys and send /link again."
+            )
         )
     )
 
 
 def not_linked(t: Translator) -> Screen:
     return Screen(
-        t._("First link your jiema.my API key with /link."),
+        t.align(t._("First link your jiema.my API key with /link.")),
         keyboards.main_menu(t, linked=False),
     )
 
@@ -167,26 +175,32 @@ def unlink_confirm(t: Translator, active: int) -> Screen:
         "their codes. Unlink anyway?",
         active,
     ).format(count=active)
-    return Screen(text, keyboards.unlink(t))
+    return Screen(t.align(text), keyboards.unlink(t))
 
 
 def unlinked(t: Translator) -> Screen:
-    return Screen(t._("Your key is unlinked and erased. Link one again any time with /link."))
+    return Screen(
+        t.align(t._("Your key is unlinked and erased. Link one again any time with /link."))
+    )
 
 
 def kept_key(t: Translator) -> Screen:
-    return Screen(t._("OK, your key stays linked."))
+    return Screen(t.align(t._("OK, your key stays linked.")))
 
 
 def balance(t: Translator, account: Account) -> Screen:
-    return Screen(t._("Balance: <b>{balance}</b>").format(balance=t.money(account.balance_cents)))
+    return Screen(
+        t.align(t._("Balance: <b>{balance}</b>").format(balance=t.money(account.balance_cents)))
+    )
 
 
 def key_revoked(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "jiema.my no longer accepts your API key (revoked?). I stopped watching your orders. "
-            "Link a new key with /link."
+        t.align(
+            t._(
+                "jiema.my no longer accepts your API key (revoked?). I stopped watching your "
+                "orders. Link a new key with /link."
+            )
         )
     )
 
@@ -210,7 +224,7 @@ def services(
     else:
         text = t._("Choose a service, or type part of its name to search:")
     labels = [(s.code, s.name) for s in items]
-    return Screen(text, keyboards.services(t, labels, page, app_url))
+    return Screen(t.align(text), keyboards.services(t, labels, page, app_url))
 
 
 def countries(
@@ -238,7 +252,7 @@ def countries(
     labels = [
         (o.country_id, _country_button(t, o) if i in shown else "") for i, o in enumerate(offers)
     ]
-    return Screen(text, keyboards.countries(t, service.code, labels, page))
+    return Screen(t.align(text), keyboards.countries(t, service.code, labels, page))
 
 
 def _country_button(t: Translator, offer: Offer) -> str:
@@ -271,7 +285,7 @@ def confirmation(
     else:
         lines.append(t._("Not enough balance: top up on jiema.my, then come back."))
     markup = keyboards.confirm(t, service.code, token if affordable else None)
-    return Screen("\n".join(lines), markup)
+    return Screen(t.align("\n".join(lines)), markup)
 
 
 def service_gone(t: Translator) -> str:
@@ -287,12 +301,12 @@ def offer_gone(t: Translator) -> str:
 def purchase_failed(t: Translator, exc: api_errors.JiemaError, service: str | None) -> Screen:
     """The API refused the purchase: why, and a way back to the countries."""
     markup = keyboards.confirm(t, service, None) if service else None
-    return Screen(api_error(t, exc), markup)
+    return Screen(t.align(api_error(t, exc)), markup)
 
 
 def buying(t: Translator) -> Screen:
     """Shown while the order is being created (the Buy button is gone at once)."""
-    return Screen(t._("⏳ Buying your number…"))
+    return Screen(t.align(t._("⏳ Buying your number…")))
 
 
 def purchase_used(t: Translator) -> str:
@@ -302,10 +316,13 @@ def purchase_used(t: Translator) -> str:
 
 def purchase_unconfirmed(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "jiema.my did not answer in time, so I can't tell yet whether the number was bought. "
-            "I didn't try again, to avoid paying twice. It isn't in your order list so far; "
-            "if it shows up there, I will send its card here. Check /orders or your balance."
+        t.align(
+            t._(
+                "jiema.my did not answer in time, so I can't tell yet whether the number was "
+                "bought. I didn't try again, to avoid paying twice. It isn't in your order list "
+                "so far; if it shows up there, I will send its card here. Check /orders or your "
+                "balance."
+            )
         )
     )
 
@@ -313,9 +330,11 @@ def purchase_unconfirmed(t: Translator) -> Screen:
 def purchase_not_made(t: Translator) -> Screen:
     """The end of an unconfirmed purchase: long enough later, it is not in the order list."""
     return Screen(
-        t._(
-            "About the purchase I couldn't confirm: it still isn't in your jiema.my order list "
-            "after 10 minutes, so no number was bought. /buy to try again."
+        t.align(
+            t._(
+                "About the purchase I couldn't confirm: it still isn't in your jiema.my order list "
+                "after 10 minutes, so no number was bought. /buy to try again."
+            )
         )
     )
 
@@ -338,7 +357,7 @@ def order_card(
     now = now or datetime.now(UTC)
     country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
     lines = [
-        f"📱 <code>{esc(order.phone)}</code>",
+        f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}",
         f"{esc(order.service_name)} · {country}",
         t._("Price: {price}").format(price=t.money(order.charged_cents)),
     ]
@@ -348,50 +367,54 @@ def order_card(
     if order.sms_seen:
         lines.append(
             t.ngettext("{count} SMS received", "{count} SMS received", order.sms_seen).format(
-                count=order.sms_seen
+                count=t.ltr(t.number(order.sms_seen))
             )
         )
     for body in sms:
         code = extract_code(body)
         if code is not None:
-            lines.append(f"🔑 <code>{esc(code)}</code>")
+            lines.append(f"🔑 {t.ltr(f'<code>{esc(code)}</code>')}")
         else:
             short = body if len(body) <= _MAX_SMS_ON_CARD else body[:_MAX_SMS_ON_CARD] + "…"
             lines.append(f"✉️ <i>{esc(short)}</i>")
     if order.status == "CANCELLED":
         lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
-    lines.append(f"<i>{esc(order.id)}</i>")
+    lines.append(f"<i>{t.ltr(esc(order.id))}</i>")
     markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
-    return Screen("\n".join(lines), markup)
+    return Screen(t.align("\n".join(lines)), markup)
 
 
 def code_message(t: Translator, order: StoredOrder, sms: Sms) -> Screen:
     """A new message per SMS: the code to copy, then the whole SMS as plain text."""
     code = extract_code(sms.body)
     header = t._("SMS for {phone} ({service}):").format(
-        phone=esc(order.phone), service=esc(order.service_name)
+        phone=t.ltr(esc(order.phone)), service=esc(order.service_name)
     )
     text = sms.body if len(sms.body) <= _MAX_SMS_SHOWN else sms.body[:_MAX_SMS_SHOWN] + "…"
     body = f"<blockquote>{esc(text)}</blockquote>"
     if code is None:
-        return Screen(f"{header}\n{body}")
+        return Screen(t.align(f"{header}\n{body}"))
     line = t._("Code: <code>{code}</code>").format(code=code)
-    return Screen(f"{header}\n{line}\n{body}", keyboards.copy_code(t, code))
+    return Screen(t.align(f"{header}\n{line}\n{body}"), keyboards.copy_code(t, code))
 
 
 def order_ended(t: Translator, order: StoredOrder) -> Screen:
     """Told once when an order ends without the user's doing (expiry, provider failure)."""
     if order.sms_seen:
         return Screen(
-            t._("The number {phone} has expired. Thanks for using it!").format(
-                phone=esc(order.phone)
+            t.align(
+                t._("The number {phone} has expired. Thanks for using it!").format(
+                    phone=t.ltr(esc(order.phone))
+                )
             )
         )
     return Screen(
-        t._(
-            "No SMS arrived on {phone} before it expired, so the order ended. "
-            "{amount} went back to your balance. Want to try another country?"
-        ).format(phone=esc(order.phone), amount=t.money(order.charged_cents)),
+        t.align(
+            t._(
+                "No SMS arrived on {phone} before it expired, so the order ended. "
+                "{amount} went back to your balance. Want to try another country?"
+            ).format(phone=t.ltr(esc(order.phone)), amount=t.money(order.charged_cents))
+        ),
         keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone),
     )
 
@@ -412,19 +435,17 @@ def history(
 ) -> Screen:
     """A page of the order history, each order a button opening its card."""
     if not orders and page == 0:
-        return Screen(t._("You have no orders yet. /buy to get a number."))
-    header = t._("<b>Your orders</b> (page {page}):").format(page=page + 1)
+        return Screen(t.align(t._("You have no orders yet. /buy to get a number.")))
+    header = t._("<b>Your orders</b> (page {page}):").format(page=t.ltr(t.number(page + 1)))
     labels = []
     for order in orders:
         service = names.get(order.service or "", order.service or "?")
         when = t.datetime(order.created_at, style="short") if order.created_at else ""
+        phone = t.ltr(order.phone) if order.phone else ""
         labels.append(
-            (
-                order.id,
-                f"{service} · {order.phone or ''} · {_status_short(order.status)} {when}".strip(),
-            )
+            (order.id, f"{service} · {phone} · {_status_short(order.status)} {when}".strip())
         )
-    return Screen(header, keyboards.history(t, labels, page, has_next))
+    return Screen(t.align(header), keyboards.history(t, labels, page, has_next))
 
 
 def _status_short(status: str) -> str:
@@ -442,45 +463,53 @@ def not_your_order(t: Translator) -> str:
 
 
 def language_menu(t: Translator) -> Screen:
-    return Screen(t._("Choose your language:"), keyboards.languages(t.language))
+    return Screen(t.align(t._("Choose your language:")), keyboards.languages(t.language))
 
 
 def language_set(t: Translator) -> Screen:
     # TRANSLATORS: shown in the language just chosen: name your own language, not English.
-    return Screen(t._("Done: I will speak English with you."))
+    return Screen(t.align(t._("Done: I will speak English with you.")))
 
 
 def private_only(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "I only work in a private chat, to keep your key and codes to you. "
-            "Open a chat with me and send /start."
+        t.align(
+            t._(
+                "I only work in a private chat, to keep your key and codes to you. "
+                "Open a chat with me and send /start."
+            )
         )
     )
 
 
 def key_in_group(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "Never post an API key in a group: everyone here can use it. "
-            "Revoke that key now on jiema.my → Account → API keys."
+        t.align(
+            t._(
+                "Never post an API key in a group: everyone here can use it. "
+                "Revoke that key now on jiema.my → Account → API keys."
+            )
         )
     )
 
 
 def unknown_input(t: Translator) -> Screen:
-    return Screen(t._("I didn't get that. /buy to get a number, /help for everything I can do."))
+    return Screen(
+        t.align(t._("I didn't get that. /buy to get a number, /help for everything I can do."))
+    )
 
 
 def cancelled_flow(t: Translator) -> Screen:
-    return Screen(t._("Cancelled. /buy when you're ready."))
+    return Screen(t.align(t._("Cancelled. /buy when you're ready.")))
 
 
 def sorry(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "Sorry, something went wrong on my side. Your orders and codes are safe; "
-            "please try again, or /help."
+        t.align(
+            t._(
+                "Sorry, something went wrong on my side. Your orders and codes are safe; "
+                "please try again, or /help."
+            )
         )
     )
 
@@ -488,9 +517,11 @@ def sorry(t: Translator) -> Screen:
 def unavailable(t: Translator) -> Screen:
     """The bot's database is out of reach (disk full, connection lost): nothing was done."""
     return Screen(
-        t._(
-            "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
-            "your orders and codes are safe."
+        t.align(
+            t._(
+                "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
+                "your orders and codes are safe."
+            )
         )
     )
 
@@ -532,3 +563,168 @@ def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
         case api_errors.ApiError():
             return t._("jiema.my says: {message}").format(message=esc(exc.message or exc.code))
     return t._("jiema.my isn't answering right now. Please try again in a minute.")
+
+
+# -- operator console (issue 15) ------------------------------------------------------------
+
+
+def announcement(t: Translator, text: str) -> Screen:
+    """An operator's announcement as users get it: their HTML, and a Mute button in the
+    recipient's language. Not aligned: like an SMS, the operator's words keep their own
+    direction."""
+    return Screen(text, keyboards.announcement(t))
+
+
+def _ms(t: Translator, seconds: float | None) -> str:
+    # TRANSLATORS: a code-to-chat latency in milliseconds, e.g. "1,250 ms".
+    return "—" if seconds is None else t._("{ms} ms").format(ms=t.number(round(seconds * 1000)))
+
+
+def _replica_line(t: Translator, replica: ReplicaLeases) -> str:
+    jobs = ", ".join(job.removeprefix("job:") for job in replica.jobs)
+    line = t._("<code>{replica}</code>: polls {keys} keys, serving {users} users").format(
+        replica=esc(replica.replica_id),
+        keys=t.number(replica.polls),
+        users=t.number(replica.serving),
+    )
+    if jobs:
+        line += " · " + t._("jobs: {jobs}").format(jobs=esc(jobs))
+    if replica.this_one:
+        line += " " + t._("(this one)")
+    return "• " + line
+
+
+def stats(t: Translator, figures: Stats) -> Screen:
+    """The operator's /stats: the fleet's figures, last 24 h where a window applies."""
+    users = figures.users
+    lines = [
+        t._("<b>Statistics</b> (last 24 h, whole fleet)"),
+        "",
+        t._(
+            "Users: {total} · linked key {linked} · active {active} · blocked the bot {blocked}"
+        ).format(
+            total=t.number(users.total),
+            linked=t.number(users.linked),
+            active=t.number(users.active),
+            blocked=t.number(users.blocked),
+        ),
+        t._("Active orders: {orders} · pending deliveries: {pending}").format(
+            orders=t.number(figures.active_orders), pending=t.number(figures.pending_deliveries)
+        ),
+        t._("Orders bought: {orders} · codes delivered: {codes}").format(
+            orders=t.number(figures.orders_bought), codes=t.number(figures.codes_delivered)
+        ),
+        t._("Code to chat: median {median} · p95 {p95}").format(
+            median=_ms(t, figures.latency_median), p95=_ms(t, figures.latency_p95)
+        ),
+        t._("jiema errors: {errors} · 429s: {limited} · Telegram errors: {telegram}").format(
+            errors=t.number(figures.jiema_errors),
+            limited=t.number(figures.jiema_rate_limited),
+            telegram=t.number(figures.telegram_errors),
+        ),
+        "",
+        t._("Replicas and their leases:"),
+        *(_replica_line(t, replica) for replica in figures.replicas),
+        "",
+        t._("Updated {time}").format(time=esc(t.datetime(figures.at))),
+    ]
+    if not figures.replicas:
+        lines.insert(-2, "• " + t._("none alive"))
+    return Screen(t.align("\n".join(lines)), keyboards.stats(t))
+
+
+def broadcast_ask(t: Translator) -> Screen:
+    text = t._(
+        "Send me the announcement. You can use Telegram HTML: &lt;b&gt;bold&lt;/b&gt;, "
+        '&lt;i&gt;italic&lt;/i&gt;, &lt;a href="https://…"&gt;links&lt;/a&gt;. '
+        "I'll show you a preview first. /cancel to stop."
+    )
+    return Screen(t.align(text))
+
+
+def broadcast_invalid(t: Translator, description: str) -> Screen:
+    """Telegram refused the preview: nothing was sent to anyone."""
+    text = t._(
+        "Telegram refused this text: {reason}\nNothing was sent. Fix it and send it again, "
+        "or /cancel."
+    ).format(reason=esc(description))
+    return Screen(t.align(text))
+
+
+def broadcast_confirm(t: Translator, broadcast_id: str, recipients: int) -> Screen:
+    """Under the preview: who gets it, and Send / Cancel."""
+    text = t.ngettext(
+        "Above is the preview. Send it to {count} user?",
+        "Above is the preview. Send it to {count} users?",
+        recipients,
+    ).format(count=t.number(recipients))
+    return Screen(t.align(text), keyboards.broadcast_confirm(t, broadcast_id))
+
+
+def broadcast_progress(t: Translator, broadcast_id: str, tally: Tally) -> Screen:
+    """The progress message, edited in place while the broadcast runs (with Cancel)."""
+    head = t._("Sending the announcement: {done} of {total}.").format(
+        done=t.number(tally.done), total=t.number(tally.total)
+    )
+    return Screen(
+        t.align(f"{head}\n{_tally_line(t, tally)}"), keyboards.broadcast_running(t, broadcast_id)
+    )
+
+
+def _tally_line(t: Translator, tally: Tally) -> str:
+    line = t._("Sent: {sent} · blocked: {blocked} · failed: {failed}").format(
+        sent=t.number(tally.sent),
+        blocked=t.number(tally.blocked),
+        failed=t.number(tally.failed + tally.unknown),
+    )
+    if tally.skipped:
+        line += " · " + t._("muted meanwhile: {skipped}").format(skipped=t.number(tally.skipped))
+    return line
+
+
+def broadcast_report(t: Translator, tally: Tally, *, cancelled: bool) -> Screen:
+    """The final report (a new message, so the operator is notified)."""
+    if cancelled:
+        head = t._("Broadcast cancelled; {left} users did not get it.").format(
+            left=t.number(tally.pending + tally.claimed)
+        )
+    else:
+        head = t._("Broadcast finished.")
+    lines = [head, _tally_line(t, tally)]
+    if tally.unknown:
+        lines.append(
+            t._(
+                "{unknown} of the failed were being sent when the bot stopped: they may have "
+                "it; they were not sent it again."
+            ).format(unknown=t.number(tally.unknown))
+        )
+    return Screen(t.align("\n".join(lines)))
+
+
+def broadcast_progress_final(t: Translator, tally: Tally, *, cancelled: bool) -> Screen:
+    """The progress message once the broadcast is over (no buttons left)."""
+    head = t._("Announcement cancelled.") if cancelled else t._("Announcement sent.")
+    return Screen(t.align(head + "\n" + _tally_line(t, tally)))
+
+
+def broadcast_dropped(t: Translator) -> Screen:
+    return Screen(t.align(t._("Dropped: nothing was sent.")))
+
+
+def broadcast_stopping(t: Translator) -> Screen:
+    return Screen(t.align(t._("Stopping the broadcast… the report follows.")))
+
+
+def announcements_muted(t: Translator) -> str:
+    """The answer to the Mute button (a short note, at most 200 characters)."""
+    return t._("Announcements muted. /settings turns them back on. Codes are not affected.")
+
+
+def settings(t: Translator, muted: bool) -> Screen:
+    """/settings: announcements on or off (codes and order messages always come)."""
+    state = t._("off") if muted else t._("on")
+    text = t._(
+        "<b>Settings</b>\nAnnouncements from the bot's operator: {state}.\n"
+        "Codes and order updates always reach you."
+    ).format(state=state)
+    return Screen(t.align(text), keyboards.settings(t, muted))

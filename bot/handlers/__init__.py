@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import buy, common, link, membership, orders, start
+from bot.handlers import admin, buy, common, link, membership, orders, start
 
 
 def register(application: Application) -> None:
@@ -20,12 +20,13 @@ def register(application: Application) -> None:
     application.add_handler(TypeHandler(Update, common.guard), group=-1)
     text = filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     for handler in (
+        *admin.handlers(),
         *buy.handlers(),
         *start.handlers(),
         *link.handlers(),
         *orders.handlers(),
         *membership.handlers(),
-        MessageHandler(text, buy.typed),
+        MessageHandler(text, admin.typed),
         CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(filters.ALL, common.unknown_input),

@@ -13,6 +13,7 @@ from bot import views
 from bot.api.errors import JiemaError
 from bot.commands import command_list, set_menu_button
 from bot.context import Context
+from bot.handlers.admin import admin_command_list
 from bot.handlers.common import answer, callback_is, callback_of, edit, parsed, reply
 from bot.i18n import get_translator
 from bot.services.accounts import NotLinkedError
@@ -62,9 +63,10 @@ async def set_language(update: Update, context: Context) -> None:
     await answer(query)
     await edit(query, views.language_set(t))
     await set_menu_button(context.bot, context.services.settings.webapp_url, t, user_id)
+    menu = admin_command_list if context.services.admin.is_admin(user_id) else command_list
     with suppress(TelegramError):  # the menu is a convenience; the language itself is saved
         await context.bot.set_my_commands(
-            [BotCommand(name, text) for name, text in command_list(t)],
+            [BotCommand(name, text) for name, text in menu(t)],
             scope=BotCommandScopeChat(user_id),
         )
 

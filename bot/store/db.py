@@ -190,7 +190,9 @@ class SqliteDatabase(Database):
             conn = await aiosqlite.connect(path, isolation_level=None)
             try:
                 conn.row_factory = sqlite3.Row
-                for pragma in (*_SQLITE_PRAGMAS, f"busy_timeout = {round(busy_timeout * 1000)}"):
+                # busy_timeout first: switching to WAL takes a lock that another connection
+                # opening the same new file may hold for a moment.
+                for pragma in (f"busy_timeout = {round(busy_timeout * 1000)}", *_SQLITE_PRAGMAS):
                     await conn.execute(f"PRAGMA {pragma}")
             except BaseException:
                 await conn.close()

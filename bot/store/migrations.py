@@ -192,7 +192,59 @@ ALTER TABLE orders ADD COLUMN final_claimed_until TEXT;
 CREATE INDEX orders_card_stale ON orders (card_retry_at) WHERE card_retry_at IS NOT NULL;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX)
+# The operator's console (issue 15). Users: whether they muted announcements, and when
+# they were last seen (written at most once an hour, for "active in the last 24 h").
+# sms_deliveries.sent_at: when Telegram accepted the code (code-to-chat latency).
+# broadcasts / broadcast_recipients: an announcement and one row per recipient, each
+# claimed before its send. fleet_counters: every replica adds its error counts into
+# hourly buckets, so /stats shows the fleet's figures.
+_V6 = """
+ALTER TABLE users ADD COLUMN announcements_muted INTEGER NOT NULL DEFAULT 0
+    CHECK (announcements_muted IN (0, 1));
+ALTER TABLE users ADD COLUMN last_seen_at TEXT;
+CREATE INDEX users_last_seen ON users (last_seen_at);
+
+ALTER TABLE sms_deliveries ADD COLUMN sent_at TEXT;
+CREATE INDEX sms_deliveries_sent ON sms_deliveries (sent_at) WHERE sent_at IS NOT NULL;
+CREATE INDEX orders_created ON orders (created_at);
+
+CREATE TABLE broadcasts (
+    id                  TEXT PRIMARY KEY,
+    admin_id            $BIGINT NOT NULL,
+    text                TEXT NOT NULL,
+    state               TEXT NOT NULL DEFAULT 'draft'
+        CHECK (state IN ('draft', 'sending', 'cancelled', 'done', 'discarded')),
+    progress_message_id $BIGINT,
+    reported            INTEGER NOT NULL DEFAULT 0 CHECK (reported IN (0, 1)),
+    created_at          TEXT NOT NULL,
+    started_at          TEXT,
+    finished_at         TEXT,
+    updated_at          TEXT NOT NULL
+);
+CREATE INDEX broadcasts_by_state ON broadcasts (state, created_at);
+
+CREATE TABLE broadcast_recipients (
+    broadcast_id TEXT NOT NULL REFERENCES broadcasts (id),
+    user_id      $BIGINT NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'claimed', 'sent', 'blocked', 'failed', 'skipped', 'unknown')),
+    claimed_by   TEXT,
+    claimed_at   TEXT,
+    message_id   $BIGINT,
+    PRIMARY KEY (broadcast_id, user_id)
+)$WITHOUT_ROWID;
+CREATE INDEX broadcast_recipients_by_state ON broadcast_recipients (broadcast_id, state, user_id);
+
+CREATE TABLE fleet_counters (
+    hour  TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    value $BIGINT NOT NULL,
+    PRIMARY KEY (hour, name)
+)$WITHOUT_ROWID;
+"""
+
+# v5 (favourites, alerts, top-up) is reserved: it goes before _V6.
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V6)
 
 
 def render(script: str, dialect: Dialect) -> str:

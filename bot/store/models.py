@@ -61,6 +61,8 @@ class User:
     dialog: Mapping[str, Any] = field(default_factory=dict, hash=False)
     """The chat state (JSON object); empty when there is none. Change it with
     ``Store.set_dialog``: editing this mapping changes nothing stored."""
+    announcements_muted: bool = False
+    last_seen_at: datetime | None = None
 
     @property
     def has_key(self) -> bool:

@@ -355,10 +355,12 @@ async def test_the_first_language_follows_the_telegram_app(
     welcome = await user.wait_for_message()
     assert welcome.html is not None
     assert welcome.html.startswith(
-        t._(
-            "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
-            "send you the SMS codes they receive."
-        ).format(name="Ana")
+        t.align(
+            t._(
+                "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
+                "send you the SMS codes they receive."
+            ).format(name="Ana")
+        )
     )
     assert _labels(welcome) == [[t._("Link my API key")]]
     telegram.assert_no_errors()

@@ -12,6 +12,7 @@ import pytest
 from bot import copydb
 from bot.copydb import CopyError, copy_database
 from bot.store import DeliveryState, PurchaseState, Store
+from bot.store.console import RecipientState
 from bot.store.migrations import MIGRATIONS
 from bot.store.postgres import PostgresDatabase
 from bot.store.store import SQLITE_FILE
@@ -27,6 +28,9 @@ TABLES = (
     "leases",
     "replicas",
     "webhook_updates",
+    "broadcasts",
+    "broadcast_recipients",
+    "fleet_counters",
 )
 BIG_ID = 7_000_000_000  # Telegram ids beyond 32 bits
 
@@ -69,6 +73,12 @@ async def fill(store: Store, clock: FakeClock) -> None:
     await store.claim_update(BIG_ID, "replica-a", timedelta(seconds=30))
     await store.claim_update(1, "replica-b", timedelta(seconds=30))
     await store.finish_update(1)
+    await store.set_announcements_muted(OTHER_USER, True)
+    broadcast = await store.draft_broadcast(USER, "<b>Maintenance</b> tonight")
+    await store.start_broadcast(broadcast.id, USER, 9_000_000_002)
+    await store.claim_recipient(broadcast.id, "replica-a")
+    await store.settle_recipient(broadcast.id, USER, "replica-a", RecipientState.SENT, 42)
+    await store.add_counters(clock.now, {"jiema_errors": 2})
 
 
 def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
@@ -99,10 +109,13 @@ async def test_copy_moves_every_row(source: Path, pg_backend: Backend, clock: Fa
     report = await copy_database(source, pg_backend.pg_url)
     assert report.schema_version == len(MIGRATIONS)
     assert list(report.rows) == [  # parents before children
+        "broadcasts",
+        "fleet_counters",
         "leases",
         "replicas",
         "users",
         "webhook_updates",
+        "broadcast_recipients",
         "orders",
         "purchases",
         "recent_services",

@@ -83,6 +83,9 @@ async def test_schema_on_both_backends(backend: Backend) -> None:
         "leases",
         "replicas",
         "webhook_updates",
+        "broadcasts",
+        "broadcast_recipients",
+        "fleet_counters",
     }
     if backend.dialect == "postgresql":
         expected.add("schema_version")

@@ -1,0 +1,245 @@
+"""The Mini App's use cases, composed from the chat's services (no Telegram, no HTTP).
+
+Every HTTP handler of the page calls exactly one method here. The methods only combine the
+services the chat uses (the same quote/claim/create path, the same ownership checks, the
+same tracker applying cancels and second SMS), so the page and the chat can never disagree
+about money or orders. Results are plain data; rendering to JSON is the handler's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.api import Account, Service
+from bot.api.errors import JiemaError
+from bot.i18n import negotiate
+from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.browse import BrowseService, ServiceGone
+from bot.services.catalog import Offer
+from bot.services.orders import Acted, Action, ActionRefused, ActOutcome, History, OrderService
+from bot.services.purchases import (
+    AlreadyUsed,
+    OfferGone,
+    PurchaseService,
+    Quote,
+    Refused,
+    Unconfirmed,
+)
+from bot.services.users import UserService
+from bot.store import Delivery, Store, StoredOrder
+from bot.webapp.auth import WebAppUser
+
+
+class Services(Protocol):
+    """What the Mini App needs from the process's service container (:mod:`bot.core`)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def users(self) -> UserService: ...
+    @property
+    def accounts(self) -> AccountService: ...
+    @property
+    def browse(self) -> BrowseService: ...
+    @property
+    def purchases(self) -> PurchaseService: ...
+    @property
+    def orders(self) -> OrderService: ...
+
+
+class NotYoursError(Exception):
+    """No such order for this user (unknown id, or someone else's)."""
+
+
+class OfferGoneError(Exception):
+    """The service or country is not offered any more."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Who opened the page: their language, and their account when a key is linked."""
+
+    user: WebAppUser
+    language: str
+    linked: bool
+    account: Account | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """An order as the bot's database has it, with every SMS the tracker recorded."""
+
+    order: StoredOrder
+    deliveries: tuple[Delivery, ...]
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """What the page shows of the order: a change here is worth a push."""
+        o = self.order
+        sms = tuple((d.position, d.body, d.received_at) for d in self.deliveries)
+        return (o.status, o.expires_at, o.sms_seen, o.charged_cents, o.phone, sms)
+
+
+BuyOutcome = OrderState | AlreadyUsed | Unconfirmed
+
+
+class MiniApp:
+    """Use cases of the page for one process; see the module docstring."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._s = services
+        self._sleep = sleep
+        self._clock = clock
+
+    async def language(self, user: WebAppUser) -> str:
+        """The user's stored language (their /language choice), else negotiated."""
+        profile, _ = await self._s.users.enter(user.id, user.language_code, writes=False)
+        return profile.language or negotiate(user.language_code)
+
+    async def profile(self, user: WebAppUser) -> Profile:
+        """Language, and the balance read fresh when a key is linked.
+
+        A linked user whose balance cannot be read now (API down) still counts as linked.
+        """
+        language = await self.language(user)
+        try:
+            account = await self._s.accounts.account(user.id)
+        except NotLinkedError:
+            return Profile(user, language, linked=False, account=None)
+        except JiemaError:
+            account = None
+        return Profile(user, language, linked=True, account=account)
+
+    async def catalogue(self, user_id: int) -> list[Service]:
+        """Every service, ranked as the chat ranks them (recent, popular, then stock)."""
+        return await self._s.browse.services(user_id)
+
+    async def countries(self, user_id: int, service: str) -> tuple[Service, list[Offer]]:
+        """A service and every country pricing it, sold-out ones last (``count`` 0).
+
+        Raises:
+            OfferGoneError: the service is not listed.
+        """
+        found = await self._s.browse.countries(user_id, service, "en", sold_out=True)
+        if isinstance(found, ServiceGone):
+            raise OfferGoneError
+        return found.service, found.offers
+
+    async def quote(self, user_id: int, service: str, country_id: int) -> Quote:
+        """A single-use purchase token, price and balance: the chat's confirmation.
+
+        Raises:
+            OfferGoneError: no stock there any more.
+        """
+        quote = await self._s.purchases.quote(user_id, service, country_id)
+        if isinstance(quote, OfferGone):
+            raise OfferGoneError
+        return quote
+
+    async def buy(self, user_id: int, token: str) -> BuyOutcome:
+        """Spend the token and create the order exactly once, as the chat's Buy does.
+
+        Raises:
+            bot.api.errors.JiemaError: the API refused (``INSUFFICIENT``, ``NO_NUMBERS``, …).
+        """
+        result = await self._s.purchases.buy(user_id, token)
+        if isinstance(result, Refused):
+            raise result.error
+        if isinstance(result, AlreadyUsed | Unconfirmed):
+            return result
+        return await self._state(result.order)
+
+    async def order(self, user_id: int, order_id: str) -> OrderState:
+        """The user's order; one the bot does not track yet is adopted if the API says so.
+
+        Raises:
+            NotYoursError: unknown, or another user's.
+        """
+        stored = await self._s.orders.get(user_id, order_id)
+        if stored is not None:
+            return await self._state(stored)
+        return await self._acted(await self._s.orders.act(user_id, order_id, Action.VIEW))
+
+    async def cancel(self, user_id: int, order_id: str) -> OrderState:
+        """Cancel for a refund and record it (the chat's card follows)."""
+        return await self._acted(await self._s.orders.act(user_id, order_id, Action.CANCEL))
+
+    async def next_sms(self, user_id: int, order_id: str) -> OrderState:
+        """Ask for another SMS on the same number and record the new state."""
+        return await self._acted(await self._s.orders.act(user_id, order_id, Action.NEXT_SMS))
+
+    async def _acted(self, outcome: ActOutcome) -> OrderState:
+        if isinstance(outcome, ActionRefused):
+            raise outcome.error
+        if not isinstance(outcome, Acted):
+            raise NotYoursError
+        return await self._state(outcome.order)
+
+    async def history(self, user_id: int, cursor: str | None, limit: int) -> History:
+        """One page of the user's orders as the API lists them, with service names."""
+        return await self._s.orders.history(user_id, cursor, limit)
+
+    async def watch(
+        self,
+        user_id: int,
+        order_id: str,
+        *,
+        interval: float = 0.4,
+        heartbeat: float = 15.0,
+        max_duration: float = 600.0,
+        gone: Callable[[], bool] = lambda: False,
+    ) -> AsyncGenerator[OrderState | None, None]:
+        """The order each time the database shows it changed; None as a keep-alive point.
+
+        Reads the stored order and its SMS (never the API), so it sees whatever any
+        replica's poller recorded. Starts with the current state; ends after the order is
+        final, once ``gone()`` says the page left, or after ``max_duration`` seconds (the
+        page reconnects).
+
+        Raises:
+            NotYoursError: before the first state, for an order that is not the user's.
+        """
+        stored = await self._s.orders.get(user_id, order_id)
+        if stored is None:
+            raise NotYoursError
+        return self._changes(await self._state(stored), interval, heartbeat, max_duration, gone)
+
+    async def _changes(
+        self,
+        state: OrderState,
+        interval: float,
+        heartbeat: float,
+        max_duration: float,
+        gone: Callable[[], bool],
+    ) -> AsyncGenerator[OrderState | None, None]:
+        start = last_sent = self._clock()
+        shown = state.fingerprint()
+        yield state
+        while not state.order.is_final and self._clock() - start < max_duration:
+            await self._sleep(interval)
+            if gone():
+                return
+            current = await self._s.store.get_order(state.order.id)
+            if current is None:
+                return
+            state = await self._state(current)
+            if state.fingerprint() != shown:
+                shown = state.fingerprint()
+                last_sent = self._clock()
+                yield state
+            elif self._clock() - last_sent >= heartbeat:
+                last_sent = self._clock()
+                yield None
+
+    async def _state(self, order: StoredOrder) -> OrderState:
+        deliveries = await self._s.store.deliveries_for(order.id)
+        return OrderState(order, tuple(deliveries))

@@ -1,0 +1,422 @@
+// The jiema Mini App: vanilla JS, no build step. Every call carries Telegram's raw initData;
+// every text comes translated from the server (GET api/session); the order screen is live
+// through server-sent events pushed from the bot's own database.
+"use strict";
+(() => {
+  const tg = window.Telegram && window.Telegram.WebApp;
+  const initData = (tg && tg.initData) || "";
+  const main = document.getElementById("main");
+  const title = document.getElementById("title");
+  const backBtn = document.getElementById("back");
+  const balBtn = document.getElementById("bal");
+  const tabs = document.getElementById("tabs");
+  let T = {};
+  let session = null;
+  let stack = [];
+  let stream = null;
+  let timer = null;
+  let mainAction = null;
+
+  // -- helpers -----------------------------------------------------------------------------
+  function el(tag, props, ...kids) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v == null || v === false) continue;
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const kid of kids.flat()) if (kid != null) node.append(kid);
+    return node;
+  }
+  const ltr = (text, cls) => el("span", { class: "ltr " + (cls || ""), dir: "ltr", text });
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
+  const haptic = (kind) => {
+    try {
+      if (kind === "tap") tg.HapticFeedback.impactOccurred("light");
+      else tg.HapticFeedback.notificationOccurred(kind);
+    } catch (e) { /* not in Telegram */ }
+  };
+
+  function toast(text) {
+    const box = document.getElementById("toast");
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(toast.t);
+    toast.t = setTimeout(() => { box.hidden = true; }, 2500);
+  }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super(body.message || T.sorry || "Error");
+      this.status = status;
+      this.code = body.code;
+      this.body = body;
+    }
+  }
+
+  async function api(path, body) {
+    const init = { headers: { Authorization: "tma " + initData } };
+    if (body !== undefined) {
+      init.method = "POST";
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let res, json;
+    try {
+      res = await fetch("api/" + path, init);
+      json = await res.json();
+    } catch (e) {
+      throw new ApiError(0, { code: "NETWORK", message: T.sorry });
+    }
+    if (!json.ok) throw new ApiError(res.status, json);
+    return json.data;
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      const area = el("textarea", {}, text);
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    haptic("success");
+    toast(T.copied);
+  }
+  const copyBtn = (text, label) =>
+    el("button", { class: "copy", type: "button", onclick: () => copy(text) }, label || T.copy);
+
+  // -- navigation --------------------------------------------------------------------------
+  function leave() {
+    if (stream) { stream.close(); stream = null; }
+    clearInterval(timer);
+    setMain(null);
+  }
+
+  function setMain(label, action, enabled) {
+    if (!tg || !tg.MainButton) return;
+    if (mainAction) tg.MainButton.offClick(mainAction);
+    mainAction = action || null;
+    if (!label) { tg.MainButton.hide(); return; }
+    tg.MainButton.setText(label);
+    tg.MainButton.onClick(action);
+    if (enabled === false) tg.MainButton.disable(); else tg.MainButton.enable();
+    tg.MainButton.show();
+  }
+
+  function show(screen, ...args) {
+    leave();
+    stack.push([screen, args]);
+    render();
+  }
+  function replace(screen, ...args) {
+    leave();
+    stack[stack.length - 1] = [screen, args];
+    render();
+  }
+  function back() {
+    if (stack.length < 2) return;
+    leave();
+    stack.pop();
+    render();
+  }
+  function tab(screen) {
+    leave();
+    stack = [[screen, []]];
+    render();
+  }
+
+  function render() {
+    const [screen, args] = stack[stack.length - 1];
+    const deep = stack.length > 1;
+    backBtn.hidden = !deep;
+    if (tg && tg.BackButton) { if (deep) tg.BackButton.show(); else tg.BackButton.hide(); }
+    for (const b of tabs.querySelectorAll("button")) {
+      if (b.dataset.tab === screen.tabName && !deep) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
+    Promise.resolve(screen(...args)).catch(failed);
+  }
+
+  function page(name, heading, ...kids) {
+    title.textContent = heading;
+    main.dataset.screen = name;
+    main.replaceChildren(...kids.flat().filter((k) => k != null));
+  }
+
+  function failed(err) {
+    if (err.status === 401) return authScreen(err.message);
+    if (err.code === "NOT_LINKED") return unlinkedScreen();
+    haptic("error");
+    page("error", "", el("div", { class: "card center" },
+      el("p", { id: "error", text: err.message }),
+      el("button", { class: "btn", type: "button", onclick: render }, "↻")));
+  }
+
+  // -- screens -----------------------------------------------------------------------------
+  function authScreen(message) {
+    tabs.hidden = true;
+    balBtn.hidden = true;
+    backBtn.hidden = true;
+    page("auth", "", el("div", { class: "card center" }, el("p", { id: "reopen", text: message })));
+  }
+
+  function unlinkedScreen() {
+    tabs.hidden = true;
+    page("unlinked", T.linkFirst, el("div", { class: "card" },
+      el("p", { class: "status", text: T.linkFirst }),
+      el("p", { class: "sms", text: T.linkSteps })));
+  }
+
+  const refreshBalance = () => api("session").then((s) => showBalance(s.balance), () => {});
+  function showBalance(balance) {
+    if (!balance) { balBtn.hidden = true; return; }
+    balBtn.hidden = false;
+    balBtn.replaceChildren(ltr(balance.text));
+  }
+
+  let catalogue = null;
+  async function servicesScreen() {
+    if (!catalogue) {
+      page("services", T.buyNumber, el("p", { class: "muted center", text: "…" }));
+      catalogue = (await api("services")).map((s) => ({
+        ...s, hay: (s.name + " " + s.code).toLowerCase(),
+      }));
+    }
+    const list = el("ul", { class: "list", id: "services" });
+    const input = el("input", {
+      class: "search", id: "service-search", type: "search", placeholder: "🔍",
+      autocomplete: "off", oninput: () => draw(input.value),
+    });
+    // Rows are built once per service and reused: filtering 700 of them as the user types
+    // only picks which existing nodes the list holds.
+    const locale = session.language.replace("_", "-");
+    const row = (s) => s.node || (s.node = el("li", {},
+      el("button", { class: "row", type: "button", "data-code": s.code,
+        onclick: () => { haptic("tap"); show(countriesScreen, s.code, s.name); } },
+        el("span", { class: "name", text: s.name }),
+        el("span", { class: "side" }, s.price ? ltr(s.price) : null, el("br"),
+          el("small", {}, ltr(fill(T.inStock, { count: s.stock.toLocaleString(locale) })))))));
+    function draw(query) {
+      const q = query.trim().toLowerCase();
+      const hits = q ? catalogue.filter((s) => s.hay.includes(q)) : catalogue;
+      list.replaceChildren(...(hits.length ? hits.map(row) :
+        [el("li", { class: "row muted", text: fill(T.noService, { query }) })]));
+    }
+    page("services", T.buyNumber, el("p", { class: "muted", text: T.services }), input, list);
+    draw("");
+  }
+  servicesScreen.tabName = "services";
+
+  async function countriesScreen(code, name) {
+    page("countries", name, el("p", { class: "muted center", text: "…" }));
+    const data = await api("services/" + encodeURIComponent(code) + "/countries");
+    const locale = session.language.replace("_", "-");
+    let sort = "price";
+    let query = "";
+    const list = el("ul", { class: "list", id: "countries" });
+    const collator = new Intl.Collator(locale);
+    const orders = {
+      price: (a, b) => a.price_cents - b.price_cents || b.count - a.count,
+      stock: (a, b) => b.count - a.count || a.price_cents - b.price_cents,
+      name: (a, b) => collator.compare(a.name, b.name),
+    };
+    function draw() {
+      const q = query.trim().toLowerCase();
+      const hits = data.countries.filter((c) => !q || (c.name + " " + c.slug).toLowerCase().includes(q));
+      hits.sort((a, b) => (a.sold_out - b.sold_out) || orders[sort](a, b));
+      list.replaceChildren(...(hits.length ? hits.map((c) => el("li", {},
+        el("button", { class: "row", type: "button", "data-country": c.id, disabled: c.sold_out,
+          onclick: () => { haptic("tap"); show(confirmScreen, code, c.id); } },
+          el("span", { class: "flag", text: c.flag }),
+          el("span", { class: "name", text: c.name }),
+          el("span", { class: "side" }, ltr(c.price), el("br"),
+            c.sold_out ? el("small", { class: "sold", text: T.soldOut })
+              : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))))))) :
+        [el("li", { class: "row muted", text: fill(T.noCountry, { service: data.service.name, query }) })]));
+    }
+    const seg = el("div", { class: "seg", id: "sort" }, el("small", { class: "muted", text: T.sortBy }),
+      ["price", "stock", "name"].map((key) => el("button", {
+        type: "button", "data-sort": key, "aria-pressed": String(key === sort),
+        onclick: (ev) => {
+          sort = key;
+          for (const b of seg.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === ev.currentTarget));
+          draw();
+        },
+      }, T["by" + key[0].toUpperCase() + key.slice(1)])));
+    const input = el("input", {
+      class: "search", id: "country-search", type: "search", placeholder: "🔍",
+      autocomplete: "off", oninput: () => { query = input.value; draw(); },
+    });
+    page("countries", data.service.name,
+      el("p", { class: "muted", text: fill(T.countries, { service: data.service.name }) }),
+      input, seg, list);
+    draw();
+  }
+
+  async function confirmScreen(code, countryId) {
+    page("confirm", T.confirm, el("p", { class: "muted center", text: "…" }));
+    const q = await api("quote", { service: code, country: countryId });
+    showBalance({ text: q.balance });
+    let busy = false;
+    const buyBtn = el("button", { class: "btn", id: "buy", type: "button", disabled: !q.affordable,
+      onclick: () => buy() }, T.buy);
+    async function buy() {
+      if (busy || !q.token) return;
+      busy = true;
+      buyBtn.disabled = true;
+      buyBtn.textContent = T.buying;
+      if (tg && tg.MainButton) tg.MainButton.showProgress();
+      try {
+        const order = await api("buy", { token: q.token });
+        haptic("success");
+        refreshBalance();
+        stack.splice(-2);
+        show(orderScreen, order.id, order);
+      } catch (err) {
+        if (err.code === "ALREADY_USED" && err.body.order) {
+          stack.splice(-2);
+          show(orderScreen, err.body.order);
+          return;
+        }
+        haptic("error");
+        buyBtn.textContent = T.buy;
+        setMain(null);
+        note.textContent = err.message;
+        note.className = "sold";
+      } finally {
+        if (tg && tg.MainButton) tg.MainButton.hideProgress();
+      }
+    }
+    const note = el("p", { id: "confirm-note", text: q.affordable ? T.tapBuy : T.notEnough,
+      class: q.affordable ? "muted" : "sold" });
+    page("confirm", T.confirm, el("div", { class: "card" },
+      el("p", {}, fill(T.service, { service: q.service.name })),
+      el("p", {}, fill(T.country, { country: q.country.flag + " " + q.country.name })),
+      el("p", { class: "status" }, T.price.split("{price}")[0], ltr(q.price, "big"), T.price.split("{price}")[1] || ""),
+      el("p", {}, T.balanceIs.split("{balance}")[0], ltr(q.balance), T.balanceIs.split("{balance}")[1] || ""),
+      note, buyBtn));
+    if (q.affordable) setMain(T.buy, buy);
+  }
+
+  async function orderScreen(id, known) {
+    const order = known || await api("orders/" + encodeURIComponent(id));
+    drawOrder(order);
+    if (order.final) return;
+    stream = new EventSource("api/orders/" + encodeURIComponent(id) + "/events?initData=" + encodeURIComponent(initData));
+    stream.addEventListener("order", (ev) => {
+      const fresh = JSON.parse(ev.data);
+      const had = main.querySelectorAll(".code").length;
+      drawOrder(fresh);
+      if (fresh.codes.length > had) haptic("success");
+    });
+    stream.addEventListener("end", () => { if (stream) stream.close(); stream = null; });
+  }
+
+  function drawOrder(o) {
+    clearInterval(timer);
+    const left = el("span", { class: "ltr", id: "countdown", dir: "ltr" });
+    const tick = () => {
+      const ms = o.expires_at ? Date.parse(o.expires_at) - Date.now() : 0;
+      const s = Math.max(0, Math.floor(ms / 1000));
+      left.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    };
+    const act = (label, cls, path, id) => el("button", { class: "btn " + cls, type: "button", id,
+      onclick: async (ev) => {
+        const button = ev.currentTarget;
+        button.disabled = true;
+        try {
+          const fresh = await api("orders/" + encodeURIComponent(o.id) + "/" + path, {});
+          toast(fresh.note);
+          drawOrder(fresh);
+          refreshBalance();
+        } catch (err) {
+          haptic("error");
+          toast(err.message);
+          button.disabled = false;
+        }
+      } }, label);
+    const codes = o.codes.map((c) => el("div", { class: "card sms-card" },
+      c.code ? el("div", { class: "line" },
+        ltr(c.code, "code"), copyBtn(c.code)) : null,
+      el("p", { class: "sms", text: c.body })));
+    page("order", o.service_name, el("div", { class: "card", id: "order", "data-status": o.status },
+      el("div", { class: "line" }, ltr(o.phone, "big phone"), copyBtn(o.phone, T.copyNumber)),
+      el("p", {}, o.country.flag + " " + o.country.name + " · ", ltr(o.price)),
+      el("p", { class: "status", id: "status", text: o.status_text }),
+      o.final ? null : el("p", { class: "muted" }, T.left.split("{duration}")[0], left, T.left.split("{duration}")[1] || ""),
+      o.refunded ? el("p", { id: "refunded" }, T.refunded.split("{amount}")[0], ltr(o.refunded), T.refunded.split("{amount}")[1] || "") : null),
+    el("div", { id: "codes" }, codes),
+    o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
+    o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null);
+    if (!o.final) { tick(); timer = setInterval(tick, 1000); }
+  }
+
+  async function ordersScreen() {
+    page("orders", T.myOrders, el("p", { class: "muted center", text: "…" }));
+    const list = el("ul", { class: "list", id: "orders" });
+    const more = el("button", { class: "btn alt", type: "button", id: "more", hidden: true }, "›");
+    let cursor = null;
+    async function load() {
+      more.disabled = true;
+      const data = await api("orders" + (cursor ? "?cursor=" + encodeURIComponent(cursor) : ""));
+      for (const o of data.items) {
+        list.append(el("li", {}, el("button", { class: "row", type: "button", "data-order": o.id,
+          onclick: () => show(orderScreen, o.id) },
+          el("span", { class: "name" }, o.service_name, el("br"), el("small", {}, ltr(o.phone || ""))),
+          el("span", { class: "side" }, el("small", { text: o.status_text }), el("br"),
+            el("small", {}, ltr(o.when || ""))))));
+      }
+      cursor = data.next_cursor;
+      more.hidden = !cursor;
+      more.disabled = false;
+      if (!list.children.length) list.append(el("li", { class: "row muted", text: T.noOrders }));
+    }
+    more.addEventListener("click", () => load().catch(failed));
+    await load();
+    page("orders", T.myOrders, list, more);
+  }
+  ordersScreen.tabName = "orders";
+
+  async function balanceScreen() {
+    const s = await api("session");
+    showBalance(s.balance);
+    page("balance", T.balance, el("div", { class: "card center" },
+      el("p", { class: "muted", text: T.balance }),
+      s.balance ? ltr(s.balance.text, "big") : null,
+      el("button", { class: "btn", type: "button", onclick: () => tab(servicesScreen) }, T.buyNumber)));
+  }
+  balanceScreen.tabName = "balance";
+
+  // -- start -------------------------------------------------------------------------------
+  async function start() {
+    if (tg) {
+      tg.ready();
+      tg.expand();
+      tg.BackButton.onClick(back);
+    }
+    backBtn.addEventListener("click", back);
+    balBtn.addEventListener("click", () => tab(balanceScreen));
+    const screens = { services: servicesScreen, orders: ordersScreen, balance: balanceScreen };
+    for (const b of tabs.querySelectorAll("button")) b.addEventListener("click", () => tab(screens[b.dataset.tab]));
+    try {
+      session = await api("session");
+    } catch (err) {
+      return authScreen(err.message);
+    }
+    T = session.texts;
+    document.documentElement.lang = session.language.replace("_", "-");
+    document.documentElement.dir = session.direction;
+    if (!session.linked) return unlinkedScreen();
+    tabs.querySelector("[data-tab=services]").textContent = T.buyNumber;
+    tabs.querySelector("[data-tab=orders]").textContent = T.myOrders;
+    tabs.querySelector("[data-tab=balance]").textContent = T.balance;
+    tabs.hidden = false;
+    showBalance(session.balance);
+    tab(servicesScreen);
+  }
+  start();
+})();

@@ -1,0 +1,220 @@
+"""The Mini App over the real parts: sandbox jiema API, SQLite store, client, vault, tracker.
+
+Until the process's one HTTP server (bot/http.py) is on main, the fixture runs an aiohttp
+application of its own with only :func:`setup_webapp`'s routes. Orders move forward the way
+the poller moves them: a loop reads each active order from the API with its owner's key and
+hands it to the real :class:`OrderTracker`, whose chat side here records what it would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright
+
+from bot.api import JiemaClient, Sms
+from bot.api.errors import JiemaError
+from bot.sandbox import SandboxConfig, SandboxServer
+from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.browse import BrowseService
+from bot.services.catalog import Catalog
+from bot.services.orders import OrderService
+from bot.services.purchases import PurchaseService
+from bot.services.users import UserService
+from bot.store import Store, StoredOrder
+from bot.telegram_outcome import Outcome, Sent
+from bot.tracker import OrderTracker
+from bot.vault import KeyVault, generate_secret
+from bot.webapp.api import WebAppConfig, setup_webapp
+from tests.webapp.initdata import TOKEN, init_data
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+ALICE, BOB = 1001, 2002
+
+LIGHT = {
+    "bg_color": "#ffffff",
+    "text_color": "#000000",
+    "hint_color": "#707579",
+    "link_color": "#2481cc",
+    "button_color": "#2481cc",
+    "button_text_color": "#ffffff",
+    "secondary_bg_color": "#f1f1f4",
+}
+DARK = {
+    "bg_color": "#212121",
+    "text_color": "#ffffff",
+    "hint_color": "#aaaaaa",
+    "link_color": "#8774e1",
+    "button_color": "#8774e1",
+    "button_text_color": "#ffffff",
+    "secondary_bg_color": "#181818",
+    "section_bg_color": "#212121",
+    "header_bg_color": "#212121",
+}
+
+
+@dataclass
+class ChatSide:
+    """The tracker's notifier: what the chat would get (codes pushed, cards shown)."""
+
+    codes: list[tuple[str, str]] = field(default_factory=list)
+    cards: list[str] = field(default_factory=list)
+
+    async def push_code(self, order: StoredOrder, sms: Sms) -> Outcome[int] | None:
+        self.codes.append((order.id, sms.body))
+        return Sent(len(self.codes))
+
+    async def show_card(self, order: StoredOrder) -> None:
+        self.cards.append(order.id)
+
+    async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
+        return Sent(0)
+
+
+@dataclass
+class Services:
+    store: Store
+    users: UserService
+    accounts: AccountService
+    browse: BrowseService
+    purchases: PurchaseService
+    orders: OrderService
+    tracker: OrderTracker
+
+
+@dataclass
+class Shop:
+    """A running Mini App and its world."""
+
+    url: str
+    sandbox: SandboxServer
+    services: Services
+    chat: ChatSide
+    keys: dict[int, str]
+
+    def launch_url(
+        self,
+        user_id: int = ALICE,
+        *,
+        theme: dict[str, str] | None = None,
+        language: str = "en",
+        auth_date: int | None = None,
+        raw: str | None = None,
+    ) -> str:
+        """The page's URL with Telegram's launch parameters in the fragment."""
+        data = raw or init_data(user_id, auth_date or int(time.time()), language_code=language)
+        params = {
+            "tgWebAppData": data,
+            "tgWebAppVersion": "8.0",
+            "tgWebAppPlatform": "tdesktop",
+            "tgWebAppThemeParams": json.dumps(theme or LIGHT),
+        }
+        fragment = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+        return f"{self.url}/app/#{fragment}"
+
+    def auth(self, user_id: int = ALICE, language: str = "en") -> dict[str, str]:
+        return {
+            "Authorization": "tma " + init_data(user_id, int(time.time()), language_code=language)
+        }
+
+
+async def _poll(services: Services, api: JiemaClient, stop: asyncio.Event) -> None:
+    """What the poller does for each active order, every 0.3 s (bounded by the test)."""
+    while not stop.is_set():
+        for order in await services.store.active_orders():
+            try:
+                key = await services.accounts.key_for(order.user_id)
+                fresh = await api.order(key, order.id)
+            except (JiemaError, NotLinkedError):
+                continue
+            await services.tracker.apply(order, fresh)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.3)
+
+
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
+    async with SandboxServer(SandboxConfig(sms_delay=None)) as sandbox:
+        store = await Store.open(tmp_path / "bot.sqlite3")
+        api = JiemaClient(sandbox.base_url, timeout=5.0)
+        accounts = AccountService(api, store, KeyVault.from_secret(generate_secret()))
+        catalog = Catalog(api)
+        chat = ChatSide()
+        tracker = OrderTracker(store, chat)
+        services = Services(
+            store=store,
+            users=UserService(store),
+            accounts=accounts,
+            browse=BrowseService(accounts, catalog, store),
+            purchases=PurchaseService(api, store, accounts, catalog),
+            orders=OrderService(api, store, accounts, catalog, tracker),
+            tracker=tracker,
+        )
+        keys = {}
+        for user_id, language in ((ALICE, "en"), (BOB, "en")):
+            keys[user_id] = sandbox.create_account(balance_cents=1000)
+            await store.ensure_user(user_id, language)
+            await accounts.link(user_id, keys[user_id])
+        app = web.Application()
+        setup_webapp(
+            app, services, TOKEN, WebAppConfig(watch_interval=0.2, heartbeat=2.0, history_page=2)
+        )
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        stop = asyncio.Event()
+        poller = asyncio.create_task(_poll(services, api, stop))
+        try:
+            yield Shop(f"http://127.0.0.1:{port}", sandbox, services, chat, keys)
+        finally:
+            stop.set()
+            await poller
+            await tracker.stop()
+            await runner.cleanup()
+            await api.aclose()
+            await store.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A phone-sized page (as in Telegram's mobile clients)."""
+    context = await browser.new_context(viewport={"width": 390, "height": 760}, locale="en-US")
+    await context.grant_permissions(["clipboard-read", "clipboard-write"])
+    yield await context.new_page()
+    await context.close()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def stored_codes(chat: ChatSide, order_id: str) -> list[str]:
+    return [body for oid, body in chat.codes if oid == order_id]
+
+
+Json = dict[str, Any]
