@@ -29,6 +29,9 @@ from bot.store.models import (
 
 __all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "Store", "open_store"]
 
+COUNTER_DAYS: Final = 2
+"""How many days of the fleet's hourly counters are kept."""
+
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
 SEEN_EVERY: Final = timedelta(hours=1)
@@ -1080,9 +1083,14 @@ class Store:
         ]
 
     async def add_counters(self, hour: datetime, counts: Mapping[str, int]) -> None:
-        """Add ``counts`` to the fleet-wide bucket of ``hour`` (every replica adds its own)."""
+        """Add ``counts`` to the fleet-wide bucket of ``hour`` (every replica adds its own);
+        buckets older than ``COUNTER_DAYS`` days go (/stats reads the last 24 hours)."""
         bucket = _ts(_hour(hour))
         async with self._db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM fleet_counters WHERE hour < ?",
+                (_ts(_hour(hour) - timedelta(days=COUNTER_DAYS)),),
+            )
             for name, value in sorted(counts.items()):
                 if value:
                     await tx.execute(
