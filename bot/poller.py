@@ -51,6 +51,8 @@ POLL_PREFIX: Final = "poll:"
 """Lease names of keys being polled: ``poll:<telegram user id>`` (one key per user)."""
 RECONCILE_LEASE: Final = "job:reconcile"
 """The lease of the fleet-wide search for purchases whose answer was lost."""
+UPDATE_MEMORY: Final = timedelta(days=2)
+"""How long a handled webhook update id is remembered (Telegram retries for 24 hours)."""
 LEASE_TTL: Final = timedelta(seconds=10)
 """A killed replica's keys are taken over within this plus one round (the issue asks 15 s)."""
 
@@ -206,6 +208,9 @@ class Poller:
         return mine
 
     async def _reconcile(self) -> None:
+        """The fleet-wide chores: purchases whose answer was lost, and forgetting webhook
+        updates older than Telegram keeps them (it drops undelivered ones after 24 hours)."""
+        await self._store.prune_updates(UPDATE_MEMORY)
         found, given_up = await self._purchases.reconcile_pending()
         for bought in found:
             await self._notifier.post_card(bought.order)

@@ -55,8 +55,9 @@ class Notifier(Protocol):
         """Send a new message with the SMS (its message id when sent)."""
         ...
 
-    async def show_card(self, order: StoredOrder) -> None:
-        """Bring the order card up to date (no-op when nothing visible changed)."""
+    async def show_card(self, order: StoredOrder, *, now: bool = False) -> None:
+        """Bring the order card up to date (no-op when nothing visible changed; ``now``:
+        even if a failed edit left it waiting for its retry)."""
         ...
 
     async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
@@ -102,7 +103,8 @@ class OrderTracker:
     async def observe(
         self, stored: StoredOrder, order: Order, *, user_ended: bool = False
     ) -> StoredOrder:
-        """Apply one read of the order and bring its card up to date.
+        """Apply one read of the order and bring its card up to date (at once, even if a
+        failed edit left it waiting: this is a button press, the user is looking at it).
 
         Args:
             stored: The order as the database had it (only ``id`` matters; it is re-read).
@@ -110,7 +112,7 @@ class OrderTracker:
             user_ended: The user just cancelled it themselves: no "it expired" message.
         """
         updated = await self.apply(stored, order, user_ended=user_ended)
-        await self._notifier.show_card(updated)
+        await self._notifier.show_card(updated, now=True)
         return updated
 
     async def apply(
@@ -188,6 +190,9 @@ class OrderTracker:
         try:
             while True:
                 self._again.discard(user_id)
+                user = await self._store.get_user(user_id)
+                if user is None or not user.chat_active:
+                    return  # everything waits, due, until they unblock the bot
                 if await self._send_codes(user_id):
                     await self._send_finals(user_id)
                     await self._redraw_stale_cards(user_id)

@@ -32,6 +32,9 @@ from bot.store.models import (
 
 __all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "FavouriteAdded", "Store", "open_store"]
 
+COUNTER_DAYS: Final = 2
+"""How many days of the fleet's hourly counters are kept."""
+
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
 SEEN_EVERY: Final = timedelta(hours=1)
@@ -784,6 +787,25 @@ class Store:
         )
         return _purchase(rows[0])
 
+    async def open_offer(
+        self,
+        user_id: int,
+        service: str,
+        country_id: str,
+        price_cents: int,
+        *,
+        max_age: timedelta = PURCHASE_TTL / 2,
+    ) -> Purchase | None:
+        """The user's newest unused confirmation of the same service, country and price,
+        made within ``max_age`` (so it still has at least as long to live), or None."""
+        row = await self._fetch_one(
+            "SELECT * FROM purchases WHERE user_id = ? AND service = ? AND country_id = ?"
+            " AND price_cents = ? AND state = 'offered' AND created_at >= ?"
+            " ORDER BY created_at DESC LIMIT 1",
+            (user_id, service, country_id, price_cents, _ts(self._now() - max_age)),
+        )
+        return None if row is None else _purchase(row)
+
     async def claim_purchase(
         self,
         token: str,
@@ -1096,9 +1118,14 @@ class Store:
         ]
 
     async def add_counters(self, hour: datetime, counts: Mapping[str, int]) -> None:
-        """Add ``counts`` to the fleet-wide bucket of ``hour`` (every replica adds its own)."""
+        """Add ``counts`` to the fleet-wide bucket of ``hour`` (every replica adds its own);
+        buckets older than ``COUNTER_DAYS`` days go (/stats reads the last 24 hours)."""
         bucket = _ts(_hour(hour))
         async with self._db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM fleet_counters WHERE hour < ?",
+                (_ts(_hour(hour) - timedelta(days=COUNTER_DAYS)),),
+            )
             for name, value in sorted(counts.items()):
                 if value:
                     await tx.execute(
