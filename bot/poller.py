@@ -152,6 +152,8 @@ class Poller:
         self._metrics.active_orders.set(len(orders))
         self._metrics.leased_keys.set(len(mine))
         self._metrics.pending_deliveries.set(await self._store.count_pending_deliveries())
+        # A killed replica's codes are sent by the others once its keys are theirs.
+        await self._store.expire_claims_of_dead_replicas(self._lease_ttl)
         await self._tracker.resend_pending()
         if self._ticks % self._reconcile_every == 1 and await self._store.acquire_lease(
             RECONCILE_LEASE, self._replica, self._lease_ttl
