@@ -20,6 +20,7 @@ from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.poller import Poller
+from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
@@ -85,6 +86,7 @@ def build_services(
     purchases = PurchaseService(api, store, accounts, catalog)
     replica_id = new_replica_id()
     notifier = TelegramNotifier(bot, store, metrics)
+    limiter = bot.rate_limiter
     tracker = OrderTracker(
         store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
     )
@@ -99,6 +101,7 @@ def build_services(
         replica_id=replica_id,
         metrics=metrics,
         health=health,
+        on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
     )
     return Services(
         settings=settings,

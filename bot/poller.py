@@ -66,6 +66,8 @@ class Poller:
         lease_ttl: How long a lease outlives a replica that stopped renewing it (killed).
         clock: Monotonic clock for backoff deadlines and poll lag.
         sleep: Awaitable sleep between rounds and for each key's place in the round.
+        on_replicas: Told the number of live replicas every round (the Telegram pacing
+            shares the bot's overall rate among them).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class Poller:
         lease_ttl: timedelta = LEASE_TTL,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_replicas: Callable[[int], None] | None = None,
     ) -> None:
         self._api = api
         self._store = store
@@ -102,8 +105,11 @@ class Poller:
         self._lease_ttl = lease_ttl
         self._clock = clock
         self._sleep = sleep
+        self._on_replicas = on_replicas
         self._ticks = 0
-        self._busy: set[int] = set()
+        self._busy: set[int] = set()  # scheduled in this round or polling
+        self._polling: set[int] = set()  # reading and sending now (past their place)
+        self._mine: set[int] = set()  # leased as of the last round
         self._tasks: set[asyncio.Task[None]] = set()
         self._round: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -148,7 +154,7 @@ class Poller:
         by_user: dict[int, list[StoredOrder]] = defaultdict(list)
         for order in orders:
             by_user[order.user_id].append(order)
-        mine = await self._balance(set(by_user), held)
+        mine = self._mine = await self._balance(set(by_user), held)
         self._metrics.active_orders.set(len(orders))
         self._metrics.leased_keys.set(len(mine))
         self._metrics.pending_deliveries.set(await self._store.count_pending_deliveries())
@@ -181,8 +187,14 @@ class Poller:
         done = mine - wanted
         mine &= wanted
         replicas = max(1, len(await self._store.live_replicas(self._lease_ttl)))
+        if self._on_replicas is not None:
+            self._on_replicas(replicas)
         share = math.ceil(len(wanted) / replicas)
-        extra = sorted(mine)[share + 1 :] if len(mine) > share + 1 else []
+        # Only keys not being polled are handed back: one whose poll runs (posting its cards
+        # at the chat's pace) would otherwise be polled, and sent to, by two replicas.
+        surplus = len(mine) - (share + 1)
+        idle = sorted(mine - self._polling)
+        extra = idle[max(0, len(idle) - surplus) :] if surplus > 0 else []
         mine -= set(extra)
         if done or extra:
             await self._store.release_leases(
@@ -224,6 +236,9 @@ class Poller:
             wait = due - self._clock()
             if wait > 0:
                 await self._sleep(wait)
+            if user_id not in self._mine:  # handed back while it waited for its place
+                return
+            self._polling.add(user_id)
             self._metrics.poll_lag.observe(max(0.0, self._clock() - due))
             await self._poll(user_id, orders)
             self._backoff.pop(user_id, None)
@@ -239,6 +254,7 @@ class Poller:
             self._delay(user_id, None)
         finally:
             self._busy.discard(user_id)
+            self._polling.discard(user_id)
 
     def _delay(self, user_id: int, retry_after: float | None) -> None:
         """Back off one user: ``Retry-After`` if given, else capped exponential with jitter."""
