@@ -89,6 +89,7 @@ def run_benchmark(
     *,
     limit: float,
     profile_help: str | None = None,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> int:
     """The one command of a benchmark: options, header, a bounded run, figures, verdict.
 
@@ -101,9 +102,12 @@ def run_benchmark(
         report: Prints the figures; returns (targets met, verdict).
         limit: Seconds after which the run is abandoned.
         profile_help: Adds ``--profile`` with this help text.
+        options: Adds the benchmark's own options.
     """
 
     def extra(parser: argparse.ArgumentParser) -> None:
+        if options is not None:
+            options(parser)
         if profile_help is not None:
             parser.add_argument("--profile", action="store_true", help=profile_help)
 

@@ -110,6 +110,7 @@ class Poller:
         self._busy: set[int] = set()  # scheduled in this round or polling
         self._polling: set[int] = set()  # reading and sending now (past their place)
         self._mine: set[int] = set()  # leased as of the last round
+        self._taken: set[int] = set()  # leased in this round's balancing
         self._tasks: set[asyncio.Task[None]] = set()
         self._round: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -166,11 +167,14 @@ class Poller:
         ):
             await self._reconcile()
         now = self._clock()
+        taken, self._taken = self._taken, set()
         for user_id in sorted(mine):
             if user_id in self._busy or self._backoff.get(user_id, (0.0, 0))[0] > now:
                 continue
             self._busy.add(user_id)
-            due = started + _phase(user_id) * self._interval
+            # A key just taken (from a killed replica, whose last read is a lease TTL old)
+            # is read at once; the others at their place in the round.
+            due = started if user_id in taken else started + _phase(user_id) * self._interval
             task = asyncio.create_task(self._poll_user(user_id, by_user[user_id], due))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -209,6 +213,7 @@ class Poller:
                 name = f"{POLL_PREFIX}{user_id}"
                 if await self._store.acquire_lease(name, self._replica, self._lease_ttl):
                     mine.add(user_id)
+                    self._taken.add(user_id)
         return mine
 
     async def _reconcile(self) -> None:
