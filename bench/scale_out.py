@@ -108,7 +108,7 @@ class Size:
         return [orders for count, orders in _MIX for _ in range(count * factor)]
 
 
-FULL = Size(300, 180.0, 180.0, 15.0, 5.0, 30.0)
+FULL = Size(300, 180.0, 180.0, 20.0, 10.0, 30.0)
 QUICK = Size(30, 45.0, 60.0, 8.0, 3.0, 20.0)
 
 

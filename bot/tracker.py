@@ -122,6 +122,15 @@ class OrderTracker:
         which starts sending them at once."""
         async with self._lock(stored.id):
             current = await self._store.get_order(stored.id) or stored
+            if (
+                not current.is_final
+                and current.status == order.status
+                and (order.expires_at is None or current.expires_at == order.expires_at)
+                and current.sms_seen >= len(order.sms_history)
+            ):
+                # Most reads of a watched order show nothing new: the writes below would
+                # change no row, so skip them (four statements per read on every tick).
+                return current
             await self._store.set_order_status(
                 current.id, order.status, expires_at=order.expires_at
             )
