@@ -70,6 +70,9 @@ async def serve(settings: Settings) -> None:
         def unreachable(reason: str, delay: float) -> None:
             health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")
 
+        # Healthy only once updates are served: a balancer's health check must not send
+        # webhook updates here while the application is still being attached (503).
+        health.problem("startup", "not serving updates yet")
         await wait_for_telegram(bot, on_retry=unreachable, sleep=asyncio.sleep)
         await bot.initialize()
         health.problem("telegram", None)
@@ -96,6 +99,7 @@ async def serve(settings: Settings) -> None:
             services.poller.start()
             services.start_console()
             services.alert_watcher.start()
+            health.problem("startup", None)
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")

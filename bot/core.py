@@ -23,6 +23,7 @@ from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.poller import LEASE_TTL, Poller
+from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
 from bot.services.admin import AdminService, FleetCounters
 from bot.services.alerts import AlertService
@@ -115,6 +116,7 @@ def build_services(
     purchases = PurchaseService(api, store, accounts, catalog)
     replica_id = new_replica_id()
     notifier = TelegramNotifier(bot, store, metrics)
+    limiter = bot.rate_limiter
     tracker = OrderTracker(
         store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
     )
@@ -130,6 +132,7 @@ def build_services(
         replica_id=replica_id,
         metrics=metrics,
         health=health,
+        on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
     )
     alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
     watcher = AlertWatcher(

@@ -721,6 +721,23 @@ class Store:
             (_ts(now), claimant, _ts(now)),
         )
 
+    async def expire_claims_of_dead_replicas(self, within: timedelta) -> int:
+        """End the claims of every replica whose last beat is older than ``within`` (killed).
+
+        A claim outlives its holder by up to its whole lease (long enough for a chat's batch
+        of paced sends), which would hold that chat's codes back long after another replica
+        took the key over. Ending it makes the codes due now; each counts as one unknown
+        outcome (it may have been sent), as after :meth:`expire_claims`. Only claimants in
+        the ``replicas`` table are judged (a replica that stopped politely ended its own).
+        """
+        now = self._now()
+        return await self._write(
+            "UPDATE sms_deliveries SET claimed_until = ?"
+            " WHERE state = 'pending' AND claimed_until > ?"
+            " AND claimed_by IN (SELECT id FROM replicas WHERE heartbeat_at < ?)",
+            (_ts(now), _ts(now), _ts(now - within)),
+        )
+
     async def users_with_due_sends(self, now: datetime) -> list[int]:
         """Reachable users with codes due or stale cards to redraw, earliest SMS first."""
         at = _ts(now)
