@@ -5,6 +5,10 @@ skipped for the next one, as a load balancer's health check would, and only when
 target refuses does the client get ``502 Bad Gateway``.  The method, path, query, headers
 and body are forwarded as they came (plus ``X-Forwarded-For``/``-Proto``/``-Host``, as
 nginx in front of the replicas sets them); the target's status, headers and body come back.
+A server-sent event stream (a request that accepts ``text/event-stream``, such as the Mini
+App's live order view) is passed on chunk by chunk as the target writes it, with no overall
+time limit, and is logged in :attr:`Balancer.routed` as soon as the target answers, so a
+test can tell which target holds an open stream.
 
 Typical use, with the fake Bot API delivering to two replicas::
 
@@ -129,6 +133,12 @@ class Balancer:
         first = next(self._turn)
         order = [self.targets[(first + i) % len(self.targets)] for i in range(len(self.targets))]
         skipped: list[str] = []
+        streaming = "text/event-stream" in request.headers.get("Accept", "")
+        timeout = (
+            aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)
+            if streaming
+            else aiohttp.ClientTimeout(total=self._timeout)
+        )
         for target in order:
             try:
                 async with self._session.request(
@@ -137,8 +147,10 @@ class Balancer:
                     headers=headers,
                     data=body,
                     allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=self._timeout),
+                    timeout=timeout,
                 ) as answer:
+                    if streaming and answer.content_type == "text/event-stream":
+                        return await self._stream(request, answer, target, skipped)
                     payload = await answer.read()
                     response = web.Response(
                         status=answer.status,
@@ -163,6 +175,28 @@ class Balancer:
             return response
         self._log(request, None, 502, skipped)
         return web.Response(status=502, text="Bad Gateway: every target refused the connection")
+
+    async def _stream(
+        self,
+        request: web.Request,
+        answer: aiohttp.ClientResponse,
+        target: str,
+        skipped: list[str],
+    ) -> web.StreamResponse:
+        """Pass an event stream on as it comes, until either side closes it."""
+        self._log(request, target, answer.status, skipped)
+        response = web.StreamResponse(
+            status=answer.status,
+            reason=answer.reason,
+            headers={k: v for k, v in answer.headers.items() if k.lower() not in _NOT_FORWARDED},
+        )
+        await response.prepare(request)
+        try:
+            async for chunk in answer.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, ConnectionResetError):
+            pass  # the target ended the stream, or the client went away
+        return response
 
     def _log(
         self, request: web.Request, target: str | None, status: int, skipped: list[str]
