@@ -8,6 +8,7 @@ the Telegram application exists.
 from __future__ import annotations
 
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -84,9 +85,17 @@ class Services:
         await self.api.aclose()
 
 
-def new_replica_id() -> str:
-    """A name for this process in the fleet's leases: random, never reused."""
-    return secrets.token_hex(6)
+def replica_id_of(settings: Settings) -> str:
+    """This process's name in the fleet's leases and claims: host and HTTP port.
+
+    Unique among live replicas (two processes cannot listen on one host's port), and the
+    same after a restart, so a replica killed and started again takes its leases and claims
+    back at once instead of waiting for them to expire (a user's next update would otherwise
+    wait out the dead process's lease on them).
+    """
+    if settings.http_port == 0:  # a port picked by the kernel: nothing stable to go by
+        return f"{socket.gethostname()}:{secrets.token_hex(4)}"
+    return f"{socket.gethostname()}:{settings.http_port}"
 
 
 def build_services(
@@ -114,7 +123,7 @@ def build_services(
     accounts = AccountService(api, store, vault)
     catalog = Catalog(api, prices_ttl=settings.prices_ttl)
     purchases = PurchaseService(api, store, accounts, catalog)
-    replica_id = new_replica_id()
+    replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
     limiter = bot.rate_limiter
     tracker = OrderTracker(

@@ -66,7 +66,7 @@ class Health:
         for loop, (last, allowance) in self._beats.items():
             if now - last > allowance:
                 problems[loop] = f"no sign of life for {now - last:.0f} s"
-        for component, check in self._probes.items():
+        for component, check in list(self._probes.items()):  # probes may come meanwhile
             # A health check answers quickly even when what it probes hangs (a database
             # waiting on a lock): a load balancer's own timeout would read "down" anyway.
             try:
