@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,16 +29,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from bot.copydb import copy_database
 from bot.fakebotapi import FakeBotApi, FloodLimits, RequestRecord
 from bot.fakebotapi.flood import DEFAULT_FLOOD_LIMITS
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.engine import FINAL_STATUSES
 from bot.sandbox.wire import order_json
-from bot.store import Store
+from bot.store import Store, open_store
+from bot.store.store import SQLITE_FILE
 from bot.vault import KeyVault, load_or_create_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:BENCH"
+WEBHOOK_SECRET = "bench-webhook-secret_0123456789"
+"""``WEBHOOK_SECRET`` of bots in webhook mode."""
+_DEPLOYMENT_PREFIXES = (
+    "TELEGRAM_",
+    "JIEMA_",
+    "BOT_",
+    "POLL_",
+    "LOG_",
+    "DATABASE_",
+    "WEBHOOK_",
+    "HTTP_",
+)
+"""Environment variables of the bot not inherited from the benchmark's own environment."""
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # -- command line and output ---------------------------------------------------------------
@@ -71,6 +89,7 @@ def run_benchmark(
     *,
     limit: float,
     profile_help: str | None = None,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> int:
     """The one command of a benchmark: options, header, a bounded run, figures, verdict.
 
@@ -83,9 +102,12 @@ def run_benchmark(
         report: Prints the figures; returns (targets met, verdict).
         limit: Seconds after which the run is abandoned.
         profile_help: Adds ``--profile`` with this help text.
+        options: Adds the benchmark's own options.
     """
 
     def extra(parser: argparse.ArgumentParser) -> None:
+        if options is not None:
+            options(parser)
         if profile_help is not None:
             parser.add_argument("--profile", action="store_true", help=profile_help)
 
@@ -258,14 +280,14 @@ class SeedUser:
         key: The linked jiema API key (stored encrypted, as the bot does), or None.
         orders: Orders as the API shows them (:func:`create_orders`).
         language: The chosen interface language.
-        user_data: PTB ``user_data`` to persist (what earlier conversations left behind).
+        dialog: The chat state (``users.dialog``) earlier conversations left behind.
     """
 
     user_id: int
     key: str | None = None
     orders: Sequence[Mapping[str, Any]] = ()
     language: str | None = "en"
-    user_data: Mapping[str, Any] | None = None
+    dialog: Mapping[str, Any] | None = None
 
 
 def _iso(moment: datetime) -> str:
@@ -277,30 +299,43 @@ def _api_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def seed_bulk(data_dir: Path, users: Sequence[SeedUser]) -> float:
-    """Write users, their encrypted keys, orders and PTB data in one SQLite transaction.
+async def seed_bulk(
+    data_dir: Path,
+    users: Sequence[SeedUser],
+    *,
+    database_url: str | None = None,
+    secret: str | None = None,
+) -> float:
+    """Write users, their encrypted keys, orders and chat state; optionally copy to PostgreSQL.
 
     The schema comes from the bot's own migrations (``Store.open``); keys are encrypted with
-    the bot's vault and the deployment's secret, so the bot reads them as its own. The rows
-    match what ``Store.ensure_user``/``set_key``/``save_order`` write; this is only faster
-    (10,000 users in about a second instead of one transaction per row).
+    the bot's vault and the deployment's secret (``secret``, i.e. ``BOT_SECRET_KEY``, else
+    ``data_dir/secret.key``), so the bot reads them as its own. The rows match what
+    ``Store.ensure_user``/``set_key``/``save_order``/``set_dialog`` write, in one SQLite
+    transaction; this is only faster (10,000 users in about a second instead of one
+    transaction per row). With ``database_url`` (an empty PostgreSQL database) the SQLite
+    file is then copied there by the bot's own ``copy-db`` (:func:`bot.copydb.copy_database`),
+    as an operator moving to PostgreSQL would.
 
     Returns:
         Seconds it took.
     """
     started = time.perf_counter()
-    path = data_dir / "bot.sqlite3"
+    path = data_dir / SQLITE_FILE
     store = await Store.open(path)
     await store.close()
-    vault = KeyVault.from_secret(load_or_create_secret(data_dir))
+    vault = KeyVault.from_secret(secret or load_or_create_secret(data_dir))
     now = _iso(datetime.now(UTC))
-    user_rows, order_rows, data_rows = [], [], []
+    user_rows, order_rows = [], []
     for user in users:
         cipher = fingerprint = None
         if user.key is not None:
             cipher = vault.encrypt(user.user_id, user.key)
             fingerprint = vault.fingerprint(user.key)
-        user_rows.append((user.user_id, user.language, cipher, fingerprint, now, now))
+        dialog = None
+        if user.dialog:
+            dialog = json.dumps(dict(user.dialog), ensure_ascii=False, separators=(",", ":"))
+        user_rows.append((user.user_id, user.language, cipher, fingerprint, dialog, now, now))
         for order in user.orders:
             final = order["status"] in FINAL_STATUSES
             order_rows.append(
@@ -322,13 +357,10 @@ async def seed_bulk(data_dir: Path, users: Sequence[SeedUser]) -> float:
                     now,
                 )
             )
-        if user.user_data is not None:
-            text = json.dumps(user.user_data, ensure_ascii=False, separators=(",", ":"))
-            data_rows.append(("user", user.user_id, text, now))
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.executemany(
-            "INSERT INTO users (telegram_id, language, key_cipher, key_fingerprint,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (telegram_id, language, key_cipher, key_fingerprint, dialog,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             user_rows,
         )
         db.executemany(
@@ -338,16 +370,21 @@ async def seed_bulk(data_dir: Path, users: Sequence[SeedUser]) -> float:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             order_rows,
         )
-        if data_rows:  # migration v3 dropped ptb_data (dialogs live in users.dialog now)
-            db.executemany(
-                "INSERT INTO ptb_data (kind, id, data, updated_at) VALUES (?, ?, ?, ?)", data_rows
-            )
-    store = await Store.open(path)  # the bot's own reader must see what was written
+    if database_url is not None:
+        await copy_database(path, database_url)
+    store = await open_store(database_url, data_dir)  # the bot's own reader must see it all
     try:
         assert await store.users_count() == len(users)
     finally:
         await store.close()
     return time.perf_counter() - started
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for a bot process's ``HTTP_LISTEN``)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 # -- the bot process -------------------------------------------------------------------------
@@ -356,12 +393,21 @@ async def seed_bulk(data_dir: Path, users: Sequence[SeedUser]) -> float:
 class BotRun:
     """One bot subprocess against the fakes, its CPU and memory read from ``/proc``.
 
+    Every process gets its own ``HTTP_LISTEN`` port (the default 8080 would collide between
+    replicas and with anything else on the machine), so its ``/healthz`` and ``/metrics``
+    can be read and, in webhook mode, a balancer can forward updates to it.
+
     Args:
         telegram: The fake Bot API (its URL and token go into the environment).
         jiema_url: The sandbox API's base URL.
         data_dir: ``BOT_DATA_DIR``; the log goes beside it.
         module: What ``python -m`` runs: ``bot`` (the deployment) or a bench wrapper.
         poll_interval: ``POLL_INTERVAL`` (the deployment's default is 3 s).
+        database_url: ``DATABASE_URL`` (PostgreSQL); None for SQLite in ``data_dir``.
+        secret: ``BOT_SECRET_KEY`` (required with ``database_url``).
+        webhook_url: ``WEBHOOK_URL``, with ``WEBHOOK_SECRET`` = :data:`WEBHOOK_SECRET`; None
+            for long polling. May be set later through :attr:`env`, before :meth:`start`.
+        name: Names the log file (replicas of one run need distinct names).
         env: More environment variables.
     """
 
@@ -373,17 +419,25 @@ class BotRun:
         *,
         module: str = "bot",
         poll_interval: float = 3.0,
+        database_url: str | None = None,
+        secret: str | None = None,
+        webhook_url: str | None = None,
+        name: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.telegram = telegram
         self.data_dir = data_dir
         self.module = module
-        self.log_path = data_dir.parent / f"{module.replace('.', '_')}.log"
-        inherited = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TELEGRAM_", "JIEMA_", "BOT_", "POLL_", "LOG_"))
-        }
+        self.log_path = data_dir.parent / f"{name or module.replace('.', '_')}.log"
+        self.http_url = f"http://127.0.0.1:{free_port()}"
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(_DEPLOYMENT_PREFIXES)}
+        deployment = {}
+        if database_url is not None:
+            deployment["DATABASE_URL"] = database_url
+        if secret is not None:
+            deployment["BOT_SECRET_KEY"] = secret
+        if webhook_url is not None:
+            deployment |= {"WEBHOOK_URL": webhook_url, "WEBHOOK_SECRET": WEBHOOK_SECRET}
         self.env = {
             **inherited,
             "TELEGRAM_BOT_TOKEN": telegram.token,
@@ -393,6 +447,8 @@ class BotRun:
             "POLL_INTERVAL": str(poll_interval),
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            "HTTP_LISTEN": self.http_url.removeprefix("http://"),
+            **deployment,
             **(env or {}),
         }
         self.process: asyncio.subprocess.Process | None = None
@@ -403,11 +459,19 @@ class BotRun:
         assert self.process is not None, "not started"
         return self.process.pid
 
+    @property
+    def webhook(self) -> bool:
+        """Whether the process runs in webhook mode (``WEBHOOK_URL`` set)."""
+        return bool(self.env.get("WEBHOOK_URL"))
+
     async def start(self, within: float = 60.0) -> float:
-        """Start the process; wait for its first ``deleteWebhook``/``getUpdates``.
+        """Start the process and wait until it is live.
+
+        Long polling: until its first ``deleteWebhook``/``getUpdates`` reaches the fake.
+        Webhook mode: until its ``/healthz`` answers 200 (nothing asks for updates then).
 
         Returns:
-            Seconds from just before ``exec`` until that request reached the fake.
+            Seconds from just before ``exec`` until then.
         """
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[float] = loop.create_future()
@@ -431,15 +495,38 @@ class BotRun:
                     stderr=log,
                     stdin=asyncio.subprocess.DEVNULL,
                 )
+            waiting = self._healthy() if self.webhook else ready
             try:
-                first = await asyncio.wait_for(ready, within)
+                first = await asyncio.wait_for(waiting, within)
             except TimeoutError:
                 raise RuntimeError(
-                    f"{self.module} did not start polling within {within} s\n{self.log()[-3000:]}"
+                    f"{self.module} was not live within {within} s\n{self.log()[-3000:]}"
                 ) from None
         finally:
             unsubscribe()
         return first - self.spawned_at
+
+    async def _healthy(self) -> float:
+        """Poll ``/healthz`` until it answers 200; the time it did."""
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if self.process is None or self.process.returncode is not None:
+                    raise RuntimeError(f"{self.module} exited\n{self.log()[-3000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.http_url}/healthz")).status_code == 200:
+                        return time.time()
+                await asyncio.sleep(0.05)
+
+    async def metric(self, name: str) -> float:
+        """The sum of every sample of metric ``name`` (all labels) on the process's
+        ``/metrics``, e.g. ``jiemabot_updates_total``."""
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            text = (await client.get(f"{self.http_url}/metrics")).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
     def sample(self) -> ProcSample:
         """CPU and memory of the process now (it must be running)."""
@@ -456,6 +543,14 @@ class BotRun:
         except TimeoutError:
             process.kill()
             return await process.wait()
+
+    async def kill(self) -> None:
+        """SIGKILL: the process dies wherever it is (a crash, an OOM kill)."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            raise RuntimeError(f"{self.module} is not running")
+        process.kill()
+        await process.wait()
 
     def log(self) -> str:
         """What the process printed."""

@@ -1,7 +1,7 @@
 """Peak memory and start time with a large database: ``python -m bench.memory [--quick]``.
 
-SQLite is seeded with 10,000 users (every one with a linked, encrypted key; 60 % with PTB
-``user_data`` left by earlier conversations) of whom 1,000 have between them 2,000 active
+SQLite is seeded with 10,000 users (every one with a linked, encrypted key; 60 % with the chat
+state (``users.dialog``) earlier conversations left) of whom 1,000 have between them 2,000 active
 orders, which exist in the sandbox. The real bot process (``python -m bot``, default
 ``POLL_INTERVAL``) then starts; start time is from just before ``exec`` until its first
 ``deleteWebhook``/``getUpdates`` reaches the fake Bot API. It runs on while it posts the
@@ -54,8 +54,8 @@ FULL = Size(users=10_000, scale=1.0, run_for=120.0)
 QUICK = Size(users=1_000, scale=0.1, run_for=20.0)
 
 
-def user_data(rng: random.Random) -> dict[str, Any] | None:
-    """What earlier /orders and /buy conversations typically leave in ``user_data``."""
+def dialog(rng: random.Random) -> dict[str, Any] | None:
+    """What earlier /orders and /buy conversations typically leave in ``users.dialog``."""
     if rng.random() >= 0.6:
         return None
     cursor = "ck" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=23))
@@ -87,7 +87,7 @@ async def run(size: Size, keep: bool) -> dict[str, Any]:
                         sandbox, key, counts[index], rng, clock=clock, max_age=600.0
                     )
                     telegram.user(user_id, first_name=f"User{index}").chat.started = True
-                users.append(SeedUser(user_id, key, orders, rng.choice(LANGUAGES), user_data(rng)))
+                users.append(SeedUser(user_id, key, orders, rng.choice(LANGUAGES), dialog(rng)))
             seeded = await seed_bulk(tmp / "data", users)
             active = sum(counts)
             print(f"   seeded {len(users)} users, {active} active orders in {seeded:.2f} s")

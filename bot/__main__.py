@@ -29,7 +29,7 @@ from bot.commands import set_commands, set_menu_button
 from bot.config import ConfigError, Settings
 from bot.core import Services, build_services
 from bot.handlers.admin import set_admin_menus
-from bot.health import Health
+from bot.health import DATABASE, Health
 from bot.i18n import get_translator
 from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
@@ -56,7 +56,7 @@ async def serve(settings: Settings) -> None:
         store = await open_store(settings.database_url, settings.data_dir)
         stack.push_async_callback(store.close)
         health = Health()
-        health.probe("database", _database_probe(store))
+        health.probe(DATABASE, _database_probe(store))
         health.problem("telegram", "not connected yet")
         metrics = Metrics()
         bot = build_bot(settings, metrics)
@@ -70,6 +70,9 @@ async def serve(settings: Settings) -> None:
         def unreachable(reason: str, delay: float) -> None:
             health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")
 
+        # Healthy only once updates are served: a balancer's health check must not send
+        # webhook updates here while the application is still being attached (503).
+        health.problem("startup", "not serving updates yet")
         await wait_for_telegram(bot, on_retry=unreachable, sleep=asyncio.sleep)
         await bot.initialize()
         health.problem("telegram", None)
@@ -95,9 +98,12 @@ async def serve(settings: Settings) -> None:
             await application.start()
             services.poller.start()
             services.start_console()
+            services.alert_watcher.start()
+            health.problem("startup", None)
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
+            await services.alert_watcher.stop()
             await services.poller.stop()
             await services.broadcaster.stop()
             if updater is not None and updater.running:

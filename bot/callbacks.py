@@ -19,6 +19,7 @@ from telegram.constants import InlineKeyboardButtonLimit
 _MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
 _ID = r"[A-Za-z0-9_-]{1,40}"
 _PAGE = r"0|[1-9][0-9]{0,3}"
+_COUNTRY = r"0|[1-9][0-9]{0,8}"
 
 
 class OrderAction(StrEnum):
@@ -133,6 +134,44 @@ class SetAnnouncements:
     on: bool
 
 
+@dataclass(frozen=True, slots=True)
+class FavouriteToggle:
+    """★ on a confirmation: save or forget (service, country) as a favourite."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FavouriteOrder:
+    """★ on an order card: save or forget the order's service and country."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FavouriteRemove:
+    """✕ in ``/favourites``: forget one favourite."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyMe:
+    """ "Notify me when available" for a sold-out (service, country)."""
+
+    service: str
+    country_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCancel:
+    """✕ in ``/alerts``: cancel one back-in-stock alert."""
+
+    alert_id: str
+
+
 Callback = (
     ServicePage
     | PickService
@@ -149,6 +188,11 @@ Callback = (
     | BroadcastAction
     | MuteAnnouncements
     | SetAnnouncements
+    | FavouriteToggle
+    | FavouriteOrder
+    | FavouriteRemove
+    | NotifyMe
+    | AlertCancel
 )
 
 MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "back"})
@@ -169,6 +213,11 @@ _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(rf"bc:(?P<confirm>[yn]):(?P<broadcast_id>{_ID})"), BroadcastAction),
     (re.compile(r"an:m"), MuteAnnouncements),
     (re.compile(r"an:(?P<on>[yn])"), SetAnnouncements),
+    (re.compile(rf"ft:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteToggle),
+    (re.compile(rf"fo:(?P<order_id>{_ID})"), FavouriteOrder),
+    (re.compile(rf"fr:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteRemove),
+    (re.compile(rf"nm:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), NotifyMe),
+    (re.compile(rf"ac:(?P<alert_id>{_ID})"), AlertCancel),
 ]
 
 
@@ -205,6 +254,16 @@ def encode(callback: Callback) -> str:
             data = "an:m"
         case SetAnnouncements(on):
             data = f"an:{'y' if on else 'n'}"
+        case FavouriteToggle(service, country_id):
+            data = f"ft:{service}:{country_id}"
+        case FavouriteOrder(order_id):
+            data = f"fo:{order_id}"
+        case FavouriteRemove(service, country_id):
+            data = f"fr:{service}:{country_id}"
+        case NotifyMe(service, country_id):
+            data = f"nm:{service}:{country_id}"
+        case AlertCancel(alert_id):
+            data = f"ac:{alert_id}"
     if parse(data) != callback:
         raise ValueError(f"cannot encode {callback!r}")
     return data

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 COMMANDS: list[tuple[str, str]] = [
     ("buy", N_("Buy a number for a service")),
     ("orders", N_("My orders and their codes")),
+    ("favourites", N_("My favourite services and countries")),
+    ("alerts", N_("My back-in-stock alerts")),
     ("balance", N_("My jiema.my balance")),
     ("link", N_("Link my jiema.my API key")),
     ("unlink", N_("Unlink and erase my key")),

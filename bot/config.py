@@ -113,6 +113,17 @@ def _admin_ids(env: Mapping[str, str]) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of hours, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} hours, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -138,6 +149,11 @@ class Settings:
             None for no Mini App.
         webapp_max_age: Seconds a Mini App's ``initData`` is accepted after its ``auth_date``.
         admin_ids: Telegram user ids of the operators (``ADMIN_IDS``): /stats, /broadcast.
+        jiema_site_url: The jiema.my site users top up on (the API has no top-up endpoint).
+        alert_hours: How long a back-in-stock alert waits before it lapses.
+        alert_interval: Seconds between two rounds of the back-in-stock watcher.
+        prices_ttl: Seconds one service's prices and stock are cached for everyone (browsing
+            and the watcher share them: the watcher reads a service at most this often).
     """
 
     telegram_token: str = field(repr=False)
@@ -158,6 +174,10 @@ class Settings:
     webapp_url: str | None = None
     webapp_max_age: float = 3600.0
     admin_ids: frozenset[int] = frozenset()
+    jiema_site_url: str = "https://jiema.my"
+    alert_hours: float = 24.0
+    alert_interval: float = 20.0
+    prices_ttl: float = 60.0
 
     @property
     def webhook_path(self) -> str | None:
@@ -231,4 +251,8 @@ class Settings:
             webapp_url=_webapp_url(env),
             webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
             admin_ids=_admin_ids(env),
+            jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
+            alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
+            alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
+            prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
         )

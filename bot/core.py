@@ -8,12 +8,15 @@ the Telegram application exists.
 from __future__ import annotations
 
 import secrets
+import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from telegram.ext import ExtBot
 
+from bot.alerts_watcher import AlertWatcher
 from bot.api import JiemaClient
 from bot.broadcaster import Broadcaster
 from bot.config import Settings
@@ -21,13 +24,17 @@ from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.poller import LEASE_TTL, Poller
+from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
 from bot.services.admin import AdminService, FleetCounters
+from bot.services.alerts import AlertService
 from bot.services.broadcasts import BroadcastService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
+from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.topup import TopUpService
 from bot.services.users import UserService
 from bot.store import Store
 from bot.tracker import OrderTracker
@@ -57,6 +64,10 @@ class Services:
     broadcasts: BroadcastService
     broadcaster: Broadcaster
     counters: FleetCounters
+    favourites: FavouriteService
+    alerts: AlertService
+    topup: TopUpService
+    alert_watcher: AlertWatcher
 
     def start_console(self) -> None:
         """Start the console's jobs: the broadcast sender and the fleet counters' flush."""
@@ -66,6 +77,7 @@ class Services:
     async def aclose(self) -> None:
         """Stop the jobs (handing their leases back, flushing counters) and the outbox;
         close the API client."""
+        await self.alert_watcher.stop()
         await self.poller.stop()
         await self.tracker.stop()
         await self.broadcaster.stop()
@@ -73,9 +85,17 @@ class Services:
         await self.api.aclose()
 
 
-def new_replica_id() -> str:
-    """A name for this process in the fleet's leases: random, never reused."""
-    return secrets.token_hex(6)
+def replica_id_of(settings: Settings) -> str:
+    """This process's name in the fleet's leases and claims: host and HTTP port.
+
+    Unique among live replicas (two processes cannot listen on one host's port), and the
+    same after a restart, so a replica killed and started again takes its leases and claims
+    back at once instead of waiting for them to expire (a user's next update would otherwise
+    wait out the dead process's lease on them).
+    """
+    if settings.http_port == 0:  # a port picked by the kernel: nothing stable to go by
+        return f"{socket.gethostname()}:{secrets.token_hex(4)}"
+    return f"{socket.gethostname()}:{settings.http_port}"
 
 
 def build_services(
@@ -101,10 +121,11 @@ def build_services(
         observe=observe,
     )
     accounts = AccountService(api, store, vault)
-    catalog = Catalog(api)
+    catalog = Catalog(api, prices_ttl=settings.prices_ttl)
     purchases = PurchaseService(api, store, accounts, catalog)
-    replica_id = new_replica_id()
+    replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
+    limiter = bot.rate_limiter
     tracker = OrderTracker(
         store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
     )
@@ -120,6 +141,17 @@ def build_services(
         replica_id=replica_id,
         metrics=metrics,
         health=health,
+        on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
+    )
+    alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
+    watcher = AlertWatcher(
+        store,
+        accounts,
+        catalog,
+        notifier,
+        replica_id=replica_id,
+        health=health,
+        interval=settings.alert_interval,
     )
     return Services(
         settings=settings,
@@ -141,4 +173,8 @@ def build_services(
         broadcasts=BroadcastService(store),
         broadcaster=Broadcaster(bot, store, replica_id=replica_id, lease_ttl=LEASE_TTL),
         counters=counters,
+        favourites=FavouriteService(accounts, catalog, store),
+        alerts=alerts,
+        topup=TopUpService(accounts, store),
+        alert_watcher=watcher,
     )

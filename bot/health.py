@@ -7,9 +7,14 @@ the update loop): a loop whose last beat is older than its allowance counts as d
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Final
+
+DATABASE: Final = "database"
+"""The component name of the database (probed, and reported by writers that failed on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +32,11 @@ class Health:
         clock: Monotonic clock (injectable for tests).
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, probe_timeout: float = 2.0
+    ) -> None:
         self._clock = clock
+        self._probe_timeout = probe_timeout
         self._problems: dict[str, str] = {}
         self._beats: dict[str, tuple[float, float]] = {}
         self._probes: dict[str, Callable[[], Awaitable[str | None]]] = {}
@@ -58,8 +66,13 @@ class Health:
         for loop, (last, allowance) in self._beats.items():
             if now - last > allowance:
                 problems[loop] = f"no sign of life for {now - last:.0f} s"
-        for component, check in self._probes.items():
-            reason = await check()
+        for component, check in list(self._probes.items()):  # probes may come meanwhile
+            # A health check answers quickly even when what it probes hangs (a database
+            # waiting on a lock): a load balancer's own timeout would read "down" anyway.
+            try:
+                reason = await asyncio.wait_for(check(), self._probe_timeout)
+            except TimeoutError:
+                reason = f"no answer within {self._probe_timeout:g} s"
             if reason is not None:
                 problems[component] = reason
         return Report(not problems, problems)

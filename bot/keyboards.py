@@ -130,22 +130,16 @@ def order_card(
                 ]
             )
         rows.append([act(t._("Buy again"), cb.OrderAction.BUY_AGAIN)])
+        rows.append([button(t._("★ Favourite"), cb.FavouriteOrder(order_id))])
     except ValueError:
         return None
     return InlineKeyboardMarkup(rows)
 
 
 def copy_code(t: Translator, code: str) -> InlineKeyboardMarkup:
-    """One button that copies the code to the clipboard."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t._("Copy code {code}").format(code=code), copy_text=CopyTextButton(code)
-                )
-            ]
-        ]
-    )
+    """One button that copies the code to the clipboard (the bare code, isolated in the label)."""
+    label = t._("Copy code {code}").format(code=t.ltr(code))
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, copy_text=CopyTextButton(code))]])
 
 
 def history(
@@ -251,3 +245,113 @@ def broadcast_running(t: Translator, broadcast_id: str) -> InlineKeyboardMarkup:
 def settings(t: Translator, muted: bool) -> InlineKeyboardMarkup:
     label = t._("Turn announcements on") if muted else t._("Mute announcements")
     return InlineKeyboardMarkup([[button(label, cb.SetAnnouncements(on=muted))]])
+
+
+# -- favourites, alerts, top-up (issue 14) ---------------------------------------------------
+
+
+def topup(t: Translator, site_url: str) -> list[InlineKeyboardButton]:
+    """The "Top up on jiema.my" row: a link to the site (the API cannot top up)."""
+    return [InlineKeyboardButton(t._("Top up on jiema.my"), url=site_url)]
+
+
+def without(
+    markup: InlineKeyboardMarkup | None, callback: cb.Callback
+) -> InlineKeyboardMarkup | None:
+    """``markup`` without the button of ``callback`` (rows left empty are dropped)."""
+    if markup is None:
+        return None
+    data = cb.encode(callback)
+    rows = [[b for b in row if b.callback_data != data] for row in markup.inline_keyboard]
+    return InlineKeyboardMarkup([row for row in rows if row])
+
+
+def extended(
+    markup: InlineKeyboardMarkup | None,
+    *,
+    top: Sequence[Sequence[InlineKeyboardButton]] = (),
+    above_last: Sequence[Sequence[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup:
+    """``markup`` with rows added at the top and just above its last row.
+
+    The last row of the bot's screens is the way out (Back, Cancel): added actions go above
+    it so it stays at the bottom.
+    """
+    current = [list(row) for row in markup.inline_keyboard] if markup else []
+    at = max(0, len(current) - 1)
+    return InlineKeyboardMarkup(
+        [list(r) for r in top] + current[:at] + [list(r) for r in above_last] + current[at:]
+    )
+
+
+def favourite_toggle(
+    t: Translator, service: str, country_id: int, on: bool
+) -> list[InlineKeyboardButton]:
+    """The ★ row of a confirmation: shows whether the pair is a favourite; tap toggles."""
+    label = t._("★ In favourites") if on else t._("☆ Add to favourites")
+    return [button(label, cb.FavouriteToggle(service, country_id))]
+
+
+def with_favourite_state(
+    t: Translator, markup: InlineKeyboardMarkup | None, service: str, country_id: int, on: bool
+) -> InlineKeyboardMarkup | None:
+    """``markup`` with its ★ button relabelled for ``on`` (after a toggle; nothing else moves)."""
+    if markup is None:
+        return None
+    data = cb.encode(cb.FavouriteToggle(service, country_id))
+    fresh = favourite_toggle(t, service, country_id, on)[0]
+    return InlineKeyboardMarkup(
+        [[fresh if b.callback_data == data else b for b in row] for row in markup.inline_keyboard]
+    )
+
+
+def favourite_picks(items: Sequence[tuple[str, int, str]]) -> Rows:
+    """One row per favourite ``(service, country_id, label)``, each opening its confirmation."""
+    return [[button(label, cb.PickCountry(service, country))] for service, country, label in items]
+
+
+def alternatives(
+    t: Translator,
+    service: str,
+    country_id: int,
+    items: Sequence[tuple[int, str]],
+    watching: bool,
+) -> InlineKeyboardMarkup:
+    """In-stock countries (``(country_id, label)``), Notify me (unless watching), the way back."""
+    rows: Rows = [[button(label, cb.PickCountry(service, c))] for c, label in items]
+    if not watching:
+        rows.append([button(t._("🔔 Notify me when available"), cb.NotifyMe(service, country_id))])
+    rows.append(
+        [
+            button(t._("‹ Countries"), cb.CountryPage(service, 0)),
+            button(t._("Cancel"), cb.Menu("back")),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def favourites_list(t: Translator, items: Sequence[tuple[str, int, str]]) -> InlineKeyboardMarkup:
+    """Each favourite ``(service, country_id, label)``: open its confirmation, or ✕ remove it."""
+    rows: Rows = [
+        [
+            button(label, cb.PickCountry(service, country)),
+            button(t._("✕ Remove"), cb.FavouriteRemove(service, country)),
+        ]
+        for service, country, label in items
+    ]
+    rows.append([button(t._("Buy a number"), cb.Menu("buy"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def alerts_list(t: Translator, items: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+    """One ✕ button per alert ``(alert_id, label)`` cancelling it."""
+    rows: Rows = [
+        [button(t._("✕ {alert}").format(alert=label), cb.AlertCancel(alert_id))]
+        for alert_id, label in items
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def back_in_stock(t: Translator, service: str, country_id: int) -> InlineKeyboardMarkup:
+    """The Buy button of an alert: it opens the confirmation (nothing is bought yet)."""
+    return InlineKeyboardMarkup([[button(t._("Buy"), cb.PickCountry(service, country_id))]])

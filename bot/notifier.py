@@ -204,12 +204,23 @@ class TelegramNotifier:
             return False
         return order.card_hash == _card_fingerprint(get_translator(language or "en"), order)
 
-    async def show_card(self, order: StoredOrder) -> None:
+    async def show_card(self, order: StoredOrder, *, now: bool = False) -> None:
+        """Bring the card up to date, unless it is stale and waits for its retry.
+
+        Args:
+            now: Redraw even a card waiting for its retry (the user pressed one of its
+                buttons, so Telegram is answering them). Otherwise such a card is left to
+                the outbox: redrawing it at every poll while Telegram fails would cost a
+                request (or, when Telegram stalls, a timeout) per tick.
+        """
         # The poller and a button press may redraw the same card at once; the second must
         # see what the first showed, or Telegram answers "message is not modified".
         lock = self._card_locks.setdefault(order.id, asyncio.Lock())
         async with lock:
-            await self._show_card(await self._store.get_order(order.id) or order)
+            current = await self._store.get_order(order.id) or order
+            waiting = current.card_retry_at is not None and current.card_retry_at > self._clock()
+            if now or not waiting:
+                await self._show_card(current)
         if not lock.locked() and order.is_final:
             self._card_locks.pop(order.id, None)
 

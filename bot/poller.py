@@ -37,7 +37,7 @@ from typing import Final
 
 from bot.api import JiemaClient, Order, Priority
 from bot.api.errors import AuthError, JiemaError, RateLimitedError
-from bot.health import Health
+from bot.health import DATABASE, Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.services.accounts import AccountService, NotLinkedError
@@ -51,6 +51,8 @@ POLL_PREFIX: Final = "poll:"
 """Lease names of keys being polled: ``poll:<telegram user id>`` (one key per user)."""
 RECONCILE_LEASE: Final = "job:reconcile"
 """The lease of the fleet-wide search for purchases whose answer was lost."""
+UPDATE_MEMORY: Final = timedelta(days=2)
+"""How long a handled webhook update id is remembered (Telegram retries for 24 hours)."""
 LEASE_TTL: Final = timedelta(seconds=10)
 """A killed replica's keys are taken over within this plus one round (the issue asks 15 s)."""
 
@@ -66,6 +68,8 @@ class Poller:
         lease_ttl: How long a lease outlives a replica that stopped renewing it (killed).
         clock: Monotonic clock for backoff deadlines and poll lag.
         sleep: Awaitable sleep between rounds and for each key's place in the round.
+        on_replicas: Told the number of live replicas every round (the Telegram pacing
+            shares the bot's overall rate among them).
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class Poller:
         lease_ttl: timedelta = LEASE_TTL,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_replicas: Callable[[int], None] | None = None,
     ) -> None:
         self._api = api
         self._store = store
@@ -102,8 +107,12 @@ class Poller:
         self._lease_ttl = lease_ttl
         self._clock = clock
         self._sleep = sleep
+        self._on_replicas = on_replicas
         self._ticks = 0
-        self._busy: set[int] = set()
+        self._busy: set[int] = set()  # scheduled in this round or polling
+        self._polling: set[int] = set()  # reading and sending now (past their place)
+        self._mine: set[int] = set()  # leased as of the last round
+        self._taken: set[int] = set()  # leased in this round's balancing
         self._tasks: set[asyncio.Task[None]] = set()
         self._round: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -130,13 +139,21 @@ class Poller:
         self._round = asyncio.create_task(self._guarded_tick())
 
     async def _guarded_tick(self) -> None:
-        """A failing round (e.g. the database briefly locked) is logged; the next one runs."""
+        """A failing round (e.g. the database briefly locked) is logged; the next one runs.
+
+        Every round writes (heartbeat, leases), so it is also what tells ``/healthz`` that
+        the database takes writes: a round failing on it reports the database unavailable,
+        the next one that succeeds clears that.
+        """
         try:
             await self._tick()
         except StoreUnavailableError as exc:
             log.warning("poller round skipped: database unavailable (%s)", exc)
+            self._health.problem(DATABASE, f"unavailable: {exc}")
         except Exception:
             log.exception("poller round failed")
+        else:
+            self._health.problem(DATABASE, None)
 
     async def _tick(self) -> None:
         """Renew and balance leases, then start polling every due key this replica holds."""
@@ -148,21 +165,26 @@ class Poller:
         by_user: dict[int, list[StoredOrder]] = defaultdict(list)
         for order in orders:
             by_user[order.user_id].append(order)
-        mine = await self._balance(set(by_user), held)
+        mine = self._mine = await self._balance(set(by_user), held)
         self._metrics.active_orders.set(len(orders))
         self._metrics.leased_keys.set(len(mine))
         self._metrics.pending_deliveries.set(await self._store.count_pending_deliveries())
+        # A killed replica's codes are sent by the others once its keys are theirs.
+        await self._store.expire_claims_of_dead_replicas(self._lease_ttl)
         await self._tracker.resend_pending()
         if self._ticks % self._reconcile_every == 1 and await self._store.acquire_lease(
             RECONCILE_LEASE, self._replica, self._lease_ttl
         ):
             await self._reconcile()
         now = self._clock()
+        taken, self._taken = self._taken, set()
         for user_id in sorted(mine):
             if user_id in self._busy or self._backoff.get(user_id, (0.0, 0))[0] > now:
                 continue
             self._busy.add(user_id)
-            due = started + _phase(user_id) * self._interval
+            # A key just taken (from a killed replica, whose last read is a lease TTL old)
+            # is read at once; the others at their place in the round.
+            due = started if user_id in taken else started + _phase(user_id) * self._interval
             task = asyncio.create_task(self._poll_user(user_id, by_user[user_id], due))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -179,8 +201,14 @@ class Poller:
         done = mine - wanted
         mine &= wanted
         replicas = max(1, len(await self._store.live_replicas(self._lease_ttl)))
+        if self._on_replicas is not None:
+            self._on_replicas(replicas)
         share = math.ceil(len(wanted) / replicas)
-        extra = sorted(mine)[share + 1 :] if len(mine) > share + 1 else []
+        # Only keys not being polled are handed back: one whose poll runs (posting its cards
+        # at the chat's pace) would otherwise be polled, and sent to, by two replicas.
+        surplus = len(mine) - (share + 1)
+        idle = sorted(mine - self._polling)
+        extra = idle[max(0, len(idle) - surplus) :] if surplus > 0 else []
         mine -= set(extra)
         if done or extra:
             await self._store.release_leases(
@@ -195,9 +223,13 @@ class Poller:
                 name = f"{POLL_PREFIX}{user_id}"
                 if await self._store.acquire_lease(name, self._replica, self._lease_ttl):
                     mine.add(user_id)
+                    self._taken.add(user_id)
         return mine
 
     async def _reconcile(self) -> None:
+        """The fleet-wide chores: purchases whose answer was lost, and forgetting webhook
+        updates older than Telegram keeps them (it drops undelivered ones after 24 hours)."""
+        await self._store.prune_updates(UPDATE_MEMORY)
         found, given_up = await self._purchases.reconcile_pending()
         for bought in found:
             await self._notifier.post_card(bought.order)
@@ -222,6 +254,9 @@ class Poller:
             wait = due - self._clock()
             if wait > 0:
                 await self._sleep(wait)
+            if user_id not in self._mine:  # handed back while it waited for its place
+                return
+            self._polling.add(user_id)
             self._metrics.poll_lag.observe(max(0.0, self._clock() - due))
             await self._poll(user_id, orders)
             self._backoff.pop(user_id, None)
@@ -237,6 +272,7 @@ class Poller:
             self._delay(user_id, None)
         finally:
             self._busy.discard(user_id)
+            self._polling.discard(user_id)
 
     def _delay(self, user_id: int, retry_after: float | None) -> None:
         """Back off one user: ``Retry-After`` if given, else capped exponential with jitter."""

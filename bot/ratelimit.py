@@ -4,7 +4,7 @@ Paces, so that Telegram never has to say 429:
 
 * overall 27 requests/s for every call aimed at a chat (``OVERALL_RATE``, under Telegram's
   30/s: pacing at exactly 30/s still meets 429s when requests reach the server closer
-  together than they left);
+  together than they left), shared among the live replicas (:meth:`ChatRateLimiter.share_overall`);
 * each group 20/min;
 * each private chat a burst of ``private_burst`` then 1/s for sends and edits (Telegram asks
   for about one message per second in a chat; a user whose many numbers get their codes at
@@ -80,6 +80,7 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Coroutine[Any, Any, object]] = asyncio.sleep,
     ) -> None:
+        self._overall_rate = overall_rate
         self._overall = AsyncLimiter(overall_rate, 1)
         self._private_burst = private_burst
         self._max_retries = max_retries
@@ -92,6 +93,16 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
 
     async def initialize(self) -> None:
         """Nothing to set up."""
+
+    def share_overall(self, replicas: int) -> None:
+        """Pace this process at its share of the overall rate among ``replicas`` live ones.
+
+        Telegram counts the bot's messages per token, whichever replica sends them: three
+        replicas each at the full rate would meet 429s.
+        """
+        rate = self._overall_rate / max(1, replicas)
+        if rate != self._overall.max_rate:
+            self._overall = AsyncLimiter(rate, 1)
 
     async def shutdown(self) -> None:
         """Nothing to release."""

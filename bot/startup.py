@@ -1,4 +1,4 @@
-"""Reaching Telegram at start, and bounding every request to it.
+"""Reaching Telegram at start, and keeping a failing long poll to one log line.
 
 At start the bot asks ``getMe`` until Telegram answers: a refused token is a configuration
 error (one clear line, exit), anything else (no route, connection refused, a timeout, a 5xx)
@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
 from telegram import Bot, User
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import ApplicationBuilder
 
 from bot.telegram_outcome import describe
 
-__all__ = ["TokenRefusedError", "apply_timeouts", "polling_error", "wait_for_telegram"]
+__all__ = ["TokenRefusedError", "polling_error", "wait_for_telegram"]
 
 log = logging.getLogger(__name__)
-
-BuilderT = TypeVar("BuilderT", bound=ApplicationBuilder[Any, Any, Any, Any, Any, Any])
 
 
 class TokenRefusedError(RuntimeError):
@@ -72,25 +68,6 @@ async def wait_for_telegram(
             on_retry(reason, delay)
         await sleep(delay)
         delay = min(max_delay, delay * 2)
-
-
-def apply_timeouts(builder: BuilderT, seconds: float) -> BuilderT:
-    """``TELEGRAM_TIMEOUT`` for connect, read, write and pool of every request to Telegram.
-
-    ``getUpdates`` gets the same bound; PTB adds the long-poll ``timeout`` to its read
-    timeout, so a stalled long poll fails after ``seconds + timeout`` and PTB's updater
-    starts a new one.
-    """
-    return (
-        builder.connect_timeout(seconds)
-        .read_timeout(seconds)
-        .write_timeout(seconds)
-        .pool_timeout(seconds)
-        .get_updates_connect_timeout(seconds)
-        .get_updates_read_timeout(seconds)
-        .get_updates_write_timeout(seconds)
-        .get_updates_pool_timeout(seconds)
-    )
 
 
 def polling_error(error: TelegramError) -> None:

@@ -27,6 +27,7 @@ code is sent again once, which is the duplicate the README admits to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.api import Order, Sms
-from bot.store import Delivery, Store, StoredOrder
+from bot.store import Delivery, Store, StoredOrder, StoreUnavailableError
 from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown
 
 __all__ = ["Notifier", "OrderTracker", "default_backoff"]
@@ -55,8 +56,9 @@ class Notifier(Protocol):
         """Send a new message with the SMS (its message id when sent)."""
         ...
 
-    async def show_card(self, order: StoredOrder) -> None:
-        """Bring the order card up to date (no-op when nothing visible changed)."""
+    async def show_card(self, order: StoredOrder, *, now: bool = False) -> None:
+        """Bring the order card up to date (no-op when nothing visible changed; ``now``:
+        even if a failed edit left it waiting for its retry)."""
         ...
 
     async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
@@ -102,7 +104,8 @@ class OrderTracker:
     async def observe(
         self, stored: StoredOrder, order: Order, *, user_ended: bool = False
     ) -> StoredOrder:
-        """Apply one read of the order and bring its card up to date.
+        """Apply one read of the order and bring its card up to date (at once, even if a
+        failed edit left it waiting: this is a button press, the user is looking at it).
 
         Args:
             stored: The order as the database had it (only ``id`` matters; it is re-read).
@@ -110,7 +113,7 @@ class OrderTracker:
             user_ended: The user just cancelled it themselves: no "it expired" message.
         """
         updated = await self.apply(stored, order, user_ended=user_ended)
-        await self._notifier.show_card(updated)
+        await self._notifier.show_card(updated, now=True)
         return updated
 
     async def apply(
@@ -121,6 +124,15 @@ class OrderTracker:
         which starts sending them at once."""
         async with self._lock(stored.id):
             current = await self._store.get_order(stored.id) or stored
+            if (
+                not current.is_final
+                and current.status == order.status
+                and (order.expires_at is None or current.expires_at == order.expires_at)
+                and current.sms_seen >= len(order.sms_history)
+            ):
+                # Most reads of a watched order show nothing new: the writes below would
+                # change no row, so skip them (four statements per read on every tick).
+                return current
             await self._store.set_order_status(
                 current.id, order.status, expires_at=order.expires_at
             )
@@ -167,12 +179,14 @@ class OrderTracker:
         task.add_done_callback(lambda _: self._drains.pop(user_id, None))
 
     async def stop(self) -> None:
-        """Cancel the chats' sends in flight (at shutdown); their claims expire and are
-        resent once, as after a crash, if they had not been recorded."""
+        """Cancel the chats' sends in flight (at shutdown) and end their claims at once, so
+        another replica resends them (once, as after a crash) if they had not been recorded."""
         tasks = list(self._drains.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(StoreUnavailableError):  # then they expire with the lease
+            await self._store.expire_claims(self._replica, self._clock())
 
     @property
     def chats_in_flight(self) -> int:
@@ -188,6 +202,9 @@ class OrderTracker:
         try:
             while True:
                 self._again.discard(user_id)
+                user = await self._store.get_user(user_id)
+                if user is None or not user.chat_active:
+                    return  # everything waits, due, until they unblock the bot
                 if await self._send_codes(user_id):
                     await self._send_finals(user_id)
                     await self._redraw_stale_cards(user_id)

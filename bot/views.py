@@ -20,9 +20,16 @@ from bot.api import Account, Order, Service, Sms
 from bot.api import errors as api_errors
 from bot.i18n import Translator, flag
 from bot.services.admin import ReplicaLeases, Stats
+from bot.services.alerts import Alternatives, Watching
 from bot.services.catalog import Offer
+from bot.services.favourites import Added as FavouriteAdded
+from bot.services.favourites import FavouriteOffer, ToggleOutcome
+from bot.services.favourites import Full as FavouritesFull
+from bot.services.favourites import Removed as FavouriteRemoved
+from bot.services.purchases import Quote
+from bot.services.topup import RunningLow
 from bot.sms import extract_code
-from bot.store import StoredOrder
+from bot.store import Alert, StoredOrder
 from bot.store.console import Tally
 
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under
@@ -100,36 +107,40 @@ def welcome(
             "2. Send /link and paste the key (it starts with <code>jm_</code>).\n"
             "I delete the message holding your key right away and keep it encrypted."
         )
-        return Screen(f"{greeting}\n\n{steps}", keyboards.main_menu(t, linked=False))
+        return Screen(t.align(f"{greeting}\n\n{steps}"), keyboards.main_menu(t, linked=False))
     linked = t._("Linked account: <b>{name}</b> · balance {balance}.").format(
         name=esc(account.display_name or account.id), balance=t.money(account.balance_cents)
     )
-    return Screen(f"{greeting}\n\n{linked}", keyboards.main_menu(t, True, app_url))
+    return Screen(t.align(f"{greeting}\n\n{linked}"), keyboards.main_menu(t, True, app_url))
 
 
 def help_text(t: Translator, commands: list[tuple[str, str]]) -> Screen:
     """/help: every command and one line on codes."""
     lines = [t._("<b>What I can do</b>")]
-    lines += [f"/{name} — {esc(description)}" for name, description in commands]
+    lines += [f"{t.ltr(f'/{name}')} — {esc(description)}" for name, description in commands]
     lines.append("")
     lines.append(t._("When an SMS arrives I send you the code in a new message: tap it to copy."))
-    return Screen("\n".join(lines))
+    return Screen(t.align("\n".join(lines)))
 
 
 def ask_for_key(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "Send me your jiema.my API key (it starts with <code>jm_</code>). "
-            "I will delete your message at once. /cancel to stop."
+        t.align(
+            t._(
+                "Send me your jiema.my API key (it starts with <code>jm_</code>). "
+                "I will delete your message at once. /cancel to stop."
+            )
         )
     )
 
 
 def not_a_key(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "That doesn't look like an API key: keys start with <code>jm_</code> followed by "
-            "letters and digits. Paste it again, or /cancel."
+        t.align(
+            t._(
+                "That doesn't look like an API key: keys start with <code>jm_</code> followed by "
+                "letters and digits. Paste it again, or /cancel."
+            )
         )
     )
 
@@ -142,21 +153,23 @@ def linked(t: Translator, account: Account, deleted: bool) -> Screen:
         text += "\n" + t._(
             "I couldn't delete your message with the key: please delete it yourself."
         )
-    return Screen(text, keyboards.main_menu(t, linked=True))
+    return Screen(t.align(text), keyboards.main_menu(t, linked=True))
 
 
 def key_refused(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "jiema.my refused this key: it may be mistyped or revoked. Nothing was saved. "
-            "Create a new key on jiema.my → Account → API keys and send /link again."
+        t.align(
+            t._(
+                "jiema.my refused this key: it may be mistyped or revoked. Nothing was saved. "
+                "Create a new key on jiema.my → Account → API keys and send /link again."
+            )
         )
     )
 
 
 def not_linked(t: Translator) -> Screen:
     return Screen(
-        t._("First link your jiema.my API key with /link."),
+        t.align(t._("First link your jiema.my API key with /link.")),
         keyboards.main_menu(t, linked=False),
     )
 
@@ -169,26 +182,32 @@ def unlink_confirm(t: Translator, active: int) -> Screen:
         "their codes. Unlink anyway?",
         active,
     ).format(count=active)
-    return Screen(text, keyboards.unlink(t))
+    return Screen(t.align(text), keyboards.unlink(t))
 
 
 def unlinked(t: Translator) -> Screen:
-    return Screen(t._("Your key is unlinked and erased. Link one again any time with /link."))
+    return Screen(
+        t.align(t._("Your key is unlinked and erased. Link one again any time with /link."))
+    )
 
 
 def kept_key(t: Translator) -> Screen:
-    return Screen(t._("OK, your key stays linked."))
+    return Screen(t.align(t._("OK, your key stays linked.")))
 
 
 def balance(t: Translator, account: Account) -> Screen:
-    return Screen(t._("Balance: <b>{balance}</b>").format(balance=t.money(account.balance_cents)))
+    return Screen(
+        t.align(t._("Balance: <b>{balance}</b>").format(balance=t.money(account.balance_cents)))
+    )
 
 
 def key_revoked(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "jiema.my no longer accepts your API key (revoked?). I stopped watching your orders. "
-            "Link a new key with /link."
+        t.align(
+            t._(
+                "jiema.my no longer accepts your API key (revoked?). I stopped watching your "
+                "orders. Link a new key with /link."
+            )
         )
     )
 
@@ -212,7 +231,7 @@ def services(
     else:
         text = t._("Choose a service, or type part of its name to search:")
     labels = [(s.code, s.name) for s in items]
-    return Screen(text, keyboards.services(t, labels, page, app_url))
+    return Screen(t.align(text), keyboards.services(t, labels, page, app_url))
 
 
 def countries(
@@ -240,7 +259,7 @@ def countries(
     labels = [
         (o.country_id, _country_button(t, o) if i in shown else "") for i, o in enumerate(offers)
     ]
-    return Screen(text, keyboards.countries(t, service.code, labels, page))
+    return Screen(t.align(text), keyboards.countries(t, service.code, labels, page))
 
 
 def _country_button(t: Translator, offer: Offer) -> str:
@@ -273,7 +292,7 @@ def confirmation(
     else:
         lines.append(t._("Not enough balance: top up on jiema.my, then come back."))
     markup = keyboards.confirm(t, service.code, token if affordable else None)
-    return Screen("\n".join(lines), markup)
+    return Screen(t.align("\n".join(lines)), markup)
 
 
 def service_gone(t: Translator) -> str:
@@ -289,12 +308,12 @@ def offer_gone(t: Translator) -> str:
 def purchase_failed(t: Translator, exc: api_errors.JiemaError, service: str | None) -> Screen:
     """The API refused the purchase: why, and a way back to the countries."""
     markup = keyboards.confirm(t, service, None) if service else None
-    return Screen(api_error(t, exc), markup)
+    return Screen(t.align(api_error(t, exc)), markup)
 
 
 def buying(t: Translator) -> Screen:
     """Shown while the order is being created (the Buy button is gone at once)."""
-    return Screen(t._("⏳ Buying your number…"))
+    return Screen(t.align(t._("⏳ Buying your number…")))
 
 
 def purchase_used(t: Translator) -> str:
@@ -304,10 +323,13 @@ def purchase_used(t: Translator) -> str:
 
 def purchase_unconfirmed(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "jiema.my did not answer in time, so I can't tell yet whether the number was bought. "
-            "I didn't try again, to avoid paying twice. It isn't in your order list so far; "
-            "if it shows up there, I will send its card here. Check /orders or your balance."
+        t.align(
+            t._(
+                "jiema.my did not answer in time, so I can't tell yet whether the number was "
+                "bought. I didn't try again, to avoid paying twice. It isn't in your order list "
+                "so far; if it shows up there, I will send its card here. Check /orders or your "
+                "balance."
+            )
         )
     )
 
@@ -315,9 +337,11 @@ def purchase_unconfirmed(t: Translator) -> Screen:
 def purchase_not_made(t: Translator) -> Screen:
     """The end of an unconfirmed purchase: long enough later, it is not in the order list."""
     return Screen(
-        t._(
-            "About the purchase I couldn't confirm: it still isn't in your jiema.my order list "
-            "after 10 minutes, so no number was bought. /buy to try again."
+        t.align(
+            t._(
+                "About the purchase I couldn't confirm: it still isn't in your jiema.my order list "
+                "after 10 minutes, so no number was bought. /buy to try again."
+            )
         )
     )
 
@@ -340,7 +364,7 @@ def order_card(
     now = now or datetime.now(UTC)
     country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
     lines = [
-        f"📱 <code>{esc(order.phone)}</code>",
+        f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}",
         f"{esc(order.service_name)} · {country}",
         t._("Price: {price}").format(price=t.money(order.charged_cents)),
     ]
@@ -350,50 +374,54 @@ def order_card(
     if order.sms_seen:
         lines.append(
             t.ngettext("{count} SMS received", "{count} SMS received", order.sms_seen).format(
-                count=order.sms_seen
+                count=t.ltr(t.number(order.sms_seen))
             )
         )
     for body in sms:
         code = extract_code(body)
         if code is not None:
-            lines.append(f"🔑 <code>{esc(code)}</code>")
+            lines.append(f"🔑 {t.ltr(f'<code>{esc(code)}</code>')}")
         else:
             short = body if len(body) <= _MAX_SMS_ON_CARD else body[:_MAX_SMS_ON_CARD] + "…"
             lines.append(f"✉️ <i>{esc(short)}</i>")
     if order.status == "CANCELLED":
         lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
-    lines.append(f"<i>{esc(order.id)}</i>")
+    lines.append(f"<i>{t.ltr(esc(order.id))}</i>")
     markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
-    return Screen("\n".join(lines), markup)
+    return Screen(t.align("\n".join(lines)), markup)
 
 
 def code_message(t: Translator, order: StoredOrder, sms: Sms) -> Screen:
     """A new message per SMS: the code to copy, then the whole SMS as plain text."""
     code = extract_code(sms.body)
     header = t._("SMS for {phone} ({service}):").format(
-        phone=esc(order.phone), service=esc(order.service_name)
+        phone=t.ltr(esc(order.phone)), service=esc(order.service_name)
     )
     text = sms.body if len(sms.body) <= _MAX_SMS_SHOWN else sms.body[:_MAX_SMS_SHOWN] + "…"
     body = f"<blockquote>{esc(text)}</blockquote>"
     if code is None:
-        return Screen(f"{header}\n{body}")
+        return Screen(t.align(f"{header}\n{body}"))
     line = t._("Code: <code>{code}</code>").format(code=code)
-    return Screen(f"{header}\n{line}\n{body}", keyboards.copy_code(t, code))
+    return Screen(t.align(f"{header}\n{line}\n{body}"), keyboards.copy_code(t, code))
 
 
 def order_ended(t: Translator, order: StoredOrder) -> Screen:
     """Told once when an order ends without the user's doing (expiry, provider failure)."""
     if order.sms_seen:
         return Screen(
-            t._("The number {phone} has expired. Thanks for using it!").format(
-                phone=esc(order.phone)
+            t.align(
+                t._("The number {phone} has expired. Thanks for using it!").format(
+                    phone=t.ltr(esc(order.phone))
+                )
             )
         )
     return Screen(
-        t._(
-            "No SMS arrived on {phone} before it expired, so the order ended. "
-            "{amount} went back to your balance. Want to try another country?"
-        ).format(phone=esc(order.phone), amount=t.money(order.charged_cents)),
+        t.align(
+            t._(
+                "No SMS arrived on {phone} before it expired, so the order ended. "
+                "{amount} went back to your balance. Want to try another country?"
+            ).format(phone=t.ltr(esc(order.phone)), amount=t.money(order.charged_cents))
+        ),
         keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone),
     )
 
@@ -414,19 +442,17 @@ def history(
 ) -> Screen:
     """A page of the order history, each order a button opening its card."""
     if not orders and page == 0:
-        return Screen(t._("You have no orders yet. /buy to get a number."))
-    header = t._("<b>Your orders</b> (page {page}):").format(page=page + 1)
+        return Screen(t.align(t._("You have no orders yet. /buy to get a number.")))
+    header = t._("<b>Your orders</b> (page {page}):").format(page=t.ltr(t.number(page + 1)))
     labels = []
     for order in orders:
         service = names.get(order.service or "", order.service or "?")
         when = t.datetime(order.created_at, style="short") if order.created_at else ""
+        phone = t.ltr(order.phone) if order.phone else ""
         labels.append(
-            (
-                order.id,
-                f"{service} · {order.phone or ''} · {_status_short(order.status)} {when}".strip(),
-            )
+            (order.id, f"{service} · {phone} · {_status_short(order.status)} {when}".strip())
         )
-    return Screen(header, keyboards.history(t, labels, page, has_next))
+    return Screen(t.align(header), keyboards.history(t, labels, page, has_next))
 
 
 def _status_short(status: str) -> str:
@@ -444,45 +470,53 @@ def not_your_order(t: Translator) -> str:
 
 
 def language_menu(t: Translator) -> Screen:
-    return Screen(t._("Choose your language:"), keyboards.languages(t.language))
+    return Screen(t.align(t._("Choose your language:")), keyboards.languages(t.language))
 
 
 def language_set(t: Translator) -> Screen:
     # TRANSLATORS: shown in the language just chosen: name your own language, not English.
-    return Screen(t._("Done: I will speak English with you."))
+    return Screen(t.align(t._("Done: I will speak English with you.")))
 
 
 def private_only(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "I only work in a private chat, to keep your key and codes to you. "
-            "Open a chat with me and send /start."
+        t.align(
+            t._(
+                "I only work in a private chat, to keep your key and codes to you. "
+                "Open a chat with me and send /start."
+            )
         )
     )
 
 
 def key_in_group(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "Never post an API key in a group: everyone here can use it. "
-            "Revoke that key now on jiema.my → Account → API keys."
+        t.align(
+            t._(
+                "Never post an API key in a group: everyone here can use it. "
+                "Revoke that key now on jiema.my → Account → API keys."
+            )
         )
     )
 
 
 def unknown_input(t: Translator) -> Screen:
-    return Screen(t._("I didn't get that. /buy to get a number, /help for everything I can do."))
+    return Screen(
+        t.align(t._("I didn't get that. /buy to get a number, /help for everything I can do."))
+    )
 
 
 def cancelled_flow(t: Translator) -> Screen:
-    return Screen(t._("Cancelled. /buy when you're ready."))
+    return Screen(t.align(t._("Cancelled. /buy when you're ready.")))
 
 
 def sorry(t: Translator) -> Screen:
     return Screen(
-        t._(
-            "Sorry, something went wrong on my side. Your orders and codes are safe; "
-            "please try again, or /help."
+        t.align(
+            t._(
+                "Sorry, something went wrong on my side. Your orders and codes are safe; "
+                "please try again, or /help."
+            )
         )
     )
 
@@ -490,9 +524,11 @@ def sorry(t: Translator) -> Screen:
 def unavailable(t: Translator) -> Screen:
     """The bot's database is out of reach (disk full, connection lost): nothing was done."""
     return Screen(
-        t._(
-            "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
-            "your orders and codes are safe."
+        t.align(
+            t._(
+                "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
+                "your orders and codes are safe."
+            )
         )
     )
 
@@ -541,7 +577,8 @@ def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
 
 def announcement(t: Translator, text: str) -> Screen:
     """An operator's announcement as users get it: their HTML, and a Mute button in the
-    recipient's language."""
+    recipient's language. Not aligned: like an SMS, the operator's words keep their own
+    direction."""
     return Screen(text, keyboards.announcement(t))
 
 
@@ -600,27 +637,25 @@ def stats(t: Translator, figures: Stats) -> Screen:
     ]
     if not figures.replicas:
         lines.insert(-2, "• " + t._("none alive"))
-    return Screen("\n".join(lines), keyboards.stats(t))
+    return Screen(t.align("\n".join(lines)), keyboards.stats(t))
 
 
 def broadcast_ask(t: Translator) -> Screen:
-    return Screen(
-        t._(
-            "Send me the announcement. You can use Telegram HTML: &lt;b&gt;bold&lt;/b&gt;, "
-            '&lt;i&gt;italic&lt;/i&gt;, &lt;a href="https://…"&gt;links&lt;/a&gt;. '
-            "I'll show you a preview first. /cancel to stop."
-        )
+    text = t._(
+        "Send me the announcement. You can use Telegram HTML: &lt;b&gt;bold&lt;/b&gt;, "
+        '&lt;i&gt;italic&lt;/i&gt;, &lt;a href="https://…"&gt;links&lt;/a&gt;. '
+        "I'll show you a preview first. /cancel to stop."
     )
+    return Screen(t.align(text))
 
 
 def broadcast_invalid(t: Translator, description: str) -> Screen:
     """Telegram refused the preview: nothing was sent to anyone."""
-    return Screen(
-        t._(
-            "Telegram refused this text: {reason}\nNothing was sent. Fix it and send it again, "
-            "or /cancel."
-        ).format(reason=esc(description))
-    )
+    text = t._(
+        "Telegram refused this text: {reason}\nNothing was sent. Fix it and send it again, "
+        "or /cancel."
+    ).format(reason=esc(description))
+    return Screen(t.align(text))
 
 
 def broadcast_confirm(t: Translator, broadcast_id: str, recipients: int) -> Screen:
@@ -630,18 +665,16 @@ def broadcast_confirm(t: Translator, broadcast_id: str, recipients: int) -> Scre
         "Above is the preview. Send it to {count} users?",
         recipients,
     ).format(count=t.number(recipients))
-    return Screen(text, keyboards.broadcast_confirm(t, broadcast_id))
+    return Screen(t.align(text), keyboards.broadcast_confirm(t, broadcast_id))
 
 
 def broadcast_progress(t: Translator, broadcast_id: str, tally: Tally) -> Screen:
     """The progress message, edited in place while the broadcast runs (with Cancel)."""
+    head = t._("Sending the announcement: {done} of {total}.").format(
+        done=t.number(tally.done), total=t.number(tally.total)
+    )
     return Screen(
-        t._("Sending the announcement: {done} of {total}.").format(
-            done=t.number(tally.done), total=t.number(tally.total)
-        )
-        + "\n"
-        + _tally_line(t, tally),
-        keyboards.broadcast_running(t, broadcast_id),
+        t.align(f"{head}\n{_tally_line(t, tally)}"), keyboards.broadcast_running(t, broadcast_id)
     )
 
 
@@ -672,21 +705,21 @@ def broadcast_report(t: Translator, tally: Tally, *, cancelled: bool) -> Screen:
                 "it; they were not sent it again."
             ).format(unknown=t.number(tally.unknown))
         )
-    return Screen("\n".join(lines))
+    return Screen(t.align("\n".join(lines)))
 
 
 def broadcast_progress_final(t: Translator, tally: Tally, *, cancelled: bool) -> Screen:
     """The progress message once the broadcast is over (no buttons left)."""
     head = t._("Announcement cancelled.") if cancelled else t._("Announcement sent.")
-    return Screen(head + "\n" + _tally_line(t, tally))
+    return Screen(t.align(head + "\n" + _tally_line(t, tally)))
 
 
 def broadcast_dropped(t: Translator) -> Screen:
-    return Screen(t._("Dropped: nothing was sent."))
+    return Screen(t.align(t._("Dropped: nothing was sent.")))
 
 
 def broadcast_stopping(t: Translator) -> Screen:
-    return Screen(t._("Stopping the broadcast… the report follows."))
+    return Screen(t.align(t._("Stopping the broadcast… the report follows.")))
 
 
 def announcements_muted(t: Translator) -> str:
@@ -697,10 +730,219 @@ def announcements_muted(t: Translator) -> str:
 def settings(t: Translator, muted: bool) -> Screen:
     """/settings: announcements on or off (codes and order messages always come)."""
     state = t._("off") if muted else t._("on")
-    return Screen(
-        t._(
-            "<b>Settings</b>\nAnnouncements from the bot's operator: {state}.\n"
-            "Codes and order updates always reach you."
-        ).format(state=state),
-        keyboards.settings(t, muted),
+    text = t._(
+        "<b>Settings</b>\nAnnouncements from the bot's operator: {state}.\n"
+        "Codes and order updates always reach you."
+    ).format(state=state)
+    return Screen(t.align(text), keyboards.settings(t, muted))
+
+
+# -- favourites, alerts, top-up (issue 14) -------------------------------------------------
+
+
+def _pair_label(t: Translator, service_name: str, slug: str, fallback: str) -> str:
+    """ "Telegram · 🇲🇾 Malaysia" for a button (plain text: not HTML-escaped)."""
+    return f"{service_name} · {country_label(t, slug, fallback)}"
+
+
+def _favourite_button(t: Translator, item: FavouriteOffer) -> str:
+    fav = item.favourite
+    pair = _pair_label(t, fav.service_name, fav.country_slug, fav.country_slug.upper())
+    if item.offer is None:
+        return f"★ {pair}"
+    if item.offer.count <= 0:
+        # TRANSLATORS: a favourite (service · country) whose country has no numbers now.
+        return t._("★ {pair} · sold out").format(pair=pair)
+    # TRANSLATORS: a favourite button; {count} is how many numbers are in stock there.
+    return t.ngettext(
+        "★ {pair} · {price} · {count} left", "★ {pair} · {price} · {count} left", item.offer.count
+    ).format(pair=pair, price=t.money(item.offer.price_cents), count=t.number(item.offer.count))
+
+
+def _favourite_items(t: Translator, items: list[FavouriteOffer]) -> list[tuple[str, int, str]]:
+    return [
+        (i.favourite.service, int(i.favourite.country_id), _favourite_button(t, i))
+        for i in items
+        if i.favourite.country_id.isdigit()
+    ]
+
+
+def services_with_favourites(t: Translator, screen: Screen, items: list[FavouriteOffer]) -> Screen:
+    """The service list with the user's favourites on top, one tap each to the confirmation."""
+    if not items:
+        return screen
+    rows = keyboards.favourite_picks(_favourite_items(t, items))
+    return Screen(screen.text, keyboards.extended(screen.markup, top=rows))
+
+
+def _sold_out_button(t: Translator, offer: Offer) -> str:
+    # TRANSLATORS: a country button for a country without numbers right now.
+    return t._("{country} · sold out").format(country=country_label(t, offer.slug, offer.name))
+
+
+def countries_with_sold_out(
+    t: Translator, service: Service, offers: list[Offer], page: int, query: str | None
+) -> Screen:
+    """Like :func:`countries`, with the sold-out countries listed last and marked."""
+    in_stock = [o for o in offers if o.count > 0]
+    # The heading of :func:`countries`: "none anywhere" only when nothing is in stock and
+    # nothing was searched; a search that found only sold-out countries still found some.
+    screen = countries(t, service, in_stock or (offers if query else []), page, query)
+    page = keyboards.clamp_page(page, len(offers), keyboards.COUNTRIES_PER_PAGE)
+    first = page * keyboards.COUNTRIES_PER_PAGE
+    shown = offers[first : first + keyboards.COUNTRIES_PER_PAGE]
+    labels: list[tuple[int, str]] = [(o.country_id, "") for o in offers]
+    for i, offer in enumerate(shown, start=first):
+        label = _country_button(t, offer) if offer.count > 0 else _sold_out_button(t, offer)
+        labels[i] = (offer.country_id, label)
+    return Screen(screen.text, keyboards.countries(t, service.code, labels, page))
+
+
+def confirmation_extras(
+    t: Translator, screen: Screen, quote: Quote, favourite: bool, site_url: str
+) -> Screen:
+    """The confirmation with its ★ toggle and, when it cannot be afforded, the top-up link."""
+    rows = [keyboards.favourite_toggle(t, quote.service.code, quote.offer.country_id, favourite)]
+    if quote.account.balance_cents < quote.offer.price_cents:
+        rows.insert(0, keyboards.topup(t, site_url))
+    return Screen(screen.text, keyboards.extended(screen.markup, above_last=rows))
+
+
+def favourite_toggled(t: Translator, outcome: ToggleOutcome) -> str:
+    """Callback answer after ★."""
+    match outcome:
+        case FavouriteAdded():
+            return t._("★ Saved to your favourites: it's first in /buy.")
+        case FavouriteRemoved():
+            return t._("Removed from your favourites.")
+        case FavouritesFull(limit):
+            return t.ngettext(
+                "You already have {count} favourite: remove one in /favourites first.",
+                "You already have {count} favourites: remove one in /favourites first.",
+                limit,
+            ).format(count=limit)
+    return t._("This isn't offered any more, so I can't save it.")
+
+
+def favourites_list(t: Translator, items: list[FavouriteOffer]) -> Screen:
+    """``/favourites``: each favourite opens its confirmation; ✕ removes it."""
+    if not items:
+        return Screen(
+            t.align(
+                t._(
+                    "You have no favourites yet. Tap ☆ on a purchase confirmation or ★ on an "
+                    "order to save its service and country here."
+                )
+            ),
+            keyboards.main_menu(t, linked=True),
+        )
+    text = t._("<b>Your favourites</b>: tap one to buy it, ✕ to remove it.")
+    return Screen(t.align(text), keyboards.favourites_list(t, _favourite_items(t, items)))
+
+
+def alternatives(t: Translator, alts: Alternatives) -> Screen:
+    """A sold-out country: the cheapest ones with numbers, and Notify me."""
+    place = country_label(t, alts.place.slug, alts.place.name)
+    lines = [
+        t._("<b>{service}</b>: no numbers left in {country} right now.").format(
+            service=esc(alts.service.name), country=place
+        )
+    ]
+    if alts.offers:
+        lines.append(t._("These countries have numbers:"))
+    else:
+        lines.append(t._("No other country has numbers for it right now either."))
+    if alts.watching:
+        lines.append(t._("I'll tell you when {country} has numbers again.").format(country=place))
+    else:
+        lines.append(
+            t._("Tap “Notify me” and I'll tell you once when {country} has numbers again.").format(
+                country=place
+            )
+        )
+    items = [(o.country_id, _country_button(t, o)) for o in alts.offers]
+    markup = keyboards.alternatives(
+        t, alts.service.code, alts.place.country_id, items, alts.watching
     )
+    return Screen(t.align("\n".join(lines)), markup)
+
+
+def watching(t: Translator, outcome: Watching, hours: float) -> str:
+    """Callback answer after "Notify me"."""
+    alert = outcome.alert
+    country = t.country(alert.country_slug, alert.country_slug.upper() or alert.country_id)
+    hours_shown = max(1, round(hours))
+    return t.ngettext(
+        "🔔 OK: I'll tell you when {service} has numbers in {country} (for the next {count} "
+        "hour). /alerts to see or cancel.",
+        "🔔 OK: I'll tell you when {service} has numbers in {country} (for the next {count} "
+        "hours). /alerts to see or cancel.",
+        hours_shown,
+    ).format(service=alert.service_name, country=country, count=hours_shown)
+
+
+def too_many_alerts(t: Translator, limit: int) -> str:
+    """Callback answer when "Notify me" is refused."""
+    return t.ngettext(
+        "You already have {count} alert waiting: cancel one in /alerts first.",
+        "You already have {count} alerts waiting: cancel one in /alerts first.",
+        limit,
+    ).format(count=limit)
+
+
+def alerts_list(t: Translator, alerts: list[Alert], now: datetime | None = None) -> Screen:
+    """``/alerts``: every waiting alert, each with a ✕ to cancel it."""
+    if not alerts:
+        return Screen(
+            t.align(
+                t._(
+                    "You have no alerts. When a country is sold out, tap “Notify me” and I'll "
+                    "tell you when it has numbers again."
+                )
+            )
+        )
+    now = now or datetime.now(UTC)
+    items = []
+    for alert in alerts:
+        pair = _pair_label(t, alert.service_name, alert.country_slug, alert.country_slug.upper())
+        left = t._("{duration} left").format(
+            duration=t.duration(max(60.0, (alert.expires_at - now).total_seconds()))
+        )
+        items.append((alert.id, f"{pair} · {left}"))
+    text = t._("<b>Your alerts</b>: I'll tell you once when these have numbers. ✕ cancels one.")
+    return Screen(t.align(text), keyboards.alerts_list(t, items))
+
+
+def alert_cancelled(t: Translator) -> str:
+    """Callback answer after ✕ on an alert."""
+    return t._("Alert cancelled.")
+
+
+def back_in_stock(t: Translator, alert: Alert, offer: Offer) -> Screen:
+    """The alert itself: the pair has numbers again, at this price; Buy opens the confirmation."""
+    text = t._(
+        "🔔 <b>{service}</b> has numbers in {country} again: {price}, {count} left. "
+        "Tap Buy to see the confirmation."
+    ).format(
+        service=esc(alert.service_name),
+        country=country_label(t, offer.slug, offer.name),
+        price=t.money(offer.price_cents),
+        count=t.ltr(t.number(offer.count)),
+    )
+    return Screen(t.align(text), keyboards.back_in_stock(t, alert.service, offer.country_id))
+
+
+def with_topup(t: Translator, screen: Screen, site_url: str) -> Screen:
+    """``screen`` with the "Top up on jiema.my" link (``/balance``, ``INSUFFICIENT``)."""
+    return Screen(
+        screen.text, keyboards.extended(screen.markup, top=[keyboards.topup(t, site_url)])
+    )
+
+
+def running_low(t: Translator, low: RunningLow, site_url: str) -> Screen:
+    """After a purchase that leaves less than its price: the heads-up, once a day."""
+    text = t._(
+        "Heads-up: your balance is now {balance}, less than this number cost ({price}). "
+        "Top up on jiema.my to buy the next one."
+    ).format(balance=t.money(low.balance_cents), price=t.money(low.price_cents))
+    return Screen(t.align(text), InlineKeyboardMarkup([keyboards.topup(t, site_url)]))

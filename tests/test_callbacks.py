@@ -23,6 +23,11 @@ callbacks = st.one_of(
     st.builds(cb.Menu, st.sampled_from(sorted(cb.MENU_NAMES))),
     st.builds(cb.Unlink, st.booleans()),
     st.just(cb.Noop()),
+    st.builds(cb.FavouriteToggle, ids, st.integers(min_value=0, max_value=999_999_999)),
+    st.builds(cb.FavouriteOrder, ids),
+    st.builds(cb.FavouriteRemove, ids, st.integers(min_value=0, max_value=999_999_999)),
+    st.builds(cb.NotifyMe, ids, st.integers(min_value=0, max_value=999_999_999)),
+    st.builds(cb.AlertCancel, ids),
 )
 
 

@@ -148,3 +148,29 @@ def test_the_command_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is required" in result.stderr
+
+
+def test_shop_settings() -> None:
+    defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert defaults.jiema_site_url == "https://jiema.my"
+    assert (defaults.alert_hours, defaults.alert_interval, defaults.prices_ttl) == (24, 20, 60)
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "JIEMA_SITE_URL": "https://jiema.example/top-up/",
+            "ALERT_HOURS": "6",
+            "ALERT_INTERVAL": "0.5",
+            "PRICES_TTL": "30",
+        }
+    )
+    assert settings.jiema_site_url == "https://jiema.example/top-up"
+    assert (settings.alert_hours, settings.alert_interval, settings.prices_ttl) == (6, 0.5, 30)
+    for env, named in (
+        ({"JIEMA_SITE_URL": "jiema.my"}, "JIEMA_SITE_URL must be an http"),
+        ({"ALERT_HOURS": "0"}, "ALERT_HOURS must be between"),
+        ({"ALERT_HOURS": "soon"}, "ALERT_HOURS must be a number of hours"),
+        ({"ALERT_INTERVAL": "0"}, "ALERT_INTERVAL must be between"),
+        ({"PRICES_TTL": "-5"}, "PRICES_TTL must be between"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, **env})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.health import Health
 
 
@@ -51,3 +53,15 @@ async def test_probes_run_on_every_check() -> None:
     health.probe("database", probe)
     assert (await health.check()).problems == {"database": "database unavailable: disk full"}
     assert (await health.check()).healthy
+
+
+async def test_a_probe_that_hangs_is_reported_without_hanging_the_check() -> None:
+    health = Health(Clock(), probe_timeout=0.05)
+
+    async def hangs() -> str | None:
+        await asyncio.Event().wait()
+        return None
+
+    health.probe("database", hangs)
+    report = await health.check()
+    assert report.problems == {"database": "no answer within 0.05 s"}

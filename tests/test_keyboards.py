@@ -58,11 +58,11 @@ def test_page_numbers_from_stale_buttons_are_clamped() -> None:
 @pytest.mark.parametrize(
     ("status", "sms", "labels"),
     [
-        ("WAITING", 0, ["Cancel order", "Refresh", "Copy number", "Buy again"]),
-        ("RECEIVED", 1, ["Another SMS", "Refresh", "Copy number", "Buy again"]),
-        ("WAITING", 1, ["Refresh", "Copy number", "Buy again"]),
-        ("CANCELLED", 0, ["Buy again"]),
-        ("SOMETHING_NEW", 0, ["Refresh", "Copy number", "Buy again"]),
+        ("WAITING", 0, ["Cancel order", "Refresh", "Copy number", "Buy again", "★ Favourite"]),
+        ("RECEIVED", 1, ["Another SMS", "Refresh", "Copy number", "Buy again", "★ Favourite"]),
+        ("WAITING", 1, ["Refresh", "Copy number", "Buy again", "★ Favourite"]),
+        ("CANCELLED", 0, ["Buy again", "★ Favourite"]),
+        ("SOMETHING_NEW", 0, ["Refresh", "Copy number", "Buy again", "★ Favourite"]),
     ],
 )
 def test_order_card_buttons_fit_the_state(status: str, sms: int, labels: list[str]) -> None:

@@ -71,3 +71,24 @@ async def test_a_background_send_is_not_retried_and_not_sent_while_its_chat_wait
     assert caught.value.retry_after == 1
     await bot.send_message(2002, "other chat", rate_limit_args=BACKGROUND)
     assert proxy.forwarded["sendMessage"] == forwarded + 1
+
+
+async def test_replicas_share_the_overall_rate() -> None:
+    limiter = ChatRateLimiter(overall_rate=6)
+    sent: list[int] = []
+
+    async def send(chat_id: int) -> None:
+        async def call() -> None:
+            sent.append(chat_id)
+
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
+
+    limiter.share_overall(3)  # 2 per second for this replica
+    await asyncio.gather(send(1), send(2))  # distinct chats: only the overall rate applies
+    third = asyncio.create_task(send(3))
+    await asyncio.sleep(0.1)
+    assert sent == [1, 2]
+    assert not third.done()
+    await asyncio.wait_for(third, 2)
+    limiter.share_overall(1)  # alone again: the full rate
+    await asyncio.wait_for(asyncio.gather(*(send(c) for c in range(10, 16))), 0.5)

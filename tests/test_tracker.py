@@ -265,3 +265,22 @@ async def test_a_send_that_died_with_its_replica_is_sent_once_more_at_start(
     [delivery] = await world.store.deliveries_for(order.id)
     assert delivery.doubtful == 1
     assert delivery.message_id is not None
+
+
+async def test_a_stale_card_is_not_retried_at_every_poll_only_when_due_or_pressed(
+    world: World,
+) -> None:
+    order = await _order(world, "ck-stale")
+    await world.tracker.apply(order, _read(order, "Your code is 999999"))
+    await world.tracker.idle()
+    world.proxy.inject(Fault.BAD_GATEWAY, 1, match="editMessageText")
+    await world.notifier.show_card(order)  # fails: the card is stale for CARD_RETRY
+    edits = len(world.telegram.calls("editMessageText"))
+    for _ in range(3):  # poll ticks meanwhile cost no request
+        await world.notifier.show_card(order)
+    assert world.proxy.count(Fault.BAD_GATEWAY) == 1
+    assert len(world.telegram.calls("editMessageText")) == edits
+    await world.settle(11)  # its retry time: the outbox redraws it once
+    assert len(world.telegram.calls("editMessageText")) == edits + 1
+    card = next(m for m in world.user(ALICE).messages if "📱" in m.text)
+    assert "🔑 999999" in card.text

@@ -1,4 +1,8 @@
-"""Every screen, in every language, is valid Telegram HTML within Telegram's limits."""
+"""Every screen, in every language, is valid Telegram HTML within Telegram's limits.
+
+In the right-to-left languages every screen is also laid out right to left, its phone
+numbers, codes and ids isolated, and what a tap copies or a button sends back is bare.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,45 @@ import pytest
 from telegram.constants import MessageLimit
 
 from bot import views
-from bot.api import Account, Service, Sms
+from bot.api import Account, Order, Service, Sms
 from bot.api import errors as api_errors
 from bot.fakebotapi import parse_html
-from bot.i18n import LANGUAGES, get_translator
+from bot.i18n import LANGUAGES, LRI, PDI, RLM, get_translator
+from bot.services.admin import ReplicaLeases, Stats
 from bot.services.catalog import Offer
 from bot.store import StoredOrder
+from bot.store.console import Tally, UserCounts
+from tests.i18n_checks import assert_no_bidi_in_code, assert_no_bidi_in_copy
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOSTILE = '<b>x</b> & <a href="y">z</a> &amp; <tg-spoiler>'
 ACCOUNT = Account("u1", 1234, HOSTILE, "en", None)
 SERVICE = Service("tg", "telegram", HOSTILE, None, 10, 3)
 OFFER = Offer(7, "my", HOSTILE, 32, 540)
+
+
+HISTORY = [
+    Order(
+        "ck_order-1", "RECEIVED", "tg", "my", "+60123456789", created_at=NOW - timedelta(hours=1)
+    ),
+    Order("ck_order-2", "SOMETHING_NEW"),
+]
+STATS = Stats(
+    at=NOW,
+    users=UserCounts(total=1200, linked=800, active=300, blocked=12),
+    active_orders=40,
+    orders_bought=900,
+    codes_delivered=850,
+    latency_median=1.25,
+    latency_p95=None,
+    jiema_errors=3,
+    jiema_rate_limited=1,
+    telegram_errors=0,
+    pending_deliveries=2,
+    replicas=(ReplicaLeases("replica-a", 10, 5, ("job:expiry",), this_one=True),),
+)
+TALLY = Tally(pending=5, sent=90, blocked=2, failed=1, skipped=1, unknown=1)
+RTL = ["ar", "fa"]
 
 
 def order(status: str = "WAITING", sms_seen: int = 0) -> StoredOrder:
@@ -71,8 +102,23 @@ def screens(language: str) -> list[views.Screen]:
         views.code_message(t, order(), Sms(HOSTILE + " code 123456", NOW)),
         views.code_message(t, order(), Sms("&" * 10_000, NOW)),
         views.order_ended(t, order("CANCELLED")),
+        views.order_ended(t, order("COMPLETED", 1)),
+        views.history(t, [], {}, 0, False),
+        views.history(t, HISTORY, {"tg": HOSTILE}, 1, True),
         views.language_menu(t),
-        *(views.Screen(views.api_error(t, e)) for e in errors),
+        views.language_set(t),
+        views.unknown_input(t),
+        views.stats(t, STATS),
+        views.broadcast_ask(t),
+        views.broadcast_invalid(t, HOSTILE),
+        views.broadcast_confirm(t, "b1", 1200),
+        views.broadcast_progress(t, "b1", TALLY),
+        views.broadcast_report(t, TALLY, cancelled=True),
+        views.broadcast_progress_final(t, TALLY, cancelled=False),
+        views.broadcast_dropped(t),
+        views.broadcast_stopping(t),
+        views.settings(t, muted=True),
+        *(views.purchase_failed(t, e, None) for e in errors),
     ]
 
 
@@ -104,3 +150,62 @@ def test_the_card_shows_every_code_received_newest_last() -> None:
     text, _ = parse_html(card.text)
     lines = text.splitlines()
     assert lines.index("🔑 111111") < lines.index("✉️ No digits here") < lines.index("🔑 222333")
+
+
+@pytest.mark.parametrize("language", RTL)
+def test_rtl_screens_copy_and_send_back_bare_values(language: str) -> None:
+    for screen in screens(language):
+        assert_no_bidi_in_copy(screen.markup)
+        assert_no_bidi_in_code(screen.text)
+
+
+def _quoted(line: str, depth: int) -> int:
+    return depth + line.count("<blockquote>") - line.count("</blockquote>")
+
+
+@pytest.mark.parametrize("language", RTL)
+def test_rtl_screens_lay_every_line_of_their_own_right_to_left(language: str) -> None:
+    for screen in screens(language):
+        depth = 0
+        for line in screen.text.split("\n"):
+            if not depth and not line.startswith("<blockquote>"):
+                assert line.startswith(RLM), f"{line!r} of {screen.text!r}"
+            depth = _quoted(line, depth)
+
+
+@pytest.mark.parametrize("language", RTL)
+def test_rtl_phone_numbers_codes_and_ids_are_isolated_but_copied_bare(language: str) -> None:
+    t = get_translator(language)
+    card = views.order_card(t, order("RECEIVED", 1), NOW, sms=["Your code is 48213"])
+    assert f"{LRI}<code>+60123456789</code>{PDI}" in card.text
+    assert f"{LRI}<code>48213</code>{PDI}" in card.text
+    assert f"<i>{LRI}ck_order-1{PDI}</i>" in card.text
+    assert f"{LRI}{t.number(1)}{PDI}" in card.text
+    assert card.markup is not None
+    [copy] = [b for row in card.markup.inline_keyboard for b in row if b.copy_text]
+    assert copy.copy_text is not None
+    assert copy.copy_text.text == "+60123456789"
+
+    code = views.code_message(t, order(), Sms("Your code is 48213", NOW))
+    assert f"{LRI}+60123456789{PDI}" in code.text
+    assert code.text.endswith("<blockquote>Your code is 48213</blockquote>")  # as received
+    assert code.markup is not None
+    [[button]] = code.markup.inline_keyboard
+    assert button.text == t._("Copy code {code}").format(code=f"{LRI}48213{PDI}")
+    assert button.copy_text is not None
+    assert button.copy_text.text == "48213"
+
+    ended = views.order_ended(t, order("CANCELLED"))
+    assert f"{LRI}+60123456789{PDI}" in ended.text
+    history = views.history(t, HISTORY, {}, 0, True)
+    assert f"{LRI}{t.number(1)}{PDI}" in history.text
+    assert history.markup is not None
+    assert f"{LRI}+60123456789{PDI}" in history.markup.inline_keyboard[0][0].text
+    help_screen = views.help_text(t, [("buy", "x")])
+    assert f"{RLM}{LRI}/buy{PDI} — x" in help_screen.text.split("\n")
+
+
+@pytest.mark.parametrize("language", sorted(set(LANGUAGES) - set(RTL)))
+def test_ltr_screens_carry_no_directional_characters(language: str) -> None:
+    for screen in screens(language):
+        assert not {LRI, PDI, RLM} & set(screen.text), screen.text

@@ -141,14 +141,18 @@ class JiemaClient:
         data = await self._get(key, "v1/services")
         return [Service.from_api(item) for item in parse_items(data)]
 
-    async def countries(self, key: ApiKey) -> list[Country]:
+    async def countries(
+        self, key: ApiKey, *, priority: Priority = Priority.INTERACTIVE
+    ) -> list[Country]:
         """``GET /v1/countries``."""
-        data = await self._get(key, "v1/countries")
+        data = await self._get(key, "v1/countries", priority=priority)
         return [Country.from_api(item) for item in parse_items(data)]
 
-    async def prices(self, key: ApiKey, service: str) -> list[Price]:
+    async def prices(
+        self, key: ApiKey, service: str, *, priority: Priority = Priority.INTERACTIVE
+    ) -> list[Price]:
         """``GET /v1/prices?service=…``: price and stock per country."""
-        data = await self._get(key, "v1/prices", params={"service": service})
+        data = await self._get(key, "v1/prices", params={"service": service}, priority=priority)
         return [Price.from_api(item) for item in parse_items(data)]
 
     async def create_order(self, key: ApiKey, service: str, country: int | str) -> Order:

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import admin, buy, common, link, membership, orders, start
+from bot.handlers import admin, buy, common, link, membership, orders, shop, start
 
 
 def register(application: Application) -> None:
@@ -26,6 +26,7 @@ def register(application: Application) -> None:
         *link.handlers(),
         *orders.handlers(),
         *membership.handlers(),
+        *shop.handlers(),
         MessageHandler(text, admin.typed),
         CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
         CallbackQueryHandler(common.stale_button),

@@ -13,7 +13,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
+from bot.api.errors import InsufficientBalanceError, NoNumbersError
 from bot.context import Context
+from bot.handlers import shop
 from bot.handlers.common import (
     answer,
     callback_is,
@@ -49,6 +51,9 @@ async def show_services(update: Update, context: Context) -> None:
     items = await context.services.browse.services(context.user_id, search)
     await remember(context, {**dialog, "mode": SERVICES})
     screen = views.services(context.t, items, page, search, context.services.settings.webapp_url)
+    if page == 0 and not search:
+        favourites = await context.services.favourites.offers(context.user_id)
+        screen = views.services_with_favourites(context.t, screen, favourites)
     if query:
         await answer(query)
         await edit(query, screen)
@@ -76,14 +81,16 @@ async def show_countries(update: Update, context: Context) -> None:
         dialog.pop("country_query", None)
     search = dialog.get("country_query")
     found = await context.services.browse.countries(
-        context.user_id, choice.service, context.t.language, search
+        context.user_id, choice.service, context.t.language, search, sold_out=True
     )
     if isinstance(found, ServiceGone):
         await answer(query, views.service_gone(context.t), alert=True)
         return
     await remember(context, {**dialog, "mode": COUNTRIES, "country_service": choice.service})
     await answer(query)
-    await edit(query, views.countries(context.t, found.service, found.offers, page, search))
+    await edit(
+        query, views.countries_with_sold_out(context.t, found.service, found.offers, page, search)
+    )
 
 
 async def search_countries(update: Update, context: Context) -> None:
@@ -93,30 +100,38 @@ async def search_countries(update: Update, context: Context) -> None:
         return
     text = _typed(update)
     found = await context.services.browse.countries(
-        context.user_id, service, context.t.language, text
+        context.user_id, service, context.t.language, text, sold_out=True
     )
     if isinstance(found, ServiceGone):
         await remember(context, {**context.dialog, "mode": SERVICES})
         await reply(update, views.Screen(views.service_gone(context.t)))
         return
     await remember(context, {**context.dialog, "mode": COUNTRIES, "country_query": text})
-    await reply(update, views.countries(context.t, found.service, found.offers, 0, text))
+    await reply(
+        update, views.countries_with_sold_out(context.t, found.service, found.offers, 0, text)
+    )
 
 
 async def _quote(update: Update, context: Context, service: str, country_id: int) -> None:
     """Show the confirmation with a fresh single-use token (edit, or send when asked to)."""
     query = update.callback_query
     assert query is not None
-    quote = await context.services.purchases.quote(context.user_id, service, country_id)
+    services = context.services
+    quote = await services.purchases.quote(context.user_id, service, country_id)
+    in_place = parsed(update) == cb.PickCountry(service, country_id)
     if isinstance(quote, OfferGone):
-        await answer(query, views.offer_gone(context.t), alert=True)
+        await shop.sold_out(update, context, service, country_id, in_place=in_place)
         return
     await remember(context, {**context.dialog, "mode": CONFIRM, "country_service": service})
     screen = views.confirmation(
         context.t, quote.service, quote.offer, quote.account, quote.purchase.token
     )
+    favourite = await services.favourites.is_favourite(context.user_id, service, country_id)
+    screen = views.confirmation_extras(
+        context.t, screen, quote, favourite, services.settings.jiema_site_url
+    )
     await answer(query)
-    if parsed(update) == cb.PickCountry(service, country_id):
+    if in_place:
         await edit(query, screen)
     else:
         await reply(update, screen)
@@ -160,15 +175,21 @@ async def confirm(update: Update, context: Context) -> None:
         await answer(query, views.purchase_used(t), alert=True)
         return
     dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
-    if isinstance(result, Refused):
+    if isinstance(result, Refused) and isinstance(result.error, NoNumbersError):
+        await shop.no_numbers(update, context, result, choice.token)
+    elif isinstance(result, Refused):
         await remember(context, {**dialog, "mode": COUNTRIES, "country_service": result.service})
-        await edit(query, views.purchase_failed(t, result.error, result.service))
+        screen = views.purchase_failed(t, result.error, result.service)
+        if isinstance(result.error, InsufficientBalanceError):
+            screen = views.with_topup(t, screen, services.settings.jiema_site_url)
+        await edit(query, screen)
     elif isinstance(result, Unconfirmed):
         await remember(context, dialog)
         await edit(query, views.purchase_unconfirmed(t))
     else:  # the confirmation message becomes the order card
         await remember(context, dialog)
         await services.notifier.show_card(result.order)
+        await shop.topup_heads_up(update, context, result.order)
 
 
 async def cancel_flow(update: Update, context: Context) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import BotCommand, BotCommandScopeChat, CallbackQuery, Message, Update, User
 from telegram.constants import CallbackQueryLimit, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -16,7 +17,10 @@ from telegram.ext import ApplicationHandlerStop
 from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError
+from bot.commands import command_list
 from bot.context import Context
+from bot.health import DATABASE
+from bot.i18n import needs_chat_command_menu
 from bot.services.accounts import NotLinkedError
 from bot.store import StoreUnavailableError
 from bot.updates import update_kind
@@ -36,7 +40,8 @@ async def guard(update: Update, context: Context) -> None:
 
     In a group the bot answers commands with a pointer to the private chat, warns about a
     pasted key, and handles nothing else. A command ends any flow in progress (what typed
-    text meant), except /buy, which starts one.
+    text meant), except /buy, which starts one. On first contact the chat gets its command
+    menu when the app would show another language's.
     """
     chat, user = update.effective_chat, update.effective_user
     if chat is not None and chat.type != ChatType.PRIVATE:
@@ -45,12 +50,31 @@ async def guard(update: Update, context: Context) -> None:
     if user is None:
         raise ApplicationHandlerStop
     users = context.services.users
-    context.profile = await users.enter(
+    context.profile, created = await users.enter(
         user.id, user.language_code, writes=update.effective_message is not None
     )
+    if created:
+        await _localise_command_menu(context, user)
     text = update.message.text if update.message else None
     if text and text.startswith("/") and context.dialog.get("mode"):
         await remember(context, {k: v for k, v in context.dialog.items() if k != "mode"})
+
+
+async def _localise_command_menu(context: Context, user: User) -> None:
+    """Give the user's chat the command menu in their language if their app would not.
+
+    The menus registered per language (`bot.commands.set_commands`) are picked by the app's
+    two-letter language code, which misses some users (``zh-hant`` apps get the Simplified
+    menu, ``fil`` ones the English default): see `bot.i18n.needs_chat_command_menu`.
+    """
+    t = context.t
+    if not needs_chat_command_menu(user.language_code, t.language):
+        return
+    with suppress(TelegramError):  # the menu is a convenience; the conversation goes on
+        await context.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in command_list(t)],
+            scope=BotCommandScopeChat(user.id),
+        )
 
 
 async def remember(context: Context, dialog: dict[str, Any]) -> None:
@@ -144,7 +168,7 @@ async def api_failed(update: Update, context: Context, exc: JiemaError) -> None:
     if update.callback_query is not None:
         await answer(update.callback_query, text, alert=True)
     else:
-        await reply(update, views.Screen(text))
+        await reply(update, views.Screen(context.t.align(text)))
 
 
 async def stale_button(update: Update, context: Context) -> None:
@@ -201,6 +225,8 @@ async def on_error(update: object, context: Context) -> None:
         log.info("user %s: %s", user_id, kind)
     elif isinstance(error, StoreUnavailableError):
         log.warning("user %s: database unavailable (%s)", user_id, error)
+        if context.bot_data.attached:
+            context.services.health.problem(DATABASE, f"unavailable: {error}")
     else:
         log.error("unhandled %s for user %s", kind, user_id, exc_info=error)
     if not isinstance(update, Update) or error is None:

@@ -43,7 +43,8 @@ async def balance(update: Update, context: Context) -> None:
     if update.callback_query:
         await answer(update.callback_query)
     account = await context.services.accounts.account(context.user_id)
-    await reply(update, views.balance(context.t, account))
+    site = context.services.settings.jiema_site_url
+    await reply(update, views.with_topup(context.t, views.balance(context.t, account), site))
 
 
 async def language(update: Update, context: Context) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.api import ApiKey, Country, JiemaClient, Price, Service
+from bot.api import ApiKey, Country, JiemaClient, Price, Priority, Service
 
 _MAX_MEMO = 1024  # sorted views kept (one per distinct "recent" tuple, one per service)
 
@@ -102,20 +102,36 @@ class Catalog:
             self._by_code = (items, {s.code: s for s in reversed(await self.services(key))})
         return self._by_code[1].get(code)
 
-    async def _country_list(self, key: ApiKey) -> list[Country]:
-        return await self._cached("countries", "countries", lambda: self._api.countries(key))
+    async def _country_list(
+        self, key: ApiKey, priority: Priority = Priority.INTERACTIVE
+    ) -> list[Country]:
+        return await self._cached(
+            "countries", "countries", lambda: self._api.countries(key, priority=priority)
+        )
 
     async def countries(self, key: ApiKey) -> dict[int, Country]:
         """Countries by the API's numeric id."""
         return {country.id: country for country in await self._country_list(key)}
 
-    async def offers(self, key: ApiKey, service: str, *, sold_out: bool = False) -> list[Offer]:
+    async def offers(
+        self,
+        key: ApiKey,
+        service: str,
+        *,
+        sold_out: bool = False,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> list[Offer]:
         """Countries for ``service``, cheapest first; with ``sold_out``, the countries without
-        stock follow (marked by ``count == 0``), cheapest first too."""
+        stock follow (marked by ``count == 0``), cheapest first too.
+
+        ``priority`` is that of a read on a cache miss (the alert watcher's are background).
+        """
         prices = await self._cached(
-            f"prices:{service}", "prices", lambda: self._api.prices(key, service)
+            f"prices:{service}",
+            "prices",
+            lambda: self._api.prices(key, service, priority=priority),
         )
-        country_list = await self._country_list(key)
+        country_list = await self._country_list(key, priority)
         memo = self._offers.get(service)
         if memo is None or memo[0] is not prices or memo[1] is not country_list:
             memo = (prices, country_list, self._rank_offers(prices, country_list))

@@ -117,7 +117,8 @@ class PurchaseService:
         self._now = now
 
     async def quote(self, user_id: int, service: str, country_id: int) -> Quote | OfferGone:
-        """Price, balance and a fresh single-use token for (service, country).
+        """Price, balance and a single-use token for (service, country): the one of an
+        unused confirmation of the same offer shown a moment ago, else a fresh one.
 
         Raises:
             NotLinkedError: no key linked.
@@ -129,7 +130,11 @@ class PurchaseService:
         if svc is None or offer is None:
             return OfferGone()
         account = await self._api.account(key)
-        purchase = await self._store.offer_purchase(
+        # A confirmation still open for the same thing (in the chat, or in the Mini App) is
+        # shown again rather than a second one: pressing Buy in both buys once.
+        purchase = await self._store.open_offer(
+            user_id, service, str(country_id), offer.price_cents
+        ) or await self._store.offer_purchase(
             user_id, service, svc.name, str(country_id), offer.slug, offer.price_cents
         )
         return Quote(purchase, svc, offer, account)

@@ -20,7 +20,9 @@ class UserService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def enter(self, user_id: int, language_code: str | None, *, writes: bool) -> User:
+    async def enter(
+        self, user_id: int, language_code: str | None, *, writes: bool
+    ) -> tuple[User, bool]:
         """The user's profile for an update, created on first contact.
 
         Args:
@@ -28,12 +30,16 @@ class UserService:
             language_code: Telegram's ``language_code`` (used until they choose one).
             writes: The user wrote to the bot (not just an event about them): a chat marked
                 unreachable is reachable again.
+
+        Returns:
+            The profile, and whether this update created it (the first contact, when the
+            chat's command menu may need setting).
         """
-        profile = await self._store.ensure_user(user_id, negotiate(language_code))
+        profile, created = await self._store.get_or_create_user(user_id, negotiate(language_code))
         if writes and not profile.chat_active:
             await self._store.set_chat_active(user_id, True)
             profile = await self._store.get_user(user_id) or profile
-        return profile
+        return profile, created
 
     async def get(self, user_id: int) -> User | None:
         return await self._store.get_user(user_id)

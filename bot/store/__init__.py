@@ -4,22 +4,29 @@ from bot.store.db import Database, SqliteDatabase
 from bot.store.errors import StoreUnavailableError
 from bot.store.models import (
     FINAL_STATUSES,
+    Alert,
+    AlertState,
     Delivery,
     DeliveryState,
+    Favourite,
     Purchase,
     PurchaseState,
     StoredOrder,
     User,
 )
-from bot.store.store import PURCHASE_TTL, Clock, Store, open_store
+from bot.store.store import PURCHASE_TTL, Clock, FavouriteAdded, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
     "PURCHASE_TTL",
+    "Alert",
+    "AlertState",
     "Clock",
     "Database",
     "Delivery",
     "DeliveryState",
+    "Favourite",
+    "FavouriteAdded",
     "Purchase",
     "PurchaseState",
     "SqliteDatabase",

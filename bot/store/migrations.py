@@ -192,6 +192,44 @@ ALTER TABLE orders ADD COLUMN final_claimed_until TEXT;
 CREATE INDEX orders_card_stale ON orders (card_retry_at) WHERE card_retry_at IS NOT NULL;
 """
 
+# Issue 14: favourites (service + country, one tap from /buy), back-in-stock alerts (claimed
+# in the database before they are sent, so each fires once across restarts and replicas),
+# and the day of the last "top up" heads-up after a purchase.
+_V5_SHOP = """
+CREATE TABLE favourites (
+    user_id      $BIGINT NOT NULL REFERENCES users (telegram_id),
+    service      TEXT NOT NULL,
+    country_id   TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    country_slug TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, service, country_id)
+)$WITHOUT_ROWID;
+
+CREATE TABLE alerts (
+    id           TEXT PRIMARY KEY,
+    user_id      $BIGINT NOT NULL REFERENCES users (telegram_id),
+    service      TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    country_id   TEXT NOT NULL,
+    country_slug TEXT NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'active'
+        CHECK (state IN ('active', 'firing', 'sent', 'cancelled', 'expired')),
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    claimed_at   TEXT,
+    fired_at     TEXT,
+    price_cents  INTEGER CHECK (price_cents >= 0)
+);
+-- One live alert per user, service and country: "Notify me" twice watches once.
+CREATE UNIQUE INDEX alerts_one_live ON alerts (user_id, service, country_id)
+    WHERE state IN ('active', 'firing');
+-- The watcher's query (Store.alerts_to_check) reads only these.
+CREATE INDEX alerts_live ON alerts (service) WHERE state IN ('active', 'firing');
+
+ALTER TABLE users ADD COLUMN topup_hint_at TEXT;
+"""
+
 # The operator's console (issue 15). Users: whether they muted announcements, and when
 # they were last seen (written at most once an hour, for "active in the last 24 h").
 # sms_deliveries.sent_at: when Telegram accepted the code (code-to-chat latency).
@@ -243,8 +281,7 @@ CREATE TABLE fleet_counters (
 )$WITHOUT_ROWID;
 """
 
-# v5 (favourites, alerts, top-up) is reserved: it goes before _V6.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V6)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP, _V6)
 
 
 def render(script: str, dialect: Dialect) -> str:

@@ -142,3 +142,49 @@ class Purchase:
     reconcile_after: datetime | None = None
     """While ``creating``/``unknown``: not before this time may a reconciler look at it (the
     request that claimed it is still at work). None: due now."""
+
+
+# -- favourites, alerts, top-up (issue 14) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Favourite:
+    """A service + country pair the user saved for one-tap buying from ``/buy``."""
+
+    user_id: int
+    service: str
+    service_name: str
+    country_id: str
+    country_slug: str
+    created_at: datetime
+
+
+class AlertState(StrEnum):
+    """An alert is ``active`` until it fires: ``firing`` (claimed) → ``sent``.
+
+    ``cancelled`` by the user; ``expired`` once past ``expires_at`` without firing.
+    """
+
+    ACTIVE = "active"
+    FIRING = "firing"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """ "Tell me when this service + country has numbers again", for one user."""
+
+    id: str
+    user_id: int
+    service: str
+    service_name: str
+    country_id: str
+    country_slug: str
+    state: AlertState
+    created_at: datetime
+    expires_at: datetime
+    claimed_at: datetime | None
+    fired_at: datetime | None
+    price_cents: int | None

@@ -127,6 +127,19 @@ class _PostgresConnection(Executor):
         return await self.fetch(sql, params)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection given back: nothing more than asyncpg's own
+    cleanup (which rolls back a transaction left open).
+
+    The default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    on every release: one more round trip and four statements for each of the store's
+    one-statement queries. The store never changes session state (no SET, LISTEN, cursors
+    outside a transaction or session-level advisory locks; the migration lock is
+    transaction-scoped), so there is nothing to undo.
+    """
+    del conn
+
+
 class PostgresDatabase(Database):
     """PostgreSQL through an asyncpg pool. Create it with :meth:`open`."""
 
@@ -153,7 +166,11 @@ class PostgresDatabase(Database):
         """
         with _postgres_faults():
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, command_timeout=command_timeout
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                command_timeout=command_timeout,
+                reset=_keep_session,
             )
         return cls(pool)
 

@@ -16,18 +16,24 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from bot.store.console import Broadcast, BroadcastState, RecipientState, Tally, UserCounts
-from bot.store.db import Database, Dialect, Params, Row, SqliteDatabase
+from bot.store.db import Database, Dialect, Executor, Params, Row, SqliteDatabase
 from bot.store.migrations import migrate
 from bot.store.models import (
+    Alert,
+    AlertState,
     Delivery,
     DeliveryState,
+    Favourite,
     Purchase,
     PurchaseState,
     StoredOrder,
     User,
 )
 
-__all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "Store", "open_store"]
+__all__ = ["PURCHASE_TTL", "SQLITE_FILE", "Clock", "FavouriteAdded", "Store", "open_store"]
+
+COUNTER_DAYS: Final = 2
+"""How many days of the fleet's hourly counters are kept."""
 
 PURCHASE_TTL: Final = timedelta(minutes=10)
 """How long a purchase confirmation button stays valid (prices and stock move)."""
@@ -189,6 +195,38 @@ def _purchase(row: Row) -> Purchase:
     )
 
 
+def _favourite(row: Row) -> Favourite:
+    return Favourite(
+        user_id=row["user_id"],
+        service=row["service"],
+        service_name=row["service_name"],
+        country_id=row["country_id"],
+        country_slug=row["country_slug"],
+        created_at=_dt(row["created_at"]),
+    )
+
+
+def _alert(row: Row) -> Alert:
+    return Alert(
+        id=row["id"],
+        user_id=row["user_id"],
+        service=row["service"],
+        service_name=row["service_name"],
+        country_id=row["country_id"],
+        country_slug=row["country_slug"],
+        state=AlertState(row["state"]),
+        created_at=_dt(row["created_at"]),
+        expires_at=_dt(row["expires_at"]),
+        claimed_at=_opt_dt(row["claimed_at"]),
+        fired_at=_opt_dt(row["fired_at"]),
+        price_cents=row["price_cents"],
+    )
+
+
+FavouriteAdded = Literal["added", "exists", "full"]
+_ALERT_ID_BYTES: Final = 6  # 8 URL-safe characters in callback data
+
+
 class Store:
     """Async access to the bot's database. Create it with :meth:`open` or :func:`open_store`."""
 
@@ -269,15 +307,22 @@ class Store:
     # -- users ---------------------------------------------------------------------------
 
     async def ensure_user(self, telegram_id: int, language: str | None) -> User:
-        """Return the user, creating it if absent.
+        """Return the user, creating it if absent (see `get_or_create_user`)."""
+        user, _ = await self.get_or_create_user(telegram_id, language)
+        return user
+
+    async def get_or_create_user(self, telegram_id: int, language: str | None) -> tuple[User, bool]:
+        """Return the user and whether this call created it.
 
         An existing language is never overwritten; ``language`` only fills a missing one.
         The common case (a known user with a language) is one read, no write transaction:
-        this runs for every update the bot gets.
+        this runs for every update the bot gets. A row is ours when its ``created_at`` is
+        the timestamp this call wrote (the store's clock never repeats one), so of two
+        replicas inserting the same new user at once only one says it created it.
         """
         known = await self.get_user(telegram_id)
         if known is not None and (known.language is not None or language is None):
-            return await self._seen(known)
+            return await self._seen(known), False
         now = _ts(self._now())
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -290,7 +335,7 @@ class Store:
             )
             row = await tx.fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
         assert row is not None  # inserted or kept by the statement above
-        return _user(row)
+        return _user(row), row["created_at"] == now
 
     async def _seen(self, user: User) -> User:
         """Record that the user is active, at most once per :data:`SEEN_EVERY` (one write an
@@ -676,6 +721,23 @@ class Store:
             (_ts(now), claimant, _ts(now)),
         )
 
+    async def expire_claims_of_dead_replicas(self, within: timedelta) -> int:
+        """End the claims of every replica whose last beat is older than ``within`` (killed).
+
+        A claim outlives its holder by up to its whole lease (long enough for a chat's batch
+        of paced sends), which would hold that chat's codes back long after another replica
+        took the key over. Ending it makes the codes due now; each counts as one unknown
+        outcome (it may have been sent), as after :meth:`expire_claims`. Only claimants in
+        the ``replicas`` table are judged (a replica that stopped politely ended its own).
+        """
+        now = self._now()
+        return await self._write(
+            "UPDATE sms_deliveries SET claimed_until = ?"
+            " WHERE state = 'pending' AND claimed_until > ?"
+            " AND claimed_by IN (SELECT id FROM replicas WHERE heartbeat_at < ?)",
+            (_ts(now), _ts(now), _ts(now - within)),
+        )
+
     async def users_with_due_sends(self, now: datetime) -> list[int]:
         """Reachable users with codes due or stale cards to redraw, earliest SMS first."""
         at = _ts(now)
@@ -741,6 +803,25 @@ class Store:
             ),
         )
         return _purchase(rows[0])
+
+    async def open_offer(
+        self,
+        user_id: int,
+        service: str,
+        country_id: str,
+        price_cents: int,
+        *,
+        max_age: timedelta = PURCHASE_TTL / 2,
+    ) -> Purchase | None:
+        """The user's newest unused confirmation of the same service, country and price,
+        made within ``max_age`` (so it still has at least as long to live), or None."""
+        row = await self._fetch_one(
+            "SELECT * FROM purchases WHERE user_id = ? AND service = ? AND country_id = ?"
+            " AND price_cents = ? AND state = 'offered' AND created_at >= ?"
+            " ORDER BY created_at DESC LIMIT 1",
+            (user_id, service, country_id, price_cents, _ts(self._now() - max_age)),
+        )
+        return None if row is None else _purchase(row)
 
     async def claim_purchase(
         self,
@@ -1054,9 +1135,14 @@ class Store:
         ]
 
     async def add_counters(self, hour: datetime, counts: Mapping[str, int]) -> None:
-        """Add ``counts`` to the fleet-wide bucket of ``hour`` (every replica adds its own)."""
+        """Add ``counts`` to the fleet-wide bucket of ``hour`` (every replica adds its own);
+        buckets older than ``COUNTER_DAYS`` days go (/stats reads the last 24 hours)."""
         bucket = _ts(_hour(hour))
         async with self._db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM fleet_counters WHERE hour < ?",
+                (_ts(_hour(hour) - timedelta(days=COUNTER_DAYS)),),
+            )
             for name, value in sorted(counts.items()):
                 if value:
                     await tx.execute(
@@ -1250,6 +1336,228 @@ class Store:
             "UPDATE broadcasts SET reported = 1, updated_at = ?"
             " WHERE id = ? AND reported = 0 AND state IN ('done', 'cancelled')",
             (_ts(self._now()), broadcast_id),
+        )
+        return changed == 1
+
+    # -- favourites, alerts, top-up (issue 14) --------------------------------------------
+
+    async def _lock_user(self, tx: Executor, user_id: int) -> bool:
+        """Serialise the transactions that check one user's limit (portable row lock).
+
+        PostgreSQL locks the updated row until commit; SQLite's write transaction locks the
+        whole file anyway. False if the user does not exist.
+        """
+        changed = await tx.execute(
+            "UPDATE users SET updated_at = updated_at WHERE telegram_id = ?", (user_id,)
+        )
+        return changed == 1
+
+    async def add_favourite(
+        self,
+        user_id: int,
+        service: str,
+        service_name: str,
+        country_id: str,
+        country_slug: str,
+        *,
+        limit: int,
+    ) -> FavouriteAdded:
+        """Save (service, country) for the user, unless they already have ``limit`` of them.
+
+        Returns:
+            ``"added"``, ``"exists"`` (nothing changed) or ``"full"`` (nothing saved).
+        """
+        async with self._db.transaction() as tx:
+            if not await self._lock_user(tx, user_id):
+                raise ValueError(f"unknown user {user_id}")
+            row = await tx.fetch_one(
+                "SELECT COUNT(*) AS n,"
+                " SUM(CASE WHEN service = ? AND country_id = ? THEN 1 ELSE 0 END) AS same"
+                " FROM favourites WHERE user_id = ?",
+                (service, country_id, user_id),
+            )
+            count, same = (int(row["n"]), int(row["same"] or 0)) if row else (0, 0)
+            if same:
+                return "exists"
+            if count >= limit:
+                return "full"
+            await tx.execute(
+                "INSERT INTO favourites (user_id, service, country_id, service_name,"
+                " country_slug, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, service, country_id, service_name, country_slug, _ts(self._now())),
+            )
+        return "added"
+
+    async def remove_favourite(self, user_id: int, service: str, country_id: str) -> bool:
+        """Forget one favourite of the user; False if they did not have it."""
+        changed = await self._write(
+            "DELETE FROM favourites WHERE user_id = ? AND service = ? AND country_id = ?",
+            (user_id, service, country_id),
+        )
+        return changed == 1
+
+    async def favourites(self, user_id: int) -> list[Favourite]:
+        """The user's favourites, oldest first (the order they are shown in)."""
+        rows = await self._fetch(
+            "SELECT * FROM favourites WHERE user_id = ? ORDER BY created_at, service, country_id",
+            (user_id,),
+        )
+        return [_favourite(row) for row in rows]
+
+    async def is_favourite(self, user_id: int, service: str, country_id: str) -> bool:
+        row = await self._fetch_one(
+            "SELECT 1 AS yes FROM favourites WHERE user_id = ? AND service = ? AND country_id = ?",
+            (user_id, service, country_id),
+        )
+        return row is not None
+
+    async def add_alert(
+        self,
+        user_id: int,
+        service: str,
+        service_name: str,
+        country_id: str,
+        country_slug: str,
+        *,
+        lifetime: timedelta,
+        limit: int,
+    ) -> tuple[Alert | None, bool]:
+        """Watch (service, country) for the user for ``lifetime``.
+
+        Returns:
+            ``(alert, True)`` for a new alert; ``(alert, False)`` when the user already
+            watches the pair (that alert, unchanged); ``(None, False)`` when the user has
+            ``limit`` live alerts already.
+        """
+        now = self._now()
+        async with self._db.transaction() as tx:
+            if not await self._lock_user(tx, user_id):
+                raise ValueError(f"unknown user {user_id}")
+            await self._expire_alerts(tx, now, user_id)
+            row = await tx.fetch_one(
+                "SELECT * FROM alerts WHERE user_id = ? AND service = ? AND country_id = ?"
+                " AND state IN ('active', 'firing')",
+                (user_id, service, country_id),
+            )
+            if row is not None:
+                return _alert(row), False
+            row = await tx.fetch_one(
+                "SELECT COUNT(*) AS n FROM alerts WHERE user_id = ? AND state = 'active'",
+                (user_id,),
+            )
+            if row is not None and int(row["n"]) >= limit:
+                return None, False
+            rows = await tx.fetch_returning(
+                "INSERT INTO alerts (id, user_id, service, service_name, country_id,"
+                " country_slug, state, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) RETURNING *",
+                (
+                    secrets.token_urlsafe(_ALERT_ID_BYTES),
+                    user_id,
+                    service,
+                    service_name,
+                    country_id,
+                    country_slug,
+                    _ts(now),
+                    _ts(now + lifetime),
+                ),
+            )
+        return _alert(rows[0]), True
+
+    async def user_alerts(self, user_id: int) -> list[Alert]:
+        """The user's alerts still waiting (not fired, cancelled or expired), oldest first."""
+        rows = await self._fetch(
+            "SELECT * FROM alerts WHERE user_id = ? AND state = 'active' AND expires_at > ?"
+            " ORDER BY created_at",
+            (user_id, _ts(self._now())),
+        )
+        return [_alert(row) for row in rows]
+
+    async def get_alert(self, alert_id: str) -> Alert | None:
+        row = await self._fetch_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return None if row is None else _alert(row)
+
+    async def cancel_alert(self, user_id: int, alert_id: str) -> bool:
+        """Cancel a waiting alert of the user (ownership checked here). True if it was."""
+        changed = await self._write(
+            "UPDATE alerts SET state = 'cancelled'"
+            " WHERE id = ? AND user_id = ? AND state = 'active'",
+            (alert_id, user_id),
+        )
+        return changed == 1
+
+    async def alerts_to_check(self, *, refire_after: timedelta) -> list[Alert]:
+        """What the watcher checks: waiting alerts, and claims whose send was never recorded.
+
+        A claim older than ``refire_after`` belongs to a process that died between claiming
+        and recording the send: it is checked (and may be sent) again.
+        """
+        now = self._now()
+        rows = await self._fetch(
+            "SELECT * FROM alerts WHERE (state = 'active' AND expires_at > ?)"
+            " OR (state = 'firing' AND claimed_at < ?) ORDER BY created_at",
+            (_ts(now), _ts(now - refire_after)),
+        )
+        return [_alert(row) for row in rows]
+
+    async def claim_alert(
+        self, alert_id: str, price_cents: int, *, refire_after: timedelta
+    ) -> bool:
+        """Claim an alert for sending, before it is sent. True for exactly one caller.
+
+        Wins on a waiting, unexpired alert, or on a claim older than ``refire_after``.
+        """
+        now = self._now()
+        changed = await self._write(
+            "UPDATE alerts SET state = 'firing', claimed_at = ?, price_cents = ?"
+            " WHERE id = ? AND ((state = 'active' AND expires_at > ?)"
+            " OR (state = 'firing' AND claimed_at < ?))",
+            (_ts(now), price_cents, alert_id, _ts(now), _ts(now - refire_after)),
+        )
+        return changed == 1
+
+    async def finish_alert(self, alert_id: str, *, sent: bool) -> bool:
+        """Settle a claim: ``sent`` for good, or back to waiting (the user was unreachable)."""
+        if sent:
+            sql = "UPDATE alerts SET state = 'sent', fired_at = ? WHERE id = ? AND state = 'firing'"
+            params: Params = (_ts(self._now()), alert_id)
+        else:
+            sql = (
+                "UPDATE alerts SET state = 'active', claimed_at = NULL, price_cents = NULL"
+                " WHERE id = ? AND state = 'firing'"
+            )
+            params = (alert_id,)
+        return await self._write(sql, params) == 1
+
+    async def expire_alerts(self) -> int:
+        """Mark waiting alerts past their end as expired; returns how many."""
+        async with self._db.transaction() as tx:
+            return await self._expire_alerts(tx, self._now(), None)
+
+    async def _expire_alerts(self, tx: Executor, now: datetime, user_id: int | None) -> int:
+        return await tx.execute(
+            "UPDATE alerts SET state = 'expired' WHERE state = 'active' AND expires_at <= ?"
+            " AND user_id = COALESCE(?, user_id)",
+            (_ts(now), user_id),
+        )
+
+    async def topup_hint_due(self, user_id: int, every: timedelta) -> bool:
+        """Whether the user may get the "top up" heads-up now (none within ``every``)."""
+        row = await self._fetch_one(
+            "SELECT topup_hint_at FROM users WHERE telegram_id = ?", (user_id,)
+        )
+        if row is None:
+            return False
+        last = row["topup_hint_at"]
+        return last is None or _dt(last) <= self._now() - every
+
+    async def claim_topup_hint(self, user_id: int, every: timedelta) -> bool:
+        """Record the heads-up as given now, unless one was within ``every``. True once."""
+        now = self._now()
+        changed = await self._write(
+            "UPDATE users SET topup_hint_at = ?"
+            " WHERE telegram_id = ? AND (topup_hint_at IS NULL OR topup_hint_at <= ?)",
+            (_ts(now), user_id, _ts(now - every)),
         )
         return changed == 1
 

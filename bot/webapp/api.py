@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -29,10 +29,12 @@ from bot.api import Order, Service
 from bot.api import errors as api_errors
 from bot.i18n import Translator, flag, get_translator, negotiate
 from bot.services.accounts import NotLinkedError
+from bot.services.alerts import TooManyAlerts, Watching
 from bot.services.catalog import Offer
+from bot.services.favourites import Added, FavouriteOffer, Full, Removed, ToggleOutcome
 from bot.services.purchases import AlreadyUsed, Unconfirmed
 from bot.sms import extract_code
-from bot.store import StoredOrder
+from bot.store import Alert, StoredOrder
 from bot.webapp.auth import DEFAULT_MAX_AGE, InitDataError, InitDataValidator, WebAppUser
 from bot.webapp.service import MiniApp, NotYoursError, OfferGoneError, OrderState, Services
 from bot.webapp.texts import PAGE_TEXTS, page_texts, plain
@@ -289,6 +291,48 @@ def _history_json(t: Translator, order: Order, names: dict[str, str]) -> dict[st
     }
 
 
+def _favourite_json(t: Translator, item: FavouriteOffer) -> dict[str, Any]:
+    """A favourite shaped like a country offer (``price`` None: the API no longer prices it)."""
+    fav, offer = item.favourite, item.offer
+    return {
+        "service": fav.service,
+        "service_name": fav.service_name,
+        "id": int(fav.country_id),
+        **_country(t, fav.country_slug, fav.country_slug.upper()),
+        "price": None if offer is None else _money(t.language, offer.price_cents),
+        "count": 0 if offer is None else offer.count,
+        "sold_out": not item.in_stock,
+    }
+
+
+def _alert_json(t: Translator, alert: Alert, now: datetime) -> dict[str, Any]:
+    """An alert as ``/alerts`` labels it: "WhatsApp · 🇲🇾 Malaysia · 23 hours left"."""
+    duration = t.duration(max(60.0, (alert.expires_at - now).total_seconds()))
+    left = t._("{duration} left").format(duration=duration)
+    country = views.country_label(t, alert.country_slug, alert.country_slug.upper())
+    return {
+        "id": alert.id,
+        "service": alert.service,
+        "service_name": alert.service_name,
+        "country": _country(t, alert.country_slug, alert.country_slug.upper()),
+        "expires_at": _iso(alert.expires_at),
+        "label": f"{alert.service_name} · {country} · {left}",
+    }
+
+
+def _pair(body: dict[str, Any], t: Translator) -> tuple[str, int]:
+    """``{"service": "wa", "country": 7}`` of a request body."""
+    service, country = body.get("service"), body.get("country")
+    if (
+        not isinstance(service, str)
+        or not 0 < len(service) <= 32
+        or not isinstance(country, int)
+        or isinstance(country, bool)
+    ):
+        raise _Refusal(400, "BAD_REQUEST", plain(views.sorry(t).text))
+    return service, country
+
+
 def _order_id(call: _Call) -> str:
     order_id = call.request.match_info["order_id"]
     if not (0 < len(order_id) <= 64 and order_id.isascii()):
@@ -299,10 +343,18 @@ def _order_id(call: _Call) -> str:
 class WebApp:
     """The routes of one process; built by :func:`setup_webapp`."""
 
-    def __init__(self, app: MiniApp, validator: InitDataValidator, config: WebAppConfig) -> None:
+    def __init__(
+        self,
+        app: MiniApp,
+        validator: InitDataValidator,
+        config: WebAppConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.app = app
         self.validator = validator
         self.config = config
+        self._clock = clock
         self._streams: set[asyncio.Task[Any]] = set()
         self._closing = False
 
@@ -420,6 +472,87 @@ class WebApp:
     async def next_sms(self, call: _Call) -> web.StreamResponse:
         state = await self.app.next_sms(call.user.id, _order_id(call))
         return ok({**order_json(call.t, state), "note": views.waiting_again(call.t)})
+
+    @endpoint
+    async def favourites(self, call: _Call) -> web.StreamResponse:
+        items = await self.app.favourites(call.user.id)
+        return ok([_favourite_json(call.t, i) for i in items if i.favourite.country_id.isdigit()])
+
+    @endpoint
+    async def toggle_favourite(self, call: _Call) -> web.StreamResponse:
+        service, country = _pair(await _json_body(call.request, call.t), call.t)
+        return self._toggled(
+            call.t, await self.app.toggle_favourite(call.user.id, service, country)
+        )
+
+    @endpoint
+    async def toggle_order_favourite(self, call: _Call) -> web.StreamResponse:
+        outcome = await self.app.toggle_order_favourite(call.user.id, _order_id(call))
+        return self._toggled(call.t, outcome)
+
+    @staticmethod
+    def _toggled(t: Translator, outcome: ToggleOutcome) -> web.Response:
+        """The ★ answer: the new state and the chat's words for it, or the chat's refusal."""
+        note = views.favourite_toggled(t, outcome)
+        if isinstance(outcome, Added | Removed):
+            return ok({"on": isinstance(outcome, Added), "note": note})
+        raise _Refusal(409, "FAVOURITES_FULL" if isinstance(outcome, Full) else "OFFER_GONE", note)
+
+    @endpoint
+    async def alternatives(self, call: _Call) -> web.StreamResponse:
+        code, country = call.request.match_info["code"], call.request.match_info["country"]
+        if not (0 < len(code) <= 32 and code.isascii() and country.isdigit() and len(country) < 10):
+            raise OfferGoneError
+        alts = await self.app.alternatives(call.user.id, code, int(country))
+        t = call.t
+        return ok(
+            {
+                "text": plain(views.alternatives(t, alts).text),
+                "service": {"code": alts.service.code, "name": alts.service.name},
+                "country": {
+                    "id": alts.place.country_id,
+                    **_country(t, alts.place.slug, alts.place.name),
+                },
+                "offers": [_offer_json(t, o) for o in alts.offers],
+                "watching": alts.watching,
+            }
+        )
+
+    @endpoint
+    async def notify_me(self, call: _Call) -> web.StreamResponse:
+        service, country = _pair(await _json_body(call.request, call.t), call.t)
+        outcome = await self.app.notify_me(call.user.id, service, country)
+        t = call.t
+        if isinstance(outcome, TooManyAlerts):
+            raise _Refusal(409, "TOO_MANY_ALERTS", views.too_many_alerts(t, outcome.limit))
+        if not isinstance(outcome, Watching):
+            raise OfferGoneError
+        alert = outcome.alert
+        hours = (alert.expires_at - alert.created_at).total_seconds() / 3600
+        return ok(
+            {
+                "alert": _alert_json(t, alert, self._now()),
+                "note": views.watching(t, outcome, hours),
+            },
+            status=201 if outcome.new else 200,
+        )
+
+    @endpoint
+    async def alerts(self, call: _Call) -> web.StreamResponse:
+        waiting = await self.app.alerts(call.user.id)
+        now = self._now()
+        return ok([_alert_json(call.t, a, now) for a in waiting])
+
+    @endpoint
+    async def cancel_alert(self, call: _Call) -> web.StreamResponse:
+        alert_id = call.request.match_info["alert_id"]
+        if not (0 < len(alert_id) <= 64 and alert_id.isascii()):
+            raise NotYoursError
+        await self.app.cancel_alert(call.user.id, alert_id)
+        return ok({"note": views.alert_cancelled(call.t)})
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: the order view each time it changes (EventSource sends no
@@ -567,7 +700,10 @@ def setup_webapp(
     """
     config = config or WebAppConfig()
     web_app = WebApp(
-        MiniApp(services), InitDataValidator(bot_token, max_age=config.max_age, clock=clock), config
+        MiniApp(services),
+        InitDataValidator(bot_token, max_age=config.max_age, clock=clock),
+        config,
+        clock=clock,
     )
     api = f"{config.prefix}/api"
     router = app.router
@@ -581,6 +717,15 @@ def setup_webapp(
     router.add_post(f"{api}/orders/{{order_id}}/cancel", web_app.cancel)
     router.add_post(f"{api}/orders/{{order_id}}/next-sms", web_app.next_sms)
     router.add_get(f"{api}/orders/{{order_id}}/events", web_app.events)
+    router.add_post(f"{api}/orders/{{order_id}}/favourite", web_app.toggle_order_favourite)
+    router.add_get(f"{api}/favourites", web_app.favourites)
+    router.add_post(f"{api}/favourites", web_app.toggle_favourite)
+    router.add_get(
+        f"{api}/services/{{code}}/countries/{{country}}/alternatives", web_app.alternatives
+    )
+    router.add_get(f"{api}/alerts", web_app.alerts)
+    router.add_post(f"{api}/alerts", web_app.notify_me)
+    router.add_post(f"{api}/alerts/{{alert_id}}/cancel", web_app.cancel_alert)
     app.on_shutdown.append(web_app.close_streams)
     serve = _static_handler(load_page())
     router.add_get(f"{config.prefix}", _redirect(f"{config.prefix}/"))

@@ -18,8 +18,10 @@ from bot.api import Account, Service
 from bot.api.errors import JiemaError
 from bot.i18n import negotiate
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, ServiceGone
 from bot.services.catalog import Offer
+from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
 from bot.services.orders import Acted, Action, ActionRefused, ActOutcome, History, OrderService
 from bot.services.purchases import (
     AlreadyUsed,
@@ -30,7 +32,7 @@ from bot.services.purchases import (
     Unconfirmed,
 )
 from bot.services.users import UserService
-from bot.store import Delivery, Store, StoredOrder
+from bot.store import Alert, Delivery, Store, StoredOrder
 from bot.webapp.auth import WebAppUser
 
 
@@ -49,6 +51,10 @@ class Services(Protocol):
     def purchases(self) -> PurchaseService: ...
     @property
     def orders(self) -> OrderService: ...
+    @property
+    def favourites(self) -> FavouriteService: ...
+    @property
+    def alerts(self) -> AlertService: ...
 
 
 class NotYoursError(Exception):
@@ -102,7 +108,7 @@ class MiniApp:
 
     async def language(self, user: WebAppUser) -> str:
         """The user's stored language (their /language choice), else negotiated."""
-        profile = await self._s.users.enter(user.id, user.language_code, writes=False)
+        profile, _ = await self._s.users.enter(user.id, user.language_code, writes=False)
         return profile.language or negotiate(user.language_code)
 
     async def profile(self, user: WebAppUser) -> Profile:
@@ -187,6 +193,53 @@ class MiniApp:
     async def history(self, user_id: int, cursor: str | None, limit: int) -> History:
         """One page of the user's orders as the API lists them, with service names."""
         return await self._s.orders.history(user_id, cursor, limit)
+
+    async def favourites(self, user_id: int) -> list[FavouriteOffer]:
+        """The user's favourites at today's price and stock (first in the service list)."""
+        return await self._s.favourites.offers(user_id)
+
+    async def toggle_favourite(self, user_id: int, service: str, country_id: int) -> ToggleOutcome:
+        """★ on the confirmation: the chat's toggle (at most ten, refused as in the chat)."""
+        return await self._s.favourites.toggle(user_id, service, country_id)
+
+    async def toggle_order_favourite(self, user_id: int, order_id: str) -> ToggleOutcome:
+        """★ on the order screen: the order's service and country.
+
+        Raises:
+            NotYoursError: unknown, or another user's order.
+        """
+        outcome = await self._s.favourites.toggle_order(user_id, order_id)
+        if isinstance(outcome, Unknown):
+            raise NotYoursError
+        return outcome
+
+    async def alternatives(self, user_id: int, service: str, country_id: int) -> Alternatives:
+        """A sold-out country: the cheapest ones with stock, and whether an alert watches it.
+
+        Raises:
+            OfferGoneError: the service, or the country, is not known.
+        """
+        found = await self._s.alerts.alternatives(user_id, service, country_id)
+        if not isinstance(found, Alternatives):
+            raise OfferGoneError
+        return found
+
+    async def notify_me(self, user_id: int, service: str, country_id: int) -> WatchOutcome:
+        """The chat's "Notify me when available" alert for the pair."""
+        return await self._s.alerts.watch(user_id, service, country_id)
+
+    async def alerts(self, user_id: int) -> list[Alert]:
+        """The user's waiting alerts, oldest first."""
+        return await self._s.alerts.waiting(user_id)
+
+    async def cancel_alert(self, user_id: int, alert_id: str) -> None:
+        """Cancel one of the user's waiting alerts.
+
+        Raises:
+            NotYoursError: unknown, another user's, or no longer waiting.
+        """
+        if not await self._s.alerts.cancel(user_id, alert_id):
+            raise NotYoursError
 
     async def watch(
         self,

@@ -50,6 +50,11 @@ PAGE_TEXTS: Final[Mapping[str, str]] = {
     "noService": N_("No service matches “{query}”. Type another name."),
     "noCountry": N_("<b>{service}</b>: no country matches “{query}”. Type another name."),
     "left": N_("{duration} left"),
+    "favAdd": N_("☆ Add to favourites"),
+    "favOn": N_("★ In favourites"),
+    "notifyMe": N_("🔔 Notify me when available"),
+    "alerts": N_("<b>Your alerts</b>: I'll tell you once when these have numbers. ✕ cancels one."),
+    "cancel": N_("Cancel"),
     # Page only.
     "inStock": N_("{count} in stock"),
     "soldOut": N_("Out of stock"),

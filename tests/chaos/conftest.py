@@ -19,6 +19,14 @@ TELEGRAM_TIMEOUT = 1.0
 """The bot's TELEGRAM_TIMEOUT in these tests: stalls hold requests past it."""
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
     server = SandboxServer(SandboxConfig(sms_delay=None, hang_seconds=5.0))

@@ -86,6 +86,7 @@ class _Scripted:
     fault: Fault
     left: int
     match: Match
+    seconds: float | None = None
 
 
 @dataclass
@@ -169,9 +170,19 @@ class ChaosProxy:
 
     # -- faults ------------------------------------------------------------------------------
 
-    def inject(self, fault: Fault, count: int = 1, *, match: str | Match | None = None) -> None:
-        """The next ``count`` requests that ``match`` meet ``fault`` (before any random one)."""
-        self._scripted.append(_Scripted(fault, count, _match(match)))
+    def inject(
+        self,
+        fault: Fault,
+        count: int = 1,
+        *,
+        match: str | Match | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """The next ``count`` requests that ``match`` meet ``fault`` (before any random one).
+
+        ``seconds``: how long these stall, instead of :attr:`stall_seconds`.
+        """
+        self._scripted.append(_Scripted(fault, count, _match(match), seconds))
 
     def chaos(
         self, rates: dict[Fault, float], *, seed: int, match: str | Match | None = None
@@ -188,11 +199,11 @@ class ChaosProxy:
         """Requests (of ``method``, or all) that met ``fault`` so far."""
         return sum(n for (f, m), n in self.injected.items() if f == fault and method in (None, m))
 
-    def _pick(self, what: Seen) -> Fault | None:
+    def _pick(self, what: Seen) -> tuple[Fault, float] | None:
         for scripted in self._scripted:
             if scripted.left > 0 and scripted.match(what):
                 scripted.left -= 1
-                return scripted.fault
+                return scripted.fault, scripted.seconds or self.stall_seconds
         self._scripted = [s for s in self._scripted if s.left > 0]
         chaos = self._random
         if chaos is None or not chaos.match(what):
@@ -200,7 +211,7 @@ class ChaosProxy:
         roll = chaos.rng.random()
         for fault, rate in chaos.rates.items():
             if roll < rate:
-                return fault
+                return fault, self.stall_seconds
             roll -= rate
         return None
 
@@ -212,7 +223,8 @@ class ChaosProxy:
             self._transports = {t for t in self._transports if not t.is_closing()}
             self._transports.add(request.transport)
         body = await request.read()
-        fault = self._pick(Seen(request.method, path, body))
+        picked = self._pick(Seen(request.method, path, body))
+        fault, stall = picked if picked is not None else (None, 0.0)
         if fault is not None:
             self.injected[(fault, path.rsplit("/", 1)[-1])] += 1
         if fault is Fault.BAD_GATEWAY:
@@ -235,13 +247,13 @@ class ChaosProxy:
                 status=429,
             )
         if fault is Fault.STALL:
-            await asyncio.sleep(self.stall_seconds)
+            await asyncio.sleep(stall)
             return _reset(request)
         answer = await self._forward(request, body)
         if fault is Fault.DROP_AFTER:
             return _reset(request)
         if fault is Fault.SLOW_ANSWER:
-            await asyncio.sleep(self.stall_seconds)
+            await asyncio.sleep(stall)
         return answer
 
     async def _forward(self, request: web.Request, body: bytes) -> web.Response:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
+from tests.chaos.conftest import rss_mb
 from tests.chaos.proxy import ChaosProxy, Fault
 from tests.e2e.conftest import Linker, buy, sandbox_orders
 from tests.e2e.harness import BotProcess, eventually
@@ -39,13 +40,6 @@ API_FAULTS = {
     Fault.DROP_AFTER: 0.08,
     Fault.RESET: 0.06,
 }
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def _bot_orders(data_dir: Path) -> list[tuple[int, str]]:
@@ -106,7 +100,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
         code = f"{len(expected) + 1:02d}{rng.randrange(10**4):04d}"
         sandbox.deliver_sms(order["id"], f"Your verification code is {code}")
         expected.append((user, order["phone"], code))
-        rss_peak = max(rss_peak, _rss_mb(deployment.process.pid))
+        rss_peak = max(rss_peak, rss_mb(deployment.process.pid))
         await asyncio.sleep(rng.uniform(0.2, 0.8))  # the load's schedule, not a wait
     api_proxy.calm()  # the API's faults mostly delay reads; Telegram's go on
 
@@ -137,7 +131,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     assert deployment.process.returncode is None
     assert "Traceback" not in deployment.log()
     assert sum(1 for r in telegram.requests if r.status == 429) <= 2
-    assert max(rss_peak, _rss_mb(deployment.process.pid)) < MAX_RSS_MB
+    assert max(rss_peak, rss_mb(deployment.process.pid)) < MAX_RSS_MB
     print(f"faults: Telegram {dict(tg_proxy.injected)}, API {dict(api_proxy.injected)}")
     print(f"codes {len(expected)}, only on the card {len(given_up)}, peak RSS {rss_peak:.0f} MB")
     assert sum(tg_proxy.injected.values()) >= 15, "too few Telegram faults to mean anything"

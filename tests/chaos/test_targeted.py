@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from tests.chaos.conftest import TELEGRAM_TIMEOUT
+from tests.chaos.conftest import TELEGRAM_TIMEOUT, rss_mb
 from tests.chaos.proxy import ChaosProxy, Fault, Seen
 from tests.e2e.conftest import Linker, buy, sandbox_orders
 from tests.e2e.harness import BotProcess, eventually
@@ -114,3 +114,64 @@ async def test_a_chat_whose_sends_stall_does_not_delay_another_users_code(
     assert _pushes(alice, "616161") == []
     await alice.wait_for_message(lambda m: "616161" in m.text, timeout=40)
     assert len(_pushes(alice, "616161")) == 1  # the stalled send was never forwarded
+
+
+async def test_a_hung_get_updates_is_given_up_and_polling_restarts(
+    deployment: BotProcess, tg_proxy: ChaosProxy, telegram: FakeBotApi
+) -> None:
+    await deployment.start()
+    tg_proxy.inject(Fault.STALL, 1, match="getUpdates", seconds=120)
+    await eventually(lambda: tg_proxy.count(Fault.STALL) == 1, within=15, what="a poll hangs")
+    alice = telegram.user(1001, first_name="Alice")
+    await alice.send("/start")
+    # The hung poll fails after TELEGRAM_TIMEOUT plus its 10 s long poll; the next one
+    # fetches the update.
+    await alice.wait_for_message(lambda m: "Hi, Alice" in m.text, timeout=TELEGRAM_TIMEOUT + 14)
+    assert "Traceback" not in deployment.log()
+
+
+async def test_a_long_outage_keeps_memory_flat_and_recovery_makes_no_429_storm(
+    deployment: BotProcess,
+    tg_proxy: ChaosProxy,
+    telegram: FakeBotApi,
+    sandbox: SandboxServer,
+    linked_user: Linker,
+) -> None:
+    # The production pace: at 0.25 s the keys would spend their API read budget and the
+    # poller would wait for it, which is not what this test is about.
+    deployment.env["POLL_INTERVAL"] = "2"
+    await deployment.start()
+    assert deployment.process is not None
+    users = [await linked_user(1001 + i, first_name=f"User{i}") for i in range(3)]
+    for user in users:
+        await buy(user, country=0)
+        await buy(user, country=1)
+    await tg_proxy.down()
+    before = rss_mb(deployment.process.pid)
+    sent: dict[int, list[str]] = {user.id: [] for user in users}
+    for round_ in range(4):  # SMS keep arriving for every order while Telegram is down
+        for user in users:
+            for order in reversed(sandbox_orders(sandbox, user.key)):  # type: ignore[attr-defined]
+                code = f"{user.id % 100}{round_}{len(sent[user.id]):03d}"
+                sandbox.deliver_sms(order["id"], f"Your code is {code}")
+                sent[user.id].append(code)
+                await asyncio.sleep(0.01)  # one after another (receivedAt has ms)
+        await eventually(
+            lambda r=round_: _recorded(deployment.data_dir) == 6 * (r + 1),
+            within=30,
+            what=f"round {round_} recorded while Telegram is down",
+        )
+    after = rss_mb(deployment.process.pid)
+    await tg_proxy.up()
+    for user in users:
+        await eventually(
+            lambda u=user: len(_pushes(u, "")) == 8, within=60, what=f"{user.id}: 8 codes"
+        )
+        assert [t.split("is ")[-1] for t in _pushes(user, "")] == sent[user.id]
+    assert [r for r in telegram.requests if r.status == 429] == []
+    assert after - before < 15, (before, after)  # nothing piles up in memory per failed send
+
+
+def _recorded(data_dir: Path) -> int:
+    with contextlib.closing(sqlite3.connect(data_dir / "bot.sqlite3", timeout=5)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM sms_deliveries").fetchone()[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -36,10 +37,21 @@ WEBHOOK_SECRET = "e2e-webhook-secret_0123456789"
 
 
 def free_port() -> int:
-    """A TCP port free on loopback right now (for a bot process's ``HTTP_LISTEN``)."""
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on loopback right now (for a bot process's ``HTTP_LISTEN``).
+
+    Drawn at random below the kernel's ephemeral range: the fakes and sandboxes of tests
+    running in parallel bind port 0, which the kernel picks from that range, so a port we
+    hand to a process that binds it a moment later does not collide with theirs.
+    """
+    for _ in range(100):
+        port = random.randint(10_000, 32_000)
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 class BotProcess:

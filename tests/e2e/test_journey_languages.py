@@ -167,7 +167,11 @@ async def test_buy_journey_in_the_users_language(
     assert t._("Country: {country}").format(country=f"🇲🇾 {malaysia}") in confirm.text
     assert t._("Your balance: {balance}").format(balance=balance) in confirm.text
     assert balance in confirm.text
-    assert _labels(confirm) == [[t._("Buy")], [t._("‹ Countries"), t._("Cancel")]]
+    assert _labels(confirm) == [
+        [t._("Buy")],
+        [t._("☆ Add to favourites")],
+        [t._("‹ Countries"), t._("Cancel")],
+    ]
 
     await user.press(confirm, t._("Buy"))
     card = await user.wait_for(
@@ -179,6 +183,7 @@ async def test_buy_journey_in_the_users_language(
         [t._("Cancel order")],
         [t._("Refresh"), t._("Copy number")],
         [t._("Buy again")],
+        [t._("★ Favourite")],
     ]
 
     sandbox.deliver_sms(order["id"], code_sms)
@@ -270,7 +275,11 @@ async def test_choosing_italian_switches_every_screen_button_and_the_menu(
             and it._("<b>Confirm your purchase</b>") in (m.html or "")
         )
     )
-    assert _labels(confirm) == [[it._("Buy")], [it._("‹ Countries"), it._("Cancel")]]
+    assert _labels(confirm) == [
+        [it._("Buy")],
+        [it._("☆ Add to favourites")],
+        [it._("‹ Countries"), it._("Cancel")],
+    ]
     assert it._("Buy") == "Compra"
     await alice.press(confirm, "Compra")
     card = await alice.wait_for(
@@ -355,10 +364,12 @@ async def test_the_first_language_follows_the_telegram_app(
     welcome = await user.wait_for_message()
     assert welcome.html is not None
     assert welcome.html.startswith(
-        t._(
-            "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
-            "send you the SMS codes they receive."
-        ).format(name="Ana")
+        t.align(
+            t._(
+                "Hi, {name}! I buy temporary phone numbers on jiema.my for you and "
+                "send you the SMS codes they receive."
+            ).format(name="Ana")
+        )
     )
     assert _labels(welcome) == [[t._("Link my API key")]]
     telegram.assert_no_errors()

@@ -24,7 +24,7 @@ async def test_cancel_refunds_and_updates_the_card(
     assert sandbox.engine.account_of_key(alice.key).balance_cents == 1000  # type: ignore[attr-defined]
     assert price > 0
     updated = next(m for m in alice.messages if m.message_id == card.message_id)
-    assert [b.text for row in updated.buttons for b in row] == ["Buy again"]
+    assert [b.text for row in updated.buttons for b in row] == ["Buy again", "★ Favourite"]
     telegram.assert_no_errors()
 
 

@@ -13,7 +13,7 @@ from bot.api import JiemaClient
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
-from bot.services.purchases import AlreadyUsed, Bought, PurchaseService, Unconfirmed
+from bot.services.purchases import AlreadyUsed, Bought, PurchaseService, Quote, Unconfirmed
 from bot.store import Purchase, PurchaseState, Store
 from bot.vault import KeyVault, generate_secret
 
@@ -67,6 +67,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 async def _offered(world: World) -> Purchase:
     quote = await world.purchases.quote(USER, "tg", _country(world))
+    assert isinstance(quote, Quote)
     return quote.purchase
 
 
@@ -139,3 +140,16 @@ async def test_a_crash_between_claim_and_answer_is_resolved_at_start(world: Worl
     found, given_up = await world.purchases.reconcile_pending()
     assert [b.order.service for b in found] == ["tg"]
     assert given_up == []
+
+
+async def test_a_confirmation_open_in_the_chat_and_the_mini_app_buys_once(world: World) -> None:
+    first = await _offered(world)
+    again = await _offered(world)  # the same offer quoted a moment later (the app)
+    assert again.token == first.token
+    bought = await world.purchases.buy(USER, first.token)
+    assert isinstance(bought, Bought)
+    assert isinstance(await world.purchases.buy(USER, again.token), AlreadyUsed)
+    fresh = await _offered(world)  # the next confirmation is a new purchase
+    assert fresh.token != first.token
+    world.clock.now += timedelta(minutes=6)  # an old one is not reused: it would expire soon
+    assert (await _offered(world)).token != fresh.token

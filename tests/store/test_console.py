@@ -72,6 +72,17 @@ async def test_counters_add_up_per_hour_across_replicas(backend: Backend, clock:
         await two.close()
 
 
+async def test_counters_older_than_two_days_are_dropped(store: Store, clock: FakeClock) -> None:
+    await store.add_counters(clock.now - timedelta(days=3), {"jiema_errors": 7})
+    await store.add_counters(clock.now - timedelta(hours=40), {"jiema_errors": 1})
+    assert await store.sum_counters(clock.now - timedelta(days=4)) == {"jiema_errors": 8}
+    await store.add_counters(clock.now, {"jiema_429": 1})
+    assert await store.sum_counters(clock.now - timedelta(days=4)) == {
+        "jiema_errors": 1,
+        "jiema_429": 1,
+    }
+
+
 async def _users(store: Store, *ids: int) -> None:
     for user_id in ids:
         await store.ensure_user(user_id, "en")

@@ -31,6 +31,8 @@ TABLES = (
     "broadcasts",
     "broadcast_recipients",
     "fleet_counters",
+    "favourites",
+    "alerts",
 )
 BIG_ID = 7_000_000_000  # Telegram ids beyond 32 bits
 
@@ -79,6 +81,14 @@ async def fill(store: Store, clock: FakeClock) -> None:
     await store.claim_recipient(broadcast.id, "replica-a")
     await store.settle_recipient(broadcast.id, USER, "replica-a", RecipientState.SENT, 42)
     await store.add_counters(clock.now, {"jiema_errors": 2})
+    await store.add_favourite(USER, "tg", "Telegram", "7", "my", limit=10)
+    day = timedelta(hours=24)
+    fired, _ = await store.add_alert(USER, "tg", "Telegram", "7", "my", lifetime=day, limit=10)
+    assert fired is not None
+    await store.claim_alert(fired.id, 41, refire_after=timedelta(minutes=2))
+    await store.finish_alert(fired.id, sent=True)
+    await store.add_alert(BIG_ID, "wa", "WhatsApp", "16", "pl", lifetime=day, limit=10)
+    await store.claim_topup_hint(USER, day)
 
 
 def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
@@ -115,7 +125,9 @@ async def test_copy_moves_every_row(source: Path, pg_backend: Backend, clock: Fa
         "replicas",
         "users",
         "webhook_updates",
+        "alerts",
         "broadcast_recipients",
+        "favourites",
         "orders",
         "purchases",
         "recent_services",

@@ -86,6 +86,8 @@ async def test_schema_on_both_backends(backend: Backend) -> None:
         "broadcasts",
         "broadcast_recipients",
         "fleet_counters",
+        "favourites",
+        "alerts",
     }
     if backend.dialect == "postgresql":
         expected.add("schema_version")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.store import Store
-from tests.store.conftest import OTHER_USER, USER, make_order, order_of
+from tests.store.conftest import OTHER_USER, USER, FakeClock, make_order, order_of
 
 NOW = datetime(2026, 5, 22, 8, 15, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=2)
@@ -68,6 +68,27 @@ async def test_a_claim_that_died_counts_as_doubtful(store: Store) -> None:
     assert await store.claim_due_deliveries("r1", NOW, LEASE, user_id=USER) == []
     [row] = await store.deliveries_for("ck1")
     assert row.given_up
+
+
+async def test_the_claims_of_a_replica_that_stopped_beating_end_with_it(
+    store: Store, clock: FakeClock
+) -> None:
+    await _with_sms(store, "a", "b")
+    await _with_sms(store, "c", order_id="ck2", user_id=OTHER_USER)
+    await store.heartbeat("dead")
+    await store.heartbeat("live")
+    lease = clock() + timedelta(minutes=2)
+    assert len(await store.claim_due_deliveries("dead", clock(), lease, user_id=USER)) == 2
+    assert len(await store.claim_due_deliveries("live", clock(), lease, user_id=OTHER_USER)) == 1
+    assert await store.expire_claims_of_dead_replicas(timedelta(seconds=10)) == 0
+    clock.advance(timedelta(seconds=11))
+    await store.heartbeat("live")
+    assert await store.expire_claims_of_dead_replicas(timedelta(seconds=10)) == 2
+    clock.advance(timedelta(seconds=1))  # the survivor's next round
+    assert await store.users_with_due_sends(clock()) == [USER]
+    again = await store.claim_due_deliveries("live", clock(), lease, user_id=USER)
+    assert [(d.body, d.doubtful) for d in again] == [("a", 1), ("b", 1)]
+    assert await store.claim_due_deliveries("live", clock(), lease, user_id=OTHER_USER) == []
 
 
 async def test_nothing_is_claimed_for_a_blocked_chat_until_it_is_back(store: Store) -> None:

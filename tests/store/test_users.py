@@ -35,6 +35,15 @@ async def test_ensure_user_fills_a_missing_language(store: Store) -> None:
     assert (await store.ensure_user(OTHER_USER, "es")).language == "pt"
 
 
+async def test_get_or_create_user_says_when_it_created_the_user(store: Store) -> None:
+    created, was_created = await store.get_or_create_user(42, "ar")
+    assert was_created
+    assert created.language == "ar"
+    assert await store.get_or_create_user(42, "ar") == (created, False)
+    # Filling in the missing language of a known user is not creating it.
+    assert (await store.get_or_create_user(OTHER_USER, "pt"))[1] is False
+
+
 async def test_get_unknown_user(store: Store) -> None:
     assert await store.get_user(999) is None
 

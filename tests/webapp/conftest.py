@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,8 +27,10 @@ from bot.api import JiemaClient, Sms
 from bot.api.errors import JiemaError
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.alerts import AlertService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
+from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
 from bot.services.users import UserService
@@ -76,7 +79,7 @@ class ChatSide:
         self.codes.append((order.id, sms.body))
         return Sent(len(self.codes))
 
-    async def show_card(self, order: StoredOrder) -> None:
+    async def show_card(self, order: StoredOrder, *, now: bool = False) -> None:
         self.cards.append(order.id)
 
     async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
@@ -92,6 +95,8 @@ class Services:
     purchases: PurchaseService
     orders: OrderService
     tracker: OrderTracker
+    favourites: FavouriteService
+    alerts: AlertService
 
 
 @dataclass
@@ -161,6 +166,8 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             purchases=PurchaseService(api, store, accounts, catalog),
             orders=OrderService(api, store, accounts, catalog, tracker),
             tracker=tracker,
+            favourites=FavouriteService(accounts, catalog, store),
+            alerts=AlertService(accounts, catalog, store, lifetime=timedelta(hours=24)),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):

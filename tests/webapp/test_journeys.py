@@ -37,7 +37,7 @@ async def _buy_whatsapp(page: Page, name: str = "light") -> str:
     await page.click("#sort [data-sort=stock]")
     await page.click("#sort [data-sort=price]")
     await screenshot(page, f"countries-{name}")
-    await page.locator("#countries button:not([disabled])").first.click()
+    await page.locator("#countries button:not([data-sold])").first.click()
     await expect(page.locator("#buy")).to_be_enabled()
     await screenshot(page, f"confirm-{name}")
     await page.click("#buy")
@@ -118,7 +118,7 @@ async def test_history_comes_in_cursor_pages(page: Page, shop: Shop) -> None:
     for _ in range(3):
         await page.click("#tabs [data-tab=services]")
         await page.click("#services [data-code=tg]")
-        await page.locator("#countries button:not([disabled])").first.click()
+        await page.locator("#countries button:not([data-sold])").first.click()
         await page.click("#buy")
         await expect(page.locator("#order")).to_be_visible()
     await page.click("#tabs [data-tab=orders]")

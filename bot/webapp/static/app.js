@@ -5,6 +5,8 @@
 (() => {
   const tg = window.Telegram && window.Telegram.WebApp;
   const initData = (tg && tg.initData) || "";
+  const mb = tg && tg.MainButton;
+  const enc = encodeURIComponent;
   const main = document.getElementById("main");
   const title = document.getElementById("title");
   const backBtn = document.getElementById("back");
@@ -16,8 +18,9 @@
   let stream = null;
   let timer = null;
   let mainAction = null;
+  let locale = "en";
 
-  // -- helpers -----------------------------------------------------------------------------
+  // -- helpers
   function el(tag, props, ...kids) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(props || {})) {
@@ -31,6 +34,7 @@
   }
   const ltr = (text, cls) => el("span", { class: "ltr " + (cls || ""), dir: "ltr", text });
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
+  const around = (text, key, node) => { const [a, b] = text.split("{" + key + "}"); return [a, node, b || ""]; };
   const haptic = (kind) => {
     try {
       if (kind === "tap") tg.HapticFeedback.impactOccurred("light");
@@ -89,22 +93,22 @@
   const copyBtn = (text, label) =>
     el("button", { class: "copy", type: "button", onclick: () => copy(text) }, label || T.copy);
 
-  // -- navigation --------------------------------------------------------------------------
+  // -- navigation
   function leave() {
     if (stream) { stream.close(); stream = null; }
     clearInterval(timer);
     setMain(null);
   }
 
-  function setMain(label, action, enabled) {
-    if (!tg || !tg.MainButton) return;
-    if (mainAction) tg.MainButton.offClick(mainAction);
+  function setMain(label, action) {
+    if (!mb) return;
+    if (mainAction) mb.offClick(mainAction);
     mainAction = action || null;
-    if (!label) { tg.MainButton.hide(); return; }
-    tg.MainButton.setText(label);
-    tg.MainButton.onClick(action);
-    if (enabled === false) tg.MainButton.disable(); else tg.MainButton.enable();
-    tg.MainButton.show();
+    if (!label) { mb.hide(); return; }
+    mb.setText(label);
+    mb.onClick(action);
+    mb.enable();
+    mb.show();
   }
 
   function show(screen, ...args) {
@@ -147,6 +151,8 @@
     main.replaceChildren(...kids.flat().filter((k) => k != null));
   }
 
+  const loading = (name, heading) => page(name, heading, el("p", { class: "muted center", text: "…" }));
+
   function failed(err) {
     if (err.status === 401) return authScreen(err.message);
     if (err.code === "NOT_LINKED") return unlinkedScreen();
@@ -156,7 +162,7 @@
       el("button", { class: "btn", type: "button", onclick: render }, "↻")));
   }
 
-  // -- screens -----------------------------------------------------------------------------
+  // -- screens
   function authScreen(message) {
     tabs.hidden = true;
     balBtn.hidden = true;
@@ -178,10 +184,36 @@
     balBtn.replaceChildren(ltr(balance.text));
   }
 
+  // A call whose answer (or refusal) carries the chat's words: a toast.
+  const told = async (path, body, then) => {
+    try { const r = await api(path, body); toast(r.note); if (then) then(r); } catch (err) { haptic("error"); toast(err.message); }
+  };
+  // ★ on the confirmation and the order screen (favKeys: kept by the services screen).
+  const favKeys = new Set();
+  const star = (code, id, path, body) => {
+    const label = () => (favKeys.has(code + "/" + id) ? T.favOn : T.favAdd);
+    const b = el("button", { class: "btn alt", id: "fav", type: "button", onclick: () => told(path, body, (r) => {
+      favKeys[r.on ? "add" : "delete"](code + "/" + id);
+      b.textContent = label();
+    }) }, label());
+    return b;
+  };
+  // A row of a service, a country or a favourite: [flag] name, price and stock.
+  const stock = (c) => (c.sold_out ? el("small", { class: "sold", text: T.soldOut })
+    : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))));
+  const offerRow = (c, name, attrs, go) => el("li", {},
+    el("button", { class: "row", type: "button", ...attrs, "data-sold": c.sold_out, onclick: () => { haptic("tap"); go(); } },
+      c.flag ? el("span", { class: "flag", text: c.flag }) : null,
+      el("span", { class: "name", text: name }),
+      el("span", { class: "side" }, c.price ? ltr(c.price) : null, el("br"), stock(c))));
+  // Sold out: to the alternatives, else to the confirmation.
+  const pick = (code, c) => () => show(c.sold_out ? altScreen : confirmScreen, code, c.id);
+
   let catalogue = null;
   async function servicesScreen() {
+    const mine = Promise.all([api("favourites"), api("alerts")]);
     if (!catalogue) {
-      page("services", T.buyNumber, el("p", { class: "muted center", text: "…" }));
+      loading("services", T.buyNumber);
       catalogue = (await api("services")).map((s) => ({
         ...s, hay: (s.name + " " + s.code).toLowerCase(),
       }));
@@ -193,28 +225,32 @@
     });
     // Rows are built once per service and reused: filtering 700 of them as the user types
     // only picks which existing nodes the list holds.
-    const locale = session.language.replace("_", "-");
-    const row = (s) => s.node || (s.node = el("li", {},
-      el("button", { class: "row", type: "button", "data-code": s.code,
-        onclick: () => { haptic("tap"); show(countriesScreen, s.code, s.name); } },
-        el("span", { class: "name", text: s.name }),
-        el("span", { class: "side" }, s.price ? ltr(s.price) : null, el("br"),
-          el("small", {}, ltr(fill(T.inStock, { count: s.stock.toLocaleString(locale) })))))));
+    const row = (s) => s.node || (s.node = offerRow({ price: s.price, count: s.stock }, s.name,
+      { "data-code": s.code }, () => show(countriesScreen, s.code, s.name)));
+    const [favs, alerts] = await mine;
+    favKeys.clear();
+    const favRows = favs.map((f) => {
+      favKeys.add(f.service + "/" + f.id);
+      return offerRow(f, "★ " + f.service_name + " · " + f.name, { "data-fav": f.service + "/" + f.id }, pick(f.service, f));
+    });
     function draw(query) {
       const q = query.trim().toLowerCase();
       const hits = q ? catalogue.filter((s) => s.hay.includes(q)) : catalogue;
-      list.replaceChildren(...(hits.length ? hits.map(row) :
+      list.replaceChildren(...(q ? [] : favRows), ...(hits.length ? hits.map(row) :
         [el("li", { class: "row muted", text: fill(T.noService, { query }) })]));
     }
-    page("services", T.buyNumber, el("p", { class: "muted", text: T.services }), input, list);
+    const waiting = alerts.length ? el("div", { class: "card", id: "alerts" }, el("p", { class: "muted", text: T.alerts }),
+      alerts.map((a) => el("p", { class: "line", "data-alert": a.id },
+        el("span", { text: a.label }),
+        el("button", { class: "copy", type: "button", onclick: () => told("alerts/" + a.id + "/cancel", {}, render) }, "✕ " + T.cancel)))) : null;
+    page("services", T.buyNumber, waiting, el("p", { class: "muted", text: T.services }), input, list);
     draw("");
   }
   servicesScreen.tabName = "services";
 
   async function countriesScreen(code, name) {
-    page("countries", name, el("p", { class: "muted center", text: "…" }));
-    const data = await api("services/" + encodeURIComponent(code) + "/countries");
-    const locale = session.language.replace("_", "-");
+    loading("countries", name);
+    const data = await api("services/" + enc(code) + "/countries");
     let sort = "price";
     let query = "";
     const list = el("ul", { class: "list", id: "countries" });
@@ -228,14 +264,7 @@
       const q = query.trim().toLowerCase();
       const hits = data.countries.filter((c) => !q || (c.name + " " + c.slug).toLowerCase().includes(q));
       hits.sort((a, b) => (a.sold_out - b.sold_out) || orders[sort](a, b));
-      list.replaceChildren(...(hits.length ? hits.map((c) => el("li", {},
-        el("button", { class: "row", type: "button", "data-country": c.id, disabled: c.sold_out,
-          onclick: () => { haptic("tap"); show(confirmScreen, code, c.id); } },
-          el("span", { class: "flag", text: c.flag }),
-          el("span", { class: "name", text: c.name }),
-          el("span", { class: "side" }, ltr(c.price), el("br"),
-            c.sold_out ? el("small", { class: "sold", text: T.soldOut })
-              : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))))))) :
+      list.replaceChildren(...(hits.length ? hits.map((c) => offerRow(c, c.name, { "data-country": c.id }, pick(code, c))) :
         [el("li", { class: "row muted", text: fill(T.noCountry, { service: data.service.name, query }) })]));
     }
     const seg = el("div", { class: "seg", id: "sort" }, el("small", { class: "muted", text: T.sortBy }),
@@ -257,8 +286,18 @@
     draw();
   }
 
+  // Sold out: the chat's alternatives and its "Notify me" alert.
+  async function altScreen(code, id) {
+    loading("alts", T.soldOut);
+    const a = await api("services/" + enc(code) + "/countries/" + id + "/alternatives");
+    page("alts", a.service.name, el("p", { class: "sms", id: "alt-text", text: a.text }),
+      el("ul", { class: "list", id: "alts" }, a.offers.map((c) => offerRow(c, c.name, { "data-country": c.id }, pick(code, c)))),
+      a.watching ? null : el("button", { class: "btn", id: "notify", type: "button",
+        onclick: () => told("alerts", { service: code, country: id }, () => replace(altScreen, code, id)) }, T.notifyMe));
+  }
+
   async function confirmScreen(code, countryId) {
-    page("confirm", T.confirm, el("p", { class: "muted center", text: "…" }));
+    loading("confirm", T.confirm);
     const q = await api("quote", { service: code, country: countryId });
     showBalance({ text: q.balance });
     let busy = false;
@@ -269,7 +308,7 @@
       busy = true;
       buyBtn.disabled = true;
       buyBtn.textContent = T.buying;
-      if (tg && tg.MainButton) tg.MainButton.showProgress();
+      if (mb) mb.showProgress();
       try {
         const order = await api("buy", { token: q.token });
         haptic("success");
@@ -288,7 +327,7 @@
         note.textContent = err.message;
         note.className = "sold";
       } finally {
-        if (tg && tg.MainButton) tg.MainButton.hideProgress();
+        if (mb) mb.hideProgress();
       }
     }
     const note = el("p", { id: "confirm-note", text: q.affordable ? T.tapBuy : T.notEnough,
@@ -296,17 +335,17 @@
     page("confirm", T.confirm, el("div", { class: "card" },
       el("p", {}, fill(T.service, { service: q.service.name })),
       el("p", {}, fill(T.country, { country: q.country.flag + " " + q.country.name })),
-      el("p", { class: "status" }, T.price.split("{price}")[0], ltr(q.price, "big"), T.price.split("{price}")[1] || ""),
-      el("p", {}, T.balanceIs.split("{balance}")[0], ltr(q.balance), T.balanceIs.split("{balance}")[1] || ""),
-      note, buyBtn));
+      el("p", { class: "status" }, around(T.price, "price", ltr(q.price, "big"))),
+      el("p", {}, around(T.balanceIs, "balance", ltr(q.balance))),
+      note, buyBtn), star(code, countryId, "favourites", { service: code, country: countryId }));
     if (q.affordable) setMain(T.buy, buy);
   }
 
   async function orderScreen(id, known) {
-    const order = known || await api("orders/" + encodeURIComponent(id));
+    const order = known || await api("orders/" + enc(id));
     drawOrder(order);
     if (order.final) return;
-    stream = new EventSource("api/orders/" + encodeURIComponent(id) + "/events?initData=" + encodeURIComponent(initData));
+    stream = new EventSource("api/orders/" + enc(id) + "/events?initData=" + enc(initData));
     stream.addEventListener("order", (ev) => {
       const fresh = JSON.parse(ev.data);
       const had = main.querySelectorAll(".code").length;
@@ -325,19 +364,11 @@
       left.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
     };
     const act = (label, cls, path, id) => el("button", { class: "btn " + cls, type: "button", id,
-      onclick: async (ev) => {
+      onclick: (ev) => {
         const button = ev.currentTarget;
         button.disabled = true;
-        try {
-          const fresh = await api("orders/" + encodeURIComponent(o.id) + "/" + path, {});
-          toast(fresh.note);
-          drawOrder(fresh);
-          refreshBalance();
-        } catch (err) {
-          haptic("error");
-          toast(err.message);
-          button.disabled = false;
-        }
+        told("orders/" + enc(o.id) + "/" + path, {}, (fresh) => { drawOrder(fresh); refreshBalance(); })
+          .then(() => { button.disabled = false; });
       } }, label);
     const codes = o.codes.map((c) => el("div", { class: "card sms-card" },
       c.code ? el("div", { class: "line" },
@@ -347,22 +378,23 @@
       el("div", { class: "line" }, ltr(o.phone, "big phone"), copyBtn(o.phone, T.copyNumber)),
       el("p", {}, o.country.flag + " " + o.country.name + " · ", ltr(o.price)),
       el("p", { class: "status", id: "status", text: o.status_text }),
-      o.final ? null : el("p", { class: "muted" }, T.left.split("{duration}")[0], left, T.left.split("{duration}")[1] || ""),
-      o.refunded ? el("p", { id: "refunded" }, T.refunded.split("{amount}")[0], ltr(o.refunded), T.refunded.split("{amount}")[1] || "") : null),
+      o.final ? null : el("p", { class: "muted" }, around(T.left, "duration", left)),
+      o.refunded ? el("p", { id: "refunded" }, around(T.refunded, "amount", ltr(o.refunded))) : null),
     el("div", { id: "codes" }, codes),
     o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
-    o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null);
+    o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null,
+    star(o.service, o.country_id, "orders/" + enc(o.id) + "/favourite", {}));
     if (!o.final) { tick(); timer = setInterval(tick, 1000); }
   }
 
   async function ordersScreen() {
-    page("orders", T.myOrders, el("p", { class: "muted center", text: "…" }));
+    loading("orders", T.myOrders);
     const list = el("ul", { class: "list", id: "orders" });
     const more = el("button", { class: "btn alt", type: "button", id: "more", hidden: true }, "›");
     let cursor = null;
     async function load() {
       more.disabled = true;
-      const data = await api("orders" + (cursor ? "?cursor=" + encodeURIComponent(cursor) : ""));
+      const data = await api("orders" + (cursor ? "?cursor=" + enc(cursor) : ""));
       for (const o of data.items) {
         list.append(el("li", {}, el("button", { class: "row", type: "button", "data-order": o.id,
           onclick: () => show(orderScreen, o.id) },
@@ -391,7 +423,7 @@
   }
   balanceScreen.tabName = "balance";
 
-  // -- start -------------------------------------------------------------------------------
+  // -- start
   async function start() {
     if (tg) {
       tg.ready();
@@ -408,12 +440,11 @@
       return authScreen(err.message);
     }
     T = session.texts;
-    document.documentElement.lang = session.language.replace("_", "-");
+    locale = session.language.replace("_", "-");
+    document.documentElement.lang = locale;
     document.documentElement.dir = session.direction;
     if (!session.linked) return unlinkedScreen();
-    tabs.querySelector("[data-tab=services]").textContent = T.buyNumber;
-    tabs.querySelector("[data-tab=orders]").textContent = T.myOrders;
-    tabs.querySelector("[data-tab=balance]").textContent = T.balance;
+    for (const b of tabs.querySelectorAll("button")) b.textContent = T[b.dataset.text];
     tabs.hidden = false;
     showBalance(session.balance);
     tab(servicesScreen);

@@ -1,0 +1,203 @@
+"""Favourites, back-in-stock alerts, alternatives to a sold-out country, and top-up hints.
+
+Commands ``/favourites`` and ``/alerts``; the ★ buttons (confirmation, order card), ✕ in
+the two lists and "Notify me". :func:`sold_out`, :func:`no_numbers` and
+:func:`topup_heads_up` are the branches the buy flow takes into this module.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import callbacks as cb
+from bot import keyboards, views
+from bot.context import Context
+from bot.handlers.common import answer, callback_of, edit, parsed, remember, reply
+from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
+from bot.services.browse import ServiceGone
+from bot.services.favourites import Added, Removed
+from bot.services.purchases import Refused
+from bot.store import StoredOrder
+
+COUNTRIES = "countries"
+"""The chat state's ``mode`` while alternatives are shown: typed text searches countries."""
+
+
+async def favourites_command(update: Update, context: Context) -> None:
+    """``/favourites``: the list, at today's prices."""
+    items = await context.services.favourites.offers(context.user_id)
+    await reply(update, views.favourites_list(context.t, items))
+
+
+async def toggle_favourite(update: Update, context: Context) -> None:
+    """★ on a confirmation: toggle, and relabel the button (the Buy token stays valid)."""
+    query = update.callback_query
+    choice = parsed(update)
+    assert query is not None and isinstance(choice, cb.FavouriteToggle)
+    outcome = await context.services.favourites.toggle(
+        context.user_id, choice.service, choice.country_id
+    )
+    await answer(query, views.favourite_toggled(context.t, outcome))
+    if isinstance(outcome, Added | Removed) and isinstance(query.message, Message):
+        markup = keyboards.with_favourite_state(
+            context.t,
+            query.message.reply_markup,
+            choice.service,
+            choice.country_id,
+            isinstance(outcome, Added),
+        )
+        await _set_markup(update, markup)
+
+
+async def toggle_order_favourite(update: Update, context: Context) -> None:
+    """★ on an order card: toggle the order's service and country."""
+    query = update.callback_query
+    choice = parsed(update)
+    assert query is not None and isinstance(choice, cb.FavouriteOrder)
+    outcome = await context.services.favourites.toggle_order(context.user_id, choice.order_id)
+    await answer(query, views.favourite_toggled(context.t, outcome))
+
+
+async def remove_favourite(update: Update, context: Context) -> None:
+    """✕ in ``/favourites``: forget it and redraw the list."""
+    query = update.callback_query
+    choice = parsed(update)
+    assert query is not None and isinstance(choice, cb.FavouriteRemove)
+    favourites = context.services.favourites
+    await favourites.remove(context.user_id, choice.service, choice.country_id)
+    items = await favourites.offers(context.user_id)
+    await answer(query)
+    await edit(query, views.favourites_list(context.t, items))
+
+
+async def alerts_command(update: Update, context: Context) -> None:
+    """``/alerts``: the alerts still waiting."""
+    alerts = await context.services.alerts.waiting(context.user_id)
+    await reply(update, views.alerts_list(context.t, alerts))
+
+
+async def cancel_alert(update: Update, context: Context) -> None:
+    """✕ in ``/alerts``: cancel it (only the user's own) and redraw the list."""
+    query = update.callback_query
+    choice = parsed(update)
+    assert query is not None and isinstance(choice, cb.AlertCancel)
+    alerts = context.services.alerts
+    cancelled = await alerts.cancel(context.user_id, choice.alert_id)
+    t = context.t
+    await answer(query, views.alert_cancelled(t) if cancelled else None)
+    await edit(query, views.alerts_list(t, await alerts.waiting(context.user_id)))
+
+
+async def notify_me(update: Update, context: Context) -> None:
+    """ "Notify me when available": store the alert; the button goes away."""
+    query = update.callback_query
+    choice = parsed(update)
+    assert query is not None and isinstance(choice, cb.NotifyMe)
+    t = context.t
+    alerts = context.services.alerts
+    outcome = await alerts.watch(context.user_id, choice.service, choice.country_id)
+    if isinstance(outcome, ServiceGone):
+        await answer(query, views.service_gone(t), alert=True)
+        return
+    if isinstance(outcome, UnknownCountry):
+        await answer(query, views.offer_gone(t), alert=True)
+        return
+    if isinstance(outcome, TooManyAlerts):
+        await answer(query, views.too_many_alerts(t, outcome.limit), alert=True)
+        return
+    assert isinstance(outcome, Watching)
+    hours = alerts.lifetime.total_seconds() / 3600
+    await answer(query, views.watching(t, outcome, hours), alert=True)
+    if isinstance(query.message, Message):
+        await _set_markup(update, keyboards.without(query.message.reply_markup, choice))
+
+
+async def sold_out(
+    update: Update, context: Context, service: str, country_id: int, *, in_place: bool
+) -> None:
+    """A country without numbers was picked: show the alternatives and Notify me.
+
+    Args:
+        in_place: Edit the pressed message (a list or a confirmation); otherwise send a new
+            one (the button was on an order card, which must stay).
+    """
+    found = await context.services.alerts.alternatives(context.user_id, service, country_id)
+    await _show_alternatives(update, context, found, in_place=in_place)
+
+
+async def no_numbers(update: Update, context: Context, refused: Refused, token: str) -> None:
+    """``NO_NUMBERS`` when buying: the confirmation becomes the alternatives.
+
+    The query was answered when the purchase was claimed, so this only edits.
+    """
+    query = update.callback_query
+    assert query is not None
+    found = await context.services.alerts.alternatives_after_refusal(context.user_id, token)
+    if isinstance(found, ServiceGone | UnknownCountry):
+        await edit(query, views.purchase_failed(context.t, refused.error, refused.service))
+        return
+    await _remember_alternatives(context, found)
+    await edit(query, views.alternatives(context.t, found))
+
+
+async def _show_alternatives(
+    update: Update,
+    context: Context,
+    found: Alternatives | ServiceGone | UnknownCountry,
+    *,
+    in_place: bool,
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    t = context.t
+    if isinstance(found, ServiceGone):
+        await answer(query, views.service_gone(t), alert=True)
+        return
+    if isinstance(found, UnknownCountry):
+        await answer(query, views.offer_gone(t), alert=True)
+        return
+    await _remember_alternatives(context, found)
+    await answer(query)
+    screen = views.alternatives(t, found)
+    if in_place:
+        await edit(query, screen)
+    else:
+        await reply(update, screen)
+
+
+async def _remember_alternatives(context: Context, found: Alternatives) -> None:
+    """Typed text now searches the service's countries."""
+    dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
+    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": found.service.code})
+
+
+async def topup_heads_up(update: Update, context: Context, order: StoredOrder) -> None:
+    """After a purchase: once a day, say so when the balance no longer covers its price."""
+    low = await context.services.topup.after_purchase(order)
+    if low is not None:
+        site = context.services.settings.jiema_site_url
+        await reply(update, views.running_low(context.t, low, site))
+
+
+async def _set_markup(update: Update, markup: InlineKeyboardMarkup | None) -> None:
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_reply_markup(reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in exc.message:
+            raise
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CommandHandler("favourites", favourites_command),
+        CommandHandler("alerts", alerts_command),
+        CallbackQueryHandler(toggle_favourite, pattern=callback_of(cb.FavouriteToggle)),
+        CallbackQueryHandler(toggle_order_favourite, pattern=callback_of(cb.FavouriteOrder)),
+        CallbackQueryHandler(remove_favourite, pattern=callback_of(cb.FavouriteRemove)),
+        CallbackQueryHandler(notify_me, pattern=callback_of(cb.NotifyMe)),
+        CallbackQueryHandler(cancel_alert, pattern=callback_of(cb.AlertCancel)),
+    ]
