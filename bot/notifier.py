@@ -236,6 +236,8 @@ class TelegramNotifier:
             if order.card_retry_at is not None:  # redrawn before its failure was recorded
                 await self._store.set_card_hash(order.id, fingerprint)
             return
+        if not await self._store.claim_card_hash(order.id, order.card_hash, fingerprint):
+            return  # another replica is drawing (or drew) this very change
         screen = await self._render_card(t, order)
         outcome = await attempt(
             self._bot.edit_message_text(
@@ -255,8 +257,10 @@ class TelegramNotifier:
             elif "not found" in outcome.description:
                 await self.post_card(order)
             else:
+                await self._store.restore_card_hash(order.id, fingerprint, order.card_hash)
                 log.warning("editing card of order %s refused: %s", order.id, outcome.description)
         else:
+            await self._store.restore_card_hash(order.id, fingerprint, order.card_hash)
             await self._failed(order.user_id, outcome, f"card of order {order.id}")
             if not (isinstance(outcome, Refused) and outcome.blocked):
                 delay = outcome.delay if isinstance(outcome, RetryLater) else self._card_retry

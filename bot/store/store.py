@@ -494,6 +494,28 @@ class Store:
             (card_hash, _ts(self._now()), order_id),
         )
 
+    async def claim_card_hash(self, order_id: str, seen: str | None, card_hash: str) -> bool:
+        """Claim the redraw of a card from what it showed (``seen``) to ``card_hash``.
+
+        True for the one caller that should edit the message now; False when another
+        (another replica, say) already claimed or drew this change, so two never send the
+        same edit (Telegram would answer "message is not modified").
+        """
+        changed = await self._write(
+            "UPDATE orders SET card_hash = ?, updated_at = ? WHERE id = ?"
+            " AND (card_hash = CAST(? AS TEXT) OR (card_hash IS NULL AND CAST(? AS TEXT) IS NULL))",
+            (card_hash, _ts(self._now()), order_id, seen, seen),
+        )
+        return changed == 1
+
+    async def restore_card_hash(self, order_id: str, card_hash: str, seen: str | None) -> None:
+        """An edit claimed with :meth:`claim_card_hash` did not happen: the card still shows
+        ``seen`` (unless someone has claimed another change since)."""
+        await self._write(
+            "UPDATE orders SET card_hash = ?, updated_at = ? WHERE id = ? AND card_hash = ?",
+            (seen, _ts(self._now()), order_id, card_hash),
+        )
+
     async def set_sms_seen(self, order_id: str, count: int) -> None:
         """Record that the first ``count`` entries of ``smsHistory`` are handled.
 

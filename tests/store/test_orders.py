@@ -76,6 +76,20 @@ async def test_card_message_and_sms_seen(store: Store) -> None:
     assert (stored.card_message_id, stored.sms_seen) == (555, 2)
 
 
+async def test_a_card_redraw_is_claimed_by_one_writer_and_given_back_if_it_failed(
+    store: Store,
+) -> None:
+    await store.save_order(make_order())
+    # Two replicas saw the card showing nothing yet and want it to show "a": one edits.
+    claims = await asyncio.gather(*(store.claim_card_hash("ck1", None, "a") for _ in range(5)))
+    assert sorted(claims) == [False] * 4 + [True]
+    assert (await order_of(store, "ck1")).card_hash == "a"
+    assert await store.claim_card_hash("ck1", "a", "b")
+    await store.restore_card_hash("ck1", "b", "a")  # that edit failed: the card still shows a
+    assert (await order_of(store, "ck1")).card_hash == "a"
+    assert not await store.claim_card_hash("ck1", "b", "c")  # from what it no longer shows
+
+
 async def test_active_orders_until_the_final_outcome_is_announced(store: Store) -> None:
     for status in ("WAITING", "RECEIVED", "SOMETHING_NEW", *sorted(FINAL_STATUSES)):
         await store.save_order(make_order(f"ck-{status}", status=status))
