@@ -294,7 +294,7 @@ class Poller:
         if user is None or user.key_revoked:
             return
         try:
-            key = await self._accounts.key_for(user_id)
+            key = await self._accounts.key_for(user_id, user=user)
         except NotLinkedError:
             return
         live = []

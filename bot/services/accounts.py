@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.api import Account, ApiKey, JiemaClient
 from bot.api.errors import AuthError, ForbiddenError
-from bot.store import Store
+from bot.store import Store, User
 from bot.vault import KeyVault, VaultError
 
 log = logging.getLogger(__name__)
@@ -108,13 +108,19 @@ class AccountService:
         await self._store.clear_key(user_id)
         self._keys.pop(user_id, None)
 
-    async def key_for(self, user_id: int) -> ApiKey:
+    async def key_for(self, user_id: int, *, user: User | None = None) -> ApiKey:
         """The user's key, as the database holds it now.
+
+        Args:
+            user_id: Whose key.
+            user: The user's row as the caller has just read it (saves reading it again;
+                the poller does this for every key in every round).
 
         Raises:
             NotLinkedError: no key is linked.
         """
-        user = await self._store.get_user(user_id)
+        if user is None or user.telegram_id != user_id:
+            user = await self._store.get_user(user_id)
         if user is None or user.key_cipher is None:
             self._keys.pop(user_id, None)
             raise NotLinkedError
