@@ -227,6 +227,7 @@ class PostgresCpu:
         self._last: dict[int, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()  # one query at a time on the connection
 
     async def start(self) -> None:
         self._conn = await asyncpg.connect(self._url)
@@ -241,10 +242,11 @@ class PostgresCpu:
     async def sample(self) -> float:
         """Read every backend of the database now; the total CPU seconds so far."""
         assert self._conn is not None
-        pids = await self._conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            self._database,
-        )
+        async with self._lock:
+            pids = await self._conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                self._database,
+            )
         for row in pids:
             with contextlib.suppress(OSError, ValueError):
                 self._last[row["pid"]] = proc_sample(row["pid"]).cpu_seconds
@@ -253,7 +255,10 @@ class PostgresCpu:
     async def leases(self) -> dict[str, str]:
         """Lease name → holder, of the live poll leases."""
         assert self._conn is not None
-        rows = await self._conn.fetch("SELECT name, holder FROM leases WHERE name LIKE 'poll:%'")
+        async with self._lock:
+            rows = await self._conn.fetch(
+                "SELECT name, holder FROM leases WHERE name LIKE 'poll:%'"
+            )
         return {row["name"]: row["holder"] for row in rows}
 
     async def stop(self) -> None:
