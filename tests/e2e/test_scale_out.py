@@ -20,10 +20,8 @@ from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from tests.e2e.balancer import Balancer
 from tests.e2e.conftest import buy, confirmation
+from tests.e2e.fleet import WEBHOOK_PATH, replicas_behind_a_balancer
 from tests.e2e.harness import WEBHOOK_SECRET, BotProcess, eventually
-from tests.pg import fresh_database
-
-WEBHOOK_PATH = "/telegram/webhook"
 
 
 @dataclass
@@ -53,30 +51,10 @@ class Fleet:
 async def fleet(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Fleet]:
-    async with fresh_database() as url:
-        replicas = [
-            BotProcess(
-                telegram,
-                sandbox,
-                tmp_path / f"replica{index}",
-                database_url=url,
-                webhook_url="http://127.0.0.1:1/",  # the balancer's, once it listens
-                name=f"replica{index}",
-            )
-            for index in range(2)
-        ]
-        balancer = Balancer([r.http_url for r in replicas])
-        webhook_url = await balancer.start() + WEBHOOK_PATH
-        for replica in replicas:
-            replica.env["WEBHOOK_URL"] = webhook_url
+    async with replicas_behind_a_balancer(telegram, sandbox, tmp_path) as (replicas, balancer, url):
         try:
-            await asyncio.gather(*(r.start() for r in replicas))
             yield Fleet(replicas, balancer, url)
         finally:
-            for replica in replicas:
-                if replica.process is not None and replica.process.returncode is None:
-                    await replica.stop()
-            await balancer.stop()
             report = getattr(request.node, "rep_call", None)
             if report is not None and report.failed:
                 for replica in replicas:

@@ -32,12 +32,11 @@ from bot.fakebotapi import DARK_THEME, ChatMessage, FakeBotApi, FakeUser, sign_i
 from bot.sandbox import SandboxConfig, SandboxServer
 from tests.e2e.balancer import Balancer
 from tests.e2e.conftest import confirmation
+from tests.e2e.fleet import replicas_behind_a_balancer
 from tests.e2e.harness import BotProcess, delivery_recorded, eventually
-from tests.pg import fresh_database
 from tests.webapp.conftest import screenshot
 
 OPEN_APP = "📱 Open the app"
-WEBHOOK_PATH = "/telegram/webhook"
 WHATSAPP_SMS = "Your WhatsApp code is 123-456. Don't share it."
 REOPEN = "Reopen it from the bot"
 
@@ -380,31 +379,14 @@ async def fleet(
 ) -> AsyncIterator[Fleet]:
     """Two replicas on one fresh PostgreSQL database; Telegram and the page reach them
     through one round-robin balancer (the webhook and ``WEBAPP_URL`` are on it)."""
-    async with fresh_database() as url:
-        replicas = [
-            BotProcess(
-                telegram,
-                sandbox,
-                tmp_path / f"replica{index}",
-                database_url=url,
-                webhook_url="http://127.0.0.1:1/",  # the balancer's, once it listens
-                name=f"replica{index}",
-            )
-            for index in range(2)
-        ]
-        balancer = Balancer([r.http_url for r in replicas])
-        public = await balancer.start()
-        for replica in replicas:
-            replica.env["WEBHOOK_URL"] = public + WEBHOOK_PATH
-            replica.env["WEBAPP_URL"] = public + "/app/"
+    async with replicas_behind_a_balancer(telegram, sandbox, tmp_path, webapp=True) as (
+        replicas,
+        balancer,
+        url,
+    ):
         try:
-            await asyncio.gather(*(r.start() for r in replicas))
             yield Fleet(replicas, balancer, url)
         finally:
-            for replica in replicas:
-                if replica.process is not None and replica.process.returncode is None:
-                    await replica.stop()
-            await balancer.stop()
             _print_logs(*replicas)
 
 
