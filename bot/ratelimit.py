@@ -80,8 +80,8 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Coroutine[Any, Any, object]] = asyncio.sleep,
     ) -> None:
-        self._overall_rate = overall_rate
         self._overall = AsyncLimiter(overall_rate, 1)
+        self._overall_weight = 1
         self._private_burst = private_burst
         self._max_retries = max_retries
         self._clock = clock
@@ -98,11 +98,12 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         """Pace this process at its share of the overall rate among ``replicas`` live ones.
 
         Telegram counts the bot's messages per token, whichever replica sends them: three
-        replicas each at the full rate would meet 429s.
+        replicas each at the full rate would meet 429s. Each call then takes ``replicas``
+        units of the one overall bucket: the bucket (what was just sent) carries over when
+        the share changes, where a new limiter at the new rate would start empty and allow
+        a burst of its whole rate on top of the sends just made.
         """
-        rate = self._overall_rate / max(1, replicas)
-        if rate != self._overall.max_rate:
-            self._overall = AsyncLimiter(rate, 1)
+        self._overall_weight = max(1, min(replicas, int(self._overall.max_rate)))
 
     async def shutdown(self) -> None:
         """Nothing to release."""
@@ -164,8 +165,6 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
                     self._groups, chat_id, lambda: AsyncLimiter(GROUP_RATE_PER_MINUTE, 60)
                 )
             )
-        if chat_id is not None:
-            contexts.append(self._overall)
         attempt = 0
         while True:
             left = self.waiting(chat_id)
@@ -177,6 +176,8 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
                 async with contextlib.AsyncExitStack() as stack:
                     for limiter in contexts:
                         await stack.enter_async_context(limiter)
+                    if chat_id is not None:
+                        await self._overall.acquire(self._overall_weight)
                     return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 wait = retry_seconds(exc) + _RETRY_MARGIN

@@ -90,5 +90,27 @@ async def test_replicas_share_the_overall_rate() -> None:
     assert sent == [1, 2]
     assert not third.done()
     await asyncio.wait_for(third, 2)
-    limiter.share_overall(1)  # alone again: the full rate
+    limiter.share_overall(1)  # alone again: the full rate, once the bucket has drained
+    await asyncio.sleep(1.0)
     await asyncio.wait_for(asyncio.gather(*(send(c) for c in range(10, 16))), 0.5)
+
+
+async def test_a_new_share_does_not_reset_what_was_just_sent() -> None:
+    """Replicas joining cut this one's share; the sends it just made still count (a fresh
+    bucket at the new rate would let a whole second's burst through on top of them)."""
+    limiter = ChatRateLimiter(overall_rate=6)
+    sent: list[int] = []
+
+    async def send(chat_id: int) -> None:
+        async def call() -> None:
+            sent.append(chat_id)
+
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
+
+    await asyncio.wait_for(asyncio.gather(*(send(c) for c in range(1, 7))), 0.5)  # full bucket
+    limiter.share_overall(2)
+    late = asyncio.create_task(send(7))
+    await asyncio.sleep(0.1)
+    assert not late.done()  # the bucket is still full of the six
+    await asyncio.wait_for(late, 2)
+    assert sent == [1, 2, 3, 4, 5, 6, 7]
