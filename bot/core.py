@@ -142,6 +142,7 @@ def build_services(
         metrics=metrics,
         health=health,
         on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
+        join_first=store.dialect == "postgresql",
     )
     alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
     watcher = AlertWatcher(

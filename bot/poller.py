@@ -70,6 +70,8 @@ class Poller:
         sleep: Awaitable sleep between rounds and for each key's place in the round.
         on_replicas: Told the number of live replicas every round (the Telegram pacing
             shares the bot's overall rate among them).
+        join_first: Announce this replica and wait one interval before the first round
+            (for a database shared by several replicas; see :meth:`_join`).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Poller:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_replicas: Callable[[int], None] | None = None,
+        join_first: bool = False,
     ) -> None:
         self._api = api
         self._store = store
@@ -108,6 +111,7 @@ class Poller:
         self._clock = clock
         self._sleep = sleep
         self._on_replicas = on_replicas
+        self._join_first = join_first
         self._ticks = 0
         self._busy: set[int] = set()  # scheduled in this round or polling
         self._polling: set[int] = set()  # reading and sending now (past their place)
@@ -124,10 +128,31 @@ class Poller:
         self._loop = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        if self._join_first:
+            await self._join()
         while True:
             self.tick()
             self._health.beat("poller", 3 * self._interval + 30)
             await self._sleep(self._interval)
+
+    async def _join(self) -> None:
+        """Join the fleet one interval before taking keys.
+
+        The others learn of a new replica in their next round, and only then cut their
+        share of Telegram's overall rate (and of the keys). A replica that took keys at once
+        would post their codes and cards at its share while the others still sent at theirs
+        from before it came: Telegram's 429s, a round long, each time replicas start together.
+        """
+        self._health.beat("poller", 3 * self._interval + 30)
+        try:
+            await self._store.heartbeat(self._replica)
+            replicas = len(await self._store.live_replicas(self._lease_ttl))
+        except StoreUnavailableError as exc:
+            log.warning("poller: could not announce this replica (%s)", exc)
+        else:
+            if self._on_replicas is not None:
+                self._on_replicas(max(1, replicas))
+        await self._sleep(self._interval)
 
     def tick(self) -> None:
         """Run one round in the background unless the previous one is still going.

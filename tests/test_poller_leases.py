@@ -6,7 +6,8 @@ jiema side is the real sandbox behind the real client, the Telegram side the str
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from bot.services.purchases import PurchaseService
 from bot.store import Store, StoredOrder
 from bot.tracker import OrderTracker
 from bot.vault import KeyVault, generate_secret
+from tests.e2e.harness import eventually
 
 USERS = range(2001, 2011)
 
@@ -46,6 +48,8 @@ class World:
     store: Store
     clock: Clock
     pollers: dict[str, Poller]
+    make: Callable[..., Poller]
+    """``make(name, ...)``: one more poller on the same database."""
 
     async def holders(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -100,10 +104,17 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                     charged_cents=int(str(made["chargedCents"])),
                 )
             )
-        pollers = {}
-        for name in ("a", "b"):
+        pollers: dict[str, Poller] = {}
+
+        def make(
+            name: str,
+            *,
+            join_first: bool = False,
+            on_replicas: Callable[[int], None] | None = None,
+            sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ) -> Poller:
             notifier = TelegramNotifier(bot, store, Metrics())
-            pollers[name] = Poller(
+            poller = pollers[name] = Poller(
                 api,
                 store,
                 accounts,
@@ -114,8 +125,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 replica_id=name,
                 metrics=Metrics(),
                 health=Health(),
+                join_first=join_first,
+                on_replicas=on_replicas,
+                sleep=sleep,
             )
-        yield World(store, clock, pollers)
+            return poller
+
+        for name in ("a", "b"):
+            make(name)
+        yield World(store, clock, pollers, make)
         for poller in pollers.values():
             await poller.stop()
         await bot.shutdown()
@@ -158,3 +176,36 @@ async def test_a_stopped_replica_hands_its_keys_back_at_once(world: World) -> No
     assert await world.holders() == {}
     await world.round("b")
     assert await world.holders() == {"b": len(USERS)}
+
+
+async def test_a_joining_replica_is_counted_by_the_others_before_it_takes_keys(
+    world: World,
+) -> None:
+    await world.round("a")  # a alone: every key
+    told: list[int] = []
+    sleeps: list[float] = []
+    joined = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            joined.set()
+            await go_on.wait()
+        else:
+            await asyncio.Event().wait()  # the test drives the rest
+
+    c = world.make("c", join_first=True, on_replicas=told.append, sleep=sleep)
+    c.start()
+    await asyncio.wait_for(joined.wait(), 5)
+    assert sleeps == [3.0]  # one interval before its first round
+    assert told == [2]  # it counted a, and itself
+    assert await world.store.live_replicas(timedelta(seconds=10)) == ["a", "c"]
+    assert await world.holders() == {"a": len(USERS)}  # it took nothing yet
+    go_on.set()
+    await eventually(lambda: c._round is not None, what="c's first round")
+    assert c._round is not None
+    await c._round
+    await world.round("a")  # a hands back what is over its share of two
+    await world.round("c")
+    assert (await world.holders())["c"] >= len(USERS) // 2 - 1
