@@ -30,6 +30,12 @@ def _card(user: FakeUser) -> str:
     return next(m.text for m in user.messages if m.from_bot and "📱" in m.text)
 
 
+def _recorded(data_dir: Path) -> int:
+    """SMS the poller has recorded for delivery."""
+    with contextlib.closing(sqlite3.connect(data_dir / "bot.sqlite3", timeout=5)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM sms_deliveries").fetchone()[0])
+
+
 def _outbox_done(data_dir: Path, codes: int) -> bool:
     """All ``codes`` SMS are recorded, and each is sent or given up."""
     with contextlib.closing(sqlite3.connect(data_dir / "bot.sqlite3", timeout=5)) as db:
@@ -69,7 +75,10 @@ async def test_after_an_outage_codes_arrive_in_sms_order_with_one_edit_per_card(
     for order, code in zip([first, second, first, second], codes, strict=True):
         sandbox.deliver_sms(order["id"], f"Your code is {code}")
         await asyncio.sleep(0.01)  # the SMS arrive one after another (receivedAt has ms)
-    # The poller records the SMS while Telegram is unreachable (nothing is sent).
+    # The poller records the SMS while Telegram is unreachable (nothing is sent). Every one
+    # must be recorded before Telegram is back: the order list lags, so a code not yet seen
+    # could otherwise be sent after a later one of the other order (nothing the bot knew).
+    await eventually(lambda: _recorded(deployment.data_dir) == 4, within=20, what="4 recorded")
     await eventually(
         lambda: deployment.log().count("Refused") >= 2, within=20, what="failed sends logged"
     )
