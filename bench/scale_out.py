@@ -43,10 +43,12 @@ import contextlib
 import math
 import random
 import shutil
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,6 +282,27 @@ async def database(config: Config) -> AsyncIterator[str | None]:
         yield url
 
 
+async def recorded_to_sent(url: str | None, data_dir: Path) -> list[float]:
+    """Seconds from the bot recording each first SMS to Telegram's answer recorded (both by
+    the bot's clock): the part of code-to-chat spent sending; the rest is finding the SMS."""
+    query = (
+        "SELECT created_at, sent_at FROM sms_deliveries WHERE position = 0 AND sent_at IS NOT NULL"
+    )
+    if url is None:
+        with contextlib.closing(sqlite3.connect(data_dir / "bot.sqlite3")) as db:
+            rows = db.execute(query).fetchall()
+    else:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = [tuple(r) for r in await conn.fetch(query)]
+        finally:
+            await conn.close()
+    return [
+        (datetime.fromisoformat(sent) - datetime.fromisoformat(created)).total_seconds()
+        for created, sent in rows
+    ]
+
+
 # -- one configuration -----------------------------------------------------------------------
 
 
@@ -409,6 +432,7 @@ async def run_config(
             if pg is not None:
                 await pg.stop()
         delivered = deliveries(sandbox, owners, observer, 0)
+        in_bot = await recorded_to_sent(url, home / "data")
         main = [d for d in delivered if d.user_id != burst_user]
         burst = [d for d in delivered if d.user_id == burst_user]
         found = [d.latency for d in main if d.latency is not None]
@@ -436,6 +460,8 @@ async def run_config(
         "p95_s": round(percentile(found, 95), 3),
         "p99_s": round(percentile(found, 99), 3),
         "max_s": round(max(found, default=math.nan), 3),
+        "in_bot_p50_s": round(percentile(in_bot, 50), 3),
+        "in_bot_p99_s": round(percentile(in_bot, 99), 3),
         "burst_p50_s": round(percentile(burst_found, 50), 3),
         "burst_max_s": round(max(burst_found, default=math.nan), 3),
         "burst_delivered": len(burst_found),
@@ -629,6 +655,10 @@ def print_config(r: dict[str, Any]) -> None:
         f"p50 {r['p50_s']:.2f} s  p95 {r['p95_s']:.2f} s  p99 {r['p99_s']:.2f} s  "
         f"max {r['max_s']:.2f} s; {r['delivered']}/{r['orders']} codes, "
         f"{r['missing']} missing, {r['repeated']} repeated"
+    )
+    print(
+        f"      of which sending (the bot's record of the SMS to Telegram's answer): "
+        f"p50 {r['in_bot_p50_s']:.2f} s, p99 {r['in_bot_p99_s']:.2f} s"
     )
     print(
         f"      burst user: {r['burst_delivered']}/{BURST_ORDERS} codes, "
