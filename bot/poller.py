@@ -113,8 +113,8 @@ class Poller:
         self._on_replicas = on_replicas
         self._join_first = join_first
         self._ticks = 0
-        self._busy: set[int] = set()  # scheduled in this round or polling
-        self._polling: set[int] = set()  # reading and sending now (past their place)
+        self._scheduled: set[int] = set()  # waiting for their place in the round
+        self._running: dict[int, asyncio.Task[None]] = {}  # reading and sending now
         self._mine: set[int] = set()  # leased as of the last round
         self._taken: set[int] = set()  # leased in this round's balancing
         self._tasks: set[asyncio.Task[None]] = set()
@@ -204,9 +204,9 @@ class Poller:
         now = self._clock()
         taken, self._taken = self._taken, set()
         for user_id in sorted(mine):
-            if user_id in self._busy or self._backoff.get(user_id, (0.0, 0))[0] > now:
+            if user_id in self._scheduled or self._backoff.get(user_id, (0.0, 0))[0] > now:
                 continue
-            self._busy.add(user_id)
+            self._scheduled.add(user_id)
             # A key just taken (from a killed replica, whose last read is a lease TTL old)
             # is read at once; the others at their place in the round.
             due = started if user_id in taken else started + _phase(user_id) * self._interval
@@ -232,7 +232,7 @@ class Poller:
         # Only keys not being polled are handed back: one whose poll runs (posting its cards
         # at the chat's pace) would otherwise be polled, and sent to, by two replicas.
         surplus = len(mine) - (share + 1)
-        idle = sorted(mine - self._polling)
+        idle = sorted(mine - self._running.keys())
         extra = idle[max(0, len(idle) - surplus) :] if surplus > 0 else []
         mine -= set(extra)
         if done or extra:
@@ -275,13 +275,31 @@ class Poller:
             log.warning("could not hand leases back: database unavailable (they expire)")
 
     async def _poll_user(self, user_id: int, orders: list[StoredOrder], due: float) -> None:
+        """Poll one key at its place in the round.
+
+        A key whose previous poll still runs (its sends paced by Telegram's limits) is still
+        scheduled, and polled as soon as that one ends: skipping it until the next round
+        would leave six seconds between two of its reads where there should be three, and
+        an SMS in that gap waits twice as long.
+        """
+        me = asyncio.current_task()
+        assert me is not None
+        waiting = True  # this task holds the key's place in ``_scheduled``
         try:
             wait = due - self._clock()
             if wait > 0:
                 await self._sleep(wait)
+            previous = self._running.get(user_id)
+            if previous is not None:
+                await asyncio.wait([previous])
+                orders = await self._store.active_orders_for_user(user_id)
+            self._scheduled.discard(user_id)
+            waiting = False
             if user_id not in self._mine:  # handed back while it waited for its place
                 return
-            self._polling.add(user_id)
+            if previous is not None and self._backoff.get(user_id, (0.0, 0))[0] > self._clock():
+                return  # the poll it followed failed: this key waits out its backoff
+            self._running[user_id] = me
             self._metrics.poll_lag.observe(max(0.0, self._clock() - due))
             await self._poll(user_id, orders)
             self._backoff.pop(user_id, None)
@@ -296,8 +314,10 @@ class Poller:
             log.exception("polling user %s crashed", user_id)
             self._delay(user_id, None)
         finally:
-            self._busy.discard(user_id)
-            self._polling.discard(user_id)
+            if waiting:
+                self._scheduled.discard(user_id)
+            if self._running.get(user_id) is me:
+                del self._running[user_id]
 
     def _delay(self, user_id: int, retry_after: float | None) -> None:
         """Back off one user: ``Retry-After`` if given, else capped exponential with jitter."""

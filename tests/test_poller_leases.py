@@ -23,6 +23,7 @@ from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.poller import POLL_PREFIX, Poller
 from bot.sandbox import SandboxConfig, SandboxServer
+from bot.sandbox.stats import RequestRecord
 from bot.sandbox.wire import order_json
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
@@ -50,6 +51,8 @@ class World:
     pollers: dict[str, Poller]
     make: Callable[..., Poller]
     """``make(name, ...)``: one more poller on the same database."""
+    sandbox: SandboxServer
+    keys: dict[int, str]
 
     async def holders(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -83,8 +86,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         service = sandbox.engine.catalogue.service("tg")
         assert service is not None
         country = next(o for o in sandbox.engine.catalogue.offers(service) if o.stock > 20)
+        keys: dict[int, str] = {}
         for user_id in USERS:
-            key = sandbox.create_account(balance_cents=1000)
+            key = keys[user_id] = sandbox.create_account(balance_cents=1000)
             await store.ensure_user(user_id, "en")
             await accounts.link(user_id, key)
             account = sandbox.engine.account_of_key(key)
@@ -109,6 +113,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         def make(
             name: str,
             *,
+            interval: float = 3.0,
             join_first: bool = False,
             on_replicas: Callable[[int], None] | None = None,
             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -121,7 +126,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 OrderTracker(store, notifier),
                 notifier,
                 PurchaseService(api, store, accounts, catalog),
-                interval=3.0,
+                interval=interval,
                 replica_id=name,
                 metrics=Metrics(),
                 health=Health(),
@@ -133,7 +138,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
         for name in ("a", "b"):
             make(name)
-        yield World(store, clock, pollers, make)
+        yield World(store, clock, pollers, make, sandbox, keys)
         for poller in pollers.values():
             await poller.stop()
         await bot.shutdown()
@@ -209,3 +214,22 @@ async def test_a_joining_replica_is_counted_by_the_others_before_it_takes_keys(
     await world.round("a")  # a hands back what is over its share of two
     await world.round("c")
     assert (await world.holders())["c"] >= len(USERS) // 2 - 1
+
+
+async def test_a_key_still_polling_at_the_next_round_is_polled_right_after_not_skipped(
+    world: World,
+) -> None:
+    slow = USERS[0]
+    key = world.keys[slow]
+    world.sandbox.set_latency(0.6, key)  # each read of this key outlasts the 0.1 s round
+    poller = world.make("c", interval=0.1)
+    await world.round("c")
+    await eventually(lambda: slow in poller._running, what="the slow key's first poll")
+    await world.round("c")  # the first poll is still reading
+
+    def reads() -> list[RequestRecord]:
+        return [r for r in world.sandbox.request_log.for_key(key) if "/orders" in r.path]
+
+    await eventually(lambda: len(reads()) >= 2, within=5, what="a second read of the key")
+    first, second = reads()[:2]
+    assert second.at - first.at >= 0.6  # one poll after the other, never two at once
