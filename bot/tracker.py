@@ -42,7 +42,8 @@ __all__ = ["Notifier", "OrderTracker", "default_backoff"]
 
 log = logging.getLogger(__name__)
 
-_BATCH = 10  # codes one chat claims at a time (Telegram paces a chat at ~1/s anyway)
+_QUEUED_AHEAD = 10
+"""Sends a chat may have paced ahead of a claimed code (~1/s): its claim outlives them."""
 
 
 class Notifier(Protocol):
@@ -89,7 +90,7 @@ class OrderTracker:
         self._store = store
         self._notifier = notifier
         self._replica = replica or socket.gethostname()
-        self._lease = timedelta(seconds=_BATCH * (send_timeout + 1.0) + 10.0)
+        self._lease = timedelta(seconds=_QUEUED_AHEAD * (send_timeout + 1.0) + 10.0)
         self._backoff = backoff or default_backoff
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
@@ -214,24 +215,22 @@ class OrderTracker:
             log.exception("outbox of user %s failed; retried at the next tick", user_id)
 
     async def _send_codes(self, user_id: int) -> bool:
-        """Send the chat's due codes in order; False if the chat cannot be sent to now."""
+        """Send the chat's due codes in order; False if the chat cannot be sent to now.
+
+        One code is claimed at a time, just before its send: Telegram paces a chat at about
+        one message a second, and an SMS that arrived earlier but was read later (another
+        order's poll, the order list lagging) must still go before the later ones that were
+        waiting their turn.
+        """
         while True:
             now = self._clock()
-            batch = await self._store.claim_due_deliveries(
-                self._replica, now, now + self._lease, limit=_BATCH, user_id=user_id
+            claimed = await self._store.claim_due_deliveries(
+                self._replica, now, now + self._lease, limit=1, user_id=user_id
             )
-            if not batch:
+            if not claimed:
                 return True
-            for index, delivery in enumerate(batch):
-                resume_at = await self._send_code(delivery)
-                if resume_at is not None:
-                    for rest in batch[index + 1 :]:
-                        await self._store.release_delivery(
-                            rest.order_id, rest.position, self._replica, next_attempt_at=resume_at
-                        )
-                    return False
-            if len(batch) < _BATCH:
-                return True
+            if await self._send_code(claimed[0]) is not None:
+                return False
 
     async def _send_code(self, delivery: Delivery) -> datetime | None:
         """Send one claimed code. None to go on with the chat, else when to resume it."""

@@ -195,6 +195,30 @@ async def test_after_an_outage_codes_go_out_in_sms_order_then_one_edit_per_card(
     assert await world.store.stale_cards(world.clock.now + timedelta(hours=1)) == []
 
 
+async def test_a_code_read_late_goes_before_the_later_ones_waiting_their_turn(
+    world: World,
+) -> None:
+    early = await _order(world, "ck-early")
+    late = await _order(world, "ck-late")
+    base = early.created_at
+
+    def read(order: StoredOrder, *sms: tuple[str, float]) -> Order:
+        history = tuple(Sms(body, base + timedelta(seconds=at)) for body, at in sms)
+        return Order(
+            id=order.id, status="RECEIVED", expires_at=order.expires_at, sms_history=history
+        )
+
+    world.proxy.inject(Fault.SLOW_ANSWER, 1, match="sendMessage", seconds=0.3)  # sent, slowly
+    # One poll read the first order's two SMS; the other order's, which came between them,
+    # is read while the first code is being sent.
+    await world.tracker.apply(early, read(early, ("A code 100001", 0), ("A code 100003", 2)))
+    await eventually(lambda: world.proxy.count(Fault.SLOW_ANSWER) == 1, what="100001 in flight")
+    await world.tracker.apply(late, read(late, ("B code 200002", 1)))
+    await world.tracker.idle()
+    codes = [m.text.split("code ")[-1] for m in world.pushes(ALICE)]
+    assert codes == ["100001", "200002", "100003"]  # as the SMS arrived
+
+
 async def test_a_stalled_chat_does_not_delay_another_users_code(world: World) -> None:
     alices = await _order(world, "ck-slow")
     bobs = await _order(world, "ck-fast", BOB)

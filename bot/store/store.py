@@ -717,22 +717,13 @@ class Store:
         )
         return bool(rows) and not rows[0]["given_up"]
 
-    async def release_delivery(
-        self,
-        order_id: str,
-        position: int,
-        claimant: str,
-        *,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
+    async def release_delivery(self, order_id: str, position: int, claimant: str) -> None:
         """Give the claim back without counting an attempt: the user blocked the bot (the
-        row waits, due, until they are reachable again), or an earlier code of the same
-        chat failed and this one waits with it until ``next_attempt_at``."""
+        row waits, due, until they are reachable again)."""
         await self._write(
-            "UPDATE sms_deliveries SET claimed_by = NULL, claimed_until = NULL,"
-            " next_attempt_at = COALESCE(?, next_attempt_at)"
+            "UPDATE sms_deliveries SET claimed_by = NULL, claimed_until = NULL"
             " WHERE order_id = ? AND position = ? AND claimed_by = ?",
-            (_opt_ts(next_attempt_at), order_id, position, claimant),
+            (order_id, position, claimant),
         )
 
     async def expire_claims(self, claimant: str, now: datetime) -> int:
