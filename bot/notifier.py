@@ -14,7 +14,8 @@ module keeps so Telegram never has to refuse us:
 * a user who blocked the bot is marked inactive: nothing is sent to them until they write
   again, and the work stays pending instead of failing other users;
 * background sends (codes, notices, card redraws from the poller) are never retried inside
-  the rate limiter (:data:`bot.ratelimit.BACKGROUND`); their owner reschedules them.
+  the rate limiter (:data:`bot.ratelimit.BACKGROUND`); their owner reschedules them. Codes
+  (:data:`bot.ratelimit.CODE`) also go ahead of everything else waiting for Telegram's pace.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bot import views
 from bot.api import Sms
 from bot.i18n import Translator, get_translator
 from bot.metrics import Metrics
-from bot.ratelimit import BACKGROUND
+from bot.ratelimit import BACKGROUND, CODE, SendPolicy
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown, attempt, describe
 
@@ -101,7 +102,7 @@ class TelegramNotifier:
         render: Callable[[Translator], views.Screen],
         *,
         notify: bool = True,
-        background: bool = True,
+        policy: SendPolicy | None = BACKGROUND,
     ) -> Outcome[tuple[Message, views.Screen]] | None:
         """Send what ``render`` draws in the user's language.
 
@@ -120,7 +121,7 @@ class TelegramNotifier:
                 parse_mode=ParseMode.HTML,
                 reply_markup=screen.markup,
                 disable_notification=not notify,
-                rate_limit_args=BACKGROUND if background else None,
+                rate_limit_args=policy,
             )
         )
         if isinstance(outcome, Sent):
@@ -149,11 +150,13 @@ class TelegramNotifier:
         self, user_id: int, render: Callable[[Translator], views.Screen], *, notify: bool = True
     ) -> bool:
         """Send once, retrying 429s in the limiter; whether Telegram took it."""
-        outcome = await self.send(user_id, render, notify=notify, background=False)
+        outcome = await self.send(user_id, render, notify=notify, policy=None)
         return isinstance(outcome, Sent)
 
     async def push_code(self, order: StoredOrder, sms: Sms) -> Outcome[int] | None:
-        outcome = await self.send(order.user_id, lambda t: views.code_message(t, order, sms))
+        outcome = await self.send(
+            order.user_id, lambda t: views.code_message(t, order, sms), policy=CODE
+        )
         if not isinstance(outcome, Sent):
             return outcome
         self._metrics.codes_delivered.inc()
@@ -182,7 +185,7 @@ class TelegramNotifier:
         if t is None:
             return None
         screen = await self._render_card(t, order)
-        outcome = await self.send(order.user_id, lambda _: screen, notify=False, background=False)
+        outcome = await self.send(order.user_id, lambda _: screen, notify=False, policy=None)
         if not isinstance(outcome, Sent):
             return None
         message_id = outcome.value[0].message_id

@@ -10,6 +10,10 @@ Paces, so that Telegram never has to say 429:
   for about one message per second in a chat; a user whose many numbers get their codes at
   once would otherwise trip flood control).
 
+Code messages (:data:`CODE`) go first: at the chat's pace and at the overall rate they are
+let through ahead of every other call waiting there (card edits, notices), so a user's code
+never waits behind the redraws of their own cards, nor behind other users' ones.
+
 When Telegram says 429 anyway, only that chat waits ``retry_after``: PTB's
 ``AIORateLimiter`` pauses *every* request instead, so one flooded chat stalled all users'
 codes. Calls to that chat made meanwhile wait too (or, for a :data:`BACKGROUND` call, fail at
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -33,7 +39,7 @@ from telegram.ext import BaseRateLimiter
 
 from bot.telegram_outcome import retry_seconds
 
-__all__ = ["BACKGROUND", "OVERALL_RATE", "ChatRateLimiter", "SendPolicy"]
+__all__ = ["BACKGROUND", "CODE", "OVERALL_RATE", "ChatRateLimiter", "SendPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +61,53 @@ class SendPolicy:
     """
 
     retries: int
+    first: bool = False
+    """Let through ahead of the other calls waiting for the same rate (code messages)."""
 
 
 BACKGROUND: Final = SendPolicy(retries=0)
 """For outbox sends: a 429 (or a chat still waiting out one) is raised at once."""
+CODE: Final = SendPolicy(retries=0, first=True)
+"""For code messages: as :data:`BACKGROUND`, and ahead of every other call waiting."""
+
+
+class _Lane:
+    """A limiter taken one caller at a time, ``first`` callers ahead of the others.
+
+    Callers queue here rather than inside the limiter (which would let them through in the
+    order they came): the next one to wait for capacity is the earliest ``first`` caller,
+    else the earliest other one.
+    """
+
+    def __init__(self, limiter: AsyncLimiter) -> None:
+        self.limiter = limiter
+        self._held = False  # a caller is waiting for capacity, or has just been handed the turn
+        self._queue: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def take(self, amount: float, *, first: bool) -> None:
+        if self._held:
+            turn = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._queue, (0 if first else 1, next(self._order), turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # handed the turn as it was cancelled
+                    self._pass_on()
+                raise
+        self._held = True
+        try:
+            await self.limiter.acquire(amount)
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        while self._queue:
+            _, _, turn = heapq.heappop(self._queue)
+            if not turn.done():  # a cancelled waiter is skipped
+                turn.set_result(None)  # ``_held`` stays: the turn is theirs
+                return
+        self._held = False
 
 
 class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
@@ -80,14 +129,14 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Coroutine[Any, Any, object]] = asyncio.sleep,
     ) -> None:
-        self._overall = AsyncLimiter(overall_rate, 1)
+        self._overall = _Lane(AsyncLimiter(overall_rate, 1))
         self._overall_weight = 1
         self._private_burst = private_burst
         self._max_retries = max_retries
         self._clock = clock
         self._sleep = sleep
-        self._private: dict[int, AsyncLimiter] = {}
-        self._groups: dict[int | str, AsyncLimiter] = {}
+        self._private: dict[int, _Lane] = {}
+        self._groups: dict[int | str, _Lane] = {}
         # chat id (None: calls that name no chat) -> clock time before which it must wait.
         self._not_before: dict[int | str | None, float] = {}
 
@@ -103,7 +152,7 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         the share changes, where a new limiter at the new rate would start empty and allow
         a burst of its whole rate on top of the sends just made.
         """
-        self._overall_weight = max(1, min(replicas, int(self._overall.max_rate)))
+        self._overall_weight = max(1, min(replicas, int(self._overall.limiter.max_rate)))
 
     async def shutdown(self) -> None:
         """Nothing to release."""
@@ -130,17 +179,19 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         self._not_before[chat_id] = max(deadline, self._not_before.get(chat_id, deadline))
 
     @staticmethod
-    def _bounded(
-        table: dict[Any, AsyncLimiter], key: Any, make: Callable[[], AsyncLimiter]
-    ) -> AsyncLimiter:
-        """The limiter of ``key``; idle ones are dropped when the table is full."""
-        limiter = table.get(key)
-        if limiter is None:
+    def _bounded(table: dict[Any, _Lane], key: Any, make: Callable[[], AsyncLimiter]) -> _Lane:
+        """The lane of ``key``; idle ones are dropped when the table is full."""
+        lane = table.get(key)
+        if lane is None:
             if len(table) >= _MAX_IDLE_LIMITERS:
-                for idle in [k for k, lim in table.items() if lim.has_capacity(lim.max_rate)]:
+                for idle in [
+                    k
+                    for k, lane in table.items()
+                    if lane.limiter.has_capacity(lane.limiter.max_rate)
+                ]:
                     del table[idle]
-            limiter = table[key] = make()
-        return limiter
+            lane = table[key] = _Lane(make())
+        return lane
 
     async def process_request(
         self,
@@ -152,15 +203,14 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         rate_limit_args: SendPolicy | None,
     ) -> _Result:
         retries = self._max_retries if rate_limit_args is None else rate_limit_args.retries
+        first = rate_limit_args is not None and rate_limit_args.first
         chat_id = _chat_key(data.get("chat_id"))
-        contexts: list[AsyncLimiter] = []
+        lanes: list[_Lane] = []
         if isinstance(chat_id, int) and chat_id > 0 and endpoint in _PACED:
             burst = self._private_burst
-            contexts.append(
-                self._bounded(self._private, chat_id, lambda: AsyncLimiter(burst, burst))
-            )
+            lanes.append(self._bounded(self._private, chat_id, lambda: AsyncLimiter(burst, burst)))
         elif chat_id is not None and (isinstance(chat_id, str) or chat_id < 0):
-            contexts.append(
+            lanes.append(
                 self._bounded(
                     self._groups, chat_id, lambda: AsyncLimiter(GROUP_RATE_PER_MINUTE, 60)
                 )
@@ -173,12 +223,11 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
                     raise RetryAfter(max(1, round(left)))  # no request: the chat must wait
                 await self._sleep(left)
             try:
-                async with contextlib.AsyncExitStack() as stack:
-                    for limiter in contexts:
-                        await stack.enter_async_context(limiter)
-                    if chat_id is not None:
-                        await self._overall.acquire(self._overall_weight)
-                    return await callback(*args, **kwargs)
+                for lane in lanes:
+                    await lane.take(1, first=first)
+                if chat_id is not None:
+                    await self._overall.take(self._overall_weight, first=first)
+                return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 wait = retry_seconds(exc) + _RETRY_MARGIN
                 self._hold(chat_id, wait)

@@ -12,7 +12,7 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.fakebotapi import FakeBotApi
-from bot.ratelimit import BACKGROUND, ChatRateLimiter
+from bot.ratelimit import BACKGROUND, CODE, ChatRateLimiter, SendPolicy
 from tests.chaos.proxy import ChaosProxy, Fault
 from tests.e2e.harness import eventually
 
@@ -114,3 +114,24 @@ async def test_a_new_share_does_not_reset_what_was_just_sent() -> None:
     assert not late.done()  # the bucket is still full of the six
     await asyncio.wait_for(late, 2)
     assert sent == [1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_a_code_goes_ahead_of_the_card_edits_waiting_in_its_chat() -> None:
+    limiter = ChatRateLimiter(private_burst=1)  # one call at once, then 1/s per chat
+    order: list[str] = []
+
+    async def call(what: str, endpoint: str, policy: SendPolicy | None) -> None:
+        async def record() -> None:
+            order.append(what)
+
+        await limiter.process_request(record, (), {}, endpoint, {"chat_id": 1001}, policy)
+
+    await call("card 1", "editMessageText", BACKGROUND)  # the chat's allowance is spent
+    waiting = [
+        asyncio.create_task(call(f"card {n}", "editMessageText", BACKGROUND)) for n in (2, 3)
+    ]
+    await asyncio.sleep(0)  # both cards wait for the chat's pace
+    code = asyncio.create_task(call("code", "sendMessage", CODE))
+    await asyncio.wait_for(asyncio.gather(code, *waiting), 4)
+    assert order[:2] == ["card 1", "card 2"]  # card 2 was already waiting inside the pace
+    assert order[2:] == ["code", "card 3"]
