@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -73,15 +73,22 @@ async def test_a_background_send_is_not_retried_and_not_sent_while_its_chat_wait
     assert proxy.forwarded["sendMessage"] == forwarded + 1
 
 
-async def test_replicas_share_the_overall_rate() -> None:
-    limiter = ChatRateLimiter(overall_rate=6)
-    sent: list[int] = []
+def _sender(limiter: ChatRateLimiter, sent: list[int]) -> Callable[[int], Awaitable[None]]:
+    """``send(chat_id)``: one message through ``limiter``, recorded in ``sent`` when made."""
 
     async def send(chat_id: int) -> None:
         async def call() -> None:
             sent.append(chat_id)
 
         await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
+
+    return send
+
+
+async def test_replicas_share_the_overall_rate() -> None:
+    limiter = ChatRateLimiter(overall_rate=6)
+    sent: list[int] = []
+    send = _sender(limiter, sent)
 
     limiter.share_overall(3)  # 2 per second for this replica
     await asyncio.gather(send(1), send(2))  # distinct chats: only the overall rate applies
@@ -100,12 +107,7 @@ async def test_a_new_share_does_not_reset_what_was_just_sent() -> None:
     bucket at the new rate would let a whole second's burst through on top of them)."""
     limiter = ChatRateLimiter(overall_rate=6)
     sent: list[int] = []
-
-    async def send(chat_id: int) -> None:
-        async def call() -> None:
-            sent.append(chat_id)
-
-        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
+    send = _sender(limiter, sent)
 
     await asyncio.wait_for(asyncio.gather(*(send(c) for c in range(1, 7))), 0.5)  # full bucket
     limiter.share_overall(2)
