@@ -29,6 +29,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
@@ -71,6 +72,16 @@ CODE: Final = SendPolicy(retries=0, first=True)
 """For code messages: as :data:`BACKGROUND`, and ahead of every other call waiting."""
 
 
+def _period(rate: float, weight: int) -> float:
+    """Seconds the overall bucket spans: long enough that ``weight`` units fit in it."""
+    return float(max(1, math.ceil(weight / rate)))
+
+
+def _overall_lane(rate: float, weight: int) -> _Lane:
+    period = _period(rate, weight)
+    return _Lane(AsyncLimiter(rate * period, period))
+
+
 class _Lane:
     """A limiter taken one caller at a time, ``first`` callers ahead of the others.
 
@@ -84,6 +95,11 @@ class _Lane:
         self._held = False  # a caller is waiting for capacity, or has just been handed the turn
         self._queue: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+
+    @property
+    def idle(self) -> bool:
+        """Nobody waits on it and its bucket is empty: it can be dropped."""
+        return not self._held and self.limiter.has_capacity(self.limiter.max_rate)
 
     async def take(self, amount: float, *, first: bool) -> None:
         if self._held:
@@ -129,7 +145,8 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Coroutine[Any, Any, object]] = asyncio.sleep,
     ) -> None:
-        self._overall = _Lane(AsyncLimiter(overall_rate, 1))
+        self._overall_rate = overall_rate
+        self._overall = _overall_lane(overall_rate, 1)
         self._overall_weight = 1
         self._private_burst = private_burst
         self._max_retries = max_retries
@@ -152,7 +169,13 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         the share changes, where a new limiter at the new rate would start empty and allow
         a burst of its whole rate on top of the sends just made.
         """
-        self._overall_weight = max(1, min(replicas, int(self._overall.limiter.max_rate)))
+        weight = max(1, replicas)
+        if _period(self._overall_rate, weight) != self._overall.limiter.time_period:
+            # More replicas than sends per second (or back under): a bucket over a longer
+            # period, so that one call's weight fits in it. Rare: a multiple of the rate
+            # crossed, so the burst a new bucket allows comes at most that often.
+            self._overall = _overall_lane(self._overall_rate, weight)
+        self._overall_weight = weight
 
     async def shutdown(self) -> None:
         """Nothing to release."""
@@ -184,11 +207,7 @@ class ChatRateLimiter(BaseRateLimiter[SendPolicy]):
         lane = table.get(key)
         if lane is None:
             if len(table) >= _MAX_IDLE_LIMITERS:
-                for idle in [
-                    k
-                    for k, lane in table.items()
-                    if lane.limiter.has_capacity(lane.limiter.max_rate)
-                ]:
+                for idle in [k for k, known in table.items() if known.idle]:
                     del table[idle]
             lane = table[key] = _Lane(make())
         return lane

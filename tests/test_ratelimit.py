@@ -137,3 +137,17 @@ async def test_a_code_goes_ahead_of_the_card_edits_waiting_in_its_chat() -> None
     await asyncio.wait_for(asyncio.gather(code, *waiting), 4)
     assert order[:2] == ["card 1", "card 2"]  # card 2 was already waiting inside the pace
     assert order[2:] == ["code", "card 3"]
+
+
+async def test_more_replicas_than_sends_per_second_still_share_the_rate() -> None:
+    """20 replicas of a 10/s bot: this one sends one message every 2 s, not one a second."""
+    limiter = ChatRateLimiter(overall_rate=10)
+    sent: list[int] = []
+    send = _sender(limiter, sent)
+    limiter.share_overall(20)
+    await asyncio.wait_for(send(1), 0.5)
+    second = asyncio.create_task(send(2))
+    await asyncio.sleep(1.5)
+    assert not second.done()
+    await asyncio.wait_for(second, 2)
+    assert sent == [1, 2]
