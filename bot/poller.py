@@ -235,6 +235,9 @@ class Poller:
         idle = sorted(mine - self._running.keys())
         extra = idle[max(0, len(idle) - surplus) :] if surplus > 0 else []
         mine -= set(extra)
+        # Before any await: a poll waiting for its turn checks ``_mine`` to learn that its
+        # key was handed back (and another replica may take it at once).
+        self._mine = mine
         if done or extra:
             await self._store.release_leases(
                 self._replica, [f"{POLL_PREFIX}{user_id}" for user_id in (*done, *extra)]
@@ -292,14 +295,17 @@ class Poller:
             previous = self._running.get(user_id)
             if previous is not None:
                 await asyncio.wait([previous])
-                orders = await self._store.active_orders_for_user(user_id)
+            # Running from here, before any await: the round's balancing only hands back
+            # keys that are not running.
+            self._running[user_id] = me
             self._scheduled.discard(user_id)
             waiting = False
             if user_id not in self._mine:  # handed back while it waited for its place
                 return
-            if previous is not None and self._backoff.get(user_id, (0.0, 0))[0] > self._clock():
-                return  # the poll it followed failed: this key waits out its backoff
-            self._running[user_id] = me
+            if previous is not None:
+                if self._backoff.get(user_id, (0.0, 0))[0] > self._clock():
+                    return  # the poll it followed failed: this key waits out its backoff
+                orders = await self._store.active_orders_for_user(user_id)
             self._metrics.poll_lag.observe(max(0.0, self._clock() - due))
             await self._poll(user_id, orders)
             self._backoff.pop(user_id, None)
