@@ -661,8 +661,8 @@ class Store:
         """Claim the next pending SMS of one reachable chat, oldest SMS first.
 
         A chat's codes form a queue in the order the SMS arrived: nothing is claimed while
-        its first code waits for a retry, or while another sender holds any of them, so a
-        later code never overtakes an earlier one.
+        its first code waits for a retry, or while another sender holds one of the first
+        ``limit``, so a later code never overtakes an earlier one.
 
         A row whose previous claim expired unresolved (its sender died mid-send) counts as
         one more doubtful send; a row that reaches two doubtful sends is given up instead
@@ -674,27 +674,32 @@ class Store:
         # BEGIN IMMEDIATE already serializes writers).
         queue = _CHAT_QUEUE_LOCKED if self.dialect == "postgresql" else _CHAT_QUEUE
         async with self._db.transaction() as tx:
-            rows = await tx.fetch(queue, (user_id, limit))
-            held = any(r["claimed_until"] is not None and r["claimed_until"] > at for r in rows)
-            if not rows or held or (rows[0]["next_attempt_at"] or "") > at:
-                return []
-            for row in rows:
-                died = row["claimed_by"] is not None
-                if died and row["doubtful"] >= 1:
+            while True:
+                rows = await tx.fetch(queue, (user_id, limit))
+                held = any(r["claimed_until"] is not None and r["claimed_until"] > at for r in rows)
+                if not rows or held or (rows[0]["next_attempt_at"] or "") > at:
+                    return []
+                given_up = False
+                for row in rows:
+                    died = row["claimed_by"] is not None
+                    if died and row["doubtful"] >= 1:
+                        await tx.execute(
+                            "UPDATE sms_deliveries SET given_up = 1, doubtful = doubtful + 1,"
+                            " claimed_by = NULL, claimed_until = NULL"
+                            " WHERE order_id = ? AND position = ?",
+                            (row["order_id"], row["position"]),
+                        )
+                        given_up = True
+                        continue
                     await tx.execute(
-                        "UPDATE sms_deliveries SET given_up = 1, doubtful = doubtful + 1,"
-                        " claimed_by = NULL, claimed_until = NULL"
-                        " WHERE order_id = ? AND position = ?",
-                        (row["order_id"], row["position"]),
+                        "UPDATE sms_deliveries SET claimed_by = ?, claimed_until = ?,"
+                        " doubtful = doubtful + ? WHERE order_id = ? AND position = ?",
+                        (claimant, _ts(lease_until), int(died), row["order_id"], row["position"]),
                     )
-                    continue
-                await tx.execute(
-                    "UPDATE sms_deliveries SET claimed_by = ?, claimed_until = ?,"
-                    " doubtful = doubtful + ? WHERE order_id = ? AND position = ?",
-                    (claimant, _ts(lease_until), int(died), row["order_id"], row["position"]),
-                )
-                claimed.append(replace(_delivery(row), doubtful=row["doubtful"] + int(died)))
-        return claimed
+                    claimed.append(replace(_delivery(row), doubtful=row["doubtful"] + int(died)))
+                if claimed or not given_up:
+                    return claimed
+                # Every row read was given up: the next ones of the queue are due now.
 
     async def reschedule_delivery(
         self, order_id: str, position: int, claimant: str, at: datetime, *, doubtful: bool

@@ -131,3 +131,16 @@ async def test_a_final_notice_is_claimed_once_and_deferred_after_a_failure(store
     assert await store.claim_final_notice("ck1", NOW + timedelta(seconds=5), LEASE)
     assert await store.mark_final_notified("ck1")
     assert not await store.claim_final_notice("ck1", NOW + timedelta(hours=1), LEASE)
+
+
+async def test_a_head_code_given_up_does_not_hold_back_the_next_one(store: Store) -> None:
+    """A sender claiming one code at a time gets the next code when the first is given up
+    (its second send died with its replica), not an empty claim until the next round."""
+    await _with_sms(store, "a", "b")
+    for _ in range(2):  # "a" claimed twice by a replica that died mid-send each time
+        await store.claim_due_deliveries("r1", NOW, LEASE, limit=1, user_id=USER)
+        await store.expire_claims("r1", NOW)
+    [claimed] = await store.claim_due_deliveries("r2", NOW, LEASE, limit=1, user_id=USER)
+    assert claimed.body == "b"
+    first, _ = await store.deliveries_for("ck1")
+    assert first.given_up
