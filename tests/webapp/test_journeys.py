@@ -17,19 +17,12 @@ async def _open(page: Page, shop: Shop, **launch: object) -> None:
 
 async def _buy_whatsapp(page: Page, name: str = "light") -> str:
     """Search, pick WhatsApp, sort by price, take the cheapest country, buy."""
-    # Filtering 700 services is synchronous in the input handler: time it in the page.
-    for query in ("a", "whats"):
-        spent = await page.evaluate(
-            """(q) => {
-                const input = document.getElementById("service-search");
-                const start = performance.now();
-                input.value = q;
-                input.dispatchEvent(new Event("input"));
-                return performance.now() - start;
-            }""",
-            query,
-        )
-        assert spent < 100, (query, spent)
+    # How fast 700 services filter is measured by bench.webapp, not here (a timed test
+    # fails on a loaded machine); here the filter's result.
+    search = page.locator("#service-search")
+    await search.fill("a")
+    await expect(page.locator("#services li").first).to_be_visible()
+    await search.fill("whats")
     await expect(page.locator("#services li")).to_have_count(1)
     await screenshot(page, f"services-{name}")
     await page.click("#services [data-code=wa]")
