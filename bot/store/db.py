@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -42,6 +43,24 @@ _SQLITE_PRAGMAS: Final = (
     "synchronous = NORMAL",
     "foreign_keys = ON",
 )
+
+
+async def _pragma(conn: aiosqlite.Connection, pragma: str, *, within: float) -> None:
+    """Run one PRAGMA, retrying "database is locked" for up to ``within`` seconds.
+
+    Switching a new file to WAL while another connection does the same can fail at once
+    with "database is locked": SQLite does not call the busy handler there (seen with
+    replicas, or the tests' four stores, opening one new file together).
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await conn.execute(f"PRAGMA {pragma}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.05)
 
 
 class Row(Protocol):
@@ -193,7 +212,7 @@ class SqliteDatabase(Database):
                 # busy_timeout first: switching to WAL takes a lock that another connection
                 # opening the same new file may hold for a moment.
                 for pragma in (f"busy_timeout = {round(busy_timeout * 1000)}", *_SQLITE_PRAGMAS):
-                    await conn.execute(f"PRAGMA {pragma}")
+                    await _pragma(conn, pragma, within=busy_timeout)
             except BaseException:
                 await conn.close()
                 raise
