@@ -77,6 +77,7 @@ from bot.sandbox.ratelimit import Bucket
 from bot.sandbox.stats import key_fingerprint
 from bot.sms import extract_code
 from tests.e2e.balancer import Balancer
+from tests.e2e.fleet import replica_id
 from tests.pg import fresh_database
 
 P50_TARGET = 1.7
@@ -325,12 +326,7 @@ class Fleet:
 
     def replica_ids(self) -> dict[str, BotRun]:
         """Replica id (as in the leases table) of each process, read from its log."""
-        ids = {}
-        for replica in self.replicas:
-            for line in replica.log().splitlines():
-                if "bot started (replica " in line:
-                    ids[line.rsplit("replica ", 1)[1].rstrip(")")] = replica
-        return ids
+        return {found: replica for replica in self.replicas if (found := replica_id(replica.log()))}
 
 
 def reads_between(sandbox: SandboxServer, start: float, end: float) -> dict[str, int]:

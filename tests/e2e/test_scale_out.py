@@ -9,42 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from tests.e2e.balancer import Balancer
 from tests.e2e.conftest import buy, confirmation
-from tests.e2e.fleet import WEBHOOK_PATH, replicas_behind_a_balancer
-from tests.e2e.harness import WEBHOOK_SECRET, BotProcess, eventually
-
-
-@dataclass
-class Fleet:
-    replicas: list[BotProcess]
-    balancer: Balancer
-    database_url: str
-
-    async def lease_holder(self, name: str) -> str | None:
-        db = await asyncpg.connect(self.database_url)
-        try:
-            return await db.fetchval("SELECT holder FROM leases WHERE name = $1", name)
-        finally:
-            await db.close()
-
-    async def replica_ids(self) -> dict[str, BotProcess]:
-        """Replica id (as in the leases table) of each running process, read from its log."""
-        ids = {}
-        for replica in self.replicas:
-            for line in replica.log().splitlines():
-                if "bot started (replica " in line:
-                    ids[line.rsplit("replica ", 1)[1].rstrip(")")] = replica
-        return ids
+from tests.e2e.fleet import WEBHOOK_PATH, Fleet, replicas_behind_a_balancer
+from tests.e2e.harness import WEBHOOK_SECRET, eventually
 
 
 @pytest.fixture
@@ -149,7 +123,7 @@ async def test_the_lease_holder_killed_its_keys_move_and_the_code_arrives_once(
     while holder is None and loop.time() < deadline:
         holder = await fleet.lease_holder(name)
         await asyncio.sleep(0.05)
-    ids = await fleet.replica_ids()
+    ids = fleet.replica_ids()
     assert holder in ids, f"lease of {name} held by a running replica"
     victim = ids[holder]
     await victim.kill()

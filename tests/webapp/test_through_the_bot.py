@@ -18,21 +18,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from bot.fakebotapi import DARK_THEME, ChatMessage, FakeBotApi, FakeUser, sign_init_data
 from bot.sandbox import SandboxConfig, SandboxServer
-from tests.e2e.balancer import Balancer
 from tests.e2e.conftest import confirmation
-from tests.e2e.fleet import replicas_behind_a_balancer
+from tests.e2e.fleet import Fleet, replicas_behind_a_balancer
 from tests.e2e.harness import BotProcess, delivery_recorded, eventually
 from tests.webapp.conftest import screenshot
 
@@ -328,51 +325,6 @@ async def test_a_forged_or_stale_init_data_gets_the_reopen_screen(
 # -- two replicas, webhook, PostgreSQL, behind a balancer -------------------------------------
 
 
-@dataclass
-class Fleet:
-    replicas: list[BotProcess]
-    balancer: Balancer
-    database_url: str
-
-    async def lease_holder(self, name: str) -> str | None:
-        db = await asyncpg.connect(self.database_url)
-        try:
-            holder = await db.fetchval("SELECT holder FROM leases WHERE name = $1", name)
-        finally:
-            await db.close()
-        return None if holder is None else str(holder)
-
-    async def delivery_sent(self, order_id: str, position: int) -> bool:
-        """Has a replica recorded that SMS ``position`` of the order reached the chat?"""
-        db = await asyncpg.connect(self.database_url)
-        try:
-            state = await db.fetchval(
-                "SELECT state FROM sms_deliveries WHERE order_id = $1 AND position = $2",
-                order_id,
-                position,
-            )
-        finally:
-            await db.close()
-        return state == "sent"
-
-    def replica_ids(self) -> dict[str, str]:
-        """Replica id (as in the leases table) -> the replica's HTTP URL, from the logs."""
-        ids = {}
-        for replica in self.replicas:
-            for line in replica.log().splitlines():
-                if "bot started (replica " in line:
-                    ids[line.rsplit("replica ", 1)[1].rstrip(")")] = replica.http_url
-        return ids
-
-    def streams(self) -> list[str]:
-        """The replica of each live order stream the balancer passed on, in order."""
-        return [
-            r.target
-            for r in self.balancer.routed
-            if r.target is not None and r.status == 200 and "/events?" in r.path_qs
-        ]
-
-
 @pytest.fixture
 async def fleet(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path
@@ -431,7 +383,7 @@ async def test_the_live_code_reaches_a_page_streaming_from_the_other_replica(
     await _eventually(lambda: _is_held(fleet, lease), "a replica polls the key")
     holder = await fleet.lease_holder(lease)
     assert holder is not None
-    poller = fleet.replica_ids()[holder]
+    poller = fleet.replica_ids()[holder].http_url
     # Round robin decides where the stream lands; reopen the order screen until the stream
     # is on the replica that does not poll. Every other try shifts the turn by one request,
     # so both parities of the page's own request count are covered.
