@@ -495,7 +495,7 @@ class BotRun:
                     stderr=log,
                     stdin=asyncio.subprocess.DEVNULL,
                 )
-            waiting = self._healthy() if self.webhook else ready
+            waiting = self.healthy() if self.webhook else ready
             try:
                 first = await asyncio.wait_for(waiting, within)
             except TimeoutError:
@@ -506,8 +506,8 @@ class BotRun:
             unsubscribe()
         return first - self.spawned_at
 
-    async def _healthy(self) -> float:
-        """Poll ``/healthz`` until it answers 200; the time it did."""
+    async def healthy(self) -> float:
+        """Poll ``/healthz`` until it answers 200; the time it did (bound it with a timeout)."""
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
                 if self.process is None or self.process.returncode is not None:

@@ -27,9 +27,7 @@ slowest redraw under 100 ms ("no visible delay").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +35,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from playwright.async_api import async_playwright
 
 from bench.common import (
     TOKEN,
@@ -51,6 +48,7 @@ from bench.common import (
     workdir,
 )
 from bot.fakebotapi import sign_init_data
+from tests.browser import chromium
 
 P99_TARGET_MS = 50.0
 USERS = 50
@@ -83,13 +81,6 @@ class Samples:
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
-
-
-def _free_port() -> int:
-    """A TCP port free on loopback now (the bot's ``HTTP_LISTEN``; 8080 may be taken)."""
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _init_data(user_id: int) -> str:
@@ -206,8 +197,6 @@ async def _phase(
     return figures
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SEARCHES = ("a", "whats", "tele", "x", "")
 SEARCH_TARGET_MS = 100.0
 _TIME_SEARCH = """(q) => {
@@ -222,39 +211,20 @@ _TIME_SEARCH = """(q) => {
 async def _search(base: str, user_id: int, rounds: int) -> dict[str, Any]:
     """Milliseconds the page takes to filter the services, per query (max over rounds)."""
     fragment = "tgWebAppData=" + quote(_init_data(user_id), safe="") + "&tgWebAppVersion=8.0"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = await browser.new_page()
-            await page.goto(f"{base}/app/#{fragment}")
-            await page.locator("#services li").first.wait_for()
-            spent: dict[str, list[float]] = {q: [] for q in SEARCHES}
-            for _ in range(rounds):
-                for query in SEARCHES:
-                    spent[query].append(await page.evaluate(_TIME_SEARCH, query))
-            shown = await page.locator("#services li").count()
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/app/#{fragment}")
+        await page.locator("#services li").first.wait_for()
+        spent: dict[str, list[float]] = {q: [] for q in SEARCHES}
+        for _ in range(rounds):
+            for query in SEARCHES:
+                spent[query].append(await page.evaluate(_TIME_SEARCH, query))
+        shown = await page.locator("#services li").count()
     return {
         "services_shown_unfiltered": shown,
         "max_ms": {q or "(empty)": round(max(v), 1) for q, v in spent.items()},
         "median_ms": {q or "(empty)": round(percentile(v, 50), 1) for q, v in spent.items()},
     }
-
-
-async def _healthy(base: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    async with aiohttp.ClientSession() as http:
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{base}/healthz") as answer:
-                    if answer.status == 200:
-                        return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the bot was not healthy within {within} s")
-            await asyncio.sleep(0.1)
 
 
 async def run(size: Size, keep: bool) -> dict[str, Any]:
@@ -269,17 +239,12 @@ async def run(size: Size, keep: bool) -> dict[str, Any]:
                 telegram.user(500_000 + n, first_name=f"User{n}").chat.started = True
             await seed_bulk(tmp / "data", users)
             codes = [s.code for s in sandbox.engine.catalogue.services[:40]]
-            port = _free_port()
-            base = f"http://127.0.0.1:{port}"
-            bot = BotRun(
-                telegram,
-                sandbox.base_url,
-                tmp / "data",
-                env={"HTTP_LISTEN": f"127.0.0.1:{port}", "WEBAPP_URL": f"{base}/app/"},
-            )
+            bot = BotRun(telegram, sandbox.base_url, tmp / "data")  # on its own free port
+            base = bot.http_url
+            bot.env["WEBAPP_URL"] = f"{base}/app/"
             started = await bot.start()
             try:
-                await _healthy(base)
+                await asyncio.wait_for(bot.healthy(), 30.0)
                 paced = await _phase(base, codes, rng, THINK, size.warmup, size.paced, bot)
                 saturated = await _phase(base, codes, rng, None, 1.0, size.saturated, bot)
                 search = await _search(base, users[0].user_id, size.search_rounds)
