@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from bot.api import JiemaClient, Sms
 from bot.api.errors import JiemaError
@@ -39,10 +39,9 @@ from bot.telegram_outcome import Outcome, Sent
 from bot.tracker import OrderTracker
 from bot.vault import KeyVault, generate_secret
 from bot.webapp.api import WebAppConfig, setup_webapp
+from tests.browser import chromium
 from tests.webapp.initdata import TOKEN, init_data
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 ALICE, BOB = 1001, 2002
 
@@ -198,12 +197,8 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
