@@ -144,7 +144,7 @@ class Purchase:
     request that claimed it is still at work). None: due now."""
 
 
-# -- favourites, alerts, top-up (issue 14) ------------------------------------------------
+# -- favourites, alerts, top-up ------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
