@@ -14,7 +14,7 @@ from bot.api import JiemaClient, Order, OrderPage
 from bot.api.errors import JiemaError, NotFoundError
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog
-from bot.store import Store, StoredOrder
+from bot.store import Delivery, Store, StoredOrder
 from bot.tracker import OrderTracker
 
 
@@ -84,6 +84,10 @@ class OrderService:
     async def get(self, user_id: int, order_id: str) -> StoredOrder | None:
         """The user's order from the database, or None when it is not theirs."""
         return await self._store.get_user_order(user_id, order_id)
+
+    async def deliveries(self, order_id: str) -> list[Delivery]:
+        """Every SMS the tracker recorded for the order, in order of arrival."""
+        return await self._store.deliveries_for(order_id)
 
     async def act(self, user_id: int, order_id: str, action: Action) -> ActOutcome:
         """Do ``action`` on the user's order and apply the API's fresh view of it.

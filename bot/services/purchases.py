@@ -52,6 +52,11 @@ class Quote:
     offer: Offer
     account: Account
 
+    @property
+    def affordable(self) -> bool:
+        """The balance covers the price (else the screen offers a top-up, not Buy)."""
+        return self.account.balance_cents >= self.offer.price_cents
+
 
 @dataclass(frozen=True, slots=True)
 class Bought:

@@ -15,7 +15,8 @@ import pytest
 
 from bot.services.purchases import AlreadyUsed
 from bot.store import Purchase
-from bot.webapp.api import STATIC_DIR, direction
+from bot.webapp.serialise import direction
+from bot.webapp.static import STATIC_DIR
 from tests.webapp.conftest import ALICE, BOB, Shop
 from tests.webapp.initdata import init_data
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.services.miniapp import MiniApp, NotYoursError, OrderState
 from bot.services.purchases import Bought, Quote
-from bot.webapp.service import MiniApp, NotYoursError, OrderState
 from tests.webapp.conftest import ALICE, BOB, Shop
 
 

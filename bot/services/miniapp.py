@@ -3,7 +3,12 @@
 Every HTTP handler of the page calls exactly one method here. The methods only combine the
 services the chat uses (the same quote/claim/create path, the same ownership checks, the
 same tracker applying cancels and second SMS), so the page and the chat can never disagree
-about money or orders. Results are plain data; rendering to JSON is the handler's job.
+about money or orders. Results are plain data (view models carrying the decisions: what the
+user may do next with an order, whether a quote is affordable); rendering to JSON is the
+Mini App's job (:mod:`bot.webapp`), which reaches the store and the API only through here.
+
+The data types and API errors the page renders are re-exported below, so :mod:`bot.webapp`
+depends on the services alone.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.api import Account, Service
+from bot.api import Account, Order, Service
+from bot.api import errors as api_errors
 from bot.api.errors import JiemaError
 from bot.i18n import negotiate
 from bot.services.accounts import AccountService, NotLinkedError
@@ -32,15 +38,26 @@ from bot.services.purchases import (
     Unconfirmed,
 )
 from bot.services.users import UserService
-from bot.store import Alert, Delivery, Store, StoredOrder
+from bot.store import Alert, Delivery, StoredOrder
 from bot.webapp.auth import WebAppUser
+
+__all__ = [
+    "Alert",
+    "MiniApp",
+    "NotYoursError",
+    "OfferGoneError",
+    "Order",
+    "OrderState",
+    "Profile",
+    "Service",
+    "Services",
+    "api_errors",
+]
 
 
 class Services(Protocol):
     """What the Mini App needs from the process's service container (:mod:`bot.core`)."""
 
-    @property
-    def store(self) -> Store: ...
     @property
     def users(self) -> UserService: ...
     @property
@@ -87,6 +104,21 @@ class OrderState:
         o = self.order
         sms = tuple((d.position, d.body, d.received_at) for d in self.deliveries)
         return (o.status, o.expires_at, o.sms_seen, o.charged_cents, o.phone, sms)
+
+    @property
+    def can_cancel(self) -> bool:
+        """A refund is still possible: the number waits and no SMS came yet."""
+        return self.order.status == "WAITING" and self.order.sms_seen == 0
+
+    @property
+    def can_next_sms(self) -> bool:
+        """Another SMS can be asked for on the same number."""
+        return self.order.status == "RECEIVED"
+
+    @property
+    def refunded_cents(self) -> int | None:
+        """What went back to the balance, for a cancelled order."""
+        return self.order.charged_cents if self.order.status == "CANCELLED" else None
 
 
 BuyOutcome = OrderState | AlreadyUsed | Unconfirmed
@@ -264,10 +296,12 @@ class MiniApp:
         stored = await self._s.orders.get(user_id, order_id)
         if stored is None:
             raise NotYoursError
-        return self._changes(await self._state(stored), interval, heartbeat, max_duration, gone)
+        state = await self._state(stored)
+        return self._changes(user_id, state, interval, heartbeat, max_duration, gone)
 
     async def _changes(
         self,
+        user_id: int,
         state: OrderState,
         interval: float,
         heartbeat: float,
@@ -281,7 +315,7 @@ class MiniApp:
             await self._sleep(interval)
             if gone():
                 return
-            current = await self._s.store.get_order(state.order.id)
+            current = await self._s.orders.get(user_id, state.order.id)
             if current is None:
                 return
             state = await self._state(current)
@@ -294,5 +328,5 @@ class MiniApp:
                 yield None
 
     async def _state(self, order: StoredOrder) -> OrderState:
-        deliveries = await self._s.store.deliveries_for(order.id)
+        deliveries = await self._s.orders.deliveries(order.id)
         return OrderState(order, tuple(deliveries))

@@ -1,0 +1,303 @@
+"""The Mini App's JSON API under ``<prefix>/api/``: one aiohttp handler per route.
+
+Each handler is parse → one :class:`~bot.services.miniapp.MiniApp` call → render JSON
+(:mod:`bot.webapp.serialise`); :func:`endpoint` authenticates the ``initData`` first and
+turns what the call raises into the matching error answer (:mod:`bot.webapp.errors`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot import views
+from bot.i18n import Translator, get_translator
+from bot.services.alerts import TooManyAlerts, Watching
+from bot.services.favourites import Added, Full, Removed, ToggleOutcome
+from bot.services.miniapp import MiniApp, NotYoursError, OfferGoneError
+from bot.services.purchases import AlreadyUsed, Unconfirmed
+from bot.webapp.auth import InitDataError, InitDataValidator, WebAppUser
+from bot.webapp.errors import Refusal, bad_request, error, ok, refusal_for, reopen
+from bot.webapp.serialise import (
+    alert_json,
+    alternatives_json,
+    countries_json,
+    favourite_json,
+    history_json,
+    order_json,
+    quote_json,
+    service_json,
+    session_json,
+)
+from bot.webapp.texts import plain
+
+log = logging.getLogger(__name__)
+
+_MAX_JSON_BODY = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated request."""
+
+    request: web.Request
+    user: WebAppUser
+    t: Translator
+
+
+Endpoint = Callable[["WebApp", Call], Awaitable[web.StreamResponse]]
+
+
+def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web.StreamResponse]]:
+    """Authenticate, run the handler, turn what it raises into the matching error answer."""
+
+    @functools.wraps(handler)
+    async def handle(self: WebApp, request: web.Request) -> web.StreamResponse:
+        try:
+            user = self.validator.validate(_init_data(request))
+        except InitDataError as exc:
+            log.info("webapp: initData refused (%s)", exc.reason.value)
+            return reopen(request)
+        t = get_translator(await self.app.language(user))
+        try:
+            return await handler(self, Call(request, user, t))
+        except Exception as exc:
+            refusal = refusal_for(exc, t)
+            if refusal is None:
+                log.exception("webapp: %s failed", request.path)
+                refusal = Refusal(500, "INTERNAL", plain(views.sorry(t).text))
+            return error(refusal)
+
+    return handle
+
+
+def _init_data(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "tma" and value:
+        return value
+    return None
+
+
+async def _json_body(request: web.Request, t: Translator) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > _MAX_JSON_BODY:
+        raise bad_request(t)
+    try:
+        body = json.loads(await request.content.read(_MAX_JSON_BODY + 1) or b"null")
+    except ValueError:
+        raise bad_request(t) from None
+    if not isinstance(body, dict):
+        raise bad_request(t)
+    return body
+
+
+def _pair(body: dict[str, Any], t: Translator) -> tuple[str, int]:
+    """``{"service": "wa", "country": 7}`` of a request body."""
+    service, country = body.get("service"), body.get("country")
+    if (
+        not isinstance(service, str)
+        or not 0 < len(service) <= 32
+        or not isinstance(country, int)
+        or isinstance(country, bool)
+    ):
+        raise bad_request(t)
+    return service, country
+
+
+def _order_id(call: Call) -> str:
+    order_id = call.request.match_info["order_id"]
+    if not (0 < len(order_id) <= 64 and order_id.isascii()):
+        raise NotYoursError
+    return order_id
+
+
+class WebApp:
+    """The API routes of one process; built by :func:`bot.webapp.api.setup_webapp`.
+
+    Args:
+        history_page: Orders per page of the history.
+        clock: Wall clock (Unix seconds) for the alerts' time left.
+    """
+
+    def __init__(
+        self,
+        app: MiniApp,
+        validator: InitDataValidator,
+        *,
+        history_page: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.validator = validator
+        self._history_page = history_page
+        self._clock = clock
+
+    def add_routes(self, router: web.UrlDispatcher, api: str) -> None:
+        """Register every API route under the path ``api``."""
+        router.add_get(f"{api}/session", self.session)
+        router.add_get(f"{api}/services", self.services)
+        router.add_get(f"{api}/services/{{code}}/countries", self.countries)
+        router.add_post(f"{api}/quote", self.quote)
+        router.add_post(f"{api}/buy", self.buy)
+        router.add_get(f"{api}/orders", self.history)
+        router.add_get(f"{api}/orders/{{order_id}}", self.order)
+        router.add_post(f"{api}/orders/{{order_id}}/cancel", self.cancel)
+        router.add_post(f"{api}/orders/{{order_id}}/next-sms", self.next_sms)
+        router.add_post(f"{api}/orders/{{order_id}}/favourite", self.toggle_order_favourite)
+        router.add_get(f"{api}/favourites", self.favourites)
+        router.add_post(f"{api}/favourites", self.toggle_favourite)
+        router.add_get(
+            f"{api}/services/{{code}}/countries/{{country}}/alternatives", self.alternatives
+        )
+        router.add_get(f"{api}/alerts", self.alerts)
+        router.add_post(f"{api}/alerts", self.notify_me)
+        router.add_post(f"{api}/alerts/{{alert_id}}/cancel", self.cancel_alert)
+
+    @endpoint
+    async def session(self, call: Call) -> web.StreamResponse:
+        return ok(session_json(await self.app.profile(call.user)))
+
+    @endpoint
+    async def services(self, call: Call) -> web.StreamResponse:
+        items = await self.app.catalogue(call.user.id)
+        return ok([service_json(call.t, s) for s in items])
+
+    @endpoint
+    async def countries(self, call: Call) -> web.StreamResponse:
+        code = call.request.match_info["code"]
+        if not (0 < len(code) <= 32 and code.isascii()):
+            raise OfferGoneError
+        service, offers = await self.app.countries(call.user.id, code)
+        return ok(countries_json(call.t, service, offers))
+
+    @endpoint
+    async def quote(self, call: Call) -> web.StreamResponse:
+        body = await _json_body(call.request, call.t)
+        service, country = body.get("service"), body.get("country")
+        if (
+            not isinstance(service, str)
+            or not isinstance(country, int)
+            or isinstance(country, bool)
+        ):
+            raise bad_request(call.t)
+        return ok(quote_json(call.t, await self.app.quote(call.user.id, service, country)))
+
+    @endpoint
+    async def buy(self, call: Call) -> web.StreamResponse:
+        body = await _json_body(call.request, call.t)
+        token = body.get("token")
+        if not isinstance(token, str) or not 0 < len(token) <= 64:
+            raise bad_request(call.t)
+        result = await self.app.buy(call.user.id, token)
+        t = call.t
+        if isinstance(result, AlreadyUsed):
+            order = result.order.id if result.order else None
+            raise Refusal(409, "ALREADY_USED", views.purchase_used(t), order=order)
+        if isinstance(result, Unconfirmed):
+            raise Refusal(202, "UNCONFIRMED", plain(views.purchase_unconfirmed(t).text))
+        return ok(order_json(t, result), status=201)
+
+    @endpoint
+    async def history(self, call: Call) -> web.StreamResponse:
+        cursor = call.request.query.get("cursor") or None
+        if cursor is not None and len(cursor) > 256:
+            raise bad_request(call.t)
+        history = await self.app.history(call.user.id, cursor, self._history_page)
+        return ok(
+            {
+                "items": [history_json(call.t, o, history.names) for o in history.orders],
+                "next_cursor": history.next_cursor,
+            }
+        )
+
+    @endpoint
+    async def order(self, call: Call) -> web.StreamResponse:
+        state = await self.app.order(call.user.id, _order_id(call))
+        return ok(order_json(call.t, state))
+
+    @endpoint
+    async def cancel(self, call: Call) -> web.StreamResponse:
+        state = await self.app.cancel(call.user.id, _order_id(call))
+        return ok({**order_json(call.t, state), "note": views.cancelled(call.t, state.order)})
+
+    @endpoint
+    async def next_sms(self, call: Call) -> web.StreamResponse:
+        state = await self.app.next_sms(call.user.id, _order_id(call))
+        return ok({**order_json(call.t, state), "note": views.waiting_again(call.t)})
+
+    @endpoint
+    async def favourites(self, call: Call) -> web.StreamResponse:
+        items = await self.app.favourites(call.user.id)
+        return ok([favourite_json(call.t, i) for i in items if i.favourite.country_id.isdigit()])
+
+    @endpoint
+    async def toggle_favourite(self, call: Call) -> web.StreamResponse:
+        service, country = _pair(await _json_body(call.request, call.t), call.t)
+        return self._toggled(
+            call.t, await self.app.toggle_favourite(call.user.id, service, country)
+        )
+
+    @endpoint
+    async def toggle_order_favourite(self, call: Call) -> web.StreamResponse:
+        outcome = await self.app.toggle_order_favourite(call.user.id, _order_id(call))
+        return self._toggled(call.t, outcome)
+
+    @staticmethod
+    def _toggled(t: Translator, outcome: ToggleOutcome) -> web.Response:
+        """The ★ answer: the new state and the chat's words for it, or the chat's refusal."""
+        note = views.favourite_toggled(t, outcome)
+        if isinstance(outcome, Added | Removed):
+            return ok({"on": isinstance(outcome, Added), "note": note})
+        raise Refusal(409, "FAVOURITES_FULL" if isinstance(outcome, Full) else "OFFER_GONE", note)
+
+    @endpoint
+    async def alternatives(self, call: Call) -> web.StreamResponse:
+        code, country = call.request.match_info["code"], call.request.match_info["country"]
+        if not (0 < len(code) <= 32 and code.isascii() and country.isdigit() and len(country) < 10):
+            raise OfferGoneError
+        alts = await self.app.alternatives(call.user.id, code, int(country))
+        return ok(alternatives_json(call.t, alts))
+
+    @endpoint
+    async def notify_me(self, call: Call) -> web.StreamResponse:
+        service, country = _pair(await _json_body(call.request, call.t), call.t)
+        outcome = await self.app.notify_me(call.user.id, service, country)
+        t = call.t
+        if isinstance(outcome, TooManyAlerts):
+            raise Refusal(409, "TOO_MANY_ALERTS", views.too_many_alerts(t, outcome.limit))
+        if not isinstance(outcome, Watching):
+            raise OfferGoneError
+        alert = outcome.alert
+        hours = (alert.expires_at - alert.created_at).total_seconds() / 3600
+        return ok(
+            {
+                "alert": alert_json(t, alert, self._now()),
+                "note": views.watching(t, outcome, hours),
+            },
+            status=201 if outcome.new else 200,
+        )
+
+    @endpoint
+    async def alerts(self, call: Call) -> web.StreamResponse:
+        waiting = await self.app.alerts(call.user.id)
+        now = self._now()
+        return ok([alert_json(call.t, a, now) for a in waiting])
+
+    @endpoint
+    async def cancel_alert(self, call: Call) -> web.StreamResponse:
+        alert_id = call.request.match_info["alert_id"]
+        if not (0 < len(alert_id) <= 64 and alert_id.isascii()):
+            raise NotYoursError
+        await self.app.cancel_alert(call.user.id, alert_id)
+        return ok({"note": views.alert_cancelled(call.t)})
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
