@@ -65,7 +65,7 @@ async def serve(settings: Settings) -> None:
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
-        await services.tracker.reclaim_own()
+        await services.outbox.reclaim_own()
 
         def unreachable(reason: str, delay: float) -> None:
             health.problem("telegram", f"unreachable ({reason}); retrying in {delay:g} s")

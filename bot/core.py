@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
+from bot.outbox import Outbox
 from bot.poller import LEASE_TTL, Poller
 from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
@@ -56,6 +57,7 @@ class Services:
     purchases: PurchaseService
     orders: OrderService
     notifier: TelegramNotifier
+    outbox: Outbox
     tracker: OrderTracker
     poller: Poller
     metrics: Metrics
@@ -79,7 +81,7 @@ class Services:
         close the API client."""
         await self.alert_watcher.stop()
         await self.poller.stop()
-        await self.tracker.stop()
+        await self.outbox.stop()
         await self.broadcaster.stop()
         await self.counters.stop()
         await self.api.aclose()
@@ -126,9 +128,8 @@ def build_services(
     replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
     limiter = bot.rate_limiter
-    tracker = OrderTracker(
-        store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout
-    )
+    outbox = Outbox(store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout)
+    tracker = OrderTracker(store, notifier, outbox)
     counters = FleetCounters(store, metrics)
     poller = Poller(
         api,
@@ -166,6 +167,7 @@ def build_services(
         purchases=purchases,
         orders=OrderService(api, store, accounts, catalog, tracker),
         notifier=notifier,
+        outbox=outbox,
         tracker=tracker,
         poller=poller,
         metrics=metrics,

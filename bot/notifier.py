@@ -61,7 +61,7 @@ def _card_fingerprint(t: Translator, order: StoredOrder) -> str:
 
 
 class TelegramNotifier:
-    """Implements :class:`bot.tracker.Notifier` with a PTB ``ExtBot``.
+    """Implements :class:`bot.outbox.Notifier` with a PTB ``ExtBot``.
 
     Args:
         bot: The application's bot (its rate limiter must be a

@@ -21,6 +21,7 @@ from bot.fakebotapi import FakeBotApi
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
+from bot.outbox import Outbox
 from bot.poller import POLL_PREFIX, Poller
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.stats import RequestRecord
@@ -123,7 +124,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 api,
                 store,
                 accounts,
-                OrderTracker(store, notifier),
+                OrderTracker(store, notifier, Outbox(store, notifier)),
                 notifier,
                 PurchaseService(api, store, accounts, catalog),
                 interval=interval,

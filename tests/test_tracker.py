@@ -18,6 +18,7 @@ from bot.api import Order, Sms
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
+from bot.outbox import Outbox
 from bot.ratelimit import ChatRateLimiter
 from bot.store import Store, StoredOrder
 from bot.tracker import OrderTracker
@@ -47,6 +48,7 @@ class World:
     limiter: ChatRateLimiter
     clock: Clock
     notifier: TelegramNotifier
+    outbox: Outbox
     tracker: OrderTracker
 
     def user(self, user_id: int) -> FakeUser:
@@ -63,7 +65,7 @@ class World:
         """Let ``seconds`` pass on the outbox's clock, run a poller tick's outbox, wait."""
         self.clock.advance(seconds)
         await self.tracker.resend_pending()
-        await self.tracker.idle()
+        await self.outbox.idle()
 
 
 @pytest.fixture
@@ -83,15 +85,16 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         )
         clock = Clock()
         notifier = TelegramNotifier(bot, store, Metrics(), clock=clock)
-        tracker = OrderTracker(store, notifier, replica="r1", send_timeout=0.5, clock=clock)
+        outbox = Outbox(store, notifier, replica="r1", send_timeout=0.5, clock=clock)
+        tracker = OrderTracker(store, notifier, outbox)
         for user_id in (ALICE, BOB):
             telegram.user(user_id, first_name=f"U{user_id}").chat.started = True
             await store.ensure_user(user_id, "en")
         try:
             async with bot:
-                yield World(telegram, proxy, store, bot, limiter, clock, notifier, tracker)
+                yield World(telegram, proxy, store, bot, limiter, clock, notifier, outbox, tracker)
         finally:
-            await tracker.stop()
+            await outbox.stop()
             await store.close()
             await proxy.stop()
 
@@ -131,7 +134,7 @@ async def test_a_lost_answer_costs_at_most_one_repeat(world: World) -> None:
     order = await _order(world, "ck-drop")
     world.proxy.inject(Fault.DROP_AFTER, 10, match="sendMessage")  # every answer lost
     await world.tracker.apply(order, _read(order, "Your code is 111111"))
-    await world.tracker.idle()
+    await world.outbox.idle()
     assert len(world.pushes(ALICE)) == 1  # delivered; the bot cannot know
     await world.settle(0.5)
     assert len(world.pushes(ALICE)) == 1  # backoff: not retried at every tick
@@ -151,7 +154,7 @@ async def test_a_connection_never_made_is_retried_until_delivered_once(world: Wo
     order = await _order(world, "ck-down")
     await world.proxy.down()
     await world.tracker.apply(order, _read(order, "Your code is 222222"))
-    await world.tracker.idle()
+    await world.outbox.idle()
     for _ in range(6):  # minutes of outage: nothing is in doubt, nothing is given up
         await world.settle(40)
     [delivery] = await world.store.deliveries_for(order.id)
@@ -176,10 +179,10 @@ async def test_after_an_outage_codes_go_out_in_sms_order_then_one_edit_per_card(
     await world.tracker.observe(bobs, _read(bobs, "B code 300001"))
     await world.tracker.observe(second, _read(second, "A code 200001"))
     await world.tracker.observe(first, _read(first, "A code 100001", "A code 100002"))
-    await world.tracker.idle()
+    await world.outbox.idle()
     for _ in range(3):
         await world.settle(40)
-    assert world.tracker.chats_in_flight == 0  # nothing held in memory while Telegram is down
+    assert world.outbox.chats_in_flight == 0  # nothing held in memory while Telegram is down
     stale = {o.id for o in await world.store.stale_cards(world.clock.now)}
     assert stale == {"ck-a", "ck-b", "ck-c"}
     await world.proxy.up()
@@ -214,7 +217,7 @@ async def test_a_code_read_late_goes_before_the_later_ones_waiting_their_turn(
     await world.tracker.apply(early, read(early, ("A code 100001", 0), ("A code 100003", 2)))
     await eventually(lambda: world.proxy.count(Fault.SLOW_ANSWER) == 1, what="100001 in flight")
     await world.tracker.apply(late, read(late, ("B code 200002", 1)))
-    await world.tracker.idle()
+    await world.outbox.idle()
     codes = [m.text.split("code ")[-1] for m in world.pushes(ALICE)]
     assert codes == ["100001", "200002", "100003"]  # as the SMS arrived
 
@@ -228,7 +231,7 @@ async def test_a_stalled_chat_does_not_delay_another_users_code(world: World) ->
     await world.tracker.apply(bobs, _read(bobs, "Your code is 555555"))
     await eventually(lambda: bool(world.pushes(BOB, "555555")), within=1.0, what="Bob's code")
     assert world.pushes(ALICE) == []  # hers is still hanging
-    await world.tracker.idle()
+    await world.outbox.idle()
     await world.settle(40)
     assert len(world.pushes(ALICE, "444444")) == 1
 
@@ -238,10 +241,10 @@ async def test_flood_control_reschedules_that_chat_only(world: World) -> None:
     bobs = await _order(world, "ck-other", BOB)
     world.proxy.inject(Fault.TOO_MANY, 1, match="sendMessage")
     await world.tracker.apply(alices, _read(alices, "Your code is 666666", "Your code is 666667"))
-    await world.tracker.idle()
+    await world.outbox.idle()
     assert world.pushes(ALICE) == []
     await world.tracker.apply(bobs, _read(bobs, "Your code is 777777"))
-    await world.tracker.idle()
+    await world.outbox.idle()
     assert len(world.pushes(BOB)) == 1
     await world.settle(1)
     assert world.pushes(ALICE) == []  # retry_after (3 s) not over yet
@@ -254,17 +257,14 @@ async def test_a_final_notice_is_told_once_across_replicas(world: World, tmp_pat
     order = await _order(world, "ck-final")
     other_store = await Store.open(tmp_path / "bot.sqlite3")
     try:
-        other = OrderTracker(
-            other_store,
-            TelegramNotifier(world.bot, other_store, Metrics(), clock=world.clock),
-            replica="r2",
-            clock=world.clock,
-        )
+        other_notifier = TelegramNotifier(world.bot, other_store, Metrics(), clock=world.clock)
+        other_outbox = Outbox(other_store, other_notifier, replica="r2", clock=world.clock)
+        other = OrderTracker(other_store, other_notifier, other_outbox)
         ended = _read(order, status="CANCELLED")
         await asyncio.gather(world.tracker.apply(order, ended), other.apply(order, ended))
-        await asyncio.gather(world.tracker.idle(), other.idle())
+        await asyncio.gather(world.outbox.idle(), other_outbox.idle())
         await other.finish_pending(order)
-        await other.idle()
+        await other_outbox.idle()
     finally:
         await other_store.close()
     told = [m for m in world.user(ALICE).messages if "before it expired" in m.text]
@@ -283,7 +283,7 @@ async def test_a_send_that_died_with_its_replica_is_sent_once_more_at_start(
     assert len(claimed) == 1  # r1 claimed it, then died before recording anything
     await world.settle()
     assert world.pushes(ALICE) == []  # still held by the dead claim
-    await world.tracker.reclaim_own()  # r1 starts again
+    await world.outbox.reclaim_own()  # r1 starts again
     await world.settle()
     assert len(world.pushes(ALICE, "888888")) == 1
     [delivery] = await world.store.deliveries_for(order.id)
@@ -296,7 +296,7 @@ async def test_a_stale_card_is_not_retried_at_every_poll_only_when_due_or_presse
 ) -> None:
     order = await _order(world, "ck-stale")
     await world.tracker.apply(order, _read(order, "Your code is 999999"))
-    await world.tracker.idle()
+    await world.outbox.idle()
     world.proxy.inject(Fault.BAD_GATEWAY, 1, match="editMessageText")
     await world.notifier.show_card(order)  # fails: the card is stale for CARD_RETRY
     edits = len(world.telegram.calls("editMessageText"))

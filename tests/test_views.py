@@ -18,15 +18,23 @@ from bot.fakebotapi import parse_html
 from bot.i18n import LANGUAGES, LRI, PDI, RLM, get_translator
 from bot.services.admin import ReplicaLeases, Stats
 from bot.services.catalog import Offer
-from bot.store import StoredOrder
+from bot.services.purchases import Quote
+from bot.store import Purchase, PurchaseState, StoredOrder
 from bot.store.console import Tally, UserCounts
 from tests.i18n_checks import assert_no_bidi_in_code, assert_no_bidi_in_copy
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOSTILE = '<b>x</b> & <a href="y">z</a> &amp; <tg-spoiler>'
 ACCOUNT = Account("u1", 1234, HOSTILE, "en", None)
+SITE = "https://jiema.example/top-up"
 SERVICE = Service("tg", "telegram", HOSTILE, None, 10, 3)
 OFFER = Offer(7, "my", HOSTILE, 32, 540)
+QUOTE = Quote(
+    Purchase("tok_en", 1, "tg", HOSTILE, "7", "my", 32, PurchaseState.OFFERED, None, NOW, NOW),
+    SERVICE,
+    OFFER,
+    ACCOUNT,
+)
 
 
 HISTORY = [
@@ -90,7 +98,7 @@ def screens(language: str) -> list[views.Screen]:
         views.services(t, [], 0, HOSTILE),
         views.countries(t, SERVICE, [OFFER] * 20, 2, None),
         views.countries(t, SERVICE, [], 0, HOSTILE),
-        views.confirmation(t, SERVICE, OFFER, ACCOUNT, "tok_en"),
+        views.confirmation(t, QUOTE, False, SITE),
         views.order_card(t, order(), NOW),
         views.order_card(t, order("RECEIVED", 2), NOW),
         views.order_card(t, order("CANCELLED"), NOW),
@@ -118,7 +126,7 @@ def screens(language: str) -> list[views.Screen]:
         views.broadcast_dropped(t),
         views.broadcast_stopping(t),
         views.settings(t, muted=True),
-        *(views.purchase_failed(t, e, None) for e in errors),
+        *(views.purchase_failed(t, e, None, SITE) for e in errors),
     ]
 
 

@@ -47,13 +47,12 @@ def screens(language: str) -> list[views.Screen]:
         FavouriteOffer(FAVOURITE, None),
     ]
     alternatives = Alternatives(SERVICE, Place(9, "pl", HOSTILE), [OFFER] * 3, watching=False)
-    confirmation = views.confirmation(t, SERVICE, OFFER, quote(10).account, "tok_en")
     return [
-        views.services_with_favourites(t, views.services(t, [SERVICE] * 3, 0, None), favourites),
-        views.countries_with_sold_out(t, SERVICE, [OFFER] * 9 + [SOLD_OUT] * 9, 1, None),
-        views.countries_with_sold_out(t, SERVICE, [SOLD_OUT], 0, None),
-        views.countries_with_sold_out(t, SERVICE, [SOLD_OUT], 0, HOSTILE),
-        views.confirmation_extras(t, confirmation, quote(10), True, SITE),
+        views.services(t, [SERVICE] * 3, 0, None, favourites=favourites),
+        views.countries(t, SERVICE, [OFFER] * 9 + [SOLD_OUT] * 9, 1, None),
+        views.countries(t, SERVICE, [SOLD_OUT], 0, None),
+        views.countries(t, SERVICE, [SOLD_OUT], 0, HOSTILE),
+        views.confirmation(t, quote(10), True, SITE),
         views.favourites_list(t, favourites),
         views.favourites_list(t, []),
         views.alternatives(t, alternatives),
@@ -61,7 +60,7 @@ def screens(language: str) -> list[views.Screen]:
         views.alerts_list(t, [ALERT] * 10, NOW),
         views.alerts_list(t, [], NOW),
         views.back_in_stock(t, ALERT, OFFER),
-        views.with_topup(t, views.balance(t, quote(0).account), SITE),
+        views.balance(t, quote(0).account, SITE),
         views.running_low(t, RunningLow(5, 32), SITE),
     ]
 
@@ -118,33 +117,33 @@ def data_of(screen: views.Screen) -> list[object]:
 
 def test_sold_out_countries_come_last_and_marked() -> None:
     t = get_translator("en")
-    screen = views.countries_with_sold_out(t, SERVICE, [OFFER, SOLD_OUT], 0, None)
+    screen = views.countries(t, SERVICE, [OFFER, SOLD_OUT], 0, None)
     assert screen.markup is not None
     labels = [row[0].text for row in screen.markup.inline_keyboard[:2]]
     assert labels == [f"🇲🇾 {t.country('my', '')} · $0.32 · 540 left", "🇵🇱 Poland · sold out"]
     assert data_of(screen)[:2] == ["c:tg:7", "c:tg:9"]
-    everything_sold_out = views.countries_with_sold_out(t, SERVICE, [SOLD_OUT], 0, None)
+    everything_sold_out = views.countries(t, SERVICE, [SOLD_OUT], 0, None)
     assert "no numbers in stock anywhere" in everything_sold_out.text
 
 
 def test_favourites_come_first_one_tap_each() -> None:
     t = get_translator("en")
     plain = views.services(t, [SERVICE], 0, None)
-    screen = views.services_with_favourites(t, plain, [FavouriteOffer(FAVOURITE, SOLD_OUT)])
+    screen = views.services(t, [SERVICE], 0, None, favourites=[FavouriteOffer(FAVOURITE, SOLD_OUT)])
     assert screen.markup is not None
     first = screen.markup.inline_keyboard[0][0]
     assert first.text.endswith("· sold out")
     assert first.text.startswith(f"★ {HOSTILE} · ")  # a label: plain text, not escaped
     assert first.callback_data == "c:tg:7"
     assert data_of(screen)[1:] == data_of(plain)
-    assert views.services_with_favourites(t, plain, []) == plain
+    assert screen.text == plain.text
+    assert views.services(t, [SERVICE], 0, None, favourites=[]) == plain
 
 
 def test_confirmation_star_and_top_up_sit_above_the_way_back() -> None:
     t = get_translator("en")
     poor = quote(10)
-    screen = views.confirmation(t, SERVICE, OFFER, poor.account, "tok_en")
-    extended = views.confirmation_extras(t, screen, poor, False, SITE)
+    extended = views.confirmation(t, poor, False, SITE)
     assert extended.markup is not None
     rows = extended.markup.inline_keyboard
     assert [[b.text for b in row] for row in rows] == [
@@ -157,10 +156,7 @@ def test_confirmation_star_and_top_up_sit_above_the_way_back() -> None:
     assert relabelled is not None
     assert relabelled.inline_keyboard[1][0].text == "★ In favourites"
     assert relabelled.inline_keyboard[1][0].callback_data == "ft:tg:7"
-    rich = views.confirmation_extras(
-        t, views.confirmation(t, SERVICE, OFFER, quote(1000).account, "tok_en"), quote(1000), True,
-        SITE,
-    )  # fmt: skip
+    rich = views.confirmation(t, quote(1000), True, SITE)
     assert data_of(rich) == ["b:tok_en", "ft:tg:7", "cp:tg:0", "m:back"]
 
 

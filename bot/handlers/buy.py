@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
-from bot.api.errors import InsufficientBalanceError, NoNumbersError
+from bot.api.errors import NoNumbersError
 from bot.context import Context
 from bot.handlers import shop
 from bot.handlers.common import (
@@ -50,10 +50,10 @@ async def show_services(update: Update, context: Context) -> None:
     search = dialog.get("service_query")
     items = await context.services.browse.services(context.user_id, search)
     await remember(context, {**dialog, "mode": SERVICES})
-    screen = views.services(context.t, items, page, search, context.services.settings.webapp_url)
-    if page == 0 and not search:
-        favourites = await context.services.favourites.offers(context.user_id)
-        screen = views.services_with_favourites(context.t, screen, favourites)
+    on_top = page == 0 and not search  # favourites: on the first page of the whole list
+    favourites = await context.services.favourites.offers(context.user_id) if on_top else []
+    app_url = context.services.settings.webapp_url
+    screen = views.services(context.t, items, page, search, app_url, favourites)
     if query:
         await answer(query)
         await edit(query, screen)
@@ -88,9 +88,7 @@ async def show_countries(update: Update, context: Context) -> None:
         return
     await remember(context, {**dialog, "mode": COUNTRIES, "country_service": choice.service})
     await answer(query)
-    await edit(
-        query, views.countries_with_sold_out(context.t, found.service, found.offers, page, search)
-    )
+    await edit(query, views.countries(context.t, found.service, found.offers, page, search))
 
 
 async def search_countries(update: Update, context: Context) -> None:
@@ -107,9 +105,7 @@ async def search_countries(update: Update, context: Context) -> None:
         await reply(update, views.Screen(views.service_gone(context.t)))
         return
     await remember(context, {**context.dialog, "mode": COUNTRIES, "country_query": text})
-    await reply(
-        update, views.countries_with_sold_out(context.t, found.service, found.offers, 0, text)
-    )
+    await reply(update, views.countries(context.t, found.service, found.offers, 0, text))
 
 
 async def _quote(update: Update, context: Context, service: str, country_id: int) -> None:
@@ -123,13 +119,8 @@ async def _quote(update: Update, context: Context, service: str, country_id: int
         await shop.sold_out(update, context, service, country_id, in_place=in_place)
         return
     await remember(context, {**context.dialog, "mode": CONFIRM, "country_service": service})
-    screen = views.confirmation(
-        context.t, quote.service, quote.offer, quote.account, quote.purchase.token
-    )
     favourite = await services.favourites.is_favourite(context.user_id, service, country_id)
-    screen = views.confirmation_extras(
-        context.t, screen, quote, favourite, services.settings.jiema_site_url
-    )
+    screen = views.confirmation(context.t, quote, favourite, services.settings.jiema_site_url)
     await answer(query)
     if in_place:
         await edit(query, screen)
@@ -179,10 +170,8 @@ async def confirm(update: Update, context: Context) -> None:
         await shop.no_numbers(update, context, result, choice.token)
     elif isinstance(result, Refused):
         await remember(context, {**dialog, "mode": COUNTRIES, "country_service": result.service})
-        screen = views.purchase_failed(t, result.error, result.service)
-        if isinstance(result.error, InsufficientBalanceError):
-            screen = views.with_topup(t, screen, services.settings.jiema_site_url)
-        await edit(query, screen)
+        site = services.settings.jiema_site_url
+        await edit(query, views.purchase_failed(t, result.error, result.service, site))
     elif isinstance(result, Unconfirmed):
         await remember(context, dialog)
         await edit(query, views.purchase_unconfirmed(t))

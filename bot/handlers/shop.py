@@ -136,7 +136,8 @@ async def no_numbers(update: Update, context: Context, refused: Refused, token: 
     assert query is not None
     found = await context.services.alerts.alternatives_after_refusal(context.user_id, token)
     if isinstance(found, ServiceGone | UnknownCountry):
-        await edit(query, views.purchase_failed(context.t, refused.error, refused.service))
+        site = context.services.settings.jiema_site_url
+        await edit(query, views.purchase_failed(context.t, refused.error, refused.service, site))
         return
     await _remember_alternatives(context, found)
     await edit(query, views.alternatives(context.t, found))

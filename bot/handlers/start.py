@@ -44,7 +44,7 @@ async def balance(update: Update, context: Context) -> None:
         await answer(update.callback_query)
     account = await context.services.accounts.account(context.user_id)
     site = context.services.settings.jiema_site_url
-    await reply(update, views.with_topup(context.t, views.balance(context.t, account), site))
+    await reply(update, views.balance(context.t, account, site))
 
 
 async def language(update: Update, context: Context) -> None:

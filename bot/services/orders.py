@@ -2,7 +2,8 @@
 
 Every action first loads the order from the database *for the person asking* (ownership is
 part of the query), so a forged or forwarded button can never act on someone else's order.
-What the API answers is applied by the tracker, the one place where codes are delivered.
+What the API answers is applied by the tracker, which leaves codes to the outbox, the one
+place where they are delivered.
 """
 
 from __future__ import annotations

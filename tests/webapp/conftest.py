@@ -25,6 +25,7 @@ from playwright.async_api import Browser, Page
 
 from bot.api import JiemaClient, Sms
 from bot.api.errors import JiemaError
+from bot.outbox import Outbox
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.alerts import AlertService
@@ -156,7 +157,8 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         accounts = AccountService(api, store, KeyVault.from_secret(generate_secret()))
         catalog = Catalog(api)
         chat = ChatSide()
-        tracker = OrderTracker(store, chat)
+        outbox = Outbox(store, chat)
+        tracker = OrderTracker(store, chat, outbox)
         services = Services(
             store=store,
             users=UserService(store),
@@ -189,7 +191,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         finally:
             stop.set()
             await poller
-            await tracker.stop()
+            await outbox.stop()
             await runner.cleanup()
             await api.aclose()
             await store.close()

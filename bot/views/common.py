@@ -1,0 +1,162 @@
+"""What every screen family shares: the :class:`Screen`, escaping, and the generic texts.
+
+Escaping (:func:`esc`), country labels, order statuses and time left, the explanation of an
+API failure, and the texts any handler may fall back to (sorry, unavailable, private only).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import InlineKeyboardMarkup
+
+from bot.api import errors as api_errors
+from bot.i18n import Translator, flag
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """A message: HTML text and an optional inline keyboard."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def esc(text: object) -> str:
+    """Escape untrusted text for Telegram's HTML parse mode."""
+    return html.escape(str(text), quote=False)
+
+
+def country_label(t: Translator, slug: str, fallback: str) -> str:
+    """ "🇲🇾 Malaysia" in the user's language."""
+    return f"{flag(slug)} {t.country(slug, fallback)}".strip()
+
+
+def status_text(t: Translator, status: str) -> str:
+    """A status in words; unknown statuses are shown as the API wrote them."""
+    names = {
+        "WAITING": t._("⏳ Waiting for SMS"),
+        "RECEIVED": t._("✅ SMS received"),
+        "COMPLETED": t._("✔️ Completed"),
+        "FAILED": t._("❌ Failed"),
+        "CANCELLED": t._("↩️ Cancelled"),
+    }
+    return names.get(status, esc(status))
+
+
+def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str | None:
+    """ "20 minutes left": whole minutes, in 5-minute steps above ten.
+
+    The card shows this and is edited whenever it changes, so the step sets the countdown's
+    edit cadence: at most one edit per card every five minutes until the last ten, which
+    keeps a thousand live cards far below Telegram's global message rate.
+    """
+    if expires_at is None:
+        return None
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return t._("expired")
+    if seconds < 60:
+        return t._("less than a minute left")
+    minutes = math.ceil(seconds / 60)
+    if minutes > 10:
+        minutes = 5 * math.ceil(minutes / 5)
+    # TRANSLATORS: after the order's status; {duration} is already localized, e.g. "20 minutes".
+    return t._("{duration} left").format(duration=t.duration(60 * minutes))
+
+
+def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
+    """A person-friendly explanation with a next step, for every API failure."""
+    match exc:
+        case api_errors.AuthError():
+            return t._("jiema.my refused your API key (revoked?). Link a new one with /link.")
+        case api_errors.ForbiddenError():
+            return t._(
+                "Your jiema.my account has no access right now. Please contact jiema.my support."
+            )
+        case api_errors.InsufficientBalanceError():
+            return t._("Not enough balance for this number. Top up on jiema.my, then try again.")
+        case api_errors.NoNumbersError():
+            return t._("No numbers left for this country right now. Pick another country.")
+        case api_errors.BadServiceError():
+            return t._("This service isn't available any more. Pick another one with /buy.")
+        case api_errors.BadCountryError():
+            return t._("This country isn't available for the service. Pick another country.")
+        case api_errors.CodeReceivedError():
+            return t._("An SMS already arrived on this number, so it can't be cancelled.")
+        case api_errors.AlreadyChangedError():
+            return t._("The order changed in the meantime. Tap Refresh to see its state.")
+        case api_errors.NotFoundError():
+            return t._("jiema.my doesn't know this order any more.")
+        case api_errors.RateLimitedError():
+            wait = int(exc.retry_after or 60)
+            return t.ngettext(
+                "Too many requests. Please wait {seconds} second and try again.",
+                "Too many requests. Please wait {seconds} seconds and try again.",
+                wait,
+            ).format(seconds=wait)
+        case api_errors.ServerError() | api_errors.TransportError():
+            return t._("jiema.my isn't answering right now. Please try again in a minute.")
+        case api_errors.MalformedResponseError():
+            return t._("jiema.my sent an answer I couldn't read. Please try again in a minute.")
+        case api_errors.ApiError():
+            return t._("jiema.my says: {message}").format(message=esc(exc.message or exc.code))
+    return t._("jiema.my isn't answering right now. Please try again in a minute.")
+
+
+def sorry(t: Translator) -> Screen:
+    return Screen(
+        t.align(
+            t._(
+                "Sorry, something went wrong on my side. Your orders and codes are safe; "
+                "please try again, or /help."
+            )
+        )
+    )
+
+
+def unavailable(t: Translator) -> Screen:
+    """The bot's database is out of reach (disk full, connection lost): nothing was done."""
+    return Screen(
+        t.align(
+            t._(
+                "I'm temporarily unavailable, so I couldn't do that. Please try again in a minute: "
+                "your orders and codes are safe."
+            )
+        )
+    )
+
+
+def unknown_input(t: Translator) -> Screen:
+    return Screen(
+        t.align(t._("I didn't get that. /buy to get a number, /help for everything I can do."))
+    )
+
+
+def cancelled_flow(t: Translator) -> Screen:
+    return Screen(t.align(t._("Cancelled. /buy when you're ready.")))
+
+
+def private_only(t: Translator) -> Screen:
+    return Screen(
+        t.align(
+            t._(
+                "I only work in a private chat, to keep your key and codes to you. "
+                "Open a chat with me and send /start."
+            )
+        )
+    )
+
+
+def key_in_group(t: Translator) -> Screen:
+    return Screen(
+        t.align(
+            t._(
+                "Never post an API key in a group: everyone here can use it. "
+                "Revoke that key now on jiema.my → Account → API keys."
+            )
+        )
+    )

@@ -1,0 +1,110 @@
+"""An order's screens: its live card, the message per SMS, and the notices when it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot import keyboards
+from bot.api import Sms
+from bot.i18n import Translator
+from bot.sms import extract_code
+from bot.store import StoredOrder
+from bot.views.common import Screen, country_label, esc, status_text, time_left
+
+# An SMS longer than this (real ones are < 1,000) is cut so the message stays under
+# Telegram's 4,096 characters with the header and the code line.
+_MAX_SMS_SHOWN = 3500
+_MAX_SMS_ON_CARD = 60  # an SMS without a code is shown on the card this short
+
+
+def order_card(
+    t: Translator,
+    order: StoredOrder,
+    now: datetime | None = None,
+    sms: Sequence[str] = (),
+) -> Screen:
+    """The live card of one order, edited in place as it changes.
+
+    Args:
+        sms: The bodies of every SMS received so far, oldest first: the card shows each
+            code (newest last), so a code whose push is in doubt is still on screen.
+    """
+    now = now or datetime.now(UTC)
+    country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
+    lines = [
+        f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}",
+        f"{esc(order.service_name)} · {country}",
+        t._("Price: {price}").format(price=t.money(order.charged_cents)),
+    ]
+    state = status_text(t, order.status)
+    left = None if order.is_final else time_left(t, order.expires_at, now)
+    lines.append(f"{state} · {left}" if left else state)
+    if order.sms_seen:
+        lines.append(
+            t.ngettext("{count} SMS received", "{count} SMS received", order.sms_seen).format(
+                count=t.ltr(t.number(order.sms_seen))
+            )
+        )
+    for body in sms:
+        code = extract_code(body)
+        if code is not None:
+            lines.append(f"🔑 {t.ltr(f'<code>{esc(code)}</code>')}")
+        else:
+            short = body if len(body) <= _MAX_SMS_ON_CARD else body[:_MAX_SMS_ON_CARD] + "…"
+            lines.append(f"✉️ <i>{esc(short)}</i>")
+    if order.status == "CANCELLED":
+        lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
+    lines.append(f"<i>{t.ltr(esc(order.id))}</i>")
+    markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
+    return Screen(t.align("\n".join(lines)), markup)
+
+
+def code_message(t: Translator, order: StoredOrder, sms: Sms) -> Screen:
+    """A new message per SMS: the code to copy, then the whole SMS as plain text."""
+    code = extract_code(sms.body)
+    header = t._("SMS for {phone} ({service}):").format(
+        phone=t.ltr(esc(order.phone)), service=esc(order.service_name)
+    )
+    text = sms.body if len(sms.body) <= _MAX_SMS_SHOWN else sms.body[:_MAX_SMS_SHOWN] + "…"
+    body = f"<blockquote>{esc(text)}</blockquote>"
+    if code is None:
+        return Screen(t.align(f"{header}\n{body}"))
+    line = t._("Code: <code>{code}</code>").format(code=code)
+    return Screen(t.align(f"{header}\n{line}\n{body}"), keyboards.copy_code(t, code))
+
+
+def order_ended(t: Translator, order: StoredOrder) -> Screen:
+    """Told once when an order ends without the user's doing (expiry, provider failure)."""
+    if order.sms_seen:
+        return Screen(
+            t.align(
+                t._("The number {phone} has expired. Thanks for using it!").format(
+                    phone=t.ltr(esc(order.phone))
+                )
+            )
+        )
+    return Screen(
+        t.align(
+            t._(
+                "No SMS arrived on {phone} before it expired, so the order ended. "
+                "{amount} went back to your balance. Want to try another country?"
+            ).format(phone=t.ltr(esc(order.phone)), amount=t.money(order.charged_cents))
+        ),
+        keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone),
+    )
+
+
+def cancelled(t: Translator, order: StoredOrder) -> str:
+    """Callback answer after a successful cancel."""
+    return t._("Cancelled. {amount} refunded to your balance.").format(
+        amount=t.money(order.charged_cents)
+    )
+
+
+def waiting_again(t: Translator) -> str:
+    return t._("OK, waiting for another SMS on the same number.")
+
+
+def not_your_order(t: Translator) -> str:
+    return t._("This order isn't yours, or I don't know it.")
