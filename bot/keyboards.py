@@ -166,7 +166,7 @@ def languages(current: str) -> InlineKeyboardMarkup:
     """Every language named in itself, on one page; the current one ticked.
 
     One page, because someone who cannot read the current language must still see their own
-    (21 buttons are well within Telegram's 100). Languages fill rows of up to three in
+    (22 buttons are well within Telegram's 100). Languages fill rows of up to three in
     `LANGUAGES` order while each label fits its share of the row: Telegram gives the buttons
     of a row equal widths, so a row of ``n`` holds labels of at most ``ROW_WIDTH / n``
     columns. Widths are measured with the tick, so the layout does not move with the choice.

@@ -1,4 +1,4 @@
-"""Shared by the i18n tests and the journeys: the 21 languages, and what copies stays bare.
+"""Shared by the i18n tests and the journeys: the 22 languages, and what copies stays bare.
 
 `bot.i18n.Translator` puts Unicode directional isolates and marks into visible text for
 Arabic and Persian (`ltr`, `money`, `align`, and around ``<code>`` in translations). Those
@@ -22,7 +22,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.fakebotapi import parse_html
 
-ALL_21 = {
+ALL_22 = {
     "en": "English",
     "ar": "العربية",
     "de": "Deutsch",
@@ -36,6 +36,7 @@ ALL_21 = {
     "ja": "日本語",
     "ko": "한국어",
     "ms": "Bahasa Melayu",
+    "pl": "Polski",
     "pt": "Português",
     "ru": "Русский",
     "th": "ไทย",
@@ -45,7 +46,8 @@ ALL_21 = {
     "zh_Hans": "简体中文",
     "zh_Hant": "繁體中文",
 }
-"""The 21 languages of jiema.my (issue 13), named as the language menu shows them."""
+"""The 22 languages: jiema.my's 21 (issue 13; Polish since issue 22) and 繁體中文, named as the
+language menu shows them."""
 
 _VALUE_FIELDS = (
     "callback_data",

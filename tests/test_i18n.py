@@ -44,7 +44,7 @@ from bot.i18n import (
     needs_chat_command_menu,
     negotiate,
 )
-from tests.i18n_checks import ALL_21
+from tests.i18n_checks import ALL_22
 
 PROJECT_ROOT = LOCALE_DIR.parent
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
@@ -106,28 +106,28 @@ def _catalog_problems(catalog: Catalog, template: Catalog) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def all_21(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The codes `available_languages` finds in a directory with a catalog for each of the 21.
+def all_22(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The codes `available_languages` finds in a directory with a catalog for each of the 22.
 
     The catalogs are empty files: finding and naming languages only looks at the paths.
     """
     locale_dir = tmp_path_factory.mktemp("locales")
-    for code in ALL_21:
+    for code in ALL_22:
         if code != SOURCE_LANGUAGE:
             (locale_dir / code / "LC_MESSAGES").mkdir(parents=True)
             (locale_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po").touch()
     (locale_dir / "README").touch()  # not a catalog
     languages = available_languages(locale_dir)
-    assert dict(languages) == ALL_21
+    assert dict(languages) == ALL_22
     return list(languages)
 
 
-def test_languages_are_the_source_language_then_the_catalogs_by_code(all_21: list[str]) -> None:
+def test_languages_are_the_source_language_then_the_catalogs_by_code(all_22: list[str]) -> None:
     assert available_languages(LOCALE_DIR) == LANGUAGES
-    assert all_21 == ["en", *sorted(set(ALL_21) - {"en"})]
+    assert all_22 == ["en", *sorted(set(ALL_22) - {"en"})]
     # Each language is named in itself as its speakers name it (CLDR, with two corrections).
-    assert {code: LANGUAGES[code] for code in LANGUAGES.keys() & ALL_21.keys()} == {
-        code: ALL_21[code] for code in LANGUAGES.keys() & ALL_21.keys()
+    assert {code: LANGUAGES[code] for code in LANGUAGES.keys() & ALL_22.keys()} == {
+        code: ALL_22[code] for code in LANGUAGES.keys() & ALL_22.keys()
     }
 
 
@@ -184,6 +184,9 @@ def test_catalog_directories_are_canonical_locale_identifiers(language: str) -> 
         ("in", "id"),  # the withdrawn ISO 639 code some Android versions still report
         ("ms", "ms"),
         ("ms-MY", "ms"),
+        ("pl", "pl"),
+        ("pl-PL", "pl"),
+        ("pl-pl", "pl"),
         ("vi", "vi"),
         ("th", "th"),
         ("tl", "fil"),  # Tagalog: Filipino's ISO 639-1 code
@@ -202,10 +205,10 @@ def test_catalog_directories_are_canonical_locale_identifiers(language: str) -> 
         ("123", "en"),
     ],
 )
-def test_negotiate_among_all_21(
-    language_code: str | None, expected: str, all_21: list[str]
+def test_negotiate_among_all_22(
+    language_code: str | None, expected: str, all_22: list[str]
 ) -> None:
-    assert negotiate(language_code, all_21) == expected
+    assert negotiate(language_code, all_22) == expected
 
 
 @pytest.mark.parametrize(
@@ -223,16 +226,16 @@ def test_negotiate_uses_the_catalogs_there_are() -> None:
     assert negotiate("zh-hans") == "zh_Hans"
 
 
-def test_negotiate_maps_our_codes_to_themselves(all_21: list[str]) -> None:
-    assert [negotiate(language, all_21) for language in all_21] == all_21
+def test_negotiate_maps_our_codes_to_themselves(all_22: list[str]) -> None:
+    assert [negotiate(language, all_22) for language in all_22] == all_22
     assert [negotiate(language) for language in LANGUAGES] == list(LANGUAGES)
 
 
 # --- the command menu -------------------------------------------------------------------------
 
 
-def test_command_menu_languages_are_telegrams_two_letter_codes(all_21: list[str]) -> None:
-    menus = command_menu_languages(all_21)
+def test_command_menu_languages_are_telegrams_two_letter_codes(all_22: list[str]) -> None:
+    menus = command_menu_languages(all_22)
     assert menus == [
         (None, "en"),
         ("ar", "ar"),
@@ -247,6 +250,7 @@ def test_command_menu_languages_are_telegrams_two_letter_codes(all_21: list[str]
         ("ja", "ja"),
         ("ko", "ko"),
         ("ms", "ms"),
+        ("pl", "pl"),
         ("pt", "pt"),
         ("ru", "ru"),
         ("th", "th"),
@@ -260,7 +264,7 @@ def test_command_menu_languages_are_telegrams_two_letter_codes(all_21: list[str]
     assert len(set(codes)) == len(codes)
     # A user whose app speaks a menu's code is served that menu's language by negotiation.
     for code, language in menus:
-        assert negotiate(code, all_21) == language
+        assert negotiate(code, all_22) == language
 
 
 def test_command_menu_languages_of_the_catalogs_there_are() -> None:
@@ -287,12 +291,13 @@ def test_command_menu_languages_of_the_catalogs_there_are() -> None:
         ("ar-EG", "ar", False),
         ("en", "de", True),  # chose German with /language in an English app
         ("de-AT", "de", False),
+        ("pl-PL", "pl", False),
     ],
 )
 def test_needs_chat_command_menu(
-    language_code: str | None, language: str, needed: bool, all_21: list[str]
+    language_code: str | None, language: str, needed: bool, all_22: list[str]
 ) -> None:
-    assert needs_chat_command_menu(language_code, language, all_21) is needed
+    assert needs_chat_command_menu(language_code, language, all_22) is needed
 
 
 # --- translators ------------------------------------------------------------------------------
@@ -326,7 +331,7 @@ def test_marked_messages_are_not_translated_at_definition() -> None:
 # --- right to left ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language", sorted(ALL_21))
+@pytest.mark.parametrize("language", sorted(ALL_22))
 def test_rtl_is_arabic_and_persian_only(language: str) -> None:
     assert Translator(language).rtl is (language in ("ar", "fa"))
 
@@ -338,7 +343,7 @@ def test_ltr_isolates_values_in_right_to_left_languages(language: str) -> None:
     assert t.ltr("48213") == "\u206648213\u2069"
 
 
-@pytest.mark.parametrize("language", sorted(set(ALL_21) - {"ar", "fa"}))
+@pytest.mark.parametrize("language", sorted(set(ALL_22) - {"ar", "fa"}))
 def test_ltr_is_the_identity_in_left_to_right_languages(language: str) -> None:
     assert Translator(language).ltr("+60126856518") == "+60126856518"
 
@@ -483,6 +488,7 @@ def test_label_width(text: str, expected: int) -> None:
         ("pt", 1234567, "US$\xa012.345,67"),
         ("ru", 1200, "12,00\xa0$"),
         ("ru", 1234567, "12\xa0345,67\xa0$"),
+        ("pl", 1234567, "12\xa0345,67\xa0USD"),
         ("zh_Hans", 1200, "US$12.00"),
     ],
 )
@@ -519,6 +525,10 @@ def test_number(language: str, expected: str) -> None:
         ("ru", 1140, "19 минут"),
         ("ru", 1260, "21 минута"),
         ("ru", 120, "2 минуты"),
+        ("pl", 60, "1 minuta"),
+        ("pl", 120, "2 minuty"),
+        ("pl", 1260, "21 minut"),
+        ("pl", 1320, "22 minuty"),
         ("es", 1140, "19 minutos"),
         ("it", 60, "1 minuto"),
         ("pt", 0, "0 segundo"),
@@ -671,3 +681,27 @@ def test_compiled_catalog_matches_the_po_file(language: str) -> None:
         for form, text in enumerate(message.string):
             n = next(n for n in PLURAL_SAMPLE if rule(n) == form)
             assert bare(t.ngettext(singular, plural, n)) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "unit"),
+    [
+        (1, "sekundę"),
+        (2, "sekundy"),
+        (4, "sekundy"),
+        (5, "sekund"),
+        (12, "sekund"),
+        (22, "sekundy"),
+        (25, "sekund"),
+        (102, "sekundy"),
+        (112, "sekund"),
+    ],
+)
+def test_polish_plurals_follow_cldr(seconds: int, unit: str) -> None:
+    """Polish has three integer forms: 1; 2-4, 22-24, ... but not 12-14; everything else."""
+    text = get_translator("pl").ngettext(
+        "Too many requests. Please wait {seconds} second and try again.",
+        "Too many requests. Please wait {seconds} seconds and try again.",
+        seconds,
+    )
+    assert f"{{seconds}} {unit} " in text

@@ -340,6 +340,7 @@ async def test_the_command_menu_is_registered_in_every_language_at_start_up(
         # Telegram matches menus by the two-letter language code of the user's app.
         assert await _wait_for_commands(telegram, None, code or "") == _menu(translator(language))
     assert telegram.commands(None, "ru")[0]["description"] == "Купить номер для сервиса"
+    assert telegram.commands(None, "pl")[0]["description"] == "Kup numer do serwisu"
     assert telegram.commands(None, "zh") != telegram.commands(None, "")
     telegram.assert_no_errors()
 

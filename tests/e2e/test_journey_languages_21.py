@@ -1,4 +1,4 @@
-"""Issue 13's journeys: Arabic, Hindi, Japanese, Filipino and Ukrainian, end to end.
+"""Issue 13's journeys (Arabic, Hindi, Japanese, Filipino, Ukrainian) and issue 22's Polish.
 
 Each user meets the bot in their app's language and goes all the way: /start, link a key,
 buy, get the code, /balance, /orders, then switches language with /language. Expected
@@ -75,6 +75,14 @@ JOURNEYS = [
         "Олена",
         f"Ваш код Telegram: {CODE}. Нікому його не повідомляйте.",
         ("Баланс", "Купити"),
+        "pl",
+    ),
+    Journey(
+        "pl",
+        "pl-PL",
+        "Kasia",
+        f"Twój kod Telegram to {CODE}. Nie udostępniaj go nikomu.",
+        ("Saldo", "Kup"),
         "ar",
     ),
 ]
