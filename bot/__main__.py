@@ -99,11 +99,13 @@ async def serve(settings: Settings) -> None:
             services.poller.start()
             services.start_console()
             services.alert_watcher.start()
+            services.replacer.start()
             health.problem("startup", None)
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
             await services.alert_watcher.stop()
+            await services.replacer.stop()
             await services.poller.stop()
             await services.broadcaster.stop()
             if updater is not None and updater.running:

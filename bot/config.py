@@ -124,6 +124,24 @@ def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _minutes(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of minutes, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} minutes, got {raw!r}")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -154,6 +172,9 @@ class Settings:
         alert_interval: Seconds between two rounds of the back-in-stock watcher.
         prices_ttl: Seconds one service's prices and stock are cached for everyone (browsing
             and the watcher share them: the watcher reads a service at most this often).
+        replace_after: Minutes an order with auto-replace on may go without an SMS before
+            its number is replaced (fractions allowed).
+        replace_max: How many times one purchase's number is replaced at most (0: never).
     """
 
     telegram_token: str = field(repr=False)
@@ -178,6 +199,8 @@ class Settings:
     alert_hours: float = 24.0
     alert_interval: float = 20.0
     prices_ttl: float = 60.0
+    replace_after: float = 5.0
+    replace_max: int = 3
 
     @property
     def webhook_path(self) -> str | None:
@@ -255,4 +278,6 @@ class Settings:
             alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
             alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
             prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
+            replace_after=_minutes(env, "REPLACE_AFTER", 5.0, 0.01, 120.0),
+            replace_max=_count(env, "REPLACE_MAX", 3, 0, 10),
         )

@@ -26,6 +26,7 @@ from bot.notifier import TelegramNotifier
 from bot.outbox import Outbox
 from bot.poller import LEASE_TTL, Poller
 from bot.ratelimit import ChatRateLimiter
+from bot.replacer import Replacer, interval_for
 from bot.services.accounts import AccountService
 from bot.services.admin import AdminService, FleetCounters
 from bot.services.alerts import AlertService
@@ -35,6 +36,7 @@ from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.replacement import ReplacementService, ReplaceRules
 from bot.services.topup import TopUpService
 from bot.services.users import UserService
 from bot.store import Store
@@ -70,6 +72,8 @@ class Services:
     alerts: AlertService
     topup: TopUpService
     alert_watcher: AlertWatcher
+    replacement: ReplacementService
+    replacer: Replacer
 
     def start_console(self) -> None:
         """Start the console's jobs: the broadcast sender and the fleet counters' flush."""
@@ -80,6 +84,7 @@ class Services:
         """Stop the jobs (handing their leases back, flushing counters) and the outbox;
         close the API client."""
         await self.alert_watcher.stop()
+        await self.replacer.stop()
         await self.poller.stop()
         await self.outbox.stop()
         await self.broadcaster.stop()
@@ -155,6 +160,28 @@ def build_services(
         health=health,
         interval=settings.alert_interval,
     )
+    rules = ReplaceRules(
+        after=timedelta(minutes=settings.replace_after), max_replacements=settings.replace_max
+    )
+    replacement = ReplacementService(
+        api,
+        store,
+        accounts,
+        catalog,
+        purchases,
+        tracker,
+        notifier,
+        rules=rules,
+        replica_id=replica_id,
+    )
+    replacer = Replacer(
+        replacement,
+        store,
+        notifier,
+        replica_id=replica_id,
+        health=health,
+        interval=interval_for(rules.after),
+    )
     return Services(
         settings=settings,
         replica_id=replica_id,
@@ -180,4 +207,6 @@ def build_services(
         alerts=alerts,
         topup=TopUpService(accounts, store),
         alert_watcher=watcher,
+        replacement=replacement,
+        replacer=replacer,
     )

@@ -174,3 +174,22 @@ def test_shop_settings() -> None:
     ):
         with pytest.raises(ConfigError, match=named):
             Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, **env})
+
+
+def test_replacement_settings() -> None:
+    defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert (defaults.replace_after, defaults.replace_max) == (5.0, 3)
+    settings = Settings.from_env(
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "REPLACE_AFTER": "0.5", "REPLACE_MAX": "0"}
+    )
+    assert (settings.replace_after, settings.replace_max) == (0.5, 0)
+    for env, named in (
+        ({"REPLACE_AFTER": "0"}, "REPLACE_AFTER must be between"),
+        ({"REPLACE_AFTER": "soon"}, "REPLACE_AFTER must be a number of minutes"),
+        ({"REPLACE_AFTER": "nan"}, "REPLACE_AFTER must be between"),
+        ({"REPLACE_MAX": "-1"}, "REPLACE_MAX must be a whole number from 0 to 10"),
+        ({"REPLACE_MAX": "2.5"}, "REPLACE_MAX must be a whole number"),
+        ({"REPLACE_MAX": "11"}, "REPLACE_MAX must be a whole number"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, **env})

@@ -135,12 +135,19 @@ class PurchaseService:
         if svc is None or offer is None:
             return OfferGone()
         account = await self._api.account(key)
+        user = await self._store.get_user(user_id)
         # A confirmation still open for the same thing (in the chat, or in the Mini App) is
         # shown again rather than a second one: pressing Buy in both buys once.
         purchase = await self._store.open_offer(
             user_id, service, str(country_id), offer.price_cents
         ) or await self._store.offer_purchase(
-            user_id, service, svc.name, str(country_id), offer.slug, offer.price_cents
+            user_id,
+            service,
+            svc.name,
+            str(country_id),
+            offer.slug,
+            offer.price_cents,
+            auto_replace=user is not None and user.auto_replace,
         )
         return Quote(purchase, svc, offer, account)
 
@@ -293,6 +300,10 @@ class PurchaseService:
                 order.charged_cents if order.charged_cents is not None else purchase.price_cents
             ),
             card_message_id=card_message_id,
+            auto_replace=purchase.auto_replace,
+            confirmed_cents=purchase.price_cents,
+            created_at=self._now(),
+            updated_at=self._now(),
         )
         await self._store.save_order(stored)
         await self._store.finish_purchase(purchase.token, PurchaseState.DONE, order.id)

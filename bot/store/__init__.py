@@ -4,6 +4,7 @@ from bot.store.db import Database, SqliteDatabase
 from bot.store.errors import StoreUnavailableError
 from bot.store.models import (
     FINAL_STATUSES,
+    OPEN_SWAP_STATES,
     Alert,
     AlertState,
     Delivery,
@@ -12,12 +13,15 @@ from bot.store.models import (
     Purchase,
     PurchaseState,
     StoredOrder,
+    Swap,
+    SwapState,
     User,
 )
 from bot.store.store import PURCHASE_TTL, Clock, FavouriteAdded, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
+    "OPEN_SWAP_STATES",
     "PURCHASE_TTL",
     "Alert",
     "AlertState",
@@ -33,6 +37,8 @@ __all__ = [
     "Store",
     "StoreUnavailableError",
     "StoredOrder",
+    "Swap",
+    "SwapState",
     "User",
     "open_store",
 ]

@@ -281,7 +281,45 @@ CREATE TABLE fleet_counters (
 )$WITHOUT_ROWID;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP, _V6)
+# Automatic replacement of a number that got no SMS (issue 22). Whether an order (and a
+# confirmation, and a user's default) replaces itself; the price the user confirmed, the
+# ceiling of any replacement; replacements still allowed (NULL: the operator's REPLACE_MAX);
+# on a replacement the number it replaced, on a replaced order the number that replaced it
+# ('' when none could be bought). swaps: one row per replaced order, claimed before the
+# cancel, moved claimed → cancelled (refund confirmed) → buying (a purchase token, so the
+# create is made exactly once) → bought → done, or kept (an SMS came) / gave_up; a replica
+# that died mid-swap leaves it to another after claimed_until.
+_V7_REPLACE = """
+ALTER TABLE users ADD COLUMN auto_replace INTEGER NOT NULL DEFAULT 0
+    CHECK (auto_replace IN (0, 1));
+ALTER TABLE purchases ADD COLUMN auto_replace INTEGER NOT NULL DEFAULT 0
+    CHECK (auto_replace IN (0, 1));
+ALTER TABLE orders ADD COLUMN auto_replace INTEGER NOT NULL DEFAULT 0
+    CHECK (auto_replace IN (0, 1));
+ALTER TABLE orders ADD COLUMN confirmed_cents INTEGER CHECK (confirmed_cents >= 0);
+ALTER TABLE orders ADD COLUMN replaces_left INTEGER CHECK (replaces_left >= 0);
+ALTER TABLE orders ADD COLUMN replaced_from TEXT;
+ALTER TABLE orders ADD COLUMN replaced_by TEXT;
+CREATE INDEX orders_auto_replace ON orders (created_at)
+    WHERE auto_replace = 1 AND status = 'WAITING' AND sms_seen = 0;
+
+CREATE TABLE swaps (
+    order_id      TEXT PRIMARY KEY REFERENCES orders (id),
+    user_id       $BIGINT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'claimed'
+        CHECK (state IN ('claimed', 'cancelled', 'buying', 'bought', 'done', 'kept', 'gave_up')),
+    token         TEXT,
+    new_order_id  TEXT,
+    claimed_by    TEXT NOT NULL,
+    claimed_until TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+)$WITHOUT_ROWID;
+CREATE INDEX swaps_open ON swaps (claimed_until)
+    WHERE state IN ('claimed', 'cancelled', 'buying', 'bought');
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP, _V6, _V7_REPLACE)
 
 
 def render(script: str, dialect: Dialect) -> str:

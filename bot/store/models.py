@@ -10,11 +10,14 @@ from typing import Any, Final
 
 __all__ = [
     "FINAL_STATUSES",
+    "OPEN_SWAP_STATES",
     "Delivery",
     "DeliveryState",
     "Purchase",
     "PurchaseState",
     "StoredOrder",
+    "Swap",
+    "SwapState",
     "User",
 ]
 
@@ -63,6 +66,8 @@ class User:
     ``Store.set_dialog``: editing this mapping changes nothing stored."""
     announcements_muted: bool = False
     last_seen_at: datetime | None = None
+    auto_replace: bool = False
+    """New confirmations start with automatic replacement on (the /settings default)."""
 
     @property
     def has_key(self) -> bool:
@@ -95,6 +100,16 @@ class StoredOrder:
     final_notified: bool = False
     created_at: datetime = field(default_factory=_utc_now)
     updated_at: datetime = field(default_factory=_utc_now)
+    auto_replace: bool = False
+    """Replace the number by itself when no SMS comes (see bot.services.replacement)."""
+    confirmed_cents: int | None = None
+    """The price the user confirmed: no replacement costs more. None: ``charged_cents``."""
+    replaces_left: int | None = None
+    """Replacements still allowed in this order's chain; None: the operator's maximum."""
+    replaced_from: str | None = None
+    """On a replacement: the number it replaced (refunded)."""
+    replaced_by: str | None = None
+    """On a replaced order: the number that replaced it; ``""`` when none could be bought."""
 
     @property
     def is_final(self) -> bool:
@@ -142,6 +157,47 @@ class Purchase:
     reconcile_after: datetime | None = None
     """While ``creating``/``unknown``: not before this time may a reconciler look at it (the
     request that claimed it is still at work). None: due now."""
+    auto_replace: bool = False
+    """The order it buys replaces its number by itself when no SMS comes."""
+
+
+class SwapState(StrEnum):
+    """A replacement of an order's number, claimed in the database before anything is done.
+
+    ``claimed`` (cancel not confirmed yet) → ``cancelled`` (the API answered CANCELLED: the
+    refund is confirmed) → ``buying`` (a purchase token holds the one create) → ``bought``
+    (the new order exists) → ``done`` (the user was told). ``kept``: an SMS came, the order
+    stays. ``gave_up``: nothing to buy (or the cancel was refused for another reason).
+    """
+
+    CLAIMED = "claimed"
+    CANCELLED = "cancelled"
+    BUYING = "buying"
+    BOUGHT = "bought"
+    DONE = "done"
+    KEPT = "kept"
+    GAVE_UP = "gave_up"
+
+
+OPEN_SWAP_STATES: Final = frozenset(
+    {SwapState.CLAIMED, SwapState.CANCELLED, SwapState.BUYING, SwapState.BOUGHT}
+)
+"""States a swap is resumed from (by whichever replica holds it, or after its hold)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Swap:
+    """One replacement, keyed by the order it replaces."""
+
+    order_id: str
+    user_id: int
+    state: SwapState
+    token: str | None
+    new_order_id: str | None
+    claimed_by: str
+    claimed_until: datetime
+    created_at: datetime
+    updated_at: datetime
 
 
 # -- favourites, alerts, top-up ------------------------------------------------------------

@@ -9,10 +9,10 @@ from bot.store.base import Repository, dt, opt_dt, opt_ts, ts
 from bot.store.db import Row
 from bot.store.models import StoredOrder
 
-__all__ = ["OrdersRepository"]
+__all__ = ["OrdersRepository", "order_of_row"]
 
 
-def _order(row: Row) -> StoredOrder:
+def order_of_row(row: Row) -> StoredOrder:
     return StoredOrder(
         id=row["id"],
         user_id=row["user_id"],
@@ -32,6 +32,11 @@ def _order(row: Row) -> StoredOrder:
         final_notified=bool(row["final_notified"]),
         created_at=dt(row["created_at"]),
         updated_at=dt(row["updated_at"]),
+        auto_replace=bool(row["auto_replace"]),
+        confirmed_cents=row["confirmed_cents"],
+        replaces_left=row["replaces_left"],
+        replaced_from=row["replaced_from"],
+        replaced_by=row["replaced_by"],
     )
 
 
@@ -49,8 +54,9 @@ class OrdersRepository(Repository):
         changed = await self._write(
             "INSERT INTO orders (id, user_id, key_fingerprint, service, service_name,"
             " country_id, country_slug, phone, status, expires_at, charged_cents,"
-            " card_message_id, sms_seen, final_notified, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " card_message_id, sms_seen, final_notified, created_at, updated_at,"
+            " auto_replace, confirmed_cents, replaces_left, replaced_from, replaced_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO NOTHING",
             (
                 order.id,
@@ -69,20 +75,25 @@ class OrdersRepository(Repository):
                 int(order.final_notified),
                 ts(order.created_at),
                 ts(order.updated_at),
+                int(order.auto_replace),
+                order.confirmed_cents,
+                order.replaces_left,
+                order.replaced_from,
+                order.replaced_by,
             ),
         )
         return changed == 1
 
     async def get_order(self, order_id: str) -> StoredOrder | None:
         row = await self._fetch_one("SELECT * FROM orders WHERE id = ?", (order_id,))
-        return None if row is None else _order(row)
+        return None if row is None else order_of_row(row)
 
     async def get_user_order(self, user_id: int, order_id: str) -> StoredOrder | None:
         """Return the order only if it belongs to ``user_id``."""
         row = await self._fetch_one(
             "SELECT * FROM orders WHERE id = ? AND user_id = ?", (order_id, user_id)
         )
-        return None if row is None else _order(row)
+        return None if row is None else order_of_row(row)
 
     async def set_order_status(
         self, order_id: str, status: str, *, expires_at: datetime | None = None
@@ -199,7 +210,7 @@ class OrdersRepository(Repository):
             " ORDER BY o.card_retry_at LIMIT ?",
             (ts(now), user_id, user_id, limit),
         )
-        return [_order(row) for row in rows]
+        return [order_of_row(row) for row in rows]
 
     async def active_orders(self) -> list[StoredOrder]:
         """Orders the poller still has work on: not final, or final but not yet announced."""
@@ -210,7 +221,7 @@ class OrdersRepository(Repository):
             " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0"
             " ORDER BY created_at"
         )
-        return [_order(row) for row in rows]
+        return [order_of_row(row) for row in rows]
 
     async def active_orders_for_user(self, user_id: int) -> list[StoredOrder]:
         rows = await self._fetch(
@@ -219,4 +230,4 @@ class OrdersRepository(Repository):
             " ORDER BY created_at",
             (user_id,),
         )
-        return [_order(row) for row in rows]
+        return [order_of_row(row) for row in rows]

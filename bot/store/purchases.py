@@ -35,6 +35,7 @@ def _purchase(row: Row) -> Purchase:
         created_at=dt(row["created_at"]),
         updated_at=dt(row["updated_at"]),
         reconcile_after=opt_dt(row["reconcile_after"]),
+        auto_replace=bool(row["auto_replace"]),
     )
 
 
@@ -51,14 +52,16 @@ class PurchasesRepository(Repository):
         country_id: str,
         country_slug: str,
         price_cents: int,
+        *,
+        auto_replace: bool = False,
     ) -> Purchase:
         """Create a single-use confirmation with a fresh random token."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = ts(self._now())
         rows = await self._write_returning(
             "INSERT INTO purchases (token, user_id, service, service_name, country_id,"
-            " country_slug, price_cents, state, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'offered', ?, ?) RETURNING *",
+            " country_slug, price_cents, state, created_at, updated_at, auto_replace)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'offered', ?, ?, ?) RETURNING *",
             (
                 token,
                 user_id,
@@ -69,6 +72,7 @@ class PurchasesRepository(Repository):
                 price_cents,
                 now,
                 now,
+                int(auto_replace),
             ),
         )
         return _purchase(rows[0])

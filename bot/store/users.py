@@ -55,6 +55,7 @@ def _user(row: Row) -> User:
         dialog=_dialog(row["dialog"]),
         announcements_muted=bool(row["announcements_muted"]),
         last_seen_at=opt_dt(row["last_seen_at"]),
+        auto_replace=bool(row["auto_replace"]),
     )
 
 

@@ -63,6 +63,8 @@ from bot.views.order import (
     not_your_order,
     order_card,
     order_ended,
+    replacement_bought,
+    replacement_not_bought,
     waiting_again,
 )
 from bot.views.shop import (
@@ -136,6 +138,8 @@ __all__ = [
     "purchase_not_made",
     "purchase_unconfirmed",
     "purchase_used",
+    "replacement_bought",
+    "replacement_not_bought",
     "running_low",
     "service_gone",
     "services",

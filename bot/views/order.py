@@ -55,9 +55,66 @@ def order_card(
             lines.append(f"✉️ <i>{esc(short)}</i>")
     if order.status == "CANCELLED":
         lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
+    lines.extend(_replacement_lines(t, order))
     lines.append(f"<i>{t.ltr(esc(order.id))}</i>")
     markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
     return Screen(t.align("\n".join(lines)), markup)
+
+
+def _replacement_lines(t: Translator, order: StoredOrder) -> list[str]:
+    """What automatic replacement did to this order, for its card."""
+    lines = []
+    if order.replaced_from:
+        lines.append(
+            t._("🔁 {phone} got no SMS: refunded and replaced.").format(
+                phone=t.ltr(esc(order.replaced_from))
+            )
+        )
+        if order.replaces_left is not None:
+            lines.append(
+                t._("Auto-replacements left: {count}").format(
+                    count=t.ltr(t.number(order.replaces_left))
+                )
+            )
+    if order.replaced_by:
+        lines.append(t._("🔁 Replaced by {phone}").format(phone=t.ltr(esc(order.replaced_by))))
+    elif order.replaced_by == "" and order.status == "CANCELLED":
+        lines.append(_not_replaced(t, order))
+    return lines
+
+
+def _not_replaced(t: Translator, order: StoredOrder) -> str:
+    ceiling = order.confirmed_cents if order.confirmed_cents is not None else order.charged_cents
+    return t._(
+        "🔁 No SMS came to {phone}: {amount} refunded. "
+        "No other number at or below {price} right now."
+    ).format(
+        phone=t.ltr(esc(order.phone)),
+        amount=t.money(order.charged_cents),
+        price=t.money(ceiling),
+    )
+
+
+def replacement_bought(t: Translator, old: StoredOrder, new: StoredOrder) -> Screen:
+    """A new message (it notifies) when a silent number was replaced: the user must enter
+    the new number in the service."""
+    return Screen(
+        t.align(
+            t._(
+                "🔁 New number for {service}: {phone}\n"
+                "No SMS came to {old}: it was refunded. Enter the new number in {service}."
+            ).format(
+                service=esc(new.service_name),
+                phone=t.ltr(f"<code>{esc(new.phone)}</code>"),
+                old=t.ltr(esc(old.phone)),
+            )
+        )
+    )
+
+
+def replacement_not_bought(t: Translator, order: StoredOrder) -> Screen:
+    """Told when a silent number was refunded and nothing could replace it."""
+    return Screen(t.align(_not_replaced(t, order)))
 
 
 def code_message(t: Translator, order: StoredOrder, sms: Sms) -> Screen:

@@ -11,7 +11,7 @@ import pytest
 
 from bot import copydb
 from bot.copydb import CopyError, copy_database
-from bot.store import DeliveryState, PurchaseState, Store
+from bot.store import DeliveryState, PurchaseState, Store, SwapState
 from bot.store.console import RecipientState
 from bot.store.migrations import MIGRATIONS
 from bot.store.postgres import PostgresDatabase
@@ -33,6 +33,7 @@ TABLES = (
     "fleet_counters",
     "favourites",
     "alerts",
+    "swaps",
 )
 BIG_ID = 7_000_000_000  # Telegram ids beyond 32 bits
 
@@ -89,6 +90,13 @@ async def fill(store: Store, clock: FakeClock) -> None:
     await store.finish_alert(fired.id, sent=True)
     await store.add_alert(BIG_ID, "wa", "WhatsApp", "16", "pl", lifetime=day, limit=10)
     await store.claim_topup_hint(USER, day)
+    await store.set_auto_replace_default(USER, True)
+    order = await store.get_order("ck0")
+    assert order is not None
+    await store.claim_swap(order, "replica-a", clock.now + timedelta(minutes=2))
+    await store.advance_swap("ck0", SwapState.CLAIMED, SwapState.CANCELLED)
+    await store.mark_replacement("big", replaced_from="+1555", replaces_left=2, confirmed_cents=9)
+    await store.mark_replaced("ck0", "+1666", 2, card_handed_over=True)
 
 
 def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
@@ -132,6 +140,7 @@ async def test_copy_moves_every_row(source: Path, pg_backend: Backend, clock: Fa
         "purchases",
         "recent_services",
         "sms_deliveries",
+        "swaps",
     ]
     assert set(report.rows) == set(TABLES)
     for table in TABLES:

@@ -1,0 +1,128 @@
+"""The automatic replacement job: one replica at a time (lease ``job:replace``) runs the
+swaps of :class:`~bot.services.replacement.ReplacementService` and tells the users.
+
+The rule and every money step live in the service, each step recorded in the database
+before the next request, so this job only drives it: every ``interval`` it takes the lease,
+runs a round (resumed swaps first, then the orders that are due) and shows the outcomes:
+
+* **replaced**: the card (now the new order's, in the same message) shows the old number
+  refunded, the new number and the replacements left; a new message announces the new
+  number (the user must type it into the service again). The swap is finished once that
+  message was sent, so a crash in between announces it once more rather than never;
+* **kept**: an SMS came during the swap; its code goes out through the outbox as usual;
+* **gave up**: refunded, nothing to buy at or below the confirmed price: the card says so
+  and a message tells the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Final
+
+from bot import views
+from bot.health import Health
+from bot.notifier import TelegramNotifier
+from bot.services.replacement import GaveUp, Kept, Replaced, ReplacementService, SwapOutcome
+from bot.store import Store, StoreUnavailableError
+from bot.telegram_outcome import RetryLater
+
+log = logging.getLogger(__name__)
+
+__all__ = ["REPLACE_LEASE", "Replacer", "interval_for"]
+
+REPLACE_LEASE: Final = "job:replace"
+"""The lease of the fleet-wide replacement job."""
+LEASE_TTL: Final = timedelta(seconds=60)
+"""How long the lease outlives a replica that stopped renewing it (killed)."""
+
+
+def interval_for(replace_after: timedelta) -> float:
+    """Seconds between rounds: a fifth of ``REPLACE_AFTER``, between 0.5 and 15 s."""
+    return max(0.5, min(15.0, replace_after.total_seconds() / 5))
+
+
+class Replacer:
+    """Runs replacement rounds while this replica holds the lease."""
+
+    def __init__(
+        self,
+        service: ReplacementService,
+        store: Store,
+        notifier: TelegramNotifier,
+        *,
+        replica_id: str,
+        health: Health,
+        interval: float,
+        lease_ttl: timedelta = LEASE_TTL,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._service = service
+        self._store = store
+        self._notifier = notifier
+        self._replica = replica_id
+        self._health = health
+        self._interval = interval
+        self._lease_ttl = lease_ttl
+        self._sleep = sleep
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run rounds every ``interval`` until :meth:`stop`."""
+        self._loop = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop, and hand the lease back at once so another replica takes over."""
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+        self._health.forget("replacer")
+        try:
+            await self._store.release_lease(REPLACE_LEASE, self._replica)
+        except StoreUnavailableError:
+            log.warning("could not hand the replacement lease back: database unavailable")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.round()
+            except StoreUnavailableError as exc:
+                log.warning("replacement round skipped: database unavailable (%s)", exc)
+            except Exception:
+                log.exception("replacement round failed")
+            self._health.beat("replacer", 3 * self._interval + 30)
+            await self._sleep(self._interval)
+
+    async def round(self) -> list[SwapOutcome]:
+        """One round, if this replica holds the lease; the swaps that ended in it."""
+        if not await self._store.acquire_lease(REPLACE_LEASE, self._replica, self._lease_ttl):
+            return []
+        outcomes = await self._service.round()
+        for outcome in outcomes:
+            await self._show(outcome)
+        return outcomes
+
+    async def _show(self, outcome: SwapOutcome) -> None:
+        if isinstance(outcome, Replaced):
+            await self._notifier.show_card(outcome.new, now=True)
+            if outcome.old.card_message_id is not None:
+                await self._notifier.show_card(outcome.old, now=True)
+            sent = await self._notifier.send(
+                outcome.new.user_id,
+                lambda t: views.replacement_bought(t, outcome.old, outcome.new),
+                policy=None,
+            )
+            if not isinstance(sent, RetryLater):
+                await self._service.announced(outcome)
+        elif isinstance(outcome, Kept):
+            await self._notifier.show_card(outcome.order, now=True)
+        elif isinstance(outcome, GaveUp):
+            if outcome.order.card_message_id is not None:
+                await self._notifier.show_card(outcome.order, now=True)
+            if outcome.order.replaced_by == "":
+                await self._notifier.tell(
+                    outcome.order.user_id, lambda t: views.replacement_not_bought(t, outcome.order)
+                )
