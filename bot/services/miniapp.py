@@ -37,6 +37,7 @@ from bot.services.purchases import (
     Refused,
     Unconfirmed,
 )
+from bot.services.replacement import ReplacementService
 from bot.services.users import UserService
 from bot.store import Alert, Delivery, StoredOrder
 from bot.webapp.auth import WebAppUser
@@ -72,6 +73,8 @@ class Services(Protocol):
     def favourites(self) -> FavouriteService: ...
     @property
     def alerts(self) -> AlertService: ...
+    @property
+    def replacement(self) -> ReplacementService: ...
 
 
 class NotYoursError(Exception):
@@ -103,12 +106,17 @@ class OrderState:
         """What the page shows of the order: a change here is worth a push."""
         o = self.order
         sms = tuple((d.position, d.body, d.received_at) for d in self.deliveries)
-        return (o.status, o.expires_at, o.sms_seen, o.charged_cents, o.phone, sms)
+        return (o.status, o.expires_at, o.sms_seen, o.charged_cents, o.phone, o.auto_replace, sms)
 
     @property
     def can_cancel(self) -> bool:
         """A refund is still possible: the number waits and no SMS came yet."""
         return self.order.status == "WAITING" and self.order.sms_seen == 0
+
+    @property
+    def can_switch_replace(self) -> bool:
+        """Auto-replace can still be switched: the number waits for its first SMS."""
+        return self.can_cancel
 
     @property
     def can_next_sms(self) -> bool:
@@ -214,6 +222,17 @@ class MiniApp:
     async def next_sms(self, user_id: int, order_id: str) -> OrderState:
         """Ask for another SMS on the same number and record the new state."""
         return await self._acted(await self._s.orders.act(user_id, order_id, Action.NEXT_SMS))
+
+    async def set_auto_replace(self, user_id: int, order_id: str, on: bool) -> OrderState:
+        """The order screen's auto-replace switch (the chat's card follows).
+
+        Raises:
+            NotYoursError: unknown, another user's, or no longer waiting for its first SMS.
+        """
+        order = await self._s.replacement.set_for_order(user_id, order_id, on)
+        if order is None:
+            raise NotYoursError
+        return await self._state(order)
 
     async def _acted(self, outcome: ActOutcome) -> OrderState:
         if isinstance(outcome, ActionRefused):

@@ -58,6 +58,7 @@ from bot.views.history import (
     history,
 )
 from bot.views.order import (
+    auto_replace_label,
     cancelled,
     code_message,
     not_your_order,
@@ -98,6 +99,7 @@ __all__ = [
     "announcements_muted",
     "api_error",
     "ask_for_key",
+    "auto_replace_label",
     "back_in_stock",
     "balance",
     "broadcast_ask",

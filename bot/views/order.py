@@ -95,6 +95,11 @@ def _not_replaced(t: Translator, order: StoredOrder) -> str:
     )
 
 
+def auto_replace_label(t: Translator, on: bool) -> str:
+    """The switch of automatic replacement (a button label, and the Mini App's toast)."""
+    return t._("🔁 Auto-replace: on") if on else t._("🔁 Auto-replace: off")
+
+
 def replacement_bought(t: Translator, old: StoredOrder, new: StoredOrder) -> Screen:
     """A new message (it notifies) when a silent number was replaced: the user must enter
     the new number in the service."""

@@ -152,6 +152,7 @@ class WebApp:
         router.add_post(f"{api}/orders/{{order_id}}/cancel", self.cancel)
         router.add_post(f"{api}/orders/{{order_id}}/next-sms", self.next_sms)
         router.add_post(f"{api}/orders/{{order_id}}/favourite", self.toggle_order_favourite)
+        router.add_post(f"{api}/orders/{{order_id}}/auto-replace", self.auto_replace)
         router.add_get(f"{api}/favourites", self.favourites)
         router.add_post(f"{api}/favourites", self.toggle_favourite)
         router.add_get(
@@ -232,6 +233,15 @@ class WebApp:
     async def next_sms(self, call: Call) -> web.StreamResponse:
         state = await self.app.next_sms(call.user.id, _order_id(call))
         return ok({**order_json(call.t, state), "note": views.waiting_again(call.t)})
+
+    @endpoint
+    async def auto_replace(self, call: Call) -> web.StreamResponse:
+        """``?on=true`` or ``?on=false``: the order screen's switch."""
+        on = {"true": True, "false": False}.get(call.request.query.get("on", ""))
+        if on is None:
+            raise bad_request(call.t)
+        state = await self.app.set_auto_replace(call.user.id, _order_id(call), on)
+        return ok({**order_json(call.t, state), "note": views.auto_replace_label(call.t, on)})
 
     @endpoint
     async def favourites(self, call: Call) -> web.StreamResponse:

@@ -142,6 +142,8 @@ def order_json(t: Translator, state: OrderState) -> dict[str, Any]:
         "final": order.is_final,
         "can_cancel": state.can_cancel,
         "can_next_sms": state.can_next_sms,
+        # None once it cannot be switched any more (an SMS came, or the order ended).
+        "auto_replace": order.auto_replace if state.can_switch_replace else None,
         "refunded": None if refunded is None else _money(t.language, refunded),
         "codes": codes,
     }

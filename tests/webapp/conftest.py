@@ -34,6 +34,7 @@ from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.replacement import ReplacementService, ReplaceRules
 from bot.services.users import UserService
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Sent
@@ -97,6 +98,7 @@ class Services:
     tracker: OrderTracker
     favourites: FavouriteService
     alerts: AlertService
+    replacement: ReplacementService
 
 
 @dataclass
@@ -159,16 +161,28 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         chat = ChatSide()
         outbox = Outbox(store, chat)
         tracker = OrderTracker(store, chat, outbox)
+        purchases = PurchaseService(api, store, accounts, catalog)
         services = Services(
             store=store,
             users=UserService(store),
             accounts=accounts,
             browse=BrowseService(accounts, catalog, store),
-            purchases=PurchaseService(api, store, accounts, catalog),
+            purchases=purchases,
             orders=OrderService(api, store, accounts, catalog, tracker),
             tracker=tracker,
             favourites=FavouriteService(accounts, catalog, store),
             alerts=AlertService(accounts, catalog, store, lifetime=timedelta(hours=24)),
+            replacement=ReplacementService(
+                api,
+                store,
+                accounts,
+                catalog,
+                purchases,
+                tracker,
+                chat,
+                rules=ReplaceRules(),
+                replica_id="webapp-test",
+            ),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):

@@ -201,6 +201,39 @@ async def test_another_users_order_is_404(http: aiohttp.ClientSession, shop: Sho
     assert len(shop.sandbox.orders(shop.keys[BOB])) == 0
 
 
+async def test_the_auto_replace_switch_of_a_waiting_order(
+    http: aiohttp.ClientSession, shop: Shop
+) -> None:
+    quote = await a_quote(http, shop)
+    _, bought = await call(http, shop, "buy", {"token": quote["token"]})
+    order = bought["data"]
+    assert order["auto_replace"] is False  # the user's default
+    path = f"orders/{order['id']}/auto-replace"
+    status, switched = await call(http, shop, path + "?on=true", {})
+    assert status == 200
+    assert (switched["data"]["auto_replace"], switched["data"]["note"]) == (
+        True,
+        "🔁 Auto-replace: on",
+    )
+    stored = await shop.services.store.get_order(order["id"])
+    assert stored is not None
+    assert stored.auto_replace
+    status, answer = await call(http, shop, path + "?on=false", {}, user=BOB)
+    assert (status, answer["code"]) == (404, "NOT_FOUND")
+    status, _ = await call(http, shop, path + "?on=maybe", {})
+    assert status == 400
+    # Once an SMS came there is nothing to replace: the switch is gone.
+    shop.sandbox.deliver_sms(order["id"], "Your code is 5555")
+    for _ in range(200):
+        _, fresh = await call(http, shop, f"orders/{order['id']}")
+        if fresh["data"]["codes"]:
+            break
+        await asyncio.sleep(0.05)  # the test's poller records the SMS
+    assert fresh["data"]["auto_replace"] is None
+    status, _ = await call(http, shop, path + "?on=false", {})
+    assert status == 404
+
+
 async def test_errors_speak_the_chats_language(http: aiohttp.ClientSession, shop: Shop) -> None:
     quote = await a_quote(http, shop)
     shop.sandbox.set_balance(shop.keys[ALICE], 0)

@@ -383,6 +383,7 @@
     el("div", { id: "codes" }, codes),
     o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
     o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null,
+    o.auto_replace == null ? null : act(T[o.auto_replace ? "autoOn" : "autoOff"], "alt", "auto-replace?on=" + !o.auto_replace, "auto-replace"),
     star(o.service, o.country_id, "orders/" + enc(o.id) + "/favourite", {}));
     if (!o.final) { tick(); timer = setInterval(tick, 1000); }
   }
