@@ -24,7 +24,7 @@ from typing import Any, Final
 from aiohttp import web
 from babel import Locale
 
-from bot import views
+from bot import logs, views
 from bot.api import Order, Service
 from bot.api import errors as api_errors
 from bot.i18n import Translator, flag, get_translator, negotiate
@@ -156,6 +156,7 @@ def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web
             log.info("webapp: initData refused (%s)", exc.reason.value)
             t = get_translator(negotiate(_accept_language(request)))
             return _error(_Refusal(401, "AUTH", t._(PAGE_TEXTS["reopen"])))
+        logs.bind_user(user.id)
         t = get_translator(await self.app.language(user))
         try:
             return await handler(self, _Call(request, user, t))
