@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
@@ -27,6 +28,7 @@ from tests.e2e.conftest import buy
 from tests.e2e.fleet import WEBHOOK_PATH, replica_id
 from tests.e2e.harness import BotProcess, eventually
 from tests.e2e.nginx import Nginx
+from tests.monitoring import exposed_metrics, used_metrics
 from tests.pg import fresh_database
 from tests.webapp.initdata import init_data
 
@@ -108,7 +110,7 @@ def served_by(nginx: Nginx, method: str, path: str) -> set[str]:
     }
 
 
-async def test_webhook_updates_through_nginx_are_handled_once_by_both_replicas(
+async def test_webhook_updates_through_nginx_are_handled_once_by_both_replicas_and_metered(
     front: Front, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     user = await link(telegram, sandbox)
@@ -122,6 +124,15 @@ async def test_webhook_updates_through_nginx_are_handled_once_by_both_replicas(
     upstreams = {r.http_url.removeprefix("http://") for r in front.replicas}
     assert served_by(front.nginx, "POST", WEBHOOK_PATH) == upstreams
     telegram.assert_no_errors()
+    # Prometheus scrapes each replica: every series the dashboard and the alerts read is
+    # there on each (declared), and has samples in the fleet after a purchase and a code.
+    used, sampled = used_metrics(), {"up"}
+    for replica in front.replicas:
+        exposition = (await replica.get("/metrics")).text
+        missing = used - exposed_metrics(exposition)
+        assert not missing, f"{replica.http_url} does not expose {sorted(missing)}"
+        sampled |= {s.name for f in text_string_to_metric_families(exposition) for s in f.samples}
+    assert used <= sampled, f"no samples of {sorted(used - sampled)}"
 
 
 @dataclass
