@@ -29,10 +29,12 @@ from bot.config import Settings
 
 REDACTED = "[redacted]"
 REDACTED_KEY = "jm_[redacted]"
-# A secret shorter than this is only redacted where its place gives it away (a URL's
-# password, a secret_token parameter): replacing every "postgres" in a log helps no one.
-# Tokens, webhook secrets and BOT_SECRET_KEY are far longer.
-_MIN_EXACT = 12
+# A value shorter than this is only redacted where its place gives it away (a URL's
+# password, a secret_token parameter): replacing every "a" in a log helps no one.
+_MIN_EXACT = 6
+# A database password is often a word ("postgres"): shorter than this, it is redacted in
+# URLs only, by the pattern.
+_MIN_PASSWORD = 12
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"jm_[A-Za-z0-9_-]{4,}"), REDACTED_KEY),
@@ -65,8 +67,9 @@ def secrets_of(settings: Settings) -> tuple[str, ...]:
     found = [settings.telegram_token, settings.webhook_secret, settings.secret_key]
     if settings.database_url:
         found.append(settings.database_url)
-        password = urlsplit(settings.database_url).password
-        found.append(password and unquote(password))
+        password = unquote(urlsplit(settings.database_url).password or "")
+        if len(password) >= _MIN_PASSWORD:
+            found.append(password)
     return tuple(s for s in found if s)
 
 

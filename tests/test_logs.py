@@ -94,9 +94,14 @@ def test_what_looks_like_a_secret_is_redacted_without_being_configured(
     assert logs.Redactor()(line) == expected
 
 
-def test_short_values_are_redacted_only_where_they_stand_for_a_secret() -> None:
-    redact = logs.Redactor(("postgres",))
-    assert redact("postgresql://postgres:postgres@h/db") == "postgresql://postgres:[redacted]@h/db"
+def test_a_short_password_is_redacted_only_where_it_stands_for_one() -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "123456:TEST", "BOT_SECRET_KEY": SECRET_KEY}
+    url = "postgresql://postgres:postgres@h/db"
+    redact = logs.Redactor(logs.secrets_of(Settings.from_env(env | {"DATABASE_URL": url})))
+    assert redact(f"token 123456:TEST, url {url}") == "token [redacted], url [redacted]"
+    assert (
+        redact("postgresql://postgres:postgres@h2/db") == "postgresql://postgres:[redacted]@h2/db"
+    )
     assert redact("PostgreSQL: postgres refused") == "PostgreSQL: postgres refused"
 
 

@@ -80,7 +80,7 @@ async def test_a_debug_log_in_json_holds_no_secret(
         await user.wait_for_message(lambda m: "Key linked" in m.text)
         user.key = key  # type: ignore[attr-defined]
         await buy(user)
-        order_id = sandbox.orders(key)[0]["id"]
+        order_id, phone = (sandbox.orders(key)[0][k] for k in ("id", "phone"))
         sandbox.deliver_sms(order_id, "Your code is 314159")
         await user.wait_for_message(lambda m: "Code: 314159" in m.text, timeout=15)
     finally:
@@ -105,6 +105,10 @@ async def test_a_debug_log_in_json_holds_no_secret(
     assert started["level"] == "INFO"
     assert started["logger"] == "bot"
     assert started["message"] == f"bot started (replica {started['replica']})"
+    # Codes and phone numbers only at DEBUG (the Bot API calls' parameters), never above.
+    told = [line["message"] for line in lines if line["level"] != "DEBUG"]
+    assert not [m for m in told if "314159" in m or phone in m]
+    assert any("314159" in line["message"] for line in lines), "the code is there at DEBUG"
     users = {line["user"] for line in lines if "user" in line}
     assert len(users) == 1, "one user's lines carry one hash"
     (hashed,) = users
