@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from bot import logs
 from bot.api import JiemaClient, Order, Priority
 from bot.api.errors import AuthError, JiemaError, RateLimitedError
 from bot.health import DATABASE, Health
@@ -290,6 +291,7 @@ class Poller:
         """
         me = asyncio.current_task()
         assert me is not None
+        logs.bind_user(user_id)  # this task's lines are about this user
         waiting = True  # this task holds the key's place in ``_scheduled``
         try:
             wait = due - self._clock()
