@@ -226,6 +226,7 @@ async def on_error(update: object, context: Context) -> None:
     elif isinstance(error, StoreUnavailableError):
         log.warning("user %s: database unavailable (%s)", user_id, error)
         if context.bot_data.attached:
+            context.services.metrics.database_errors.inc()
             context.services.health.problem(DATABASE, f"unavailable: {error}")
     else:
         log.error("unhandled %s for user %s", kind, user_id, exc_info=error)
