@@ -62,6 +62,7 @@ async def serve(settings: Settings) -> None:
         bot = build_bot(settings, metrics)
         services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
+        logs.set_replica(services.replica_id)
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
@@ -219,7 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
+    logs.configure(
+        settings.log_level,
+        logs.secrets_of(settings),
+        log_format=settings.log_format,
+        user_key=settings.telegram_token.encode(),
+    )
     try:
         asyncio.run(serve(settings))
     except TokenRefusedError as exc:
