@@ -313,6 +313,35 @@ class AlertCancel(Callback):
     alert_id: Id
 
 
+# -- automatic replacement ----------------------------------------------------------------
+
+
+@encoded_as("rq:{on}:{token}")
+@dataclass(frozen=True, slots=True)
+class AutoReplaceQuote(Callback):
+    """🔁 on a confirmation: the order it buys replaces a silent number (``on``) or not."""
+
+    token: Id
+    on: Flag
+
+
+@encoded_as("ro:{on}:{order_id}")
+@dataclass(frozen=True, slots=True)
+class AutoReplaceOrder(Callback):
+    """🔁 on a waiting order's card: replace its number if no SMS comes (``on``) or not."""
+
+    order_id: Id
+    on: Flag
+
+
+@encoded_as("rs:{on}")
+@dataclass(frozen=True, slots=True)
+class SetAutoReplace(Callback):
+    """/settings: new confirmations start with auto-replace on or off."""
+
+    on: Flag
+
+
 # -- the codec ------------------------------------------------------------------------------
 
 

@@ -109,9 +109,18 @@ def confirm(t: Translator, service: str, token: str | None) -> InlineKeyboardMar
 
 
 def order_card(
-    t: Translator, order_id: str, status: str, sms_count: int, phone: str
+    t: Translator,
+    order_id: str,
+    status: str,
+    sms_count: int,
+    phone: str,
+    auto_replace: bool | None = None,
 ) -> InlineKeyboardMarkup | None:
-    """Buttons that fit the order's state; None if the id cannot travel in callback data."""
+    """Buttons that fit the order's state; None if the id cannot travel in callback data.
+
+    Args:
+        auto_replace: Whether the order replaces a silent number; None: no such switch.
+    """
     try:
 
         def act(text: str, action: cb.OrderAction) -> InlineKeyboardButton:
@@ -120,6 +129,9 @@ def order_card(
         rows: Rows = []
         if status == "WAITING" and sms_count == 0:
             rows.append([act(t._("Cancel order"), cb.OrderAction.CANCEL)])
+            if auto_replace is not None:
+                switch = cb.AutoReplaceOrder(order_id, on=not auto_replace)
+                rows.append([button(auto_replace_label(t, auto_replace), switch)])
         if status == "RECEIVED":
             rows.append([act(t._("Another SMS"), cb.OrderAction.NEXT_SMS)])
         if status not in ("COMPLETED", "FAILED", "CANCELLED"):
@@ -242,9 +254,37 @@ def broadcast_running(t: Translator, broadcast_id: str) -> InlineKeyboardMarkup:
     )
 
 
-def settings(t: Translator, muted: bool) -> InlineKeyboardMarkup:
+def settings(t: Translator, muted: bool, auto_replace: bool = False) -> InlineKeyboardMarkup:
     label = t._("Turn announcements on") if muted else t._("Mute announcements")
-    return InlineKeyboardMarkup([[button(label, cb.SetAnnouncements(on=muted))]])
+    switch = cb.SetAutoReplace(on=not auto_replace)
+    return InlineKeyboardMarkup(
+        [
+            [button(label, cb.SetAnnouncements(on=muted))],
+            [button(auto_replace_label(t, auto_replace), switch)],
+        ]
+    )
+
+
+def auto_replace_label(t: Translator, on: bool) -> str:
+    """The label of the auto-replace switch, showing its state."""
+    return t._("🔁 Auto-replace: on") if on else t._("🔁 Auto-replace: off")
+
+
+def auto_replace_quote(t: Translator, token: str, on: bool) -> list[InlineKeyboardButton]:
+    """The 🔁 row of a confirmation: shows the state; a tap switches it."""
+    return [button(auto_replace_label(t, on), cb.AutoReplaceQuote(token, on=not on))]
+
+
+def switched(
+    markup: InlineKeyboardMarkup | None, pressed: cb.Callback, fresh: InlineKeyboardButton
+) -> InlineKeyboardMarkup | None:
+    """``markup`` with the button of ``pressed`` replaced by ``fresh`` (nothing else moves)."""
+    if markup is None:
+        return None
+    data = cb.encode(pressed)
+    return InlineKeyboardMarkup(
+        [[fresh if b.callback_data == data else b for b in row] for row in markup.inline_keyboard]
+    )
 
 
 # -- favourites, alerts, top-up (issue 14) ---------------------------------------------------

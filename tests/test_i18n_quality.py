@@ -269,6 +269,8 @@ def _keyboards(t: Translator) -> dict[str, InlineKeyboardMarkup]:
         "history": keyboards.history(t, [("ck_order-1", "Telegram")], 1, True),
         "unlink": keyboards.unlink(t),
         "languages": keyboards.languages(t.language),
+        "settings": keyboards.settings(t, muted=False, auto_replace=True),
+        "order auto-replace": keyboards.order_card(t, "ck_order-1", "WAITING", 0, "+6012", False),
         **{name: markup for name, markup in order_cards.items() if markup is not None},
     }
 

@@ -6,6 +6,7 @@ numbers, codes and ids isolated, and what a tap copies or a button sends back is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,6 +79,38 @@ def order(status: str = "WAITING", sms_seen: int = 0) -> StoredOrder:
     )
 
 
+REPLACEMENT = replace(
+    order(),
+    id="ck_order-2",
+    phone="+60111",
+    auto_replace=True,
+    replaced_from="+60123456789",
+    replaces_left=2,
+)
+NOT_REPLACED = replace(order("CANCELLED"), replaced_by="", confirmed_cents=40)
+
+
+def test_what_auto_replace_did_is_on_the_cards() -> None:
+    t = get_translator("en")
+    card = views.order_card(t, REPLACEMENT, NOW)
+    assert "🔁 +60123456789 got no SMS: refunded and replaced." in card.text
+    assert "Auto-replacements left: 2" in card.text
+    assert card.markup is not None
+    labels = [b.text for row in card.markup.inline_keyboard for b in row]
+    assert "🔁 Auto-replace: on" in labels
+    exhausted = views.order_card(t, replace(REPLACEMENT, replaces_left=0), NOW)
+    assert exhausted.markup is not None
+    assert all(
+        "Auto-replace" not in b.text for row in exhausted.markup.inline_keyboard for b in row
+    )
+    assert "No other number at or below $0.40" in views.order_card(t, NOT_REPLACED, NOW).text
+    bought = views.replacement_bought(t, order("CANCELLED"), REPLACEMENT)
+    assert "<code>+60111</code>" in bought.text
+    settings = views.settings(t, muted=False, auto_replace=True, replace_after=0.5)
+    assert "🔁 Auto-replace: on" in settings.text
+    assert "within 30 seconds" in settings.text
+
+
 def screens(language: str) -> list[views.Screen]:
     t = get_translator(language)
     errors = [
@@ -126,6 +159,14 @@ def screens(language: str) -> list[views.Screen]:
         views.broadcast_dropped(t),
         views.broadcast_stopping(t),
         views.settings(t, muted=True),
+        views.settings(t, muted=False, auto_replace=True, replace_after=0.5),
+        views.order_card(t, REPLACEMENT, NOW),
+        views.order_card(
+            t, replace(order("CANCELLED"), replaced_by="+60111", replaces_left=2), NOW
+        ),
+        views.order_card(t, NOT_REPLACED, NOW),
+        views.replacement_bought(t, order("CANCELLED"), REPLACEMENT),
+        views.replacement_not_bought(t, NOT_REPLACED),
         *(views.purchase_failed(t, e, None, SITE) for e in errors),
     ]
 

@@ -157,7 +157,23 @@ def test_confirmation_star_and_top_up_sit_above_the_way_back() -> None:
     assert relabelled.inline_keyboard[1][0].text == "★ In favourites"
     assert relabelled.inline_keyboard[1][0].callback_data == "ft:tg:7"
     rich = views.confirmation(t, quote(1000), True, SITE)
-    assert data_of(rich) == ["b:tok_en", "ft:tg:7", "cp:tg:0", "m:back"]
+    assert data_of(rich) == ["b:tok_en", "rq:y:tok_en", "ft:tg:7", "cp:tg:0", "m:back"]
+
+
+def test_the_auto_replace_switch_of_a_confirmation_shows_its_state() -> None:
+    t = get_translator("en")
+    screen = views.confirmation(t, quote(1000), False, SITE)
+    assert screen.markup is not None
+    assert screen.markup.inline_keyboard[1][0].text == "🔁 Auto-replace: off"
+    pressed = cb.AutoReplaceQuote("tok_en", on=True)
+    fresh = keyboards.auto_replace_quote(t, "tok_en", True)[0]
+    switched = keyboards.switched(screen.markup, pressed, fresh)
+    assert switched is not None
+    assert (switched.inline_keyboard[1][0].text, switched.inline_keyboard[1][0].callback_data) == (
+        "🔁 Auto-replace: on",
+        "rq:n:tok_en",
+    )
+    assert data_of(views.Screen("", switched))[2:] == data_of(screen)[2:]  # nothing else moves
 
 
 def test_notify_me_goes_away_once_pressed() -> None:

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import admin, buy, common, link, membership, orders, shop, start
+from bot.handlers import admin, buy, common, link, membership, orders, replace, shop, start
 
 
 def register(application: Application) -> None:
@@ -27,6 +27,7 @@ def register(application: Application) -> None:
         *orders.handlers(),
         *membership.handlers(),
         *shop.handlers(),
+        *replace.handlers(),
         MessageHandler(text, admin.typed),
         common.ButtonHandler(common.noop, pattern=cb.Noop),
         CallbackQueryHandler(common.stale_button),

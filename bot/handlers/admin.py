@@ -186,14 +186,23 @@ async def mute(update: Update, context: Context, _: cb.MuteAnnouncements) -> Non
 
 
 async def settings(
-    update: Update, context: Context, button: cb.SetAnnouncements | None = None
+    update: Update,
+    context: Context,
+    button: cb.SetAnnouncements | cb.SetAutoReplace | None = None,
 ) -> None:
-    """``/settings``, or its toggle: announcements on or off."""
+    """``/settings``, or one of its switches: announcements, and auto-replace by default."""
     query = update.callback_query
-    muted = context.profile.announcements_muted if context.profile else False
-    if button is not None:
-        muted = await context.services.broadcasts.set_muted(context.user_id, not button.on)
-    screen = views.settings(context.t, muted)
+    profile = context.profile
+    muted = profile.announcements_muted if profile else False
+    auto_replace = profile.auto_replace if profile else False
+    services = context.services
+    if isinstance(button, cb.SetAnnouncements):
+        muted = await services.broadcasts.set_muted(context.user_id, not button.on)
+    elif isinstance(button, cb.SetAutoReplace):
+        await services.replacement.set_default(context.user_id, button.on)
+        auto_replace = button.on
+    after = services.replacement.rules.after.total_seconds() / 60
+    screen = views.settings(context.t, muted, auto_replace, after)
     if query is not None:
         await answer(query)
         await edit(query, screen)
@@ -211,4 +220,5 @@ def handlers() -> list[BaseHandler]:
         ButtonHandler(mute, pattern=cb.MuteAnnouncements),
         CommandHandler("settings", settings),
         ButtonHandler(settings, pattern=cb.SetAnnouncements),
+        ButtonHandler(settings, pattern=cb.SetAutoReplace),
     ]

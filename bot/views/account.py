@@ -142,14 +142,23 @@ def language_set(t: Translator) -> Screen:
     return Screen(t.align(t._("Done: I will speak English with you.")))
 
 
-def settings(t: Translator, muted: bool) -> Screen:
-    """/settings: announcements on or off (codes and order messages always come)."""
+def settings(
+    t: Translator, muted: bool, auto_replace: bool = False, replace_after: float = 5.0
+) -> Screen:
+    """/settings: announcements on or off (codes and order messages always come), and
+    whether new purchases replace a number that gets no SMS in ``replace_after`` minutes."""
     state = t._("off") if muted else t._("on")
     text = t._(
         "<b>Settings</b>\nAnnouncements from the bot's operator: {state}.\n"
         "Codes and order updates always reach you."
     ).format(state=state)
-    return Screen(t.align(text), keyboards.settings(t, muted))
+    replace = t._("A number that gets no SMS within {duration} is refunded and replaced.").format(
+        duration=t.duration(replace_after * 60)
+    )
+    switch = keyboards.auto_replace_label(t, auto_replace)
+    return Screen(
+        t.align(f"{text}\n\n{switch}\n{replace}"), keyboards.settings(t, muted, auto_replace)
+    )
 
 
 def announcements_muted(t: Translator) -> str:

@@ -57,7 +57,10 @@ def order_card(
         lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
     lines.extend(_replacement_lines(t, order))
     lines.append(f"<i>{t.ltr(esc(order.id))}</i>")
-    markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
+    switch = order.auto_replace if order.replaces_left != 0 else None
+    markup = keyboards.order_card(
+        t, order.id, order.status, order.sms_seen, order.phone, auto_replace=switch
+    )
     return Screen(t.align("\n".join(lines)), markup)
 
 
@@ -97,7 +100,7 @@ def _not_replaced(t: Translator, order: StoredOrder) -> str:
 
 def auto_replace_label(t: Translator, on: bool) -> str:
     """The switch of automatic replacement (a button label, and the Mini App's toast)."""
-    return t._("🔁 Auto-replace: on") if on else t._("🔁 Auto-replace: off")
+    return keyboards.auto_replace_label(t, on)
 
 
 def replacement_bought(t: Translator, old: StoredOrder, new: StoredOrder) -> Screen:

@@ -117,7 +117,10 @@ def confirmation(t: Translator, quote: Quote, favourite: bool, site_url: str) ->
         lines.append(t._("Not enough balance: top up on jiema.my, then come back."))
     markup = keyboards.confirm(t, service.code, quote.purchase.token if affordable else None)
     rows = [keyboards.favourite_toggle(t, service.code, offer.country_id, favourite)]
-    if not affordable:
+    if affordable:
+        token = quote.purchase.token
+        rows.insert(0, keyboards.auto_replace_quote(t, token, quote.purchase.auto_replace))
+    else:
         rows.insert(0, keyboards.topup(t, site_url))
     return Screen(t.align("\n".join(lines)), keyboards.extended(markup, above_last=rows))
 
