@@ -1,0 +1,108 @@
+"""Automatic replacement, end to end: the real bot process, the sandbox (its numbers never
+get an SMS unless the test delivers one) and the strict fake Bot API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.fakebotapi import ChatMessage, FakeUser
+from bot.sandbox import SandboxServer
+from tests.e2e.conftest import Linker, confirmation, sandbox_orders
+from tests.e2e.harness import BotProcess, eventually
+
+# A number is replaced after 3 s without an SMS (the job looks every 0.6 s).
+pytestmark = pytest.mark.bot_env(REPLACE_AFTER="0.05", REPLACE_MAX="3")
+
+
+async def buy_with_auto_replace(user: FakeUser) -> ChatMessage:
+    """The confirmation's switch turned on, then Buy: the order card."""
+    confirm = await confirmation(user)
+    answer = await user.press(confirm, "🔁 Auto-replace: off")
+    assert answer.text == "🔁 Auto-replace: on"
+    confirm = await user.wait_for(
+        lambda m: m.message_id == confirm.message_id and "🔁 Auto-replace: on" in labels(m)
+    )
+    await user.press(confirm, "Buy")
+    return await user.wait_for(
+        lambda m: m.message_id == confirm.message_id and "Waiting for SMS" in m.text
+    )
+
+
+def labels(message: ChatMessage) -> list[str]:
+    return [button.text for row in message.buttons for button in row]
+
+
+def statuses(sandbox: SandboxServer, key: str) -> list[str]:
+    return [o["status"] for o in sandbox_orders(sandbox, key)]
+
+
+def announcements(user: FakeUser) -> list[ChatMessage]:
+    return [m for m in user.messages if m.from_bot and "New number for" in m.text]
+
+
+def balance(sandbox: SandboxServer, key: str) -> int:
+    return sandbox.engine.account_of_key(key).balance_cents
+
+
+async def test_a_silent_number_is_refunded_replaced_and_its_code_delivered_once(
+    bot: BotProcess, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    alice = await linked_user()
+    key: str = alice.key  # type: ignore[attr-defined]
+    card = await buy_with_auto_replace(alice)
+    [first] = sandbox_orders(sandbox, key)
+    price = int(first["chargedCents"])
+    assert "🔁 Auto-replace: on" in labels(card)
+    announced = await alice.wait_for_message(lambda m: "New number for" in m.text, timeout=30)
+    orders = sandbox_orders(sandbox, key)
+    new: dict[str, Any] = orders[0]
+    assert [o["status"] for o in orders] == ["WAITING", "CANCELLED"]
+    assert new["phone"] in announced.text
+    assert first["phone"] in announced.text
+    assert balance(sandbox, key) == 2500 - price  # the first refunded, the second charged
+    sandbox.deliver_sms(new["id"], "Your code is 771177")
+    await alice.wait_for(lambda m: "Code: 771177" in m.text, timeout=15)
+    # The card (the same message) now shows the new number and what happened.
+    card = await alice.wait_for(
+        lambda m: m.message_id == card.message_id and new["phone"] in m.text and "771177" in m.text
+    )
+    assert f"{first['phone']} got no SMS: refunded and replaced." in card.text
+    assert "Auto-replacements left: 2" in card.text
+    await eventually(lambda: statuses(sandbox, key)[0] == "RECEIVED", what="the SMS read")
+    pushed = [m for m in alice.messages if m.from_bot and "Code: 771177" in m.text]
+    assert len(pushed) == 1
+    assert len(announcements(alice)) == 1
+    assert len(sandbox_orders(sandbox, key)) == 2  # the one with an SMS is never replaced
+
+
+async def test_a_sigkill_mid_swap_neither_cancels_nor_buys_twice(
+    deployment: BotProcess, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    await deployment.start()
+    alice = await linked_user()
+    key: str = alice.key  # type: ignore[attr-defined]
+    await buy_with_auto_replace(alice)
+    [first] = sandbox_orders(sandbox, key)
+    # The cancel reaches the API (the refund happens) and its answer is held: the bot is
+    # killed before it learns that the refund went through.
+    sandbox.inject_fault("timeout", 1, path=f"/v1/orders/{first['id']}/cancel")
+    cancels = f"/v1/orders/{first['id']}/cancel"
+    await eventually(
+        lambda: any(r.path.endswith(cancels) for r in sandbox.request_log),
+        within=30,
+        what="the swap's cancel sent",
+    )
+    await deployment.kill()
+    assert statuses(sandbox, key) == ["CANCELLED"]
+    await deployment.start()
+    await alice.wait_for(lambda m: "New number for" in m.text, timeout=30)
+    orders = sandbox_orders(sandbox, key)
+    assert [o["status"] for o in orders] == ["WAITING", "CANCELLED"]
+    assert balance(sandbox, key) == 2500 - int(orders[0]["chargedCents"])
+    sandbox.deliver_sms(orders[0]["id"], "Your code is 662266")
+    await alice.wait_for(lambda m: "Code: 662266" in m.text, timeout=15)
+    await eventually(lambda: statuses(sandbox, key)[0] == "RECEIVED", what="the SMS read")
+    assert len(sandbox_orders(sandbox, key)) == 2
+    assert len([m for m in alice.messages if m.from_bot and "Code: 662266" in m.text]) == 1
