@@ -82,8 +82,10 @@ async def replicas_behind_a_balancer(
     *,
     count: int = 2,
     webapp: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[list[BotProcess], Balancer, str]]:
-    """``count`` running replicas, their balancer and the database URL; stopped after."""
+    """``count`` running replicas (``extra_env`` added to their environment), their
+    balancer and the database URL; stopped after."""
     async with fresh_database() as url:
         replicas = [
             BotProcess(
@@ -93,6 +95,7 @@ async def replicas_behind_a_balancer(
                 database_url=url,
                 webhook_url="http://127.0.0.1:1/",  # the balancer's, once it listens
                 name=f"replica{index}",
+                extra_env=extra_env,
             )
             for index in range(count)
         ]

@@ -3,17 +3,20 @@ get an SMS unless the test delivers one) and the strict fake Bot API."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.fakebotapi import ChatMessage, FakeUser
+from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, confirmation, sandbox_orders
+from tests.e2e.fleet import replicas_behind_a_balancer
 from tests.e2e.harness import BotProcess, eventually
 
 # A number is replaced after 3 s without an SMS (the job looks every 0.6 s).
-pytestmark = pytest.mark.bot_env(REPLACE_AFTER="0.05", REPLACE_MAX="3")
+ENV = {"REPLACE_AFTER": "0.05", "REPLACE_MAX": "3"}
+pytestmark = pytest.mark.bot_env(**ENV)
 
 
 async def buy_with_auto_replace(user: FakeUser) -> ChatMessage:
@@ -106,3 +109,24 @@ async def test_a_sigkill_mid_swap_neither_cancels_nor_buys_twice(
     await eventually(lambda: statuses(sandbox, key)[0] == "RECEIVED", what="the SMS read")
     assert len(sandbox_orders(sandbox, key)) == 2
     assert len([m for m in alice.messages if m.from_bot and "Code: 662266" in m.text]) == 1
+
+
+async def test_two_replicas_replace_a_silent_number_once(
+    telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    async with replicas_behind_a_balancer(telegram, sandbox, tmp_path, extra_env=ENV):
+        key = sandbox.create_account(balance_cents=2500, display_name="Alice")
+        alice = telegram.user(1001, first_name="Alice", language_code="en")
+        await alice.send(f"/link {key}")
+        await alice.wait_for_message(lambda m: "Key linked" in m.text)
+        await buy_with_auto_replace(alice)
+        await alice.wait_for(lambda m: "New number for" in m.text, timeout=30)
+        orders = sandbox_orders(sandbox, key)
+        sandbox.deliver_sms(orders[0]["id"], "Your code is 553355")
+        await alice.wait_for(lambda m: "Code: 553355" in m.text, timeout=15)
+        await eventually(lambda: statuses(sandbox, key)[0] == "RECEIVED", what="the SMS read")
+        assert statuses(sandbox, key) == ["RECEIVED", "CANCELLED"]
+        cancels = [r for r in sandbox.request_log if r.path.endswith("/cancel")]
+        assert len(cancels) == 1
+        assert len(announcements(alice)) == 1
+        assert len([m for m in alice.messages if m.from_bot and "Code: 553355" in m.text]) == 1
