@@ -229,7 +229,8 @@ class TelegramNotifier:
 
     async def _show_card(self, order: StoredOrder) -> None:
         if order.card_message_id is None:
-            await self.post_card(order)
+            if not order.replaced_by:  # a replaced order handed its card to its replacement
+                await self.post_card(order)
             return
         t = await self._recipient(order.user_id)
         if t is None:

@@ -80,6 +80,10 @@ class OrderTracker:
             await self._store.set_sms_seen(current.id, len(order.sms_history))
             updated = await self._store.get_order(current.id) or current
             announce = not user_ended and updated.status != "COMPLETED"
+            if updated.is_final and not updated.final_notified and announce:
+                # Cancelled by an automatic replacement (seen here first, by a poll racing
+                # the swap): the swap tells the user, not an "it expired" notice.
+                announce = await self._store.get_swap(updated.id) is None
             if updated.is_final and not updated.final_notified and not announce:
                 await self._store.mark_final_notified(updated.id)
             if new or (updated.is_final and not updated.final_notified):

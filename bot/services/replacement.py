@@ -25,13 +25,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.api import ApiKey, JiemaClient, Order, Priority
-from bot.api.errors import CodeReceivedError, JiemaError, TransportError
+from bot.api.errors import AuthError, CodeReceivedError, JiemaError, TransportError
 from bot.api.limiter import Bucket
 from bot.outbox import Notifier
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
 from bot.services.purchases import AlreadyUsed, PurchaseService, Unconfirmed
-from bot.store import PurchaseState, Store, StoredOrder, Swap, SwapState
+from bot.store import OPEN_SWAP_STATES, PurchaseState, Store, StoredOrder, Swap, SwapState
 from bot.tracker import OrderTracker
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,13 @@ class ReplaceRules:
         max_replacements: How many times one purchase is replaced at most (``REPLACE_MAX``).
         hold: How long a replica holds a swap it works on; after that (it died) another
             one resumes it. Longer than a cancel and a create can take.
+        retry: How long a swap that failed (API down, cancel not confirmed) waits here.
     """
 
     after: timedelta = timedelta(minutes=5)
     max_replacements: int = 3
     hold: timedelta = timedelta(minutes=2)
+    retry: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,7 @@ class ReplacementService:
         self.rules = rules
         self._replica = replica_id
         self._now = now
+        self._paused: dict[str, datetime] = {}  # swaps that failed here, and their next try
 
     # -- the switch -------------------------------------------------------------------------
 
@@ -190,7 +193,10 @@ class ReplacementService:
     async def round(self) -> list[SwapOutcome]:
         """Resume unfinished swaps, then start one for every order that is due."""
         outcomes: list[SwapOutcome] = []
+        now = self._now()
         for unfinished in await self._store.swaps_to_resume(self._replica):
+            if self._paused.get(unfinished.order_id, now) > now:
+                continue  # failed a moment ago: not a write every round
             taken = await self._store.take_swap(unfinished.order_id, self._replica, self._until())
             if taken is not None and (outcome := await self._guarded(taken)) is not None:
                 outcomes.append(outcome)
@@ -222,12 +228,23 @@ class ReplacementService:
         return self._api.limiter.used(key.id, Bucket.WRITE) <= limits.writes - _WRITES_PER_SWAP
 
     async def _guarded(self, swap: Swap) -> SwapOutcome | None:
-        """Run a swap as far as it goes now; a failure leaves it to be resumed."""
+        """Run a swap as far as it goes now; a failure leaves it to be resumed after
+        ``rules.retry`` (at once after a restart), a refused key gives it up."""
         try:
-            return await self._run(swap)
-        except (JiemaError, NotLinkedError, _Paused) as exc:
+            outcome = await self._run(swap)
+        except (AuthError, NotLinkedError) as exc:
+            log.info("swap of order %s given up at %s: %s", swap.order_id, swap.state, exc)
+            current = await self._store.get_swap(swap.order_id)
+            old = await self._store.get_order(swap.order_id)
+            if current is None or old is None or current.state not in OPEN_SWAP_STATES:
+                return None
+            return await self._give_up(old, current.state)
+        except (JiemaError, _Paused) as exc:
             log.info("swap of order %s paused at %s: %s", swap.order_id, swap.state, exc)
+            self._paused[swap.order_id] = self._now() + self.rules.retry
             return None
+        self._paused.pop(swap.order_id, None)
+        return outcome
 
     async def _run(self, swap: Swap) -> SwapOutcome | None:
         old = await self._store.get_order(swap.order_id)

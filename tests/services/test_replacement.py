@@ -309,6 +309,9 @@ async def test_nothing_is_bought_while_the_cancel_is_not_confirmed(world: World)
     swap = await world.store.get_swap(old.id)
     assert swap is not None
     assert swap.state is SwapState.CLAIMED
+    assert await world.a.service.round() == []  # not a write every round: it waits
+    assert world.writes("/cancel") == 1
+    world.later(timedelta(seconds=31))
     [outcome] = await world.a.service.round()  # resumed: now the cancel goes through
     assert isinstance(outcome, Replaced)
     assert world.writes("/orders") == 2
@@ -376,6 +379,32 @@ async def test_a_cancel_sent_before_the_crash_is_not_sent_again_blindly(world: W
     [outcome] = await world.a.service.round()
     assert isinstance(outcome, Replaced)  # ALREADY_CHANGED, then the read says CANCELLED
     assert len(world.api_orders()) == 2
+
+
+async def test_a_poll_that_sees_the_swap_cancel_first_tells_no_expiry(world: World) -> None:
+    old = await world.buy()
+    world.later()
+    await _dead_claim(world, old)
+    account = world.sandbox.engine.account_of_key(world.key)
+    world.sandbox.engine.cancel(account, old.id)
+    # The poller reads the order between the swap's cancel and its record of it.
+    fresh = await world.parts.api.order(await world.a.accounts.key_for(USER), old.id)
+    ended = await world.a.tracker.apply(old, fresh)
+    assert ended.status == "CANCELLED"
+    assert ended.final_notified  # no "it expired" notice: the swap tells what happened
+    world.later(timedelta(minutes=3))
+    [outcome] = await world.a.service.round()
+    assert isinstance(outcome, Replaced)
+
+
+async def test_a_revoked_key_gives_the_swap_up_without_buying(world: World) -> None:
+    await world.buy()
+    world.sandbox.revoke_key(world.key)
+    world.later()
+    [outcome] = await world.a.service.round()
+    assert isinstance(outcome, GaveUp)
+    assert outcome.order.status == "WAITING"  # nothing could be cancelled, nothing bought
+    assert world.writes("/orders") == 1
 
 
 async def test_a_crash_after_the_refund_buys_once(world: World) -> None:
