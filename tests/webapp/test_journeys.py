@@ -128,3 +128,21 @@ async def test_history_comes_in_cursor_pages(page: Page, shop: Shop) -> None:
     # Telegram's own BackButton, as the client reports a press.
     await page.evaluate("Telegram.WebView.receiveEvent('back_button_pressed')")
     await expect(page.locator("main[data-screen=orders]")).to_be_visible()
+
+
+async def test_the_auto_replace_switch_on_the_order_screen(page: Page, shop: Shop) -> None:
+    await _open(page, shop)
+    await _buy_whatsapp(page, "auto-replace")
+    order_id = await _order_id(shop)
+    switch = page.locator("#auto-replace")
+    await expect(switch).to_have_text("🔁 Auto-replace: off")
+    await switch.click()
+    await expect(page.locator("#auto-replace")).to_have_text("🔁 Auto-replace: on")
+    stored = await shop.services.store.get_order(order_id)
+    assert stored is not None
+    assert stored.auto_replace
+    await page.locator("#auto-replace").click()
+    await expect(page.locator("#auto-replace")).to_have_text("🔁 Auto-replace: off")
+    shop.sandbox.deliver_sms(order_id, "WhatsApp code 778899")
+    await expect(page.locator(".code").first).to_have_text("778899", timeout=5000)
+    await expect(page.locator("#auto-replace")).to_have_count(0)  # nothing to replace now
