@@ -130,3 +130,23 @@ async def test_two_replicas_replace_a_silent_number_once(
         assert len(cancels) == 1
         assert len(announcements(alice)) == 1
         assert len([m for m in alice.messages if m.from_bot and "Code: 553355" in m.text]) == 1
+
+
+@pytest.mark.bot_env(**ENV, POLL_INTERVAL="30")
+async def test_an_sms_arriving_mid_swap_keeps_the_order_and_its_code(
+    deployment: BotProcess, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    # The poller reads the order only every 30 s: the SMS is seen first by the swap, whose
+    # cancel is refused with CODE_RECEIVED (or, now and then, by the poller: no swap then).
+    await deployment.start()
+    alice = await linked_user()
+    key: str = alice.key  # type: ignore[attr-defined]
+    await buy_with_auto_replace(alice)
+    [first] = sandbox_orders(sandbox, key)
+    sandbox.deliver_sms(first["id"], "Your code is 909090")
+    await alice.wait_for(lambda m: "Code: 909090" in m.text, timeout=40)
+    cancels = [r for r in sandbox.request_log if r.path.endswith(f"{first['id']}/cancel")]
+    assert [r.status for r in cancels] in ([], [400])  # refused: the SMS came first
+    assert len(sandbox_orders(sandbox, key)) == 1  # nothing bought
+    assert announcements(alice) == []
+    assert len([m for m in alice.messages if m.from_bot and "Code: 909090" in m.text]) == 1
