@@ -105,6 +105,9 @@ class OrderService:
                 return NotYours()
             return await self._adopt(user_id, order_id)
         key = await self._accounts.key_for(user_id)
+        if action is Action.CANCEL:
+            # A replacement under way, refund not yet confirmed, must not buy after this.
+            await self._store.abandon_swap(order_id)
         try:
             if action is Action.CANCEL:
                 await self._api.cancel_order(key, order_id)

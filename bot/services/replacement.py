@@ -177,6 +177,8 @@ class ReplacementService:
         the user's or no longer waits for its first SMS."""
         if not await self._store.set_order_auto_replace(user_id, order_id, on):
             return None
+        if not on:
+            await self._store.abandon_swap(order_id)  # one under way buys nothing now
         order = await self._store.get_user_order(user_id, order_id)
         if order is not None:
             await self._notifier.show_card(order, now=True)

@@ -133,6 +133,20 @@ class SwapsRepository(Repository):
         )
         return changed == 1
 
+    async def abandon_swap(self, order_id: str) -> bool:
+        """The user cancelled the order, or switched auto-replace off: a swap that has not
+        confirmed its refund yet buys nothing (it ends ``gave_up``).
+
+        Returns:
+            True if a swap was stopped.
+        """
+        changed = await self._write(
+            "UPDATE swaps SET state = 'gave_up', updated_at = ?"
+            " WHERE order_id = ? AND state = 'claimed'",
+            (ts(self._now()), order_id),
+        )
+        return changed == 1
+
     async def get_swap(self, order_id: str) -> Swap | None:
         row = await self._fetch_one("SELECT * FROM swaps WHERE order_id = ?", (order_id,))
         return None if row is None else _swap(row)

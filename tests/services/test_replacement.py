@@ -24,6 +24,7 @@ from bot.outbox import Outbox
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog, Offer
+from bot.services.orders import Acted, Action, OrderService
 from bot.services.purchases import Bought, PurchaseService, Quote
 from bot.services.replacement import (
     GaveUp,
@@ -405,6 +406,33 @@ async def test_a_revoked_key_gives_the_swap_up_without_buying(world: World) -> N
     assert isinstance(outcome, GaveUp)
     assert outcome.order.status == "WAITING"  # nothing could be cancelled, nothing bought
     assert world.writes("/orders") == 1
+
+
+async def test_a_cancel_by_the_user_during_a_swap_buys_nothing(world: World) -> None:
+    old = await world.buy()
+    world.later()
+    await _dead_claim(world, old)
+    orders = OrderService(
+        world.parts.api, world.store, world.a.accounts, world.a.catalog, world.a.tracker
+    )
+    outcome = await orders.act(USER, old.id, Action.CANCEL)
+    assert isinstance(outcome, Acted)
+    swap = await world.store.get_swap(old.id)
+    assert swap is not None
+    assert swap.state is SwapState.GAVE_UP
+    world.later(timedelta(minutes=3))
+    assert await world.a.service.round() == []
+    assert world.writes("/orders") == 1  # the replacement was never bought
+
+
+async def test_switching_auto_replace_off_stops_a_swap_under_way(world: World) -> None:
+    old = await world.buy()
+    world.later()
+    await _dead_claim(world, old)
+    assert await world.a.service.set_for_order(USER, old.id, False) is not None
+    world.later(timedelta(minutes=3))
+    assert await world.a.service.round() == []
+    assert world.writes("/cancel") == 0
 
 
 async def test_a_crash_after_the_refund_buys_once(world: World) -> None:
