@@ -308,7 +308,9 @@ class ReplacementService:
 
     async def _offer(self, old: StoredOrder, key: ApiKey) -> str | None:
         """Pick the country and record the purchase that buys there; its token, or None
-        when no country has stock at or below the confirmed price."""
+        when no country has stock at or below the confirmed price. The prices are read
+        fresh (one read): a cached stock of a minute ago would buy into ``NO_NUMBERS``."""
+        self._catalog.forget_prices(old.service)
         offers = await self._catalog.offers(key, old.service, priority=Priority.BACKGROUND)
         ceiling = old.confirmed_cents if old.confirmed_cents is not None else old.charged_cents
         offer = choose_country(offers, current=old.country_id, ceiling_cents=ceiling)
