@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.api import JiemaClient
+from bot.api.limiter import Bucket
 from bot.app import build_bot
 from bot.config import Settings
 from bot.fakebotapi import FakeBotApi, FakeUser
@@ -251,6 +252,19 @@ async def test_an_order_without_auto_replace_is_left_alone(world: World) -> None
     await world.buy(auto=False)
     world.later()
     assert await world.a.service.round() == []
+    assert world.writes("/cancel") == 0
+
+
+async def test_a_swap_waits_while_the_key_lacks_two_free_writes(world: World) -> None:
+    old = await world.buy()  # one write
+    key = await world.a.accounts.key_for(USER)
+    limiter = world.parts.api.limiter
+    for _ in range(8):  # the user's own taps: 9 of the 10 writes a minute in use
+        async with limiter.slot(key.id, Bucket.WRITE):
+            pass
+    world.later()
+    assert await world.a.service.round() == []
+    assert await world.store.get_swap(old.id) is None  # not even claimed: it waits
     assert world.writes("/cancel") == 0
 
 
