@@ -34,6 +34,7 @@ from bot.i18n import get_translator
 from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
+from bot.services.accounts import SecretMismatchError
 from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store, StoreUnavailableError, open_store
 
@@ -62,6 +63,7 @@ async def serve(settings: Settings) -> None:
         bot = build_bot(settings, metrics)
         services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
+        await services.accounts.check_secret()  # before anything reads a key
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
@@ -222,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(settings))
     except TokenRefusedError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except SecretMismatchError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -21,7 +21,7 @@ from bot.commands import command_list
 from bot.context import Context
 from bot.health import DATABASE
 from bot.i18n import needs_chat_command_menu
-from bot.services.accounts import NotLinkedError
+from bot.services.accounts import KeyUnreadableError, NotLinkedError
 from bot.store import StoreUnavailableError
 from bot.updates import update_kind
 
@@ -198,7 +198,8 @@ async def explain(update: Update, context: Context, error: BaseException) -> boo
     if isinstance(error, NotLinkedError):
         if update.callback_query is not None:
             await answer(update.callback_query)
-        await reply(update, views.not_linked(context.t))
+        unreadable = isinstance(error, KeyUnreadableError)
+        await reply(update, (views.key_unreadable if unreadable else views.not_linked)(context.t))
         return True
     if isinstance(error, JiemaError):
         await api_failed(update, context, error)

@@ -23,7 +23,7 @@ from bot.api import Account, Order, Service
 from bot.api import errors as api_errors
 from bot.api.errors import JiemaError
 from bot.i18n import negotiate
-from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, ServiceGone
 from bot.services.catalog import Offer
@@ -151,6 +151,8 @@ class MiniApp:
         language = await self.language(user)
         try:
             account = await self._s.accounts.account(user.id)
+        except KeyUnreadableError:
+            account = None
         except NotLinkedError:
             return Profile(user, language, linked=False, account=None)
         except JiemaError:

@@ -281,7 +281,26 @@ CREATE TABLE fleet_counters (
 )$WITHOUT_ROWID;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP, _V6)
+# The check value of the encryption secret (bot.vault.KeyVault.check_value), recorded by
+# the first process to start: one started with another BOT_SECRET_KEY refuses to run
+# instead of failing to read, or overwriting, the stored keys.
+_V7_VAULT_CHECK = """
+CREATE TABLE secret_check (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    value       TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4_OUTBOX,
+    _V5_SHOP,
+    _V6,
+    _V7_VAULT_CHECK,
+)
 
 
 def render(script: str, dialect: Dialect) -> str:

@@ -93,6 +93,19 @@ def not_linked(t: Translator) -> Screen:
     )
 
 
+def key_unreadable(t: Translator) -> Screen:
+    """The stored key cannot be decrypted right now (the operator's configuration)."""
+    return Screen(
+        t.align(
+            t._(
+                "I can't read your saved API key right now. The operator has been told. "
+                "Please try again later, or link your key again with /link."
+            )
+        ),
+        keyboards.main_menu(t, linked=True),
+    )
+
+
 def unlink_confirm(t: Translator, active: int) -> Screen:
     text = t.ngettext(
         "You have {count} active order. If you unlink, I stop watching it and won't send "

@@ -1,0 +1,79 @@
+"""A process started with another ``BOT_SECRET_KEY`` refuses to start, and no key is lost.
+
+The real bot as a subprocess: once on a SQLite deployment restarted with a wrong secret,
+once as a second replica with a wrong secret joining a running one on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from bot.fakebotapi import FakeBotApi, FakeUser
+from bot.sandbox import SandboxServer
+from bot.vault import generate_secret
+from tests.e2e.conftest import Linker
+from tests.e2e.harness import BotProcess
+from tests.pg import fresh_database
+
+
+async def refused(process: BotProcess) -> str:
+    """Start ``process``, expect exit code 2; the last line it printed."""
+    await process.start(healthy=False)
+    assert process.process is not None
+    code = await asyncio.wait_for(process.process.wait(), 30)
+    assert code == 2, process.log()
+    return process.log().strip().splitlines()[-1]
+
+
+async def balance_shown(user: FakeUser) -> None:
+    await user.send("/balance")
+    await user.wait_for_message(lambda m: m.text.startswith("Balance:"), timeout=15)
+
+
+async def test_a_restart_with_another_secret_refuses_and_keeps_every_key(
+    deployment: BotProcess,
+    telegram: FakeBotApi,
+    sandbox: SandboxServer,
+    linked_user: Linker,
+) -> None:
+    await deployment.start()
+    alice = await linked_user()
+    await deployment.stop()
+    wrong = BotProcess(
+        telegram,
+        sandbox,
+        deployment.data_dir,
+        extra_env={"BOT_SECRET_KEY": generate_secret()},
+        name="wrong-secret",
+    )
+    line = await refused(wrong)
+    assert line.startswith("configuration error: BOT_SECRET_KEY does not match"), line
+    with sqlite3.connect(deployment.data_dir / "bot.sqlite3") as conn:
+        [(cipher,)] = conn.execute("SELECT key_cipher FROM users").fetchall()
+    assert cipher is not None
+    await deployment.start()
+    await balance_shown(alice)
+
+
+async def test_a_replica_with_another_secret_refuses_to_join_the_fleet(
+    telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker, tmp_path: Path
+) -> None:
+    async with fresh_database() as url:
+        first = BotProcess(telegram, sandbox, tmp_path / "a", database_url=url, name="a")
+        await first.start()
+        try:
+            alice = await linked_user()
+            wrong = BotProcess(
+                telegram,
+                sandbox,
+                tmp_path / "b",
+                database_url=url,
+                extra_env={"BOT_SECRET_KEY": generate_secret()},
+                name="b",
+            )
+            assert "BOT_SECRET_KEY does not match" in await refused(wrong)
+            await balance_shown(alice)  # the running replica still reads the key
+        finally:
+            await first.stop()
