@@ -140,6 +140,15 @@ def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _days(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        raise ConfigError(
+            f"{name} must be a whole number of days from {low} to {high}, got {raw!r}"
+        )
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -172,6 +181,7 @@ class Settings:
         alert_interval: Seconds between two rounds of the back-in-stock watcher.
         prices_ttl: Seconds one service's prices and stock are cached for everyone (browsing
             and the watcher share them: the watcher reads a service at most this often).
+        retention_days: Days SMS bodies, and the phone numbers of ended orders, are kept.
     """
 
     telegram_token: str = field(repr=False)
@@ -197,6 +207,7 @@ class Settings:
     alert_hours: float = 24.0
     alert_interval: float = 20.0
     prices_ttl: float = 60.0
+    retention_days: int = 30
 
     @property
     def webhook_path(self) -> str | None:
@@ -275,4 +286,5 @@ class Settings:
             alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
             alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
             prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
+            retention_days=_days(env, "RETENTION_DAYS", 30, 1, 3650),
         )

@@ -34,6 +34,7 @@ from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
+from bot.services.privacy import PrivacyService
 from bot.services.purchases import PurchaseService
 from bot.services.topup import TopUpService
 from bot.services.users import UserService
@@ -70,6 +71,7 @@ class Services:
     alerts: AlertService
     topup: TopUpService
     alert_watcher: AlertWatcher
+    privacy: PrivacyService
 
     def start_console(self) -> None:
         """Start the console's jobs: the broadcast sender and the fleet counters' flush."""
@@ -131,6 +133,7 @@ def build_services(
     outbox = Outbox(store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout)
     tracker = OrderTracker(store, notifier, outbox)
     counters = FleetCounters(store, metrics)
+    privacy = PrivacyService(store, retention=timedelta(days=settings.retention_days))
     poller = Poller(
         api,
         store,
@@ -144,6 +147,7 @@ def build_services(
         health=health,
         on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
         join_first=store.dialect == "postgresql",
+        privacy=privacy,
     )
     alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
     watcher = AlertWatcher(
@@ -180,4 +184,5 @@ def build_services(
         alerts=alerts,
         topup=TopUpService(accounts, store),
         alert_watcher=watcher,
+        privacy=privacy,
     )

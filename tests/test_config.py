@@ -85,6 +85,8 @@ def test_everything_can_be_set() -> None:
             "WEBHOOK_SECRET must be 32-256 characters",
         ),
         ({"METRICS_LISTEN": "9100"}, "METRICS_LISTEN must be host:port"),
+        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS must be a whole number of days"),
+        ({"RETENTION_DAYS": "2.5"}, "RETENTION_DAYS must be a whole number of days"),
         ({"WEBHOOK_URL": "bot.example/hook", "WEBHOOK_SECRET": "s"}, "WEBHOOK_URL must be"),
         ({"WEBAPP_URL": "http://bot.example/app/"}, "WEBAPP_URL must be an https URL"),
         ({"WEBAPP_URL": "ftp://127.0.0.1/app/"}, "WEBAPP_URL must be an https URL"),
@@ -130,6 +132,10 @@ def test_deployment_settings() -> None:
     assert (defaults.database_url, defaults.webhook_url, defaults.webhook_path) == (None,) * 3
     assert (defaults.http_host, defaults.http_port) == ("127.0.0.1", 8080)
     assert defaults.metrics_listen is None
+    assert defaults.retention_days == 30
+    assert (
+        Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "RETENTION_DAYS": "7"}).retention_days == 7
+    )
     assert defaults.webapp_url is None
 
 

@@ -281,15 +281,17 @@ CREATE TABLE fleet_counters (
 )$WITHOUT_ROWID;
 """
 
-# The check value of the encryption secret (bot.vault.KeyVault.check_value), recorded by
-# the first process to start: one started with another BOT_SECRET_KEY refuses to run
-# instead of failing to read, or overwriting, the stored keys.
-_V7_VAULT_CHECK = """
+# secret_check: the check value of the encryption secret (bot.vault.KeyVault.check_value),
+# recorded by the first process to start: one started with another BOT_SECRET_KEY refuses
+# to run instead of failing to read the stored keys.
+# sms_deliveries_kept: the bodies not purged yet (Store.purge_before runs hourly).
+_V7_KEEPING = """
 CREATE TABLE secret_check (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     value       TEXT NOT NULL,
     recorded_at TEXT NOT NULL
 );
+CREATE INDEX sms_deliveries_kept ON sms_deliveries (created_at) WHERE body <> '';
 """
 
 MIGRATIONS: Final[tuple[str, ...]] = (
@@ -299,7 +301,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V4_OUTBOX,
     _V5_SHOP,
     _V6,
-    _V7_VAULT_CHECK,
+    _V7_KEEPING,
 )
 
 

@@ -32,8 +32,9 @@ def order_card(
     """
     now = now or datetime.now(UTC)
     country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
-    lines = [
-        f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}",
+    # An ended order's number, and its SMS bodies, are emptied after RETENTION_DAYS.
+    lines = [f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}"] if order.phone else []
+    lines += [
         f"{esc(order.service_name)} · {country}",
         t._("Price: {price}").format(price=t.money(order.charged_cents)),
     ]
@@ -46,7 +47,7 @@ def order_card(
                 count=t.ltr(t.number(order.sms_seen))
             )
         )
-    for body in sms:
+    for body in filter(None, sms):
         code = extract_code(body)
         if code is not None:
             lines.append(f"🔑 {t.ltr(f'<code>{esc(code)}</code>')}")
