@@ -105,6 +105,13 @@ class Unlink:
 
 
 @dataclass(frozen=True, slots=True)
+class Forget:
+    """Answer to "erase everything the bot keeps about you?"."""
+
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Noop:
     """A label-only button (page counter); pressing it does nothing."""
 
@@ -183,6 +190,7 @@ Callback = (
     | SetLanguage
     | Menu
     | Unlink
+    | Forget
     | Noop
     | StatsRefresh
     | BroadcastAction
@@ -208,6 +216,7 @@ _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(r"l:(?P<language>[A-Za-z_]{2,10})"), SetLanguage),
     (re.compile(r"m:(?P<name>[a-z]{1,10})"), Menu),
     (re.compile(r"u:(?P<confirmed>[yn])"), Unlink),
+    (re.compile(r"fg:(?P<confirmed>[yn])"), Forget),
     (re.compile(r"-"), Noop),
     (re.compile(r"ad:r"), StatsRefresh),
     (re.compile(rf"bc:(?P<confirm>[yn]):(?P<broadcast_id>{_ID})"), BroadcastAction),
@@ -244,6 +253,8 @@ def encode(callback: Callback) -> str:
             data = f"m:{name}"
         case Unlink(confirmed):
             data = f"u:{'y' if confirmed else 'n'}"
+        case Forget(confirmed):
+            data = f"fg:{'y' if confirmed else 'n'}"
         case Noop():
             data = "-"
         case StatsRefresh():
@@ -282,6 +293,8 @@ def parse(data: str | None) -> Callback | None:
             return OrderButton(fields["order_id"], OrderAction(fields["action"]))
         if kind is Unlink:
             return Unlink(fields["confirmed"] == "y")
+        if kind is Forget:
+            return Forget(fields["confirmed"] == "y")
         if kind is BroadcastAction:
             return BroadcastAction(fields["broadcast_id"], fields["confirm"] == "y")
         if kind is SetAnnouncements:

@@ -108,6 +108,16 @@ def confirm(t: Translator, service: str, token: str | None) -> InlineKeyboardMar
     return InlineKeyboardMarkup(rows)
 
 
+def forget(t: Translator) -> InlineKeyboardMarkup:
+    """Erase everything, or keep it (one per row: the first label is long in some languages)."""
+    return InlineKeyboardMarkup(
+        [
+            [button(t._("Erase everything"), cb.Forget(True))],
+            [button(t._("Keep my data"), cb.Forget(False))],
+        ]
+    )
+
+
 def order_card(
     t: Translator, order_id: str, status: str, sms_count: int, phone: str
 ) -> InlineKeyboardMarkup | None:

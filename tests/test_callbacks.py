@@ -22,6 +22,7 @@ callbacks = st.one_of(
     st.builds(cb.SetLanguage, st.sampled_from(["en", "ru", "zh_Hans", "pt"])),
     st.builds(cb.Menu, st.sampled_from(sorted(cb.MENU_NAMES))),
     st.builds(cb.Unlink, st.booleans()),
+    st.builds(cb.Forget, st.booleans()),
     st.just(cb.Noop()),
     st.builds(cb.FavouriteToggle, ids, st.integers(min_value=0, max_value=999_999_999)),
     st.builds(cb.FavouriteOrder, ids),

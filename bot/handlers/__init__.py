@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import admin, buy, common, link, membership, orders, shop, start
+from bot.handlers import admin, buy, common, link, membership, orders, privacy, shop, start
 
 
 def register(application: Application) -> None:
@@ -24,6 +24,7 @@ def register(application: Application) -> None:
         *buy.handlers(),
         *start.handlers(),
         *link.handlers(),
+        *privacy.handlers(),
         *orders.handlers(),
         *membership.handlers(),
         *shop.handlers(),
