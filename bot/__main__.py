@@ -1,4 +1,5 @@
-"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``.
+"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``;
+``python -m bot reset-secret --erase-keys`` after losing the encryption secret.
 
 With ``--sandbox`` the built-in sandbox API starts on loopback and the bot talks to it: any
 made-up key of the right shape (``jm_`` and 20+ letters or digits) gets a $10 account.
@@ -113,6 +114,14 @@ async def serve(settings: Settings) -> None:
             await application.stop()
 
 
+async def _erase_keys(settings: Settings) -> int:
+    store = await open_store(settings.database_url, settings.data_dir)
+    try:
+        return await store.erase_keys()
+    finally:
+        await store.close()
+
+
 WEBHOOK_LEASE = "job:set-webhook"
 """Replicas starting together register the webhook once (Telegram allows one call a second)."""
 
@@ -207,6 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         "copy-db", help="copy the SQLite database of BOT_DATA_DIR into an empty PostgreSQL one"
     )
     copy.add_argument("--to", required=True, metavar="postgresql://…", help="target database")
+    reset = commands.add_parser(
+        "reset-secret",
+        help="the encryption secret is lost for good: erase every stored key (users link "
+        "theirs again) so the bot starts with the current BOT_SECRET_KEY",
+    )
+    reset.add_argument(
+        "--erase-keys", action="store_true", required=True, help="yes, erase every stored key"
+    )
     args = parser.parse_args(argv)
     if args.playground:
         return playground()
@@ -219,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "reset-secret":
+        erased = asyncio.run(_erase_keys(settings))
+        print(
+            f"erased {erased} stored keys: their owners will be asked to link them again; "
+            "the next start records the current BOT_SECRET_KEY"
+        )
+        return 0
     logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
     try:
         asyncio.run(serve(settings))

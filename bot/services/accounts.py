@@ -32,7 +32,9 @@ class SecretMismatchError(Exception):
     def __str__(self) -> str:
         return (
             "BOT_SECRET_KEY does not match the secret this database's keys were encrypted "
-            "with; start with the original BOT_SECRET_KEY (or BOT_DATA_DIR/secret.key)"
+            "with; start with the original BOT_SECRET_KEY (or BOT_DATA_DIR/secret.key), or, "
+            "if it is lost for good, erase the stored keys with "
+            "python -m bot reset-secret --erase-keys"
         )
 
 

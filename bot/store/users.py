@@ -153,6 +153,21 @@ class UsersRepository(Repository):
         assert row is not None, "the row was just written"
         return str(row["value"])
 
+    async def erase_keys(self) -> int:
+        """Erase every stored key and the secret's check value; return the keys erased.
+
+        For an operator who lost the encryption secret for good (the keys are unreadable):
+        users are asked to link their keys again, and the next start records the new secret.
+        """
+        async with self._db.transaction() as tx:
+            erased = await tx.execute(
+                "UPDATE users SET key_cipher = NULL, key_fingerprint = NULL, display_name = NULL,"
+                " key_revoked = 0, updated_at = ? WHERE key_cipher IS NOT NULL",
+                (ts(self._now()),),
+            )
+            await tx.execute("DELETE FROM secret_check")
+        return erased
+
     async def secret_check(self) -> str | None:
         """The recorded check value of the encryption secret, or None before the first start."""
         row = await self._fetch_one("SELECT value FROM secret_check WHERE id = 1")

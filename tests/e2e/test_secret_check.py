@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from bot.vault import generate_secret
 from tests.e2e.conftest import Linker
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import ROOT, BotProcess, seed
 from tests.pg import fresh_database
 
 
@@ -77,3 +78,36 @@ async def test_a_replica_with_another_secret_refuses_to_join_the_fleet(
             await balance_shown(alice)  # the running replica still reads the key
         finally:
             await first.stop()
+
+
+async def test_a_lost_secret_refuses_to_start_until_the_operator_erases_the_keys(
+    deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+) -> None:
+    key = sandbox.create_account()
+    await seed(deployment.data_dir, 1001, key, [])
+    await deployment.start()
+    await deployment.stop()
+    (deployment.data_dir / "secret.key").unlink()  # the operator lost the data dir's secret
+    line = await refused(deployment)
+    assert "python -m bot reset-secret --erase-keys" in line
+    reset = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "reset-secret",
+        "--erase-keys",
+        cwd=ROOT,
+        env=deployment.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await reset.communicate()
+    assert reset.returncode == 0, err.decode()
+    assert out.decode().startswith("erased 1 stored keys")
+    alice = telegram.user(1001, first_name="Alice")
+    await deployment.start()
+    await alice.send("/balance")
+    await alice.wait_for_message(lambda m: "First link your jiema.my API key" in m.text)
+    await alice.send(f"/link {key}")
+    await alice.wait_for_message(lambda m: "Key linked" in m.text)
+    telegram.assert_no_errors()
