@@ -7,13 +7,14 @@ once as a second replica with a wrong secret joining a running one on PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import sys
 from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from bot.vault import generate_secret
+from bot.vault import KeyVault, generate_secret
 from tests.e2e.conftest import Linker
 from tests.e2e.harness import ROOT, BotProcess, seed
 from tests.pg import fresh_database
@@ -111,3 +112,25 @@ async def test_a_lost_secret_refuses_to_start_until_the_operator_erases_the_keys
     await alice.send(f"/link {key}")
     await alice.wait_for_message(lambda m: "Key linked" in m.text)
     telegram.assert_no_errors()
+
+
+async def test_an_unreadable_key_is_kept_and_its_owner_told(
+    deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+) -> None:
+    await deployment.start()
+    alice = await linked_user()
+    await deployment.stop()
+    stranger = KeyVault.from_secret(generate_secret())  # e.g. a row restored from elsewhere
+    cipher = stranger.encrypt(alice.id, alice.key)  # type: ignore[attr-defined]
+    database = deployment.data_dir / "bot.sqlite3"
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE users SET key_cipher = ? WHERE telegram_id = ?", (cipher, alice.id))
+    await deployment.start()
+    await alice.send("/balance")
+    await alice.wait_for_message(lambda m: "I can't read your saved API key right now" in m.text)
+    await deployment.stop()
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        [(kept,)] = conn.execute("SELECT key_cipher FROM users").fetchall()
+    assert kept == cipher
+    assert "cannot be decrypted (kept)" in deployment.log()
+    assert alice.key not in deployment.log()  # type: ignore[attr-defined]

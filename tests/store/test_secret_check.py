@@ -70,3 +70,14 @@ async def test_an_undecryptable_key_is_reported_and_kept(
     [record] = [r for r in caplog.records if "cannot be decrypted" in r.getMessage()]
     assert "BOT_SECRET_KEY" in record.getMessage()
     assert KEY not in record.getMessage()
+
+
+async def test_erasing_the_keys_lets_a_new_secret_start(store: Store, api: JiemaClient) -> None:
+    lost = KeyVault.from_secret(generate_secret())
+    await AccountService(api, store, lost).check_secret()
+    await with_key(store, lost)
+    await store.ensure_user(OTHER_USER, "en")
+    assert await store.erase_keys() == 1
+    assert (await user_of(store, USER)).key_cipher is None
+    assert await store.secret_check() is None
+    await AccountService(api, store, KeyVault.from_secret(generate_secret())).check_secret()
