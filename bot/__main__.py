@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 from telegram import Bot
@@ -220,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot",
         description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
     )
+    parser.add_argument("--version", action="version", version=f"jiema-bot {version('jiema-bot')}")
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
     )
