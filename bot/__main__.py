@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 from telegram import Bot
@@ -41,11 +42,38 @@ log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back)."""
+    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back).
+
+    A stop request during start-up (Telegram unreachable, a slow database) cancels the
+    start-up at once: what has started is closed in reverse order and the exit is clean, so
+    ``docker stop`` never waits out its grace period.
+    """
     stop = asyncio.Event()
+    started = asyncio.Event()
+    serving = asyncio.current_task()
+
+    def request_stop() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        if not started.is_set() and serving is not None:
+            serving.cancel()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
+    try:
+        await _serve(settings, stop, started)
+    except asyncio.CancelledError:
+        if not stop.is_set() or started.is_set():
+            raise
+        if serving is not None:
+            serving.uncancel()
+        log.info("stopped during start-up")
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event) -> None:
+    """Start everything, set ``started``, serve until ``stop``, then stop in order."""
     async with contextlib.AsyncExitStack() as stack:
         jiema_url = settings.jiema_api_url
         if settings.sandbox:
@@ -101,6 +129,7 @@ async def serve(settings: Settings) -> None:
             services.start_console()
             services.alert_watcher.start()
             health.problem("startup", None)
+            started.set()
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
@@ -193,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot",
         description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
     )
+    parser.add_argument("--version", action="version", version=f"jiema-bot {version('jiema-bot')}")
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
     )
