@@ -20,6 +20,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 from telegram import Bot
@@ -43,11 +44,38 @@ log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back)."""
+    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back).
+
+    A stop request during start-up (Telegram unreachable, a slow database) cancels the
+    start-up at once: what has started is closed in reverse order and the exit is clean, so
+    ``docker stop`` never waits out its grace period.
+    """
     stop = asyncio.Event()
+    started = asyncio.Event()
+    serving = asyncio.current_task()
+
+    def request_stop() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        if not started.is_set() and serving is not None:
+            serving.cancel()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
+    try:
+        await _serve(settings, stop, started)
+    except asyncio.CancelledError:
+        if not stop.is_set() or started.is_set():
+            raise
+        if serving is not None:
+            serving.uncancel()
+        log.info("stopped during start-up")
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event) -> None:
+    """Start everything, set ``started``, serve until ``stop``, then stop in order."""
     async with contextlib.AsyncExitStack() as stack:
         jiema_url = settings.jiema_api_url
         if settings.sandbox:
@@ -64,6 +92,7 @@ async def serve(settings: Settings) -> None:
         bot = build_bot(settings, metrics)
         services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
+        logs.set_replica(services.replica_id)
         await services.accounts.check_secret()  # before anything reads a key
         server = HttpServer(services)
         await server.start()
@@ -103,6 +132,7 @@ async def serve(settings: Settings) -> None:
             services.start_console()
             services.alert_watcher.start()
             health.problem("startup", None)
+            started.set()
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
@@ -203,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot",
         description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
     )
+    parser.add_argument("--version", action="version", version=f"jiema-bot {version('jiema-bot')}")
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
     )
@@ -243,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             "the next start records the current BOT_SECRET_KEY"
         )
         return 0
-    logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
+    logs.configure(
+        settings.log_level,
+        logs.secrets_of(settings),
+        log_format=settings.log_format,
+        user_key=settings.telegram_token.encode(),
+    )
     try:
         asyncio.run(serve(settings))
     except TokenRefusedError as exc:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from bot.vault import KeyVault, VaultError
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -164,6 +165,8 @@ class Settings:
         telegram_timeout: Seconds each of connect, read, write and pool of a Telegram request
             may take (``getUpdates`` adds its long-poll timeout to the read).
         log_level: Logging level name.
+        log_format: ``text`` (one readable line per record) or ``json`` (one object a line,
+            for log aggregators).
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
         database_url: PostgreSQL URL (secret: it holds a password), or None for SQLite.
         webhook_url: Public URL Telegram delivers updates to; None means long polling.
@@ -193,6 +196,7 @@ class Settings:
     api_timeout: float = 15.0
     telegram_timeout: float = 10.0
     log_level: str = "INFO"
+    log_format: str = "text"
     sandbox: bool = False
     database_url: str | None = field(default=None, repr=False)
     webhook_url: str | None = None
@@ -244,6 +248,9 @@ class Settings:
         level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
         if level not in _LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+        log_format = (env.get("LOG_FORMAT", "").strip() or "text").lower()
+        if log_format not in _LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
         database_url = _database_url(env)
         secret_key = env.get("BOT_SECRET_KEY", "").strip() or None
         if database_url is not None and secret_key is None:
@@ -272,6 +279,7 @@ class Settings:
             api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
             telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
             log_level=level,
+            log_format=log_format,
             sandbox=sandbox,
             database_url=database_url,
             webhook_url=webhook_url,

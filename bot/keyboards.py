@@ -71,7 +71,7 @@ def services(
         rows.append(_nav_row(page, pages, cb.ServicePage))
     if app_url is not None:
         rows.append([open_app(t, app_url)])
-    rows.append([button(t._("Cancel"), cb.Menu("back"))])
+    rows.append([button(t._("Cancel"), cb.CancelFlow())])
     return InlineKeyboardMarkup(rows)
 
 
@@ -88,7 +88,7 @@ def countries(
     if pages > 1:
         rows.append(_nav_row(page, pages, lambda p: cb.CountryPage(service, p)))
     rows.append(
-        [button(t._("‹ Services"), cb.ServicePage(0)), button(t._("Cancel"), cb.Menu("back"))]
+        [button(t._("‹ Services"), cb.ServicePage(0)), button(t._("Cancel"), cb.CancelFlow())]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -102,7 +102,7 @@ def confirm(t: Translator, service: str, token: str | None) -> InlineKeyboardMar
     rows.append(
         [
             button(t._("‹ Countries"), cb.CountryPage(service, 0)),
-            button(t._("Cancel"), cb.Menu("back")),
+            button(t._("Cancel"), cb.CancelFlow()),
         ]
     )
     return InlineKeyboardMarkup(rows)
@@ -139,7 +139,7 @@ def order_card(
                     InlineKeyboardButton(t._("Copy number"), copy_text=CopyTextButton(phone)),
                 ]
             )
-        rows.append([act(t._("Buy again"), cb.OrderAction.BUY_AGAIN)])
+        rows.append([button(t._("Buy again"), cb.BuyAgain(order_id))])
         rows.append([button(t._("★ Favourite"), cb.FavouriteOrder(order_id))])
     except ValueError:
         return None
@@ -198,12 +198,12 @@ def languages(current: str) -> InlineKeyboardMarkup:
 def main_menu(t: Translator, linked: bool, app_url: str | None = None) -> InlineKeyboardMarkup:
     """The /start menu (with the Mini App's button when there is one)."""
     if not linked:
-        return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.Menu("link"))]])
+        return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.LinkMenu())]])
     rows: Rows = [
-        [button(t._("Buy a number"), cb.Menu("buy"))],
+        [button(t._("Buy a number"), cb.BuyMenu())],
         [
-            button(t._("My orders"), cb.Menu("orders")),
-            button(t._("Balance"), cb.Menu("balance")),
+            button(t._("My orders"), cb.OrdersMenu()),
+            button(t._("Balance"), cb.BalanceMenu()),
         ],
     ]
     if app_url is not None:
@@ -334,7 +334,7 @@ def alternatives(
     rows.append(
         [
             button(t._("‹ Countries"), cb.CountryPage(service, 0)),
-            button(t._("Cancel"), cb.Menu("back")),
+            button(t._("Cancel"), cb.CancelFlow()),
         ]
     )
     return InlineKeyboardMarkup(rows)
@@ -349,7 +349,7 @@ def favourites_list(t: Translator, items: Sequence[tuple[str, int, str]]) -> Inl
         ]
         for service, country, label in items
     ]
-    rows.append([button(t._("Buy a number"), cb.Menu("buy"))])
+    rows.append([button(t._("Buy a number"), cb.BuyMenu())])
     return InlineKeyboardMarkup(rows)
 
 

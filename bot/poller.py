@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from bot import logs
 from bot.api import JiemaClient, Order, Priority
 from bot.api.errors import AuthError, JiemaError, RateLimitedError
 from bot.health import DATABASE, Health
@@ -107,6 +108,7 @@ class Poller:
         self._interval = interval
         self._replica = replica_id
         self._metrics = metrics
+        metrics.poll_interval.set(interval)
         self._health = health
         self._sync_every = sync_every
         self._reconcile_every = reconcile_every
@@ -178,6 +180,7 @@ class Poller:
             await self._tick()
         except StoreUnavailableError as exc:
             log.warning("poller round skipped: database unavailable (%s)", exc)
+            self._metrics.database_errors.inc()
             self._health.problem(DATABASE, f"unavailable: {exc}")
         except Exception:
             log.exception("poller round failed")
@@ -230,6 +233,7 @@ class Poller:
         done = mine - wanted
         mine &= wanted
         replicas = max(1, len(await self._store.live_replicas(self._lease_ttl)))
+        self._metrics.live_replicas.set(replicas)
         if self._on_replicas is not None:
             self._on_replicas(replicas)
         share = math.ceil(len(wanted) / replicas)
@@ -294,6 +298,7 @@ class Poller:
         """
         me = asyncio.current_task()
         assert me is not None
+        logs.bind_user(user_id)  # this task's lines are about this user
         waiting = True  # this task holds the key's place in ``_scheduled``
         try:
             wait = due - self._clock()

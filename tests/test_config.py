@@ -28,6 +28,7 @@ def test_defaults() -> None:
     assert settings.api_timeout == 15.0
     assert settings.telegram_timeout == 10.0
     assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
     assert settings.secret_key is None
 
 
@@ -43,6 +44,7 @@ def test_everything_can_be_set() -> None:
             "JIEMA_TIMEOUT": "2",
             "TELEGRAM_TIMEOUT": "3.5",
             "LOG_LEVEL": "debug",
+            "LOG_FORMAT": "JSON",
         },
         sandbox=True,
     )
@@ -52,6 +54,7 @@ def test_everything_can_be_set() -> None:
     assert (settings.poll_interval, settings.api_timeout) == (4.5, 2.0)
     assert settings.telegram_timeout == 3.5
     assert settings.log_level == "DEBUG"
+    assert settings.log_format == "json"
     assert settings.sandbox
 
 
@@ -67,6 +70,7 @@ def test_everything_can_be_set() -> None:
         ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
         ({"TELEGRAM_TIMEOUT": "0"}, "TELEGRAM_TIMEOUT must be between"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be text or json"),
         ({"HTTP_LISTEN": "8080"}, "HTTP_LISTEN must be host:port"),
         ({"BOT_SECRET_KEY": "too-short"}, "BOT_SECRET_KEY is not usable"),
         ({"HTTP_LISTEN": "0.0.0.0:http"}, "HTTP_LISTEN must be host:port"),

@@ -29,7 +29,7 @@ def register(application: Application) -> None:
         *membership.handlers(),
         *shop.handlers(),
         MessageHandler(text, admin.typed),
-        CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
+        common.ButtonHandler(common.noop, pattern=cb.Noop),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(filters.ALL, common.unknown_input),
     ):

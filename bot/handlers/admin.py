@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
@@ -24,7 +24,7 @@ from bot.commands import command_list
 from bot.context import Context
 from bot.core import Services
 from bot.handlers import buy
-from bot.handlers.common import answer, callback_of, edit, parsed, remember, reply, unknown_input
+from bot.handlers.common import ButtonHandler, answer, edit, remember, reply, unknown_input
 from bot.i18n import N_, Translator, get_translator
 from bot.services.broadcasts import Cancelled, Discarded, NotRunning
 
@@ -38,7 +38,8 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("broadcast", N_("Announce something to every user (operators)")),
 ]
 
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+P = ParamSpec("P")
+Handler = Callable[Concatenate[Update, Context, P], Coroutine[Any, Any, None]]
 
 
 def admin_command_list(t: Translator) -> list[tuple[str, str]]:
@@ -65,12 +66,12 @@ def _is_admin(update: Update, context: Context) -> bool:
     return context.services.admin.is_admin(user.id if user else None)
 
 
-def operators_only(handler: Handler) -> Handler:
+def operators_only(handler: Handler[P]) -> Handler[P]:
     """Run ``handler`` for operators; otherwise a command is unknown, a button does nothing."""
 
-    async def checked(update: Update, context: Context) -> None:
+    async def checked(update: Update, context: Context, *args: P.args, **kwargs: P.kwargs) -> None:
         if _is_admin(update, context):
-            await handler(update, context)
+            await handler(update, context, *args, **kwargs)
         elif update.callback_query is not None:
             await answer(update.callback_query)
         else:
@@ -81,7 +82,7 @@ def operators_only(handler: Handler) -> Handler:
 
 
 @operators_only
-async def stats(update: Update, context: Context) -> None:
+async def stats(update: Update, context: Context, _: cb.StatsRefresh | None = None) -> None:
     """/stats, or its Refresh button (redrawn in place)."""
     screen = views.stats(context.t, await context.services.admin.stats())
     query = update.callback_query
@@ -145,26 +146,25 @@ async def _preview(update: Update, context: Context, text: str) -> None:
 
 
 @operators_only
-async def broadcast_action(update: Update, context: Context) -> None:
+async def broadcast_action(update: Update, context: Context, button: cb.BroadcastAction) -> None:
     """Send, Cancel (a draft) or Stop (a running broadcast), from the pressed message."""
-    choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.BroadcastAction) and query is not None
+    assert query is not None
     message = query.message
     service = context.services.broadcasts
     t = context.t
-    if choice.confirm:
+    if button.confirm:
         if not isinstance(message, Message):
             await answer(query, t._("This button no longer works."))
             return
-        started = await service.start(context.user_id, choice.broadcast_id, message.message_id)
+        started = await service.start(context.user_id, button.broadcast_id, message.message_id)
         if isinstance(started, NotRunning):
             await answer(query, t._("This button no longer works."))
             return
         await answer(query)
         await edit(query, views.broadcast_progress(t, started.broadcast_id, started.tally))
         return
-    outcome = await service.cancel(context.user_id, choice.broadcast_id)
+    outcome = await service.cancel(context.user_id, button.broadcast_id)
     if isinstance(outcome, NotRunning):
         await answer(query, t._("This button no longer works."))
         return
@@ -175,7 +175,7 @@ async def broadcast_action(update: Update, context: Context) -> None:
         await edit(query, views.broadcast_stopping(t))
 
 
-async def mute(update: Update, context: Context) -> None:
+async def mute(update: Update, context: Context, _: cb.MuteAnnouncements) -> None:
     """The Mute button under an announcement: no more announcements (codes still come)."""
     query = update.callback_query
     assert query is not None
@@ -185,13 +185,14 @@ async def mute(update: Update, context: Context) -> None:
         await query.edit_message_reply_markup(None)
 
 
-async def settings(update: Update, context: Context) -> None:
+async def settings(
+    update: Update, context: Context, button: cb.SetAnnouncements | None = None
+) -> None:
     """``/settings``, or its toggle: announcements on or off."""
     query = update.callback_query
-    choice = parsed(update)
     muted = context.profile.announcements_muted if context.profile else False
-    if isinstance(choice, cb.SetAnnouncements):
-        muted = await context.services.broadcasts.set_muted(context.user_id, not choice.on)
+    if button is not None:
+        muted = await context.services.broadcasts.set_muted(context.user_id, not button.on)
     screen = views.settings(context.t, muted)
     if query is not None:
         await answer(query)
@@ -204,10 +205,10 @@ def handlers() -> list[BaseHandler]:
     """The console's commands and buttons (typed announcements come through :func:`typed`)."""
     return [
         CommandHandler("stats", stats),
-        CallbackQueryHandler(stats, pattern=callback_of(cb.StatsRefresh)),
+        ButtonHandler(stats, pattern=cb.StatsRefresh),
         CommandHandler("broadcast", start_broadcast),
-        CallbackQueryHandler(broadcast_action, pattern=callback_of(cb.BroadcastAction)),
-        CallbackQueryHandler(mute, pattern=callback_of(cb.MuteAnnouncements)),
+        ButtonHandler(broadcast_action, pattern=cb.BroadcastAction),
+        ButtonHandler(mute, pattern=cb.MuteAnnouncements),
         CommandHandler("settings", settings),
-        CallbackQueryHandler(settings, pattern=callback_of(cb.SetAnnouncements)),
+        ButtonHandler(settings, pattern=cb.SetAnnouncements),
     ]

@@ -9,23 +9,14 @@ the search strings; :func:`typed` routes text by it.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
 from bot.api.errors import NoNumbersError
 from bot.context import Context
 from bot.handlers import shop
-from bot.handlers.common import (
-    answer,
-    callback_is,
-    callback_of,
-    edit,
-    parsed,
-    remember,
-    reply,
-    unknown_input,
-)
+from bot.handlers.common import ButtonHandler, answer, edit, remember, reply, unknown_input
 from bot.services.browse import ServiceGone
 from bot.services.purchases import AlreadyUsed, OfferGone, Refused, Unconfirmed
 
@@ -39,13 +30,14 @@ def _typed(update: Update) -> str:
     return ((message.text if message else None) or "").strip()[:64]
 
 
-async def show_services(update: Update, context: Context) -> None:
-    """``/buy``, the Buy menu button, or a service page turn."""
+async def show_services(
+    update: Update, context: Context, button: cb.ServicePage | cb.BuyMenu | None = None
+) -> None:
+    """``/buy``, the Buy menu button, or a service page turn (which keeps the search)."""
     query = update.callback_query
-    choice = parsed(update)
-    page = choice.page if isinstance(choice, cb.ServicePage) else 0
+    page = button.page if isinstance(button, cb.ServicePage) else 0
     dialog = context.dialog
-    if not isinstance(choice, cb.ServicePage):
+    if not isinstance(button, cb.ServicePage):
         dialog.pop("service_query", None)
     search = dialog.get("service_query")
     items = await context.services.browse.services(context.user_id, search)
@@ -70,23 +62,24 @@ async def search_services(update: Update, context: Context) -> None:
     )
 
 
-async def show_countries(update: Update, context: Context) -> None:
-    """A service picked, or a country page turn."""
+async def show_countries(
+    update: Update, context: Context, button: cb.PickService | cb.CountryPage
+) -> None:
+    """A service picked, or a country page turn (which keeps the search)."""
     query = update.callback_query
-    choice = parsed(update)
-    assert query is not None and isinstance(choice, cb.PickService | cb.CountryPage)
-    page = choice.page if isinstance(choice, cb.CountryPage) else 0
+    assert query is not None
+    page = button.page if isinstance(button, cb.CountryPage) else 0
     dialog = context.dialog
-    if isinstance(choice, cb.PickService) or dialog.get("country_service") != choice.service:
+    if isinstance(button, cb.PickService) or dialog.get("country_service") != button.service:
         dialog.pop("country_query", None)
     search = dialog.get("country_query")
     found = await context.services.browse.countries(
-        context.user_id, choice.service, context.t.language, search, sold_out=True
+        context.user_id, button.service, context.t.language, search, sold_out=True
     )
     if isinstance(found, ServiceGone):
         await answer(query, views.service_gone(context.t), alert=True)
         return
-    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": choice.service})
+    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": button.service})
     await answer(query)
     await edit(query, views.countries(context.t, found.service, found.offers, page, search))
 
@@ -108,13 +101,19 @@ async def search_countries(update: Update, context: Context) -> None:
     await reply(update, views.countries(context.t, found.service, found.offers, 0, text))
 
 
-async def _quote(update: Update, context: Context, service: str, country_id: int) -> None:
-    """Show the confirmation with a fresh single-use token (edit, or send when asked to)."""
+async def _quote(
+    update: Update, context: Context, service: str, country_id: int, *, in_place: bool
+) -> None:
+    """Show the confirmation with a fresh single-use token.
+
+    Args:
+        in_place: Edit the pressed message (a list); otherwise send a new one (the button
+            was on an order card, which must stay).
+    """
     query = update.callback_query
     assert query is not None
     services = context.services
     quote = await services.purchases.quote(context.user_id, service, country_id)
-    in_place = parsed(update) == cb.PickCountry(service, country_id)
     if isinstance(quote, OfferGone):
         await shop.sold_out(update, context, service, country_id, in_place=in_place)
         return
@@ -128,29 +127,25 @@ async def _quote(update: Update, context: Context, service: str, country_id: int
         await reply(update, screen)
 
 
-async def pick_country(update: Update, context: Context) -> None:
-    choice = parsed(update)
-    assert isinstance(choice, cb.PickCountry)
-    await _quote(update, context, choice.service, choice.country_id)
+async def pick_country(update: Update, context: Context, button: cb.PickCountry) -> None:
+    await _quote(update, context, button.service, button.country_id, in_place=True)
 
 
-async def buy_again(update: Update, context: Context) -> None:
+async def buy_again(update: Update, context: Context, button: cb.BuyAgain) -> None:
     """ "Buy again" on an order card: a new confirmation for the same service and country."""
-    choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.OrderButton) and query is not None
-    order = await context.services.orders.get(context.user_id, choice.order_id)
+    assert query is not None
+    order = await context.services.orders.get(context.user_id, button.order_id)
     if order is None or not order.country_id.isdigit():
         await answer(query, views.not_your_order(context.t), alert=True)
         return
-    await _quote(update, context, order.service, int(order.country_id))
+    await _quote(update, context, order.service, int(order.country_id), in_place=False)
 
 
-async def confirm(update: Update, context: Context) -> None:
+async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> None:
     """The single-use Buy button: claim the token, stop the spinner, then buy."""
-    choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.ConfirmBuy) and query is not None
+    assert query is not None
     t = context.t
 
     async def claimed() -> None:
@@ -160,14 +155,14 @@ async def confirm(update: Update, context: Context) -> None:
     card_id = query.message.message_id if query.message else None
     services = context.services
     result = await services.purchases.buy(
-        context.user_id, choice.token, card_id, on_claimed=claimed
+        context.user_id, button.token, card_id, on_claimed=claimed
     )
     if isinstance(result, AlreadyUsed):
         await answer(query, views.purchase_used(t), alert=True)
         return
     dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
     if isinstance(result, Refused) and isinstance(result.error, NoNumbersError):
-        await shop.no_numbers(update, context, result, choice.token)
+        await shop.no_numbers(update, context, result, button.token)
     elif isinstance(result, Refused):
         await remember(context, {**dialog, "mode": COUNTRIES, "country_service": result.service})
         site = services.settings.jiema_site_url
@@ -181,7 +176,7 @@ async def confirm(update: Update, context: Context) -> None:
         await shop.topup_heads_up(update, context, result.order)
 
 
-async def cancel_flow(update: Update, context: Context) -> None:
+async def cancel_flow(update: Update, context: Context, _: cb.CancelFlow | None = None) -> None:
     """Cancel button or /cancel: leave the flow."""
     await remember(context, {})
     if update.callback_query:
@@ -208,19 +203,13 @@ def handlers() -> list[BaseHandler]:
     """Buttons and commands of the flow (typed text is routed by :func:`typed`)."""
     return [
         CommandHandler("buy", show_services),
-        CallbackQueryHandler(show_services, pattern=callback_of(cb.ServicePage)),
-        CallbackQueryHandler(show_services, pattern=callback_is(cb.Menu("buy"))),
-        CallbackQueryHandler(show_countries, pattern=callback_of(cb.PickService)),
-        CallbackQueryHandler(show_countries, pattern=callback_of(cb.CountryPage)),
-        CallbackQueryHandler(pick_country, pattern=callback_of(cb.PickCountry)),
-        CallbackQueryHandler(confirm, pattern=callback_of(cb.ConfirmBuy)),
-        CallbackQueryHandler(
-            buy_again,
-            pattern=lambda d: (
-                isinstance(o := cb.parse(str(d)), cb.OrderButton)
-                and o.action is cb.OrderAction.BUY_AGAIN
-            ),
-        ),
-        CallbackQueryHandler(cancel_flow, pattern=callback_is(cb.Menu("back"))),
+        ButtonHandler(show_services, pattern=cb.ServicePage),
+        ButtonHandler(show_services, pattern=cb.BuyMenu),
+        ButtonHandler(show_countries, pattern=cb.PickService),
+        ButtonHandler(show_countries, pattern=cb.CountryPage),
+        ButtonHandler(pick_country, pattern=cb.PickCountry),
+        ButtonHandler(confirm, pattern=cb.ConfirmBuy),
+        ButtonHandler(buy_again, pattern=cb.BuyAgain),
+        ButtonHandler(cancel_flow, pattern=cb.CancelFlow),
         CommandHandler("cancel", cancel_flow),
     ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import views
+from bot import logs, views
 from bot.i18n import Translator, get_translator
 from bot.services.alerts import TooManyAlerts, Watching
 from bot.services.favourites import Added, Full, Removed, ToggleOutcome
@@ -66,6 +66,7 @@ def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web
         except InitDataError as exc:
             log.info("webapp: initData refused (%s)", exc.reason.value)
             return reopen(request)
+        logs.bind_user(user.id)
         t = get_translator(await self.app.language(user))
         try:
             return await handler(self, Call(request, user, t))
