@@ -37,7 +37,8 @@ USER bot
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
-# /healthz on HTTP_LISTEN's port: 200 once serving updates, 503 with the reason before.
+# /healthz on METRICS_LISTEN's port if set, else HTTP_LISTEN's: 200 once serving updates, 503
+# with the reason before.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; port = (os.environ.get('METRICS_LISTEN') or os.environ['HTTP_LISTEN']).rpartition(':')[2]; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=3)"]
 # Same start command as the README; TELEGRAM_BOT_TOKEN comes from the environment.
