@@ -7,6 +7,8 @@ the two lists and "Notify me". :func:`sold_out`, :func:`no_numbers` and
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CommandHandler
@@ -19,10 +21,8 @@ from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Wat
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
 from bot.services.purchases import Refused
+from bot.services.users import Mode
 from bot.store import StoredOrder
-
-COUNTRIES = "countries"
-"""The chat state's ``mode`` while alternatives are shown: typed text searches countries."""
 
 
 async def favourites_command(update: Update, context: Context) -> None:
@@ -167,8 +167,9 @@ async def _show_alternatives(
 
 async def _remember_alternatives(context: Context, found: Alternatives) -> None:
     """Typed text now searches the service's countries."""
-    dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
-    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": found.service.code})
+    service = found.service.code
+    dialog = replace(context.dialog, country_service=service, country_query=None)
+    await remember(context, replace(dialog, mode=Mode.COUNTRIES))
 
 
 async def topup_heads_up(update: Update, context: Context, order: StoredOrder) -> None:
