@@ -28,7 +28,17 @@ from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, ServiceGone
 from bot.services.catalog import Offer
 from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
-from bot.services.orders import Acted, Action, ActionRefused, ActOutcome, History, OrderService
+from bot.services.orders import (
+    Acted,
+    Action,
+    ActionRefused,
+    ActOutcome,
+    History,
+    OrderService,
+    can_cancel,
+    can_next_sms,
+    refunded_cents,
+)
 from bot.services.purchases import (
     AlreadyUsed,
     OfferGone,
@@ -107,18 +117,18 @@ class OrderState:
 
     @property
     def can_cancel(self) -> bool:
-        """A refund is still possible: the number waits and no SMS came yet."""
-        return self.order.status == "WAITING" and self.order.sms_seen == 0
+        """See :func:`bot.services.orders.can_cancel`."""
+        return can_cancel(self.order.status, self.order.sms_seen)
 
     @property
     def can_next_sms(self) -> bool:
-        """Another SMS can be asked for on the same number."""
-        return self.order.status == "RECEIVED"
+        """See :func:`bot.services.orders.can_next_sms`."""
+        return can_next_sms(self.order.status)
 
     @property
     def refunded_cents(self) -> int | None:
-        """What went back to the balance, for a cancelled order."""
-        return self.order.charged_cents if self.order.status == "CANCELLED" else None
+        """See :func:`bot.services.orders.refunded_cents`."""
+        return refunded_cents(self.order.status, self.order.charged_cents)
 
 
 BuyOutcome = OrderState | AlreadyUsed | Unconfirmed

@@ -108,7 +108,7 @@ def confirmation(t: Translator, quote: Quote, favourite: bool, site_url: str) ->
         t._("Price: <b>{price}</b>").format(price=t.money(offer.price_cents)),
         t._("Your balance: {balance}").format(balance=t.money(account.balance_cents)),
     ]
-    affordable = account.balance_cents >= offer.price_cents
+    affordable = quote.affordable
     if affordable:
         lines.append(
             t._("Tap Buy to get a number. You can cancel for a full refund until an SMS arrives.")
