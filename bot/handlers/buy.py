@@ -174,8 +174,10 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
         await edit(query, views.purchase_unconfirmed(t))
     else:  # the confirmation message becomes the order card
         await remember(context, dialog)
-        await services.notifier.show_card(result.order)
-        await shop.topup_heads_up(update, context, result.order)
+        step = await services.after_purchase.follow(result.order)
+        if step.running_low is not None:
+            site = services.settings.jiema_site_url
+            await reply(update, views.running_low(t, step.running_low, site))
 
 
 async def cancel_flow(update: Update, context: Context, _: cb.CancelFlow | None = None) -> None:

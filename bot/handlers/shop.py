@@ -1,8 +1,8 @@
-"""Favourites, back-in-stock alerts, alternatives to a sold-out country, and top-up hints.
+"""Favourites, back-in-stock alerts and alternatives to a sold-out country.
 
 Commands ``/favourites`` and ``/alerts``; the ★ buttons (confirmation, order card), ✕ in
-the two lists and "Notify me". :func:`sold_out`, :func:`no_numbers` and
-:func:`topup_heads_up` are the branches the buy flow takes into this module.
+the two lists and "Notify me". :func:`sold_out` and :func:`no_numbers` are the branches the
+buy flow takes into this module.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
 from bot.services.purchases import Refused
 from bot.services.users import Mode
-from bot.store import StoredOrder
 
 
 async def favourites_command(update: Update, context: Context) -> None:
@@ -170,14 +169,6 @@ async def _remember_alternatives(context: Context, found: Alternatives) -> None:
     service = found.service.code
     dialog = replace(context.dialog, country_service=service, country_query=None)
     await remember(context, replace(dialog, mode=Mode.COUNTRIES))
-
-
-async def topup_heads_up(update: Update, context: Context, order: StoredOrder) -> None:
-    """After a purchase: once a day, say so when the balance no longer covers its price."""
-    low = await context.services.topup.after_purchase(order)
-    if low is not None:
-        site = context.services.settings.jiema_site_url
-        await reply(update, views.running_low(context.t, low, site))
 
 
 async def _set_markup(update: Update, markup: InlineKeyboardMarkup | None) -> None:

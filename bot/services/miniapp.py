@@ -24,6 +24,7 @@ from bot.api import errors as api_errors
 from bot.api.errors import JiemaError
 from bot.i18n import negotiate
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, ServiceGone
 from bot.services.catalog import Offer
@@ -47,6 +48,7 @@ from bot.services.purchases import (
     Refused,
     Unconfirmed,
 )
+from bot.services.topup import RunningLow
 from bot.services.users import UserService
 from bot.store import Alert, Delivery, StoredOrder
 from bot.webapp.auth import WebAppUser
@@ -59,6 +61,8 @@ __all__ = [
     "Order",
     "OrderState",
     "Profile",
+    "Purchased",
+    "RunningLow",
     "Service",
     "Services",
     "api_errors",
@@ -82,6 +86,8 @@ class Services(Protocol):
     def favourites(self) -> FavouriteService: ...
     @property
     def alerts(self) -> AlertService: ...
+    @property
+    def after_purchase(self) -> AfterPurchaseService: ...
 
 
 class NotYoursError(Exception):
@@ -131,7 +137,16 @@ class OrderState:
         return refunded_cents(self.order.status, self.order.charged_cents)
 
 
-BuyOutcome = OrderState | AlreadyUsed | Unconfirmed
+@dataclass(frozen=True, slots=True)
+class Purchased:
+    """A purchase went through: the new order, and the step after it (the heads-up when the
+    balance left no longer covers its price; the chat's card is posted silently)."""
+
+    state: OrderState
+    running_low: RunningLow | None
+
+
+BuyOutcome = Purchased | AlreadyUsed | Unconfirmed
 
 
 class MiniApp:
@@ -204,7 +219,8 @@ class MiniApp:
             raise result.error
         if isinstance(result, AlreadyUsed | Unconfirmed):
             return result
-        return await self._state(result.order)
+        step = await self._s.after_purchase.follow(result.order)
+        return Purchased(await self._state(step.order), step.running_low)
 
     async def order(self, user_id: int, order_id: str) -> OrderState:
         """The user's order; one the bot does not track yet is adopted if the API says so.
