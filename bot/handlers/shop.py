@@ -17,7 +17,7 @@ from bot import callbacks as cb
 from bot import keyboards, views
 from bot.context import Context
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
-from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
+from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
 from bot.services.purchases import Refused
@@ -103,7 +103,6 @@ async def notify_me(update: Update, context: Context, button: cb.NotifyMe) -> No
     if isinstance(outcome, TooManyAlerts):
         await answer(query, views.too_many_alerts(t, outcome.limit), alert=True)
         return
-    assert isinstance(outcome, Watching)
     hours = alerts.lifetime.total_seconds() / 3600
     await answer(query, views.watching(t, outcome, hours), alert=True)
     if isinstance(query.message, Message):
