@@ -28,6 +28,7 @@ from bot.poller import LEASE_TTL, Poller
 from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
 from bot.services.admin import AdminService, FleetCounters
+from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService
 from bot.services.broadcasts import BroadcastService
 from bot.services.browse import BrowseService
@@ -70,6 +71,7 @@ class Services:
     favourites: FavouriteService
     alerts: AlertService
     topup: TopUpService
+    after_purchase: AfterPurchaseService
     alert_watcher: AlertWatcher
     privacy: PrivacyService
 
@@ -129,6 +131,7 @@ def build_services(
     purchases = PurchaseService(api, store, accounts, catalog)
     replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
+    topup = TopUpService(accounts, store)
     limiter = bot.rate_limiter
     outbox = Outbox(store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout)
     tracker = OrderTracker(store, notifier, outbox)
@@ -182,7 +185,8 @@ def build_services(
         counters=counters,
         favourites=FavouriteService(accounts, catalog, store),
         alerts=alerts,
-        topup=TopUpService(accounts, store),
+        topup=topup,
+        after_purchase=AfterPurchaseService(notifier, topup),
         alert_watcher=watcher,
         privacy=privacy,
     )

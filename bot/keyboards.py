@@ -9,6 +9,8 @@ from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
 
 from bot import callbacks as cb
 from bot.i18n import LANGUAGES, Translator, label_width
+from bot.order_status import FINAL_STATUSES
+from bot.services.orders import can_cancel, can_next_sms
 
 SERVICES_PER_PAGE = 12
 COUNTRIES_PER_PAGE = 8
@@ -128,11 +130,11 @@ def order_card(
             return button(text, cb.OrderButton(order_id, action))
 
         rows: Rows = []
-        if status == "WAITING" and sms_count == 0:
+        if can_cancel(status, sms_count):
             rows.append([act(t._("Cancel order"), cb.OrderAction.CANCEL)])
-        if status == "RECEIVED":
+        if can_next_sms(status):
             rows.append([act(t._("Another SMS"), cb.OrderAction.NEXT_SMS)])
-        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if status not in FINAL_STATUSES:
             rows.append(
                 [
                     act(t._("Refresh"), cb.OrderAction.VIEW),

@@ -28,12 +28,14 @@ from bot.api.errors import JiemaError
 from bot.outbox import Outbox
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.topup import TopUpService
 from bot.services.users import UserService
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Sent
@@ -97,6 +99,7 @@ class Services:
     tracker: OrderTracker
     favourites: FavouriteService
     alerts: AlertService
+    after_purchase: AfterPurchaseService
 
 
 @dataclass
@@ -169,6 +172,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             tracker=tracker,
             favourites=FavouriteService(accounts, catalog, store),
             alerts=AlertService(accounts, catalog, store, lifetime=timedelta(hours=24)),
+            after_purchase=AfterPurchaseService(chat, TopUpService(accounts, store)),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):
