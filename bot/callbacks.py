@@ -229,6 +229,14 @@ class Unlink(Callback):
     confirmed: Flag
 
 
+@encoded_as("fg:{confirmed}")
+@dataclass(frozen=True, slots=True)
+class Forget(Callback):
+    """Answer to "erase everything the bot keeps about you?"."""
+
+    confirmed: Flag
+
+
 @encoded_as("-")
 @dataclass(frozen=True, slots=True)
 class Noop(Callback):

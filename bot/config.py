@@ -31,13 +31,22 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
-    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
-    raw = env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080"
+def _host_port(name: str, raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"HTTP_LISTEN must be host:port, got {raw!r}")
+        raise ConfigError(f"{name} must be host:port, got {raw!r}")
     return host.strip("[]"), int(port)
+
+
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
+    return _host_port("HTTP_LISTEN", env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080")
+
+
+def _metrics_address(env: Mapping[str, str]) -> tuple[str, int] | None:
+    """``METRICS_LISTEN`` as (host, port), or None to serve them on ``HTTP_LISTEN``."""
+    raw = env.get("METRICS_LISTEN", "").strip()
+    return _host_port("METRICS_LISTEN", raw) if raw else None
 
 
 def _database_url(env: Mapping[str, str]) -> str | None:
@@ -51,7 +60,11 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return value
 
 
-_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,256}")
+_WEBHOOK_RULE = (
+    "32-256 characters of A-Z a-z 0-9 _ - (generate one with "
+    "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
 
 
 def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -63,9 +76,12 @@ def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"WEBHOOK_URL must be an http(s) URL, got {url!r}")
     if secret is None:
-        raise ConfigError("WEBHOOK_SECRET is required with WEBHOOK_URL (1-256 of A-Z a-z 0-9 _ -)")
+        raise ConfigError(f"WEBHOOK_SECRET is required with WEBHOOK_URL: {_WEBHOOK_RULE}")
     if not _SECRET_TOKEN.fullmatch(secret):
-        raise ConfigError("WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+        # Never echo the value; its length is no secret worth keeping.
+        raise ConfigError(
+            f"WEBHOOK_SECRET must be {_WEBHOOK_RULE}; it has {len(secret)} characters"
+        )
     return url, secret
 
 
@@ -143,6 +159,15 @@ def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int)
     return int(raw)
 
 
+def _days(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        raise ConfigError(
+            f"{name} must be a whole number of days from {low} to {high}, got {raw!r}"
+        )
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -166,6 +191,8 @@ class Settings:
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        metrics_listen: (host, port) serving ``/metrics`` and ``/healthz`` instead of
+            ``HTTP_LISTEN`` (``METRICS_LISTEN``), or None to serve them there.
         webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
             None for no Mini App.
         webapp_max_age: Seconds a Mini App's ``initData`` is accepted after its ``auth_date``.
@@ -178,6 +205,7 @@ class Settings:
         replace_after: Minutes an order with auto-replace on may go without an SMS before
             its number is replaced (fractions allowed).
         replace_max: How many times one purchase's number is replaced at most (0: never).
+        retention_days: Days SMS bodies, and the phone numbers of ended orders, are kept.
     """
 
     telegram_token: str = field(repr=False)
@@ -196,6 +224,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    metrics_listen: tuple[str, int] | None = None
     webapp_url: str | None = None
     webapp_max_age: float = 3600.0
     admin_ids: frozenset[int] = frozenset()
@@ -205,6 +234,7 @@ class Settings:
     prices_ttl: float = 60.0
     replace_after: float = 5.0
     replace_max: int = 3
+    retention_days: int = 30
 
     @property
     def webhook_path(self) -> str | None:
@@ -279,6 +309,7 @@ class Settings:
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            metrics_listen=_metrics_address(env),
             webapp_url=_webapp_url(env),
             webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
             admin_ids=_admin_ids(env),
@@ -288,4 +319,5 @@ class Settings:
             prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
             replace_after=_minutes(env, "REPLACE_AFTER", 5.0, 0.01, 120.0),
             replace_max=_count(env, "REPLACE_MAX", 3, 0, 10),
+            retention_days=_days(env, "RETENTION_DAYS", 30, 1, 3650),
         )

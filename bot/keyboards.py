@@ -9,6 +9,8 @@ from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
 
 from bot import callbacks as cb
 from bot.i18n import LANGUAGES, Translator, label_width
+from bot.order_status import FINAL_STATUSES
+from bot.services.orders import can_cancel, can_next_sms
 
 SERVICES_PER_PAGE = 12
 COUNTRIES_PER_PAGE = 8
@@ -108,6 +110,16 @@ def confirm(t: Translator, service: str, token: str | None) -> InlineKeyboardMar
     return InlineKeyboardMarkup(rows)
 
 
+def forget(t: Translator) -> InlineKeyboardMarkup:
+    """Erase everything, or keep it (one per row: the first label is long in some languages)."""
+    return InlineKeyboardMarkup(
+        [
+            [button(t._("Erase everything"), cb.Forget(True))],
+            [button(t._("Keep my data"), cb.Forget(False))],
+        ]
+    )
+
+
 def order_card(
     t: Translator,
     order_id: str,
@@ -127,14 +139,14 @@ def order_card(
             return button(text, cb.OrderButton(order_id, action))
 
         rows: Rows = []
-        if status == "WAITING" and sms_count == 0:
+        if can_cancel(status, sms_count):
             rows.append([act(t._("Cancel order"), cb.OrderAction.CANCEL)])
             if auto_replace is not None:
                 switch = cb.AutoReplaceOrder(order_id, on=not auto_replace)
                 rows.append([button(auto_replace_label(t, auto_replace), switch)])
-        if status == "RECEIVED":
+        if can_next_sms(status):
             rows.append([act(t._("Another SMS"), cb.OrderAction.NEXT_SMS)])
-        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if status not in FINAL_STATUSES:
             rows.append(
                 [
                     act(t._("Refresh"), cb.OrderAction.VIEW),

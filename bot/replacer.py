@@ -11,7 +11,8 @@ runs a round (resumed swaps first, then the orders that are due) and shows the o
   message was sent, so a crash in between announces it once more rather than never;
 * **kept**: an SMS came during the swap; its code goes out through the outbox as usual;
 * **gave up**: refunded, nothing to buy at or below the confirmed price: the card says so
-  and a message tells the user.
+  and a message tells the user (a swap given up before any refund, the key refused, say,
+  leaves the order as it was and says nothing).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Final
 from bot import views
 from bot.health import Health
 from bot.notifier import TelegramNotifier
+from bot.order_status import OrderStatus
 from bot.services.replacement import GaveUp, Kept, Replaced, ReplacementService, SwapOutcome
 from bot.store import Store, StoreUnavailableError
 from bot.telegram_outcome import RetryLater
@@ -122,7 +124,7 @@ class Replacer:
         elif isinstance(outcome, GaveUp):
             if outcome.order.card_message_id is not None:
                 await self._notifier.show_card(outcome.order, now=True)
-            if outcome.order.replaced_by == "":
+            if outcome.order.status == OrderStatus.CANCELLED:  # refunded: say so
                 await self._notifier.tell(
                     outcome.order.user_id, lambda t: views.replacement_not_bought(t, outcome.order)
                 )

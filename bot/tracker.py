@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.api import Order
+from bot.order_status import OrderStatus
 from bot.outbox import Notifier, Outbox
 from bot.store import Store, StoredOrder
 
@@ -79,7 +80,7 @@ class OrderTracker:
                 )
             await self._store.set_sms_seen(current.id, len(order.sms_history))
             updated = await self._store.get_order(current.id) or current
-            announce = not user_ended and updated.status != "COMPLETED"
+            announce = not user_ended and updated.status != OrderStatus.COMPLETED
             if updated.is_final and not updated.final_notified and announce:
                 # Cancelled by an automatic replacement (seen here first, by a poll racing
                 # the swap): the swap tells the user, not an "it expired" notice.

@@ -28,6 +28,7 @@ callbacks = st.one_of(
         [cb.BuyMenu(), cb.LinkMenu(), cb.OrdersMenu(), cb.BalanceMenu(), cb.CancelFlow()]
     ),
     st.builds(cb.Unlink, st.booleans()),
+    st.builds(cb.Forget, st.booleans()),
     st.just(cb.Noop()),
     st.just(cb.StatsRefresh()),
     st.builds(cb.BroadcastAction, ids, st.booleans()),

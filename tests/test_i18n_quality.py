@@ -268,6 +268,7 @@ def _keyboards(t: Translator) -> dict[str, InlineKeyboardMarkup]:
         "copy code": keyboards.copy_code(t, "482133"),
         "history": keyboards.history(t, [("ck_order-1", "Telegram")], 1, True),
         "unlink": keyboards.unlink(t),
+        "forget": keyboards.forget(t),
         "languages": keyboards.languages(t.language),
         "settings": keyboards.settings(t, muted=False, auto_replace=True),
         "order auto-replace": keyboards.order_card(t, "ck_order-1", "WAITING", 0, "+6012", False),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any, Concatenate, ParamSpec
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
@@ -23,15 +24,12 @@ from bot import views
 from bot.commands import command_list
 from bot.context import Context
 from bot.core import Services
-from bot.handlers import buy
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply, unknown_input
 from bot.i18n import N_, Translator, get_translator
 from bot.services.broadcasts import Cancelled, Discarded, NotRunning
+from bot.services.users import Mode
 
 log = logging.getLogger(__name__)
-
-BROADCAST = "broadcast"
-"""The chat state's ``mode`` while the bot waits for an operator's announcement."""
 
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("stats", N_("Bot statistics (operators)")),
@@ -110,17 +108,16 @@ async def start_broadcast(update: Update, context: Context) -> None:
     if text:
         await _preview(update, context, text)
         return
-    await remember(context, {**context.dialog, "mode": BROADCAST})
+    await remember(context, replace(context.dialog, mode=Mode.BROADCAST))
     await reply(update, views.broadcast_ask(context.t))
 
 
-async def typed(update: Update, context: Context) -> None:
-    """Typed text: an operator's announcement while one is asked for, else the buy flow's."""
+@operators_only
+async def announcement_typed(update: Update, context: Context) -> None:
+    """Text typed after ``/broadcast``: the announcement to preview."""
     message = update.effective_message
-    if context.dialog.get("mode") == BROADCAST and _is_admin(update, context) and message:
+    if message is not None:
         await _preview(update, context, (message.text or "").strip())
-    else:
-        await buy.typed(update, context)
 
 
 async def _preview(update: Update, context: Context, text: str) -> None:
@@ -139,7 +136,7 @@ async def _preview(update: Update, context: Context, text: str) -> None:
         await reply(update, views.broadcast_invalid(context.t, exc.message))
         return
     drafted = await context.services.broadcasts.draft(context.user_id, text)
-    await remember(context, {k: v for k, v in context.dialog.items() if k != "mode"})
+    await remember(context, replace(context.dialog, mode=None))
     await reply(
         update, views.broadcast_confirm(context.t, drafted.broadcast_id, drafted.recipients)
     )
@@ -211,7 +208,8 @@ async def settings(
 
 
 def handlers() -> list[BaseHandler]:
-    """The console's commands and buttons (typed announcements come through :func:`typed`)."""
+    """The console's commands and buttons (typed announcements come through
+    :func:`announcement_typed`)."""
     return [
         CommandHandler("stats", stats),
         ButtonHandler(stats, pattern=cb.StatsRefresh),

@@ -8,6 +8,8 @@ the search strings; :func:`typed` routes text by it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
@@ -16,12 +18,10 @@ from bot import views
 from bot.api.errors import NoNumbersError
 from bot.context import Context
 from bot.handlers import shop
-from bot.handlers.common import ButtonHandler, answer, edit, remember, reply, unknown_input
+from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
 from bot.services.browse import ServiceGone
 from bot.services.purchases import AlreadyUsed, OfferGone, Refused, Unconfirmed
-
-SERVICES, COUNTRIES, CONFIRM = "services", "countries", "confirm"
-"""Values of the chat state's ``mode``: what typed text means."""
+from bot.services.users import Dialog, Mode
 
 
 def _typed(update: Update) -> str:
@@ -38,10 +38,10 @@ async def show_services(
     page = button.page if isinstance(button, cb.ServicePage) else 0
     dialog = context.dialog
     if not isinstance(button, cb.ServicePage):
-        dialog.pop("service_query", None)
-    search = dialog.get("service_query")
+        dialog = replace(dialog, service_query=None)
+    search = dialog.service_query
     items = await context.services.browse.services(context.user_id, search)
-    await remember(context, {**dialog, "mode": SERVICES})
+    await remember(context, replace(dialog, mode=Mode.SERVICES))
     on_top = page == 0 and not search  # favourites: on the first page of the whole list
     favourites = await context.services.favourites.offers(context.user_id) if on_top else []
     app_url = context.services.settings.webapp_url
@@ -56,7 +56,7 @@ async def show_services(
 async def search_services(update: Update, context: Context) -> None:
     text = _typed(update)
     items = await context.services.browse.services(context.user_id, text)
-    await remember(context, {**context.dialog, "mode": SERVICES, "service_query": text})
+    await remember(context, replace(context.dialog, mode=Mode.SERVICES, service_query=text))
     await reply(
         update, views.services(context.t, items, 0, text, context.services.settings.webapp_url)
     )
@@ -70,23 +70,23 @@ async def show_countries(
     assert query is not None
     page = button.page if isinstance(button, cb.CountryPage) else 0
     dialog = context.dialog
-    if isinstance(button, cb.PickService) or dialog.get("country_service") != button.service:
-        dialog.pop("country_query", None)
-    search = dialog.get("country_query")
+    if isinstance(button, cb.PickService) or dialog.country_service != button.service:
+        dialog = replace(dialog, country_query=None)
+    search = dialog.country_query
     found = await context.services.browse.countries(
         context.user_id, button.service, context.t.language, search, sold_out=True
     )
     if isinstance(found, ServiceGone):
         await answer(query, views.service_gone(context.t), alert=True)
         return
-    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": button.service})
+    await remember(context, replace(dialog, mode=Mode.COUNTRIES, country_service=button.service))
     await answer(query)
     await edit(query, views.countries(context.t, found.service, found.offers, page, search))
 
 
 async def search_countries(update: Update, context: Context) -> None:
-    service = context.dialog.get("country_service")
-    if not isinstance(service, str):
+    service = context.dialog.country_service
+    if service is None:
         await search_services(update, context)
         return
     text = _typed(update)
@@ -94,10 +94,10 @@ async def search_countries(update: Update, context: Context) -> None:
         context.user_id, service, context.t.language, text, sold_out=True
     )
     if isinstance(found, ServiceGone):
-        await remember(context, {**context.dialog, "mode": SERVICES})
+        await remember(context, replace(context.dialog, mode=Mode.SERVICES))
         await reply(update, views.Screen(views.service_gone(context.t)))
         return
-    await remember(context, {**context.dialog, "mode": COUNTRIES, "country_query": text})
+    await remember(context, replace(context.dialog, mode=Mode.COUNTRIES, country_query=text))
     await reply(update, views.countries(context.t, found.service, found.offers, 0, text))
 
 
@@ -117,7 +117,7 @@ async def _quote(
     if isinstance(quote, OfferGone):
         await shop.sold_out(update, context, service, country_id, in_place=in_place)
         return
-    await remember(context, {**context.dialog, "mode": CONFIRM, "country_service": service})
+    await remember(context, replace(context.dialog, mode=Mode.CONFIRM, country_service=service))
     favourite = await services.favourites.is_favourite(context.user_id, service, country_id)
     screen = views.confirmation(context.t, quote, favourite, services.settings.jiema_site_url)
     await answer(query)
@@ -160,11 +160,13 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
     if isinstance(result, AlreadyUsed):
         await answer(query, views.purchase_used(t), alert=True)
         return
-    dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
+    dialog = replace(context.dialog, mode=None, country_query=None)
     if isinstance(result, Refused) and isinstance(result.error, NoNumbersError):
         await shop.no_numbers(update, context, result, button.token)
     elif isinstance(result, Refused):
-        await remember(context, {**dialog, "mode": COUNTRIES, "country_service": result.service})
+        await remember(
+            context, replace(dialog, mode=Mode.COUNTRIES, country_service=result.service)
+        )
         site = services.settings.jiema_site_url
         await edit(query, views.purchase_failed(t, result.error, result.service, site))
     elif isinstance(result, Unconfirmed):
@@ -172,13 +174,15 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
         await edit(query, views.purchase_unconfirmed(t))
     else:  # the confirmation message becomes the order card
         await remember(context, dialog)
-        await services.notifier.show_card(result.order)
-        await shop.topup_heads_up(update, context, result.order)
+        step = await services.after_purchase.follow(result.order)
+        if step.running_low is not None:
+            site = services.settings.jiema_site_url
+            await reply(update, views.running_low(t, step.running_low, site))
 
 
 async def cancel_flow(update: Update, context: Context, _: cb.CancelFlow | None = None) -> None:
     """Cancel button or /cancel: leave the flow."""
-    await remember(context, {})
+    await remember(context, Dialog())
     if update.callback_query:
         await answer(update.callback_query)
         await edit(update.callback_query, views.cancelled_flow(context.t))
@@ -186,21 +190,13 @@ async def cancel_flow(update: Update, context: Context, _: cb.CancelFlow | None 
         await reply(update, views.cancelled_flow(context.t))
 
 
-async def typed(update: Update, context: Context) -> None:
-    """Text that is not a command: a search, or a nudge, depending on the flow's step."""
-    mode = context.dialog.get("mode")
-    if mode == SERVICES:
-        await search_services(update, context)
-    elif mode == COUNTRIES:
-        await search_countries(update, context)
-    elif mode == CONFIRM:
-        await reply(update, views.Screen(context.t._("Tap Buy to confirm, or Cancel.")))
-    else:
-        await unknown_input(update, context)
+async def nudge_to_confirm(update: Update, context: Context) -> None:
+    """Text typed while a confirmation is shown."""
+    await reply(update, views.Screen(context.t._("Tap Buy to confirm, or Cancel.")))
 
 
 def handlers() -> list[BaseHandler]:
-    """Buttons and commands of the flow (typed text is routed by :func:`typed`)."""
+    """Buttons and commands of the flow (typed text comes through ``bot.handlers.typed``)."""
     return [
         CommandHandler("buy", show_services),
         ButtonHandler(show_services, pattern=cb.ServicePage),

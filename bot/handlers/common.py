@@ -22,7 +22,8 @@ from bot.commands import command_list
 from bot.context import Context
 from bot.health import DATABASE
 from bot.i18n import needs_chat_command_menu
-from bot.services.accounts import NotLinkedError
+from bot.services.accounts import KeyUnreadableError, NotLinkedError
+from bot.services.users import Dialog
 from bot.store import StoreUnavailableError
 from bot.updates import update_kind
 
@@ -57,8 +58,8 @@ async def guard(update: Update, context: Context) -> None:
     if created:
         await _localise_command_menu(context, user)
     text = update.message.text if update.message else None
-    if text and text.startswith("/") and context.dialog.get("mode"):
-        await remember(context, {k: v for k, v in context.dialog.items() if k != "mode"})
+    if text and text.startswith("/") and context.dialog.mode:
+        await remember(context, replace(context.dialog, mode=None))
 
 
 async def _localise_command_menu(context: Context, user: User) -> None:
@@ -78,11 +79,11 @@ async def _localise_command_menu(context: Context, user: User) -> None:
         )
 
 
-async def remember(context: Context, dialog: dict[str, Any]) -> None:
+async def remember(context: Context, dialog: Dialog) -> None:
     """Save the user's chat state when it changed (read again with the next update)."""
     if context.profile is not None and dialog != context.dialog:
         await context.services.users.save_dialog(context.user_id, dialog)
-        context.profile = replace(context.profile, dialog=dialog)
+        context.profile = replace(context.profile, dialog=dialog.stored())
 
 
 async def _refuse_group(update: Update, context: Context) -> None:
@@ -216,7 +217,8 @@ async def explain(update: Update, context: Context, error: BaseException) -> boo
     if isinstance(error, NotLinkedError):
         if update.callback_query is not None:
             await answer(update.callback_query)
-        await reply(update, views.not_linked(context.t))
+        unreadable = isinstance(error, KeyUnreadableError)
+        await reply(update, (views.key_unreadable if unreadable else views.not_linked)(context.t))
         return True
     if isinstance(error, JiemaError):
         await api_failed(update, context, error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Message, Update
 from telegram.ext import BaseHandler, CommandHandler
 
@@ -27,7 +29,7 @@ async def history(
     query = update.callback_query
     page = button.page if isinstance(button, cb.HistoryPage) else 0
     dialog = context.dialog
-    cursors: list[str | None] = dialog.get("history_cursors") or [None]
+    cursors = dialog.history_cursors or (None,)
     if page >= len(cursors):
         page = 0
     if query:
@@ -36,7 +38,7 @@ async def history(
         context.user_id, cursors[page], HISTORY_PAGE_SIZE
     )
     await remember(
-        context, {**dialog, "history_cursors": [*cursors[: page + 1], result.next_cursor]}
+        context, replace(dialog, history_cursors=(*cursors[: page + 1], result.next_cursor))
     )
     screen = views.history(
         context.t, result.orders, result.names, page, has_next=result.next_cursor is not None

@@ -1,11 +1,13 @@
-"""Favourites, back-in-stock alerts, alternatives to a sold-out country, and top-up hints.
+"""Favourites, back-in-stock alerts and alternatives to a sold-out country.
 
 Commands ``/favourites`` and ``/alerts``; the ★ buttons (confirmation, order card), ✕ in
-the two lists and "Notify me". :func:`sold_out`, :func:`no_numbers` and
-:func:`topup_heads_up` are the branches the buy flow takes into this module.
+the two lists and "Notify me". :func:`sold_out` and :func:`no_numbers` are the branches the
+buy flow takes into this module.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -15,14 +17,11 @@ from bot import callbacks as cb
 from bot import keyboards, views
 from bot.context import Context
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
-from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
+from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
 from bot.services.purchases import Refused
-from bot.store import StoredOrder
-
-COUNTRIES = "countries"
-"""The chat state's ``mode`` while alternatives are shown: typed text searches countries."""
+from bot.services.users import Mode
 
 
 async def favourites_command(update: Update, context: Context) -> None:
@@ -104,7 +103,6 @@ async def notify_me(update: Update, context: Context, button: cb.NotifyMe) -> No
     if isinstance(outcome, TooManyAlerts):
         await answer(query, views.too_many_alerts(t, outcome.limit), alert=True)
         return
-    assert isinstance(outcome, Watching)
     hours = alerts.lifetime.total_seconds() / 3600
     await answer(query, views.watching(t, outcome, hours), alert=True)
     if isinstance(query.message, Message):
@@ -167,16 +165,9 @@ async def _show_alternatives(
 
 async def _remember_alternatives(context: Context, found: Alternatives) -> None:
     """Typed text now searches the service's countries."""
-    dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
-    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": found.service.code})
-
-
-async def topup_heads_up(update: Update, context: Context, order: StoredOrder) -> None:
-    """After a purchase: once a day, say so when the balance no longer covers its price."""
-    low = await context.services.topup.after_purchase(order)
-    if low is not None:
-        site = context.services.settings.jiema_site_url
-        await reply(update, views.running_low(context.t, low, site))
+    service = found.service.code
+    dialog = replace(context.dialog, country_service=service, country_query=None)
+    await remember(context, replace(dialog, mode=Mode.COUNTRIES))
 
 
 async def _set_markup(update: Update, markup: InlineKeyboardMarkup | None) -> None:

@@ -27,6 +27,7 @@ from typing import Protocol
 from bot.api import ApiKey, JiemaClient, Order, Priority
 from bot.api.errors import AuthError, CodeReceivedError, JiemaError, TransportError
 from bot.api.limiter import Bucket
+from bot.order_status import OrderStatus
 from bot.outbox import Notifier
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
@@ -290,13 +291,13 @@ class ReplacementService:
         except JiemaError as exc:  # ALREADY_CHANGED and the like: the read tells
             log.info("cancel of %s for a swap refused: %s", old.id, exc)
             answer = None
-        if answer is None or answer.status != "CANCELLED" or answer.sms_history:
+        if answer is None or answer.status != OrderStatus.CANCELLED or answer.sms_history:
             answer = await self._api.order(key, old.id, priority=Priority.BACKGROUND)
         if answer.sms_history:
             await self._tracker.apply(old, answer)
             await self._store.advance_swap(old.id, SwapState.CLAIMED, SwapState.KEPT)
             return Kept(await self._store.get_order(old.id) or old)
-        if answer.status == "CANCELLED":
+        if answer.status == OrderStatus.CANCELLED:
             await self._tracker.apply(old, answer, user_ended=True)
             if not await self._store.advance_swap(old.id, SwapState.CLAIMED, SwapState.CANCELLED):
                 raise _Lost(old.id)

@@ -281,6 +281,19 @@ CREATE TABLE fleet_counters (
 )$WITHOUT_ROWID;
 """
 
+# secret_check: the check value of the encryption secret (bot.vault.KeyVault.check_value),
+# recorded by the first process to start: one started with another BOT_SECRET_KEY refuses
+# to run instead of failing to read the stored keys.
+# sms_deliveries_kept: the bodies not purged yet (Store.purge_before runs hourly).
+_V7_KEEPING = """
+CREATE TABLE secret_check (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    value       TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX sms_deliveries_kept ON sms_deliveries (created_at) WHERE body <> '';
+"""
+
 # Automatic replacement of a number that got no SMS (issue 22). Whether an order (and a
 # confirmation, and a user's default) replaces itself; the price the user confirmed, the
 # ceiling of any replacement; replacements still allowed (NULL: the operator's REPLACE_MAX);
@@ -289,7 +302,7 @@ CREATE TABLE fleet_counters (
 # cancel, moved claimed → cancelled (refund confirmed) → buying (a purchase token, so the
 # create is made exactly once) → bought → done, or kept (an SMS came) / gave_up; a replica
 # that died mid-swap leaves it to another after claimed_until.
-_V7_REPLACE = """
+_V8_REPLACE = """
 ALTER TABLE users ADD COLUMN auto_replace INTEGER NOT NULL DEFAULT 0
     CHECK (auto_replace IN (0, 1));
 ALTER TABLE purchases ADD COLUMN auto_replace INTEGER NOT NULL DEFAULT 0
@@ -319,7 +332,16 @@ CREATE INDEX swaps_open ON swaps (claimed_until)
     WHERE state IN ('claimed', 'cancelled', 'buying', 'bought');
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP, _V6, _V7_REPLACE)
+MIGRATIONS: Final[tuple[str, ...]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4_OUTBOX,
+    _V5_SHOP,
+    _V6,
+    _V7_KEEPING,
+    _V8_REPLACE,
+)
 
 
 def render(script: str, dialect: Dialect) -> str:

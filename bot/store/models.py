@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from bot.order_status import FINAL_STATUSES
+
 __all__ = [
     "FINAL_STATUSES",
     "OPEN_SWAP_STATES",
@@ -20,9 +22,6 @@ __all__ = [
     "SwapState",
     "User",
 ]
-
-FINAL_STATUSES: Final = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
-"""Order statuses after which the API never changes the order again."""
 
 
 def _utc_now() -> datetime:

@@ -8,6 +8,7 @@ module per responsibility, over a :class:`bot.store.db.Database`.
 - :mod:`bot.store.coordination`: leases, replica heartbeats, webhook update claims
 - :mod:`bot.store.console`: /stats counts, fleet counters, broadcasts
 - :mod:`bot.store.shop`: favourites, alerts, the top-up heads-up
+- :mod:`bot.store.privacy`: erasing a user, purging old SMS bodies and phone numbers
 - :mod:`bot.store.swaps`: automatic replacement of numbers that got no SMS
 """
 
@@ -23,6 +24,7 @@ from bot.store.db import Database, SqliteDatabase
 from bot.store.migrations import migrate
 from bot.store.orders import OrdersRepository
 from bot.store.outbox import OutboxRepository
+from bot.store.privacy import PrivacyRepository
 from bot.store.purchases import PURCHASE_TTL, PurchasesRepository
 from bot.store.shop import FavouriteAdded, ShopRepository
 from bot.store.swaps import SwapsRepository
@@ -49,6 +51,7 @@ class Store(
     CoordinationRepository,
     ConsoleRepository,
     ShopRepository,
+    PrivacyRepository,
     SwapsRepository,
 ):
     """Async access to the bot's database. Create it with :meth:`open` or :func:`open_store`."""

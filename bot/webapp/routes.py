@@ -33,6 +33,7 @@ from bot.webapp.serialise import (
     favourite_json,
     history_json,
     order_json,
+    purchased_json,
     quote_json,
     service_json,
     session_json,
@@ -205,7 +206,7 @@ class WebApp:
             raise Refusal(409, "ALREADY_USED", views.purchase_used(t), order=order)
         if isinstance(result, Unconfirmed):
             raise Refusal(202, "UNCONFIRMED", plain(views.purchase_unconfirmed(t).text))
-        return ok(order_json(t, result), status=201)
+        return ok(purchased_json(t, result), status=201)
 
     @endpoint
     async def history(self, call: Call) -> web.StreamResponse:

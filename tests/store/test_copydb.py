@@ -33,6 +33,7 @@ TABLES = (
     "fleet_counters",
     "favourites",
     "alerts",
+    "secret_check",
     "swaps",
 )
 BIG_ID = 7_000_000_000  # Telegram ids beyond 32 bits
@@ -90,6 +91,7 @@ async def fill(store: Store, clock: FakeClock) -> None:
     await store.finish_alert(fired.id, sent=True)
     await store.add_alert(BIG_ID, "wa", "WhatsApp", "16", "pl", lifetime=day, limit=10)
     await store.claim_topup_hint(USER, day)
+    await store.record_secret_check("check-value-of-the-secret")
     await store.set_auto_replace_default(USER, True)
     order = await store.get_order("ck0")
     assert order is not None
@@ -131,6 +133,7 @@ async def test_copy_moves_every_row(source: Path, pg_backend: Backend, clock: Fa
         "fleet_counters",
         "leases",
         "replicas",
+        "secret_check",
         "users",
         "webhook_updates",
         "alerts",
