@@ -142,8 +142,7 @@ def order_json(t: Translator, state: OrderState) -> dict[str, Any]:
         "final": order.is_final,
         "can_cancel": state.can_cancel,
         "can_next_sms": state.can_next_sms,
-        # None once it cannot be switched any more (an SMS came, or the order ended).
-        "auto_replace": order.auto_replace if state.can_switch_replace else None,
+        "auto_replace": _auto_replace(t, order.auto_replace) if state.can_switch_replace else None,
         "refunded": None if refunded is None else _money(t.language, refunded),
         "codes": codes,
     }
@@ -154,6 +153,16 @@ def purchased_json(t: Translator, purchased: Purchased) -> dict[str, Any]:
     low = purchased.running_low
     heads_up = None if low is None else plain(views.running_low_text(t, low))
     return {**order_json(t, purchased.state), "heads_up": heads_up}
+
+
+def _auto_replace(t: Translator, on: bool) -> dict[str, Any]:
+    """The order screen's switch (None once it cannot be switched: an SMS came, or the
+    order ended): its state, its label, and the order's path a tap posts to."""
+    return {
+        "on": on,
+        "label": plain(views.auto_replace_label(t, on)),
+        "path": f"auto-replace?on={'false' if on else 'true'}",
+    }
 
 
 def history_json(t: Translator, order: Order, names: dict[str, str]) -> dict[str, Any]:

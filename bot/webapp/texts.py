@@ -55,8 +55,6 @@ PAGE_TEXTS: Final[Mapping[str, str]] = {
     "notifyMe": N_("🔔 Notify me when available"),
     "alerts": N_("<b>Your alerts</b>: I'll tell you once when these have numbers. ✕ cancels one."),
     "cancel": N_("Cancel"),
-    "autoOn": N_("🔁 Auto-replace: on"),
-    "autoOff": N_("🔁 Auto-replace: off"),
     # Page only.
     "inStock": N_("{count} in stock"),
     "soldOut": N_("Out of stock"),

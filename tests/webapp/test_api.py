@@ -230,14 +230,16 @@ async def test_the_auto_replace_switch_of_a_waiting_order(
     quote = await a_quote(http, shop)
     _, bought = await call(http, shop, "buy", {"token": quote["token"]})
     order = bought["data"]
-    assert order["auto_replace"] is False  # the user's default
+    assert order["auto_replace"] == {  # the user's default, and how to switch it
+        "on": False,
+        "label": "🔁 Auto-replace: off",
+        "path": "auto-replace?on=true",
+    }
     path = f"orders/{order['id']}/auto-replace"
     status, switched = await call(http, shop, path + "?on=true", {})
     assert status == 200
-    assert (switched["data"]["auto_replace"], switched["data"]["note"]) == (
-        True,
-        "🔁 Auto-replace: on",
-    )
+    assert switched["data"]["auto_replace"]["on"] is True
+    assert switched["data"]["note"] == "🔁 Auto-replace: on"
     stored = await shop.services.store.get_order(order["id"])
     assert stored is not None
     assert stored.auto_replace

@@ -1,17 +1,18 @@
 // The jiema Mini App: vanilla JS, no build step. Every call carries Telegram's raw initData;
 // every text comes translated from the server (GET api/session); the order screen is live
-// through server-sent events pushed from the bot's own database.
+// through server-sent events from the bot's database.
 "use strict";
 (() => {
   const tg = window.Telegram && window.Telegram.WebApp;
   const initData = (tg && tg.initData) || "";
   const mb = tg && tg.MainButton;
   const enc = encodeURIComponent;
-  const main = document.getElementById("main");
-  const title = document.getElementById("title");
-  const backBtn = document.getElementById("back");
-  const balBtn = document.getElementById("bal");
-  const tabs = document.getElementById("tabs");
+  const byId = (id) => document.getElementById(id);
+  const main = byId("main");
+  const title = byId("title");
+  const backBtn = byId("back");
+  const balBtn = byId("bal");
+  const tabs = byId("tabs");
   let T = {};
   let session = null;
   let stack = [];
@@ -43,7 +44,7 @@
   };
 
   function toast(text) {
-    const box = document.getElementById("toast");
+    const box = byId("toast");
     box.textContent = text;
     box.hidden = false;
     clearTimeout(toast.t);
@@ -385,7 +386,7 @@
     el("div", { id: "codes" }, codes),
     o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
     o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null,
-    o.auto_replace == null ? null : act(T[o.auto_replace ? "autoOn" : "autoOff"], "alt", "auto-replace?on=" + !o.auto_replace, "auto-replace"),
+    o.auto_replace && act(o.auto_replace.label, "alt", o.auto_replace.path, "auto-replace"),
     star(o.service, o.country_id, "orders/" + enc(o.id) + "/favourite", {}));
     if (!o.final) { tick(); timer = setInterval(tick, 1000); }
   }
