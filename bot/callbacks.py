@@ -17,9 +17,11 @@ from enum import StrEnum
 from telegram.constants import InlineKeyboardButtonLimit
 
 _MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
-_ID = r"[A-Za-z0-9_-]{1,40}"
+ID = r"[A-Za-z0-9_-]{1,40}"
+"""An API id of ours or jiema's: service code, order id, purchase token, alert id."""
 _PAGE = r"0|[1-9][0-9]{0,3}"
-_COUNTRY = r"0|[1-9][0-9]{0,8}"
+COUNTRY = r"0|[1-9][0-9]{0,8}"
+"""A country's numeric API id."""
 
 
 class OrderAction(StrEnum):
@@ -199,25 +201,25 @@ MENU_NAMES = frozenset({"buy", "link", "orders", "balance", "back"})
 
 _PATTERNS: list[tuple[re.Pattern[str], type]] = [
     (re.compile(rf"sp:(?P<page>{_PAGE})"), ServicePage),
-    (re.compile(rf"s:(?P<service>{_ID})"), PickService),
-    (re.compile(rf"cp:(?P<service>{_ID}):(?P<page>{_PAGE})"), CountryPage),
-    (re.compile(rf"c:(?P<service>{_ID}):(?P<country_id>0|[1-9][0-9]{{0,8}})"), PickCountry),
-    (re.compile(rf"b:(?P<token>{_ID})"), ConfirmBuy),
-    (re.compile(rf"o:(?P<action>[vcnr]):(?P<order_id>{_ID})"), OrderButton),
+    (re.compile(rf"s:(?P<service>{ID})"), PickService),
+    (re.compile(rf"cp:(?P<service>{ID}):(?P<page>{_PAGE})"), CountryPage),
+    (re.compile(rf"c:(?P<service>{ID}):(?P<country_id>{COUNTRY})"), PickCountry),
+    (re.compile(rf"b:(?P<token>{ID})"), ConfirmBuy),
+    (re.compile(rf"o:(?P<action>[vcnr]):(?P<order_id>{ID})"), OrderButton),
     (re.compile(rf"h:(?P<page>{_PAGE})"), HistoryPage),
     (re.compile(r"l:(?P<language>[A-Za-z_]{2,10})"), SetLanguage),
     (re.compile(r"m:(?P<name>[a-z]{1,10})"), Menu),
     (re.compile(r"u:(?P<confirmed>[yn])"), Unlink),
     (re.compile(r"-"), Noop),
     (re.compile(r"ad:r"), StatsRefresh),
-    (re.compile(rf"bc:(?P<confirm>[yn]):(?P<broadcast_id>{_ID})"), BroadcastAction),
+    (re.compile(rf"bc:(?P<confirm>[yn]):(?P<broadcast_id>{ID})"), BroadcastAction),
     (re.compile(r"an:m"), MuteAnnouncements),
     (re.compile(r"an:(?P<on>[yn])"), SetAnnouncements),
-    (re.compile(rf"ft:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteToggle),
-    (re.compile(rf"fo:(?P<order_id>{_ID})"), FavouriteOrder),
-    (re.compile(rf"fr:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), FavouriteRemove),
-    (re.compile(rf"nm:(?P<service>{_ID}):(?P<country_id>{_COUNTRY})"), NotifyMe),
-    (re.compile(rf"ac:(?P<alert_id>{_ID})"), AlertCancel),
+    (re.compile(rf"ft:(?P<service>{ID}):(?P<country_id>{COUNTRY})"), FavouriteToggle),
+    (re.compile(rf"fo:(?P<order_id>{ID})"), FavouriteOrder),
+    (re.compile(rf"fr:(?P<service>{ID}):(?P<country_id>{COUNTRY})"), FavouriteRemove),
+    (re.compile(rf"nm:(?P<service>{ID}):(?P<country_id>{COUNTRY})"), NotifyMe),
+    (re.compile(rf"ac:(?P<alert_id>{ID})"), AlertCancel),
 ]
 
 

@@ -58,7 +58,13 @@ class HttpServer:
             self.app.router.add_post(settings.webhook_path, self._webhook)
         if settings.webapp_url is not None:
             prefix = urlsplit(settings.webapp_url).path.rstrip("/")
-            config = WebAppConfig(prefix=prefix, max_age=settings.webapp_max_age)
+            config = WebAppConfig(
+                prefix=prefix,
+                max_age=settings.webapp_max_age,
+                rate=settings.webapp_rate / 60,
+                burst=settings.webapp_burst,
+                streams_per_user=settings.webapp_streams,
+            )
             setup_webapp(self.app, services, settings.telegram_token, config)
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:

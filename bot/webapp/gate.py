@@ -1,0 +1,51 @@
+"""Who may ask: every API request and stream passes here before it costs anything else.
+
+The ``initData`` of the ``Authorization: tma …`` header names the user (never a URL: URLs
+end up in logs), then the user's request budget (:class:`~bot.webapp.limits.UserRateLimiter`)
+is spent, both without a database read or an API call. A refusal is an answer ready to send.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot import views
+from bot.i18n import get_translator, negotiate
+from bot.webapp.auth import InitDataError, InitDataValidator, WebAppUser
+from bot.webapp.errors import Refusal, error, reopen
+from bot.webapp.limits import UserRateLimiter
+
+log = logging.getLogger(__name__)
+
+
+class Gate:
+    """Authenticates a request and spends one of its user's requests."""
+
+    def __init__(self, validator: InitDataValidator, limiter: UserRateLimiter) -> None:
+        self.validator = validator
+        self.limiter = limiter
+
+    def admit(self, request: web.Request) -> WebAppUser | web.Response:
+        """The request's user, or the answer refusing it (401 to reopen, 429 to slow down)."""
+        try:
+            user = self.validator.validate(_init_data(request))
+        except InitDataError as exc:
+            log.info("webapp: initData refused (%s)", exc.reason.value)
+            return reopen(request)
+        wait = self.limiter.take(user.id)
+        if wait:
+            # The language of initData: a refusal must not cost a database read.
+            t = get_translator(negotiate(user.language_code))
+            text = views.too_many_requests(t, wait)
+            return error(Refusal(429, "RATE_LIMITED", text, retry_after=wait))
+        return user
+
+
+def _init_data(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "tma" and value:
+        return value
+    return None
