@@ -3,25 +3,30 @@
 Each test fails without the protection it names: no API call and no state for junk
 quotes; 429s and a respected per-key budget for a flood of reads, while another user is
 still served; capped live streams read from the database once per round whatever their
-number; a read whose page went away stops waiting for an API slot.
+number; a read whose page went away stops waiting for an API slot; and the page (in
+Chromium) never puts ``initData`` in a URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import aiohttp
 import pytest
+from playwright.async_api import Page, Request, expect
 
 from bot.api.limiter import Bucket, KeyRateLimiter, RateLimits
 from bot.store import Store, StoredOrder
 from bot.webapp.api import WebAppConfig
 from tests.api.helpers import wait_until
 from tests.webapp.conftest import ALICE, BOB, GENEROUS, Shop, running_shop
+from tests.webapp.initdata import init_data
 
 
 @pytest.fixture
@@ -189,3 +194,33 @@ async def test_fifty_streams_of_one_user_are_capped_and_read_once_per_round(
         await wait_until(lambda: live.rounds >= rounds + 10)
         assert live.watchers() == 1
         assert abs((reads.count - before) - (live.rounds - rounds)) <= 1  # one read a round
+
+
+async def test_init_data_is_in_no_url_the_page_requests(page: Page, shop: Shop) -> None:
+    """A journey through every screen to an order's live code: initData only in headers."""
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    now = int(time.time())
+    raw = init_data(ALICE, now)
+    await page.goto(shop.launch_url(raw=raw))
+    await expect(page.locator("#services li").first).to_be_visible()
+    await page.click("#services [data-code=tg]")
+    await page.locator("#countries button:not([data-sold])").first.click()
+    await page.click("#buy")
+    await expect(page.locator("#order")).to_be_visible()
+    order_id = (await shop.services.store.active_orders_for_user(ALICE))[0].id
+    await wait_until(lambda: any(r.url.endswith("/events") for r in requests))
+    shop.sandbox.deliver_sms(order_id, "Your code is 8080")
+    await expect(page.locator(".code").first).to_have_text("8080", timeout=15_000)
+    await page.click("#tabs [data-tab=orders]")
+    await expect(page.locator("#orders li").first).to_be_visible()
+    await page.click("#tabs [data-tab=balance]")
+    await expect(page.locator("#main[data-screen=balance]")).to_be_visible()
+
+    signed = dict(parse_qsl(raw))
+    secrets = {raw, quote(raw, safe=""), signed["hash"], "initData", "tgWebAppData"}
+    sent = [r.url.partition("#")[0] for r in requests]  # a fragment never leaves the page
+    assert [u for u in sent if any(s in u for s in secrets)] == []
+    api = [r for r in requests if "/app/api/" in r.url]
+    assert {r.url.rsplit("/", 1)[1] for r in api} >= {"session", "events", "orders"}
+    assert all(r.headers["authorization"] == "tma " + raw for r in api)
