@@ -361,7 +361,8 @@
     (async () => {
       while (!over) {
         try {
-          const res = await fetch("api/orders/" + enc(id) + "/events", { ...auth(), signal: ctl.signal });
+          const headers = { ...auth().headers, Accept: "text/event-stream" };
+          const res = await fetch("api/orders/" + enc(id) + "/events", { headers, signal: ctl.signal });
           if (res.status < 429 && !res.ok) return;
           const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
           let buf = "", got, cut;
