@@ -42,6 +42,7 @@ class WebAppConfig:
         streams_total: Live streams the process holds at most.
         slot_wait: Seconds a request waits at most for a slot of the user's API budget
             before it is answered "busy, try again in N s".
+        refusal_delay: Seconds a request over the user's budget waits for its 429.
     """
 
     prefix: str = "/app"
@@ -55,6 +56,7 @@ class WebAppConfig:
     streams_per_user: int = 3
     streams_total: int = 1000
     slot_wait: float = 10.0
+    refusal_delay: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,8 @@ def setup_webapp(
     )
     mini_app = MiniApp(services, live)
     validator = InitDataValidator(bot_token, max_age=config.max_age, clock=clock)
-    gate = Gate(validator, UserRateLimiter(config.rate, config.burst, clock=monotonic))
+    limiter = UserRateLimiter(config.rate, config.burst, clock=monotonic)
+    gate = Gate(validator, limiter, config.refusal_delay)
     web_app = WebApp(
         mini_app,
         gate,

@@ -3,10 +3,16 @@
 The ``initData`` of the ``Authorization: tma …`` header names the user (never a URL: URLs
 end up in logs), then the user's request budget (:class:`~bot.webapp.limits.UserRateLimiter`)
 is spent, both without a database read or an API call. A refusal is an answer ready to send.
+
+A request over budget is answered after a short pause (``refusal_delay``, at most its
+``Retry-After``): a page that honours ``Retry-After`` loses nothing, while a client hammering
+on its connections gets one refusal per connection per pause instead of hundreds a second,
+so refusing it does not take the process's CPU from everyone else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -21,13 +27,20 @@ log = logging.getLogger(__name__)
 
 
 class Gate:
-    """Authenticates a request and spends one of its user's requests."""
+    """Authenticates a request and spends one of its user's requests.
 
-    def __init__(self, validator: InitDataValidator, limiter: UserRateLimiter) -> None:
+    Args:
+        refusal_delay: Seconds a 429 waits before it is sent (at most its ``Retry-After``).
+    """
+
+    def __init__(
+        self, validator: InitDataValidator, limiter: UserRateLimiter, refusal_delay: float = 1.0
+    ) -> None:
         self.validator = validator
         self.limiter = limiter
+        self._refusal_delay = refusal_delay
 
-    def admit(self, request: web.Request) -> WebAppUser | web.Response:
+    async def admit(self, request: web.Request) -> WebAppUser | web.Response:
         """The request's user, or the answer refusing it (401 to reopen, 429 to slow down)."""
         try:
             user = self.validator.validate(_init_data(request))
@@ -39,6 +52,7 @@ class Gate:
             # The language of initData: a refusal must not cost a database read.
             t = get_translator(negotiate(user.language_code))
             text = views.too_many_requests(t, wait)
+            await asyncio.sleep(min(self._refusal_delay, wait))
             return error(Refusal(429, "RATE_LIMITED", text, retry_after=wait))
         return user
 

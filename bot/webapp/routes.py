@@ -72,7 +72,7 @@ def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web
 
     @functools.wraps(handler)
     async def handle(self: WebApp, request: web.Request) -> web.StreamResponse:
-        user = self.gate.admit(request)
+        user = await self.gate.admit(request)
         if isinstance(user, web.Response):
             return user
         t = get_translator(await self.app.language(user))

@@ -63,7 +63,7 @@ class LiveStream:
             self._streams.discard(task)
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
-        user = self.gate.admit(request)
+        user = await self.gate.admit(request)
         if isinstance(user, web.Response):
             return user
         t = get_translator(await self.app.language(user))
