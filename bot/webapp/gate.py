@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -31,14 +32,21 @@ class Gate:
 
     Args:
         refusal_delay: Seconds a 429 waits before it is sent (at most its ``Retry-After``).
+        sleep: Waits that pause (injectable for tests).
     """
 
     def __init__(
-        self, validator: InitDataValidator, limiter: UserRateLimiter, refusal_delay: float = 1.0
+        self,
+        validator: InitDataValidator,
+        limiter: UserRateLimiter,
+        refusal_delay: float = 1.0,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.validator = validator
         self.limiter = limiter
         self._refusal_delay = refusal_delay
+        self._sleep = sleep
 
     async def admit(self, request: web.Request) -> WebAppUser | web.Response:
         """The request's user, or the answer refusing it (401 to reopen, 429 to slow down)."""
@@ -52,7 +60,7 @@ class Gate:
             # The language of initData: a refusal must not cost a database read.
             t = get_translator(negotiate(user.language_code))
             text = views.too_many_requests(t, wait)
-            await asyncio.sleep(min(self._refusal_delay, wait))
+            await self._sleep(min(self._refusal_delay, wait))
             return error(Refusal(429, "RATE_LIMITED", text, retry_after=wait))
         return user
 

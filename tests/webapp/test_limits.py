@@ -1,17 +1,23 @@
-"""The Mini App's limits as units, with clocks the test moves: per-user request budgets,
-bounded waits for an API slot, the inputs' shapes, and their settings."""
+"""The Mini App's limits as units, with clocks the test moves: per-user request budgets and
+their paced refusal, bounded waits for an API slot, the inputs' shapes, and their settings."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from bot.api.errors import BusyError
 from bot.api.limiter import Bucket, KeyRateLimiter, Priority, RateLimits, waiting_at_most
 from bot.config import ConfigError, Settings
+from bot.webapp.auth import InitDataValidator, WebAppUser
+from bot.webapp.gate import Gate
 from bot.webapp.inputs import country_id, is_cursor, is_id
 from bot.webapp.limits import UserRateLimiter
+from tests.webapp.conftest import ALICE
+from tests.webapp.initdata import TOKEN, init_data
 
 
 class Clock:
@@ -144,3 +150,24 @@ def test_the_limit_settings_are_read_and_checked() -> None:
     for name, bad in (("WEBAPP_RATE", "0"), ("WEBAPP_BURST", "x"), ("WEBAPP_STREAMS", "101")):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({**base, name: bad})
+
+
+async def test_a_refusal_is_sent_after_a_pause_and_costs_no_lookup() -> None:
+    """A client hammering gets one 429 per connection per pause, never a flood of them."""
+    clock, paused = Clock(), []
+
+    async def sleep(seconds: float) -> None:
+        paused.append(seconds)
+
+    validator = InitDataValidator(TOKEN, clock=lambda: 1_800_000_000.0)
+    gate = Gate(validator, UserRateLimiter(0.5, 1, clock=clock), refusal_delay=1.0, sleep=sleep)
+    auth = {"Authorization": "tma " + init_data(ALICE, 1_800_000_000, language_code="de")}
+    admitted = await gate.admit(make_mocked_request("GET", "/app/api/session", headers=auth))
+    assert isinstance(admitted, WebAppUser)
+    assert paused == []
+    refused = await gate.admit(make_mocked_request("GET", "/app/api/session", headers=auth))
+    assert isinstance(refused, web.Response)
+    assert (refused.status, refused.headers["Retry-After"]) == (429, "2")
+    assert paused == [1.0]  # the pause, at most the Retry-After
+    assert refused.text is not None
+    assert "Bitte warte 2 Sekunden" in refused.text  # initData's language: no database read
