@@ -144,7 +144,7 @@ class WebApp:
         self._gone_poll = gone_poll
         self._clock = clock
         self.pending = 0
-        """Requests being answered now (a page that left must not keep one waiting)."""
+        """Reads (GET) being answered now (a page that left must not keep one waiting)."""
 
     async def _unless_gone(
         self, request: web.Request, work: Awaitable[web.StreamResponse]
