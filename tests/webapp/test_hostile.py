@@ -171,11 +171,7 @@ class Reads:
 async def test_fifty_streams_of_one_user_are_capped_and_read_once_per_round(
     http: aiohttp.ClientSession, shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, countries, _ = await _call(http, shop, "services/wa/countries")
-    country = next(c for c in countries["data"]["countries"] if not c["sold_out"])
-    _, quote, _ = await _call(http, shop, "quote", {"service": "wa", "country": country["id"]})
-    _, bought, _ = await _call(http, shop, "buy", {"token": quote["data"]["token"]})
-    url = f"{shop.url}/app/api/orders/{bought['data']['id']}/events"
+    url = f"{shop.url}/app/api/orders/{await _bought(http, shop)}/events"
     live = shop.mounted.api.app.live
     reads = Reads(monkeypatch)
     async with contextlib.AsyncExitStack() as streams:
@@ -224,3 +220,31 @@ async def test_init_data_is_in_no_url_the_page_requests(page: Page, shop: Shop) 
     api = [r for r in requests if "/app/api/" in r.url]
     assert {r.url.rsplit("/", 1)[1] for r in api} >= {"session", "events", "orders"}
     assert all(r.headers["authorization"] == "tma " + raw for r in api)
+
+
+async def test_streams_beyond_the_process_total_are_refused_until_one_ends(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    config = WebAppConfig(watch_interval=0.2, rate=1000.0, burst=1000, streams_total=2)
+    async with running_shop(tmp_path, config) as shop:
+        url = f"{shop.url}/app/api/orders/{await _bought(http, shop)}/events"
+        async with (
+            http.get(url, headers=shop.auth()) as first,
+            http.get(url, headers=shop.auth()) as second,
+        ):
+            assert (first.status, second.status) == (200, 200)
+            async with http.get(url, headers=shop.auth()) as third:
+                assert (third.status, third.headers["Retry-After"]) == (503, "30")
+                assert (await third.json())["code"] == "BUSY"
+        live = shop.mounted.stream.app.live
+        await wait_until(lambda: live.listeners() == 0)  # the pages left
+        async with http.get(url, headers=shop.auth()) as again:
+            assert again.status == 200
+
+
+async def _bought(http: aiohttp.ClientSession, shop: Shop) -> str:
+    _, countries, _ = await _call(http, shop, "services/wa/countries")
+    country = next(c for c in countries["data"]["countries"] if not c["sold_out"])
+    _, quote, _ = await _call(http, shop, "quote", {"service": "wa", "country": country["id"]})
+    _, bought, _ = await _call(http, shop, "buy", {"token": quote["data"]["token"]})
+    return str(bought["data"]["id"])
