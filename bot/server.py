@@ -1,7 +1,7 @@
 """The bot's one HTTP server (``HTTP_LISTEN``): webhook, ``/healthz``, ``/metrics``, Mini App.
 
-Its access log is off: the Mini App's live order stream carries ``initData`` in its query
-string (an EventSource cannot send headers), and that must not end up in a log.
+Its access log is off: no request needs logging (the Mini App's ``initData`` travels only
+in the ``Authorization`` header, never in a URL; the live stream is read with ``fetch()``).
 
 It starts before Telegram is reached, so ``/healthz`` can say why the bot is not serving
 yet. The webhook path answers 503 until the Telegram application is attached (Telegram
