@@ -1,18 +1,17 @@
 // The jiema Mini App: vanilla JS, no build step. Every call carries Telegram's raw initData;
 // every text comes translated from the server (GET api/session); the order screen is live
-// through server-sent events from the bot's database.
+// through server-sent events pushed from the bot's own database.
 "use strict";
 (() => {
   const tg = window.Telegram && window.Telegram.WebApp;
   const initData = (tg && tg.initData) || "";
   const mb = tg && tg.MainButton;
   const enc = encodeURIComponent;
-  const byId = (id) => document.getElementById(id);
-  const main = byId("main");
-  const title = byId("title");
-  const backBtn = byId("back");
-  const balBtn = byId("bal");
-  const tabs = byId("tabs");
+  const main = document.getElementById("main");
+  const title = document.getElementById("title");
+  const backBtn = document.getElementById("back");
+  const balBtn = document.getElementById("bal");
+  const tabs = document.getElementById("tabs");
   let T = {};
   let session = null;
   let stack = [];
@@ -44,7 +43,7 @@
   };
 
   function toast(text) {
-    const box = byId("toast");
+    const box = document.getElementById("toast");
     box.textContent = text;
     box.hidden = false;
     clearTimeout(toast.t);
@@ -60,8 +59,9 @@
     }
   }
 
+  const auth = () => ({ headers: { Authorization: "tma " + initData } });
   async function api(path, body) {
-    const init = { headers: { Authorization: "tma " + initData } };
+    const init = auth();
     if (body !== undefined) {
       init.method = "POST";
       init.headers["Content-Type"] = "application/json";
@@ -347,14 +347,38 @@
     const headsUp = order.heads_up || null; // after a purchase: kept while the order is open
     drawOrder(order, headsUp);
     if (order.final) return;
-    stream = new EventSource("api/orders/" + enc(id) + "/events?initData=" + enc(initData));
-    stream.addEventListener("order", (ev) => {
-      const fresh = JSON.parse(ev.data);
+    stream = follow(id, (fresh) => {
       const had = main.querySelectorAll(".code").length;
       drawOrder(fresh, headsUp);
       if (fresh.codes.length > had) haptic("success");
     });
-    stream.addEventListener("end", () => { if (stream) stream.close(); stream = null; });
+  }
+
+  // Live events via fetch(): initData in the header, never in a URL. Reconnects after a
+  // drop; stops at "end" (final), "closed" (replaced) and any refusal but 429/503.
+  function follow(id, onOrder) {
+    const ctl = new AbortController();
+    let over = false;
+    (async () => {
+      while (!over) {
+        try {
+          const headers = { ...auth().headers, Accept: "text/event-stream" };
+          const res = await fetch("api/orders/" + enc(id) + "/events", { headers, signal: ctl.signal });
+          if (res.status < 429 && !res.ok) return;
+          const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buf = "", got, cut;
+          while (!(got = await reader.read()).done) {
+            for (buf += got.value; (cut = buf.indexOf("\n\n")) >= 0; buf = buf.slice(cut + 2)) {
+              const [, ev, data] = /^event: (.*)\ndata: (.*)$/m.exec(buf.slice(0, cut)) || [];
+              if (ev === "order") onOrder(JSON.parse(data));
+              else if (ev) over = true;
+            }
+          }
+        } catch (e) { /* dropped, or closed by us */ }
+        if (!over) await new Promise((go) => setTimeout(go, 3000));
+      }
+    })();
+    return { close() { over = true; ctl.abort(); } };
   }
 
   function drawOrder(o, headsUp) {
