@@ -14,16 +14,19 @@ from bot.store.models import (
     StoredOrder,
     User,
 )
+from bot.store.rates import WAIT_BOUNDS, DeliveryCounts
 from bot.store.store import PURCHASE_TTL, Clock, FavouriteAdded, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
     "PURCHASE_TTL",
+    "WAIT_BOUNDS",
     "Alert",
     "AlertState",
     "Clock",
     "Database",
     "Delivery",
+    "DeliveryCounts",
     "DeliveryState",
     "Favourite",
     "FavouriteAdded",

@@ -95,6 +95,8 @@ class StoredOrder:
     final_notified: bool = False
     created_at: datetime = field(default_factory=_utc_now)
     updated_at: datetime = field(default_factory=_utc_now)
+    rate_counted: bool = False
+    """Counted in its service and country's delivery rate (``Store.count_delivery``)."""
 
     @property
     def is_final(self) -> bool:

@@ -32,6 +32,7 @@ def _order(row: Row) -> StoredOrder:
         final_notified=bool(row["final_notified"]),
         created_at=dt(row["created_at"]),
         updated_at=dt(row["updated_at"]),
+        rate_counted=bool(row["rate_counted"]),
     )
 
 

@@ -8,6 +8,7 @@ module per responsibility, over a :class:`bot.store.db.Database`.
 - :mod:`bot.store.coordination`: leases, replica heartbeats, webhook update claims
 - :mod:`bot.store.console`: /stats counts, fleet counters, broadcasts
 - :mod:`bot.store.shop`: favourites, alerts, the top-up heads-up
+- :mod:`bot.store.rates`: delivery rates (counters per service, country and day)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.store.migrations import migrate
 from bot.store.orders import OrdersRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.purchases import PURCHASE_TTL, PurchasesRepository
+from bot.store.rates import RatesRepository
 from bot.store.shop import FavouriteAdded, ShopRepository
 from bot.store.users import UsersRepository
 
@@ -47,6 +49,7 @@ class Store(
     CoordinationRepository,
     ConsoleRepository,
     ShopRepository,
+    RatesRepository,
 ):
     """Async access to the bot's database. Create it with :meth:`open` or :func:`open_store`."""
 
