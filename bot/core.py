@@ -35,6 +35,7 @@ from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.rates import DeliveryRates
 from bot.services.topup import TopUpService
 from bot.services.users import UserService
 from bot.store import Store
@@ -53,6 +54,7 @@ class Services:
     users: UserService
     accounts: AccountService
     catalog: Catalog
+    rates: DeliveryRates
     browse: BrowseService
     purchases: PurchaseService
     orders: OrderService
@@ -124,7 +126,8 @@ def build_services(
     )
     accounts = AccountService(api, store, vault)
     catalog = Catalog(api, prices_ttl=settings.prices_ttl)
-    purchases = PurchaseService(api, store, accounts, catalog)
+    rates = DeliveryRates(store)
+    purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
     replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
     limiter = bot.rate_limiter
@@ -145,7 +148,9 @@ def build_services(
         on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
         join_first=store.dialect == "postgresql",
     )
-    alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
+    alerts = AlertService(
+        accounts, catalog, store, rates=rates, lifetime=timedelta(hours=settings.alert_hours)
+    )
     watcher = AlertWatcher(
         store,
         accounts,
@@ -163,7 +168,8 @@ def build_services(
         users=UserService(store),
         accounts=accounts,
         catalog=catalog,
-        browse=BrowseService(accounts, catalog, store),
+        rates=rates,
+        browse=BrowseService(accounts, catalog, store, rates),
         purchases=purchases,
         orders=OrderService(api, store, accounts, catalog, tracker),
         notifier=notifier,

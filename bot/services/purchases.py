@@ -28,6 +28,7 @@ from bot.api.errors import (
 )
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
+from bot.services.rates import DeliveryRates, Rate
 from bot.store import Purchase, PurchaseState, Store, StoredOrder
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,14 @@ class OfferGone:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """What the confirmation screen shows: service, offer, balance, and the token."""
+    """What the confirmation screen shows: service, offer, balance, the token, and the
+    country's delivery rate (None until it has enough orders)."""
 
     purchase: Purchase
     service: Service
     offer: Offer
     account: Account
+    rate: Rate | None = None
 
     @property
     def affordable(self) -> bool:
@@ -109,6 +112,7 @@ class PurchaseService:
         accounts: AccountService,
         catalog: Catalog,
         *,
+        rates: DeliveryRates,
         reconcile_delays: tuple[float, ...] = (0.0, 1.0, 2.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -117,6 +121,7 @@ class PurchaseService:
         self._store = store
         self._accounts = accounts
         self._catalog = catalog
+        self._rates = rates
         self._reconcile_delays = reconcile_delays
         self._sleep = sleep
         self._now = now
@@ -142,7 +147,8 @@ class PurchaseService:
         ) or await self._store.offer_purchase(
             user_id, service, svc.name, str(country_id), offer.slug, offer.price_cents
         )
-        return Quote(purchase, svc, offer, account)
+        rate = (await self._rates.for_service(service)).get(str(country_id))
+        return Quote(purchase, svc, offer, account, rate)
 
     async def buy(
         self,

@@ -34,6 +34,7 @@ from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.rates import DeliveryRates
 from bot.services.users import UserService
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Sent
@@ -91,6 +92,7 @@ class Services:
     store: Store
     users: UserService
     accounts: AccountService
+    rates: DeliveryRates
     browse: BrowseService
     purchases: PurchaseService
     orders: OrderService
@@ -159,16 +161,20 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         chat = ChatSide()
         outbox = Outbox(store, chat)
         tracker = OrderTracker(store, chat, outbox)
+        rates = DeliveryRates(store)
         services = Services(
             store=store,
             users=UserService(store),
             accounts=accounts,
-            browse=BrowseService(accounts, catalog, store),
-            purchases=PurchaseService(api, store, accounts, catalog),
+            rates=rates,
+            browse=BrowseService(accounts, catalog, store, rates),
+            purchases=PurchaseService(api, store, accounts, catalog, rates=rates),
             orders=OrderService(api, store, accounts, catalog, tracker),
             tracker=tracker,
             favourites=FavouriteService(accounts, catalog, store),
-            alerts=AlertService(accounts, catalog, store, lifetime=timedelta(hours=24)),
+            alerts=AlertService(
+                accounts, catalog, store, rates=rates, lifetime=timedelta(hours=24)
+            ),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):
