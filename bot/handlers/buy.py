@@ -27,7 +27,14 @@ from bot.handlers.common import (
     unknown_input,
 )
 from bot.services.browse import ServiceGone
-from bot.services.purchases import AlreadyUsed, OfferGone, Refused, Unconfirmed
+from bot.services.purchases import (
+    AlreadyUsed,
+    OfferGone,
+    PriceRose,
+    Quote,
+    Refused,
+    Unconfirmed,
+)
 
 SERVICES, COUNTRIES, CONFIRM = "services", "countries", "confirm"
 """Values of the chat state's ``mode``: what typed text means."""
@@ -88,7 +95,10 @@ async def show_countries(update: Update, context: Context) -> None:
         return
     await remember(context, {**dialog, "mode": COUNTRIES, "country_service": choice.service})
     await answer(query)
-    await edit(query, views.countries(context.t, found.service, found.offers, page, search))
+    await edit(
+        query,
+        views.countries(context.t, found.service, found.offers, page, search, found.rates),
+    )
 
 
 async def search_countries(update: Update, context: Context) -> None:
@@ -105,7 +115,9 @@ async def search_countries(update: Update, context: Context) -> None:
         await reply(update, views.Screen(views.service_gone(context.t)))
         return
     await remember(context, {**context.dialog, "mode": COUNTRIES, "country_query": text})
-    await reply(update, views.countries(context.t, found.service, found.offers, 0, text))
+    await reply(
+        update, views.countries(context.t, found.service, found.offers, 0, text, found.rates)
+    )
 
 
 async def _quote(update: Update, context: Context, service: str, country_id: int) -> None:
@@ -175,6 +187,12 @@ async def confirm(update: Update, context: Context) -> None:
     elif isinstance(result, Unconfirmed):
         await remember(context, dialog)
         await edit(query, views.purchase_unconfirmed(t))
+    elif isinstance(result, PriceRose):  # the confirmation shows the new price
+        await remember(context, {**dialog, "mode": CONFIRM})
+        favourite = isinstance(result.quote, Quote) and await services.favourites.is_favourite(
+            context.user_id, result.quote.service.code, result.quote.offer.country_id
+        )
+        await edit(query, views.price_rose(t, result, favourite, services.settings.jiema_site_url))
     else:  # the confirmation message becomes the order card
         await remember(context, dialog)
         await services.notifier.show_card(result.order)

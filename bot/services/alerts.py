@@ -9,7 +9,8 @@ already caches for everyone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
@@ -17,7 +18,7 @@ from bot.api import ApiKey, Service
 from bot.services.accounts import AccountService
 from bot.services.browse import ServiceGone
 from bot.services.catalog import Catalog, Offer
-from bot.services.rates import DeliveryRates, alternatives
+from bot.services.rates import NO_RATES, DeliveryRates, Rate, alternatives
 from bot.store import Alert, Store
 
 ALERTS_LIMIT: Final = 10
@@ -44,12 +45,14 @@ class Alternatives:
         offers: Countries with stock chosen by price and delivery rate (at most
             :data:`ALTERNATIVES`; see :func:`bot.services.rates.alternatives`).
         watching: The user already has an alert for this service and country.
+        rates: The delivery rates of the service's rated countries.
     """
 
     service: Service
     place: Place
     offers: list[Offer]
     watching: bool
+    rates: Mapping[str, Rate] = field(default_factory=lambda: NO_RATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +119,13 @@ class AlertService:
         gone = next((o for o in offers if o.country_id == country_id), None)
         # Unpriced (the API no longer lists it): the cheapest in stock is the reference.
         price = gone.price_cents if gone else min((o.price_cents for o in others), default=0)
-        picked = alternatives(others, await self._rates.for_service(service), price, ALTERNATIVES)
+        rates = await self._rates.for_service(service)
+        picked = alternatives(others, rates, price, ALTERNATIVES)
         watching = any(
             a.service == service and a.country_id == str(country_id)
             for a in await self._store.user_alerts(user_id)
         )
-        return Alternatives(found, place, picked, watching)
+        return Alternatives(found, place, picked, watching, rates)
 
     async def alternatives_after_refusal(
         self, user_id: int, token: str

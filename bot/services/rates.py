@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Final
 
 from bot.services.catalog import Offer
@@ -26,6 +27,7 @@ from bot.store import WAIT_BOUNDS, DeliveryCounts, Store
 __all__ = [
     "LONGEST_WAIT",
     "MIN_ORDERS",
+    "NO_RATES",
     "POOR_BELOW",
     "WINDOW_DAYS",
     "DeliveryRates",
@@ -62,6 +64,10 @@ class Rate:
     typical_seconds: int | None
     orders: int
     poor: bool
+
+
+NO_RATES: Final[Mapping[str, Rate]] = MappingProxyType({})
+"""No country rated (yet)."""
 
 
 def rate_of(counts: DeliveryCounts) -> Rate | None:
