@@ -132,7 +132,7 @@ def build_services(
     notifier = TelegramNotifier(bot, store, metrics)
     limiter = bot.rate_limiter
     outbox = Outbox(store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout)
-    tracker = OrderTracker(store, notifier, outbox)
+    tracker = OrderTracker(store, notifier, outbox, rates=rates)
     counters = FleetCounters(store, metrics)
     poller = Poller(
         api,

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from bot.api import Order
 from bot.outbox import Notifier, Outbox
+from bot.services.rates import DeliveryRates
 from bot.store import Store, StoredOrder
 
 __all__ = ["OrderTracker"]
@@ -38,12 +39,16 @@ class OrderTracker:
     Args:
         notifier: Brings an order's card up to date after a button press.
         outbox: Sends the codes and final notices recorded here.
+        rates: Counts each order in its country's delivery rate.
     """
 
-    def __init__(self, store: Store, notifier: Notifier, outbox: Outbox) -> None:
+    def __init__(
+        self, store: Store, notifier: Notifier, outbox: Outbox, *, rates: DeliveryRates
+    ) -> None:
         self._store = store
         self._notifier = notifier
         self._outbox = outbox
+        self._rates = rates
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, order_id: str) -> asyncio.Lock:
@@ -93,7 +98,7 @@ class OrderTracker:
             await self._store.set_sms_seen(current.id, len(order.sms_history))
             updated = await self._store.get_order(current.id) or current
             if not updated.rate_counted and (order.sms_history or updated.is_final):
-                await self._store.count_delivery(updated.id, _first_sms_after(updated, order))
+                await self._rates.count(updated, _first_sms_after(updated, order))
             announce = not user_ended and updated.status != "COMPLETED"
             if updated.is_final and not updated.final_notified and not announce:
                 await self._store.mark_final_notified(updated.id)

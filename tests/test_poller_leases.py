@@ -125,7 +125,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 api,
                 store,
                 accounts,
-                OrderTracker(store, notifier, Outbox(store, notifier)),
+                OrderTracker(store, notifier, Outbox(store, notifier), rates=DeliveryRates(store)),
                 notifier,
                 PurchaseService(api, store, accounts, catalog, rates=DeliveryRates(store)),
                 interval=interval,

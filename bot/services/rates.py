@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Final
 
 from bot.services.catalog import Offer
-from bot.store import WAIT_BOUNDS, DeliveryCounts, Store
+from bot.store import WAIT_BOUNDS, DeliveryCounts, Store, StoredOrder
 
 __all__ = [
     "LONGEST_WAIT",
@@ -142,6 +142,14 @@ class DeliveryRates:
         self._today = today
         self._cache: dict[str, tuple[float, Mapping[str, Rate]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    async def count(self, order: StoredOrder, first_sms_after: timedelta | None) -> bool:
+        """Count ``order`` in its country's rate, once (see ``Store.count_delivery``); this
+        process shows the new rate at once, other replicas within ``ttl``."""
+        counted = await self._store.count_delivery(order.id, first_sms_after)
+        if counted:
+            self._cache.pop(order.service, None)
+        return counted
 
     async def for_service(self, service: str) -> Mapping[str, Rate]:
         """The rated countries of ``service``, by the API's country id as text."""

@@ -160,8 +160,8 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         catalog = Catalog(api)
         chat = ChatSide()
         outbox = Outbox(store, chat)
-        tracker = OrderTracker(store, chat, outbox)
         rates = DeliveryRates(store)
+        tracker = OrderTracker(store, chat, outbox, rates=rates)
         services = Services(
             store=store,
             users=UserService(store),
