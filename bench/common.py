@@ -43,7 +43,7 @@ from bot.vault import KeyVault, load_or_create_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:BENCH"
-WEBHOOK_SECRET = "bench-webhook-secret_0123456789"
+WEBHOOK_SECRET = "bench-webhook-secret_0123456789abcdefghij"
 """``WEBHOOK_SECRET`` of bots in webhook mode."""
 _DEPLOYMENT_PREFIXES = (
     "TELEGRAM_",

@@ -1,4 +1,5 @@
-"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``.
+"""``python -m bot [--sandbox | --playground]``: run; ``python -m bot copy-db --to URL``;
+``python -m bot reset-secret --erase-keys`` after losing the encryption secret.
 
 With ``--sandbox`` the built-in sandbox API starts on loopback and the bot talks to it: any
 made-up key of the right shape (``jm_`` and 20+ letters or digits) gets a $10 account.
@@ -19,6 +20,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 from telegram import Bot
@@ -34,6 +36,7 @@ from bot.i18n import get_translator
 from bot.metrics import Metrics
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.server import HttpServer
+from bot.services.accounts import SecretMismatchError
 from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store, StoreUnavailableError, open_store
 
@@ -41,11 +44,38 @@ log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back)."""
+    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back).
+
+    A stop request during start-up (Telegram unreachable, a slow database) cancels the
+    start-up at once: what has started is closed in reverse order and the exit is clean, so
+    ``docker stop`` never waits out its grace period.
+    """
     stop = asyncio.Event()
+    started = asyncio.Event()
+    serving = asyncio.current_task()
+
+    def request_stop() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        if not started.is_set() and serving is not None:
+            serving.cancel()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
+    try:
+        await _serve(settings, stop, started)
+    except asyncio.CancelledError:
+        if not stop.is_set() or started.is_set():
+            raise
+        if serving is not None:
+            serving.uncancel()
+        log.info("stopped during start-up")
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event) -> None:
+    """Start everything, set ``started``, serve until ``stop``, then stop in order."""
     async with contextlib.AsyncExitStack() as stack:
         jiema_url = settings.jiema_api_url
         if settings.sandbox:
@@ -62,6 +92,8 @@ async def serve(settings: Settings) -> None:
         bot = build_bot(settings, metrics)
         services = build_services(settings, store, bot, jiema_url, metrics=metrics, health=health)
         stack.push_async_callback(services.aclose)
+        logs.set_replica(services.replica_id)
+        await services.accounts.check_secret()  # before anything reads a key
         server = HttpServer(services)
         await server.start()
         stack.push_async_callback(server.stop)
@@ -100,6 +132,7 @@ async def serve(settings: Settings) -> None:
             services.start_console()
             services.alert_watcher.start()
             health.problem("startup", None)
+            started.set()
             log.info("bot started (replica %s)", services.replica_id)
             await stop.wait()
             log.info("stopping")
@@ -109,6 +142,14 @@ async def serve(settings: Settings) -> None:
             if updater is not None and updater.running:
                 await updater.stop()
             await application.stop()
+
+
+async def _erase_keys(settings: Settings) -> int:
+    store = await open_store(settings.database_url, settings.data_dir)
+    try:
+        return await store.erase_keys()
+    finally:
+        await store.close()
 
 
 WEBHOOK_LEASE = "job:set-webhook"
@@ -192,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot",
         description="The jiema.my Telegram bot: SMS-verification numbers from a chat.",
     )
+    parser.add_argument("--version", action="version", version=f"jiema-bot {version('jiema-bot')}")
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in sandbox API (no money spent)"
     )
@@ -205,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         "copy-db", help="copy the SQLite database of BOT_DATA_DIR into an empty PostgreSQL one"
     )
     copy.add_argument("--to", required=True, metavar="postgresql://…", help="target database")
+    reset = commands.add_parser(
+        "reset-secret",
+        help="the encryption secret is lost for good: erase every stored key (users link "
+        "theirs again) so the bot starts with the current BOT_SECRET_KEY",
+    )
+    reset.add_argument(
+        "--erase-keys", action="store_true", required=True, help="yes, erase every stored key"
+    )
     args = parser.parse_args(argv)
     if args.playground:
         return playground()
@@ -217,11 +267,26 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
+    if args.command == "reset-secret":
+        erased = asyncio.run(_erase_keys(settings))
+        print(
+            f"erased {erased} stored keys: their owners will be asked to link them again; "
+            "the next start records the current BOT_SECRET_KEY"
+        )
+        return 0
+    logs.configure(
+        settings.log_level,
+        logs.secrets_of(settings),
+        log_format=settings.log_format,
+        user_key=settings.telegram_token.encode(),
+    )
     try:
         asyncio.run(serve(settings))
     except TokenRefusedError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except SecretMismatchError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -20,6 +20,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("balance", N_("My jiema.my balance")),
     ("link", N_("Link my jiema.my API key")),
     ("unlink", N_("Unlink and erase my key")),
+    ("forget", N_("Erase all my data")),
     ("language", N_("Change the language")),
     ("help", N_("What I can do")),
     ("start", N_("Main menu")),

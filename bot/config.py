@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from bot.vault import KeyVault, VaultError
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -30,13 +31,22 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
-    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
-    raw = env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080"
+def _host_port(name: str, raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"HTTP_LISTEN must be host:port, got {raw!r}")
+        raise ConfigError(f"{name} must be host:port, got {raw!r}")
     return host.strip("[]"), int(port)
+
+
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """``HTTP_LISTEN`` as (host, port); default ``127.0.0.1:8080``."""
+    return _host_port("HTTP_LISTEN", env.get("HTTP_LISTEN", "").strip() or "127.0.0.1:8080")
+
+
+def _metrics_address(env: Mapping[str, str]) -> tuple[str, int] | None:
+    """``METRICS_LISTEN`` as (host, port), or None to serve them on ``HTTP_LISTEN``."""
+    raw = env.get("METRICS_LISTEN", "").strip()
+    return _host_port("METRICS_LISTEN", raw) if raw else None
 
 
 def _database_url(env: Mapping[str, str]) -> str | None:
@@ -50,7 +60,11 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return value
 
 
-_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,256}")
+_WEBHOOK_RULE = (
+    "32-256 characters of A-Z a-z 0-9 _ - (generate one with "
+    "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
 
 
 def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -62,9 +76,12 @@ def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"WEBHOOK_URL must be an http(s) URL, got {url!r}")
     if secret is None:
-        raise ConfigError("WEBHOOK_SECRET is required with WEBHOOK_URL (1-256 of A-Z a-z 0-9 _ -)")
+        raise ConfigError(f"WEBHOOK_SECRET is required with WEBHOOK_URL: {_WEBHOOK_RULE}")
     if not _SECRET_TOKEN.fullmatch(secret):
-        raise ConfigError("WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+        # Never echo the value; its length is no secret worth keeping.
+        raise ConfigError(
+            f"WEBHOOK_SECRET must be {_WEBHOOK_RULE}; it has {len(secret)} characters"
+        )
     return url, secret
 
 
@@ -124,6 +141,15 @@ def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _days(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        raise ConfigError(
+            f"{name} must be a whole number of days from {low} to {high}, got {raw!r}"
+        )
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot needs to start.
@@ -139,12 +165,16 @@ class Settings:
         telegram_timeout: Seconds each of connect, read, write and pool of a Telegram request
             may take (``getUpdates`` adds its long-poll timeout to the read).
         log_level: Logging level name.
+        log_format: ``text`` (one readable line per record) or ``json`` (one object a line,
+            for log aggregators).
         sandbox: Start the built-in sandbox API and talk to it instead of jiema.my.
         database_url: PostgreSQL URL (secret: it holds a password), or None for SQLite.
         webhook_url: Public URL Telegram delivers updates to; None means long polling.
         webhook_secret: ``secret_token`` Telegram sends back with every delivery (secret).
         http_host: Address the bot's HTTP server listens on (``HTTP_LISTEN``).
         http_port: Its port.
+        metrics_listen: (host, port) serving ``/metrics`` and ``/healthz`` instead of
+            ``HTTP_LISTEN`` (``METRICS_LISTEN``), or None to serve them there.
         webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
             None for no Mini App.
         webapp_max_age: Seconds a Mini App's ``initData`` is accepted after its ``auth_date``.
@@ -154,6 +184,7 @@ class Settings:
         alert_interval: Seconds between two rounds of the back-in-stock watcher.
         prices_ttl: Seconds one service's prices and stock are cached for everyone (browsing
             and the watcher share them: the watcher reads a service at most this often).
+        retention_days: Days SMS bodies, and the phone numbers of ended orders, are kept.
     """
 
     telegram_token: str = field(repr=False)
@@ -165,12 +196,14 @@ class Settings:
     api_timeout: float = 15.0
     telegram_timeout: float = 10.0
     log_level: str = "INFO"
+    log_format: str = "text"
     sandbox: bool = False
     database_url: str | None = field(default=None, repr=False)
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    metrics_listen: tuple[str, int] | None = None
     webapp_url: str | None = None
     webapp_max_age: float = 3600.0
     admin_ids: frozenset[int] = frozenset()
@@ -178,6 +211,7 @@ class Settings:
     alert_hours: float = 24.0
     alert_interval: float = 20.0
     prices_ttl: float = 60.0
+    retention_days: int = 30
 
     @property
     def webhook_path(self) -> str | None:
@@ -214,6 +248,9 @@ class Settings:
         level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
         if level not in _LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+        log_format = (env.get("LOG_FORMAT", "").strip() or "text").lower()
+        if log_format not in _LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
         database_url = _database_url(env)
         secret_key = env.get("BOT_SECRET_KEY", "").strip() or None
         if database_url is not None and secret_key is None:
@@ -242,12 +279,14 @@ class Settings:
             api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
             telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
             log_level=level,
+            log_format=log_format,
             sandbox=sandbox,
             database_url=database_url,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
             http_host=http_host,
             http_port=http_port,
+            metrics_listen=_metrics_address(env),
             webapp_url=_webapp_url(env),
             webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
             admin_ids=_admin_ids(env),
@@ -255,4 +294,5 @@ class Settings:
             alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
             alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
             prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
+            retention_days=_days(env, "RETENTION_DAYS", 30, 1, 3650),
         )

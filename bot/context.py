@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.core import Services
 from bot.i18n import Translator, get_translator
 from bot.ratelimit import SendPolicy
+from bot.services.users import Dialog
 from bot.store import User
 
 
@@ -64,9 +65,9 @@ class Context(CallbackContext[ExtBot[SendPolicy], dict[Any, Any], dict[Any, Any]
         return self.profile.telegram_id
 
     @property
-    def dialog(self) -> dict[str, Any]:
-        """A copy of the user's chat state; save changes with ``services.users.save_dialog``."""
-        return dict(self.profile.dialog) if self.profile else {}
+    def dialog(self) -> Dialog:
+        """The user's chat state (change it with ``bot.handlers.common.remember``)."""
+        return Dialog.read(self.profile.dialog) if self.profile else Dialog()
 
     @property
     def t(self) -> Translator:

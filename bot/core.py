@@ -28,12 +28,14 @@ from bot.poller import LEASE_TTL, Poller
 from bot.ratelimit import ChatRateLimiter
 from bot.services.accounts import AccountService
 from bot.services.admin import AdminService, FleetCounters
+from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService
 from bot.services.broadcasts import BroadcastService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
+from bot.services.privacy import PrivacyService
 from bot.services.purchases import PurchaseService
 from bot.services.rates import DeliveryRates
 from bot.services.topup import TopUpService
@@ -71,7 +73,9 @@ class Services:
     favourites: FavouriteService
     alerts: AlertService
     topup: TopUpService
+    after_purchase: AfterPurchaseService
     alert_watcher: AlertWatcher
+    privacy: PrivacyService
 
     def start_console(self) -> None:
         """Start the console's jobs: the broadcast sender and the fleet counters' flush."""
@@ -130,10 +134,12 @@ def build_services(
     purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
     replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
+    topup = TopUpService(accounts, store)
     limiter = bot.rate_limiter
     outbox = Outbox(store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout)
     tracker = OrderTracker(store, notifier, outbox, rates=rates)
     counters = FleetCounters(store, metrics)
+    privacy = PrivacyService(store, retention=timedelta(days=settings.retention_days))
     poller = Poller(
         api,
         store,
@@ -147,6 +153,7 @@ def build_services(
         health=health,
         on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
         join_first=store.dialect == "postgresql",
+        privacy=privacy,
     )
     alerts = AlertService(
         accounts, catalog, store, rates=rates, lifetime=timedelta(hours=settings.alert_hours)
@@ -184,6 +191,8 @@ def build_services(
         counters=counters,
         favourites=FavouriteService(accounts, catalog, store),
         alerts=alerts,
-        topup=TopUpService(accounts, store),
+        topup=topup,
+        after_purchase=AfterPurchaseService(notifier, topup),
         alert_watcher=watcher,
+        privacy=privacy,
     )

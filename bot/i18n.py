@@ -3,8 +3,10 @@
 English is the source language and has no catalog. Every other language is a gettext catalog
 ``locales/<code>/LC_MESSAGES/messages.po`` whose directory name ``<code>`` is a canonical Babel
 locale identifier (``str(babel.Locale.parse(code))``, e.g. ``ru``, ``pt``, ``zh_Hans``); adding
-a language is adding a catalog. The build hook compiles the catalogs to ``.mo`` on
-``pip install -e .``, and this module reads the compiled files.
+a language is adding a catalog. The build hook (``hatch_build.py``) compiles the catalogs to
+``.mo``: next to their ``.po`` files for an editable install, into the package
+(``bot/locales/``) for a wheel; this module reads the compiled files from the package if they
+are there, else from the source tree.
 
 Messages use ``str.format`` brace placeholders and callers format them::
 
@@ -52,8 +54,16 @@ SOURCE_LANGUAGE: Final = "en"
 DOMAIN: Final = "messages"
 """The gettext domain: catalogs are ``<code>/LC_MESSAGES/messages.po`` (and ``.mo``)."""
 
-LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
-"""The catalog directory, ``locales/`` at the project root."""
+_PACKAGED_LOCALE_DIR: Final = Path(__file__).resolve().parent / "locales"
+"""Where a wheel puts the compiled catalogs: ``bot/locales/`` (``.mo`` files only)."""
+
+LOCALE_DIR: Final = (
+    _PACKAGED_LOCALE_DIR
+    if _PACKAGED_LOCALE_DIR.is_dir()
+    else Path(__file__).resolve().parent.parent / "locales"
+)
+"""The catalog directory: the package's own in an installed wheel, else ``locales/`` at the
+project root (a source checkout or an editable install), where the ``.po`` sources live."""
 
 CURRENCY: Final = "USD"
 """The currency of every amount the API reports."""
@@ -128,13 +138,18 @@ def available_languages(locale_dir: Path) -> Mapping[str, str]:
     """Find the languages that have a catalog in ``locale_dir``, and name them.
 
     Args:
-        locale_dir: A directory laid out as ``<code>/LC_MESSAGES/messages.po``.
+        locale_dir: A directory laid out as ``<code>/LC_MESSAGES/messages.po`` (a source
+            tree) or ``<code>/LC_MESSAGES/messages.mo`` (an installed wheel's).
 
     Returns:
         Our language codes mapped to each language's name in itself: the source language
         first, then the languages that have a catalog, sorted by code.
     """
-    catalogs = {path.parents[1].name for path in locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    catalogs = {
+        path.parents[1].name
+        for suffix in ("po", "mo")
+        for path in locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.{suffix}")
+    }
     codes = (SOURCE_LANGUAGE, *sorted(catalogs - {SOURCE_LANGUAGE}))
     return MappingProxyType({code: _native_name(code) for code in codes})
 

@@ -9,6 +9,8 @@ from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
 
 from bot import callbacks as cb
 from bot.i18n import LANGUAGES, Translator, label_width
+from bot.order_status import FINAL_STATUSES
+from bot.services.orders import can_cancel, can_next_sms
 
 SERVICES_PER_PAGE = 12
 COUNTRIES_PER_PAGE = 8
@@ -71,7 +73,7 @@ def services(
         rows.append(_nav_row(page, pages, cb.ServicePage))
     if app_url is not None:
         rows.append([open_app(t, app_url)])
-    rows.append([button(t._("Cancel"), cb.Menu("back"))])
+    rows.append([button(t._("Cancel"), cb.CancelFlow())])
     return InlineKeyboardMarkup(rows)
 
 
@@ -88,7 +90,7 @@ def countries(
     if pages > 1:
         rows.append(_nav_row(page, pages, lambda p: cb.CountryPage(service, p)))
     rows.append(
-        [button(t._("‹ Services"), cb.ServicePage(0)), button(t._("Cancel"), cb.Menu("back"))]
+        [button(t._("‹ Services"), cb.ServicePage(0)), button(t._("Cancel"), cb.CancelFlow())]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -102,10 +104,20 @@ def confirm(t: Translator, service: str, token: str | None) -> InlineKeyboardMar
     rows.append(
         [
             button(t._("‹ Countries"), cb.CountryPage(service, 0)),
-            button(t._("Cancel"), cb.Menu("back")),
+            button(t._("Cancel"), cb.CancelFlow()),
         ]
     )
     return InlineKeyboardMarkup(rows)
+
+
+def forget(t: Translator) -> InlineKeyboardMarkup:
+    """Erase everything, or keep it (one per row: the first label is long in some languages)."""
+    return InlineKeyboardMarkup(
+        [
+            [button(t._("Erase everything"), cb.Forget(True))],
+            [button(t._("Keep my data"), cb.Forget(False))],
+        ]
+    )
 
 
 def order_card(
@@ -118,18 +130,18 @@ def order_card(
             return button(text, cb.OrderButton(order_id, action))
 
         rows: Rows = []
-        if status == "WAITING" and sms_count == 0:
+        if can_cancel(status, sms_count):
             rows.append([act(t._("Cancel order"), cb.OrderAction.CANCEL)])
-        if status == "RECEIVED":
+        if can_next_sms(status):
             rows.append([act(t._("Another SMS"), cb.OrderAction.NEXT_SMS)])
-        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if status not in FINAL_STATUSES:
             rows.append(
                 [
                     act(t._("Refresh"), cb.OrderAction.VIEW),
                     InlineKeyboardButton(t._("Copy number"), copy_text=CopyTextButton(phone)),
                 ]
             )
-        rows.append([act(t._("Buy again"), cb.OrderAction.BUY_AGAIN)])
+        rows.append([button(t._("Buy again"), cb.BuyAgain(order_id))])
         rows.append([button(t._("★ Favourite"), cb.FavouriteOrder(order_id))])
     except ValueError:
         return None
@@ -188,12 +200,12 @@ def languages(current: str) -> InlineKeyboardMarkup:
 def main_menu(t: Translator, linked: bool, app_url: str | None = None) -> InlineKeyboardMarkup:
     """The /start menu (with the Mini App's button when there is one)."""
     if not linked:
-        return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.Menu("link"))]])
+        return InlineKeyboardMarkup([[button(t._("Link my API key"), cb.LinkMenu())]])
     rows: Rows = [
-        [button(t._("Buy a number"), cb.Menu("buy"))],
+        [button(t._("Buy a number"), cb.BuyMenu())],
         [
-            button(t._("My orders"), cb.Menu("orders")),
-            button(t._("Balance"), cb.Menu("balance")),
+            button(t._("My orders"), cb.OrdersMenu()),
+            button(t._("Balance"), cb.BalanceMenu()),
         ],
     ]
     if app_url is not None:
@@ -324,7 +336,7 @@ def alternatives(
     rows.append(
         [
             button(t._("‹ Countries"), cb.CountryPage(service, 0)),
-            button(t._("Cancel"), cb.Menu("back")),
+            button(t._("Cancel"), cb.CancelFlow()),
         ]
     )
     return InlineKeyboardMarkup(rows)
@@ -339,7 +351,7 @@ def favourites_list(t: Translator, items: Sequence[tuple[str, int, str]]) -> Inl
         ]
         for service, country, label in items
     ]
-    rows.append([button(t._("Buy a number"), cb.Menu("buy"))])
+    rows.append([button(t._("Buy a number"), cb.BuyMenu())])
     return InlineKeyboardMarkup(rows)
 
 

@@ -68,6 +68,21 @@ class Metrics:
         self.leased_keys = Gauge(
             "jiemabot_leased_keys", "Keys this replica polls (holds the lease of)", registry=r
         )
+        self.live_replicas = Gauge(
+            "jiemabot_live_replicas",
+            "Replicas whose heartbeat the database holds (fleet-wide)",
+            registry=r,
+        )
+        self.poll_interval = Gauge(
+            "jiemabot_poll_interval_seconds",
+            "Configured seconds between two polls of a key",
+            registry=r,
+        )
+        self.database_errors = Counter(
+            "jiemabot_database_errors",
+            "Poller rounds and updates that failed because the database was unavailable",
+            registry=r,
+        )
         self.poll_lag = Histogram(
             "jiemabot_poll_lag_seconds",
             "How late a key's poll ran compared to its schedule",

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot import logs
 from bot.api import Sms
 from bot.store import Delivery, Store, StoredOrder, StoreUnavailableError
 from bot.telegram_outcome import Outcome, Refused, RetryLater, Sent, Unknown
@@ -134,6 +135,7 @@ class Outbox:
             await asyncio.gather(*self._drains.values(), return_exceptions=True)
 
     async def _drain(self, user_id: int) -> None:
+        logs.bind_user(user_id)  # a task of its own: its lines are about this user
         try:
             while True:
                 self._again.discard(user_id)

@@ -35,12 +35,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from bot import logs
 from bot.api import JiemaClient, Order, Priority
 from bot.api.errors import AuthError, JiemaError, RateLimitedError
 from bot.health import DATABASE, Health
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.privacy import PrivacyService
 from bot.services.purchases import PurchaseService
 from bot.store import Store, StoredOrder, StoreUnavailableError
 from bot.tracker import OrderTracker
@@ -72,6 +74,7 @@ class Poller:
             shares the bot's overall rate among them).
         join_first: Announce this replica and wait one interval before the first round
             (for a database shared by several replicas; see :meth:`_join`).
+        privacy: Purges old SMS bodies and phone numbers among the fleet's chores.
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class Poller:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_replicas: Callable[[int], None] | None = None,
         join_first: bool = False,
+        privacy: PrivacyService | None = None,
     ) -> None:
         self._api = api
         self._store = store
@@ -104,6 +108,7 @@ class Poller:
         self._interval = interval
         self._replica = replica_id
         self._metrics = metrics
+        metrics.poll_interval.set(interval)
         self._health = health
         self._sync_every = sync_every
         self._reconcile_every = reconcile_every
@@ -112,6 +117,7 @@ class Poller:
         self._sleep = sleep
         self._on_replicas = on_replicas
         self._join_first = join_first
+        self._privacy = privacy
         self._ticks = 0
         self._scheduled: set[int] = set()  # waiting for their place in the round
         self._running: dict[int, asyncio.Task[None]] = {}  # reading and sending now
@@ -174,6 +180,7 @@ class Poller:
             await self._tick()
         except StoreUnavailableError as exc:
             log.warning("poller round skipped: database unavailable (%s)", exc)
+            self._metrics.database_errors.inc()
             self._health.problem(DATABASE, f"unavailable: {exc}")
         except Exception:
             log.exception("poller round failed")
@@ -226,6 +233,7 @@ class Poller:
         done = mine - wanted
         mine &= wanted
         replicas = max(1, len(await self._store.live_replicas(self._lease_ttl)))
+        self._metrics.live_replicas.set(replicas)
         if self._on_replicas is not None:
             self._on_replicas(replicas)
         share = math.ceil(len(wanted) / replicas)
@@ -255,9 +263,12 @@ class Poller:
         return mine
 
     async def _reconcile(self) -> None:
-        """The fleet-wide chores: purchases whose answer was lost, and forgetting webhook
-        updates older than Telegram keeps them (it drops undelivered ones after 24 hours)."""
+        """The fleet-wide chores: purchases whose answer was lost, forgetting webhook
+        updates older than Telegram keeps them (it drops undelivered ones after 24 hours),
+        and purging what is past the retention period."""
         await self._store.prune_updates(UPDATE_MEMORY)
+        if self._privacy is not None:
+            await self._privacy.purge_if_due()
         found, given_up = await self._purchases.reconcile_pending()
         for bought in found:
             await self._notifier.post_card(bought.order)
@@ -287,6 +298,7 @@ class Poller:
         """
         me = asyncio.current_task()
         assert me is not None
+        logs.bind_user(user_id)  # this task's lines are about this user
         waiting = True  # this task holds the key's place in ``_scheduled``
         try:
             wait = due - self._clock()

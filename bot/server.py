@@ -1,7 +1,13 @@
-"""The bot's one HTTP server (``HTTP_LISTEN``): webhook, ``/healthz``, ``/metrics``, Mini App.
+"""The bot's HTTP server (``HTTP_LISTEN``): webhook, ``/healthz``, ``/metrics``, Mini App.
+
+With ``METRICS_LISTEN`` set, ``/healthz`` and ``/metrics`` are served on that address only
+(keep it internal), and the public one serves the webhook and the Mini App.
 
 Its access log is off: the Mini App's live order stream carries ``initData`` in its query
 string (an EventSource cannot send headers), and that must not end up in a log.
+
+Connections are closed after :data:`IDLE_TIMEOUT` without a complete request, so an idle or
+slowly-sent request (its headers trickling in) cannot hold a connection for long.
 
 It starts before Telegram is reached, so ``/healthz`` can say why the bot is not serving
 yet. The webhook path answers 503 until the Telegram application is attached (Telegram
@@ -35,6 +41,9 @@ from bot.webapp.api import WebAppConfig, setup_webapp
 log = logging.getLogger(__name__)
 
 WEBHOOK_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_WEBHOOK_HEADER_BYTES = WEBHOOK_HEADER.lower().encode("ascii")
+IDLE_TIMEOUT = 75.0
+"""Seconds a connection may wait for its next complete request (headers included)."""
 # A claim older than this belongs to a replica that died mid-update: handle it again.
 _STALE_CLAIM = timedelta(seconds=90)
 
@@ -44,16 +53,20 @@ class HttpServer:
 
     Args:
         services: The process's services (health, metrics, store, settings).
+        idle_timeout: See :data:`IDLE_TIMEOUT` (tests shorten it).
     """
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self._services = services
+        self._idle_timeout = idle_timeout
         self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.app = web.Application(client_max_size=1024**2)
-        self.app.router.add_get("/healthz", self._healthz)
-        self.app.router.add_get("/metrics", self._metrics)
         settings = services.settings
+        # The operator's endpoints: on their own internal address when one is configured.
+        self.internal = self.app if settings.metrics_listen is None else web.Application()
+        self.internal.router.add_get("/healthz", self._healthz)
+        self.internal.router.add_get("/metrics", self._metrics)
         if settings.webhook_path is not None:
             self.app.router.add_post(settings.webhook_path, self._webhook)
         if settings.webapp_url is not None:
@@ -66,19 +79,29 @@ class HttpServer:
         self._application = application
 
     async def start(self) -> str:
-        """Listen on ``HTTP_LISTEN``; returns the address as a URL."""
+        """Listen on ``HTTP_LISTEN`` (and ``METRICS_LISTEN``); returns the first as a URL."""
         settings = self._services.settings
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.http_host, settings.http_port)
-        await site.start()
-        address = f"http://{settings.http_host}:{settings.http_port}"
-        log.info("HTTP server on %s (/healthz, /metrics)", address)
+        address = await self._listen(self.app, settings.http_host, settings.http_port)
+        if settings.metrics_listen is None:
+            log.info("HTTP server on %s (/healthz, /metrics)", address)
+        else:
+            internal = await self._listen(self.internal, *settings.metrics_listen)
+            log.info("HTTP server on %s, /healthz and /metrics on %s", address, internal)
         return address
 
+    async def _listen(self, app: web.Application, host: str, port: int) -> str:
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, keepalive_timeout=self._idle_timeout
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, host, port).start()
+        return f"http://{host}:{port}"
+
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
 
     async def _healthz(self, _: web.Request) -> web.Response:
         report = await self._services.health.check()
@@ -91,9 +114,10 @@ class HttpServer:
         )
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        secret = self._services.settings.webhook_secret or ""
-        given = request.headers.get(WEBHOOK_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        secret = (self._services.settings.webhook_secret or "").encode("ascii")
+        # Compared as the bytes received: a header that is not valid UTF-8 is just wrong.
+        given = next((v for k, v in request.raw_headers if k.lower() == _WEBHOOK_HEADER_BYTES), b"")
+        if not secret or not hmac.compare_digest(given, secret):
             log.warning("webhook request without the right secret token refused")
             return web.Response(status=403, text="forbidden")
         application = self._application

@@ -15,6 +15,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.api import Order
+from bot.order_status import OrderStatus
 from bot.outbox import Notifier, Outbox
 from bot.services.rates import DeliveryRates
 from bot.store import Store, StoredOrder
@@ -99,7 +100,7 @@ class OrderTracker:
             updated = await self._store.get_order(current.id) or current
             if not updated.rate_counted and (order.sms_history or updated.is_final):
                 await self._rates.count(updated, _first_sms_after(updated, order))
-            announce = not user_ended and updated.status != "COMPLETED"
+            announce = not user_ended and updated.status != OrderStatus.COMPLETED
             if updated.is_final and not updated.final_notified and not announce:
                 await self._store.mark_final_notified(updated.id)
             if new or (updated.is_final and not updated.final_notified):

@@ -21,6 +21,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import logs
 from bot.metrics import Metrics
 from bot.store import Store, StoreUnavailableError
 
@@ -76,6 +77,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         kind = update_kind(update)
         started = time.perf_counter()
         key = _key(update)
+        logs.bind_user(key)
         if key is None:
             await coroutine
         else:

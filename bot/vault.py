@@ -48,6 +48,7 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _AAD_PREFIX = b"jiema-bot/api-key/v1/user:"
 _FINGERPRINT_CHARS = 16
+_CHECK_LABEL = b"jiema-bot/secret-check"
 
 
 class VaultError(Exception):
@@ -126,11 +127,12 @@ class KeyVault:
     Build it with :meth:`from_secret`; the constructor is private.
     """
 
-    __slots__ = ("_aead", "_mac_key")
+    __slots__ = ("_aead", "_check", "_mac_key")
 
-    def __init__(self, aead: AESGCM, mac_key: bytes) -> None:
+    def __init__(self, aead: AESGCM, mac_key: bytes, check: str) -> None:
         self._aead = aead
         self._mac_key = mac_key
+        self._check = check
 
     def __repr__(self) -> str:
         return "KeyVault(<redacted>)"
@@ -148,10 +150,23 @@ class KeyVault:
             raise VaultError("the secret is not URL-safe base64 text") from None
         if len(master) != _SECRET_BYTES:
             raise VaultError(f"the secret must decode to {_SECRET_BYTES} bytes")
+        check = hmac.new(_derive(master, b"jiema-bot secret check v1"), _CHECK_LABEL, "sha256")
         return cls(
             AESGCM(_derive(master, b"jiema-bot api-key encryption v1")),
             _derive(master, b"jiema-bot api-key fingerprint v1"),
+            check.hexdigest(),
         )
+
+    @property
+    def check_value(self) -> str:
+        """A value that identifies the secret without revealing it (64 hex characters).
+
+        An HMAC of a fixed label under a key derived from the secret: equal secrets give
+        equal values, and the value tells nothing about the secret nor about any API key.
+        The database records it at first start, so a process started with another secret
+        is recognised before it touches a key.
+        """
+        return self._check
 
     def encrypt(self, user_id: int, api_key: str) -> bytes:
         """Encrypt ``api_key`` so that only ``user_id`` can get it back."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telegram import Update
 from telegram.constants import InlineKeyboardButtonLimit
 
 from bot import callbacks as cb
+from bot.context import Context
+from bot.handlers.common import ButtonHandler
 
 ids = st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True)
 pages = st.integers(min_value=0, max_value=9999)
@@ -18,11 +21,19 @@ callbacks = st.one_of(
     st.builds(cb.PickCountry, ids, st.integers(min_value=0, max_value=999_999_999)),
     st.builds(cb.ConfirmBuy, ids),
     st.builds(cb.OrderButton, ids, st.sampled_from(cb.OrderAction)),
+    st.builds(cb.BuyAgain, ids),
     st.builds(cb.HistoryPage, pages),
     st.builds(cb.SetLanguage, st.sampled_from(["en", "ru", "zh_Hans", "pt"])),
-    st.builds(cb.Menu, st.sampled_from(sorted(cb.MENU_NAMES))),
+    st.sampled_from(
+        [cb.BuyMenu(), cb.LinkMenu(), cb.OrdersMenu(), cb.BalanceMenu(), cb.CancelFlow()]
+    ),
     st.builds(cb.Unlink, st.booleans()),
+    st.builds(cb.Forget, st.booleans()),
     st.just(cb.Noop()),
+    st.just(cb.StatsRefresh()),
+    st.builds(cb.BroadcastAction, ids, st.booleans()),
+    st.just(cb.MuteAnnouncements()),
+    st.builds(cb.SetAnnouncements, st.booleans()),
     st.builds(cb.FavouriteToggle, ids, st.integers(min_value=0, max_value=999_999_999)),
     st.builds(cb.FavouriteOrder, ids),
     st.builds(cb.FavouriteRemove, ids, st.integers(min_value=0, max_value=999_999_999)),
@@ -77,3 +88,25 @@ def test_forged_or_malformed_data_is_refused(data: str | None) -> None:
 def test_encode_refuses_values_parse_would_reject() -> None:
     with pytest.raises(ValueError, match="cannot encode"):
         cb.encode(cb.OrderButton("has space", cb.OrderAction.VIEW))
+
+
+def _pressed(data: str) -> Update:
+    user = {"id": 7, "is_bot": False, "first_name": "A"}
+    return Update.de_json(
+        {
+            "update_id": 1,
+            "callback_query": {"id": "q", "from": user, "chat_instance": "c", "data": data},
+        },
+        None,
+    )
+
+
+def test_a_button_handler_matches_its_type_and_hands_over_the_value() -> None:
+    async def pick(update: Update, context: Context, button: cb.PickCountry) -> None:
+        raise AssertionError("not called here")
+
+    handler = ButtonHandler(pick, pattern=cb.PickCountry)
+    assert handler.check_update(_pressed("c:tg:7")) == cb.PickCountry("tg", 7)
+    assert handler.check_update(_pressed("cp:tg:0")) is None  # another button type
+    assert handler.check_update(_pressed("c:tg:07")) is None  # forged: falls through
+    assert handler.check_update(object()) is None

@@ -13,6 +13,7 @@ from bot.vault import generate_secret
 
 TOKEN = "123456:AAE-secret-token"
 SECRET = generate_secret()
+HOOK_SECRET = "hook-secret_0123456789abcdefghijklmnop"
 
 
 def test_defaults() -> None:
@@ -27,6 +28,7 @@ def test_defaults() -> None:
     assert settings.api_timeout == 15.0
     assert settings.telegram_timeout == 10.0
     assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
     assert settings.secret_key is None
 
 
@@ -42,6 +44,7 @@ def test_everything_can_be_set() -> None:
             "JIEMA_TIMEOUT": "2",
             "TELEGRAM_TIMEOUT": "3.5",
             "LOG_LEVEL": "debug",
+            "LOG_FORMAT": "JSON",
         },
         sandbox=True,
     )
@@ -51,6 +54,7 @@ def test_everything_can_be_set() -> None:
     assert (settings.poll_interval, settings.api_timeout) == (4.5, 2.0)
     assert settings.telegram_timeout == 3.5
     assert settings.log_level == "DEBUG"
+    assert settings.log_format == "json"
     assert settings.sandbox
 
 
@@ -66,6 +70,7 @@ def test_everything_can_be_set() -> None:
         ({"JIEMA_TIMEOUT": "-1"}, "JIEMA_TIMEOUT must be between"),
         ({"TELEGRAM_TIMEOUT": "0"}, "TELEGRAM_TIMEOUT must be between"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be text or json"),
         ({"HTTP_LISTEN": "8080"}, "HTTP_LISTEN must be host:port"),
         ({"BOT_SECRET_KEY": "too-short"}, "BOT_SECRET_KEY is not usable"),
         ({"HTTP_LISTEN": "0.0.0.0:http"}, "HTTP_LISTEN must be host:port"),
@@ -76,9 +81,16 @@ def test_everything_can_be_set() -> None:
         ),
         ({"WEBHOOK_URL": "https://bot.example/hook"}, "WEBHOOK_SECRET is required"),
         (
-            {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "no spaces"},
-            "WEBHOOK_SECRET must be 1-256 characters",
+            {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "no spaces " * 4},
+            "WEBHOOK_SECRET must be 32-256 characters",
         ),
+        (
+            {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "a" * 31},
+            "WEBHOOK_SECRET must be 32-256 characters",
+        ),
+        ({"METRICS_LISTEN": "9100"}, "METRICS_LISTEN must be host:port"),
+        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS must be a whole number of days"),
+        ({"RETENTION_DAYS": "2.5"}, "RETENTION_DAYS must be a whole number of days"),
         ({"WEBHOOK_URL": "bot.example/hook", "WEBHOOK_SECRET": "s"}, "WEBHOOK_URL must be"),
         ({"WEBAPP_URL": "http://bot.example/app/"}, "WEBAPP_URL must be an https URL"),
         ({"WEBAPP_URL": "ftp://127.0.0.1/app/"}, "WEBAPP_URL must be an https URL"),
@@ -97,10 +109,10 @@ def test_secrets_never_show_in_repr() -> None:
             "BOT_SECRET_KEY": SECRET,
             "DATABASE_URL": "postgresql://bot:pg-password@db/bot",
             "WEBHOOK_URL": "https://bot.example/hook",
-            "WEBHOOK_SECRET": "hook-secret",
+            "WEBHOOK_SECRET": HOOK_SECRET,
         }
     )
-    for secret in (TOKEN, SECRET, "pg-password", "hook-secret"):
+    for secret in (TOKEN, SECRET, "pg-password", HOOK_SECRET):
         assert secret not in repr(settings)
 
 
@@ -111,16 +123,23 @@ def test_deployment_settings() -> None:
             "BOT_SECRET_KEY": SECRET,
             "DATABASE_URL": "postgresql://bot:pw@db:5432/bot",
             "WEBHOOK_URL": "https://bot.example/telegram/webhook",
-            "WEBHOOK_SECRET": "A-z_09",
+            "WEBHOOK_SECRET": "A-z_09" * 6,
             "HTTP_LISTEN": "10.0.0.5:9000",
+            "METRICS_LISTEN": "127.0.0.1:9100",
         }
     )
+    assert settings.metrics_listen == ("127.0.0.1", 9100)
     assert settings.database_url == "postgresql://bot:pw@db:5432/bot"
     assert settings.webhook_path == "/telegram/webhook"
     assert (settings.http_host, settings.http_port) == ("10.0.0.5", 9000)
     defaults = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN})
     assert (defaults.database_url, defaults.webhook_url, defaults.webhook_path) == (None,) * 3
     assert (defaults.http_host, defaults.http_port) == ("127.0.0.1", 8080)
+    assert defaults.metrics_listen is None
+    assert defaults.retention_days == 30
+    assert (
+        Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "RETENTION_DAYS": "7"}).retention_days == 7
+    )
     assert defaults.webapp_url is None
 
 

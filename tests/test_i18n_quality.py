@@ -268,6 +268,7 @@ def _keyboards(t: Translator) -> dict[str, InlineKeyboardMarkup]:
         "copy code": keyboards.copy_code(t, "482133"),
         "history": keyboards.history(t, [("ck_order-1", "Telegram")], 1, True),
         "unlink": keyboards.unlink(t),
+        "forget": keyboards.forget(t),
         "languages": keyboards.languages(t.language),
         **{name: markup for name, markup in order_cards.items() if markup is not None},
     }

@@ -16,13 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.api.errors import MalformedResponseError
-
-WAITING = "WAITING"
-RECEIVED = "RECEIVED"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-CANCELLED = "CANCELLED"
-FINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED})
+from bot.order_status import FINAL_STATUSES
 
 _KEY_RE = re.compile(r"jm_[A-Za-z0-9_-]{20,64}")
 _CENTS_RE = re.compile(r"-?[0-9]{1,15}")
@@ -212,6 +206,7 @@ class Order:
 
     id: str
     status: str
+    """An :class:`~bot.order_status.OrderStatus` value, or an unknown one as sent."""
     service: str | None = None
     country: str | None = None
     phone: str | None = None

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot import callbacks as cb
-from bot.handlers import admin, buy, common, link, membership, orders, shop, start
+from bot.context import Context
+from bot.handlers import admin, buy, common, link, membership, orders, privacy, shop, start
+from bot.services.users import Mode
+
+TEXT_HANDLERS: dict[Mode, Callable[[Update, Context], Coroutine[Any, Any, None]]] = {
+    Mode.SERVICES: buy.search_services,
+    Mode.COUNTRIES: buy.search_countries,
+    Mode.CONFIRM: buy.nudge_to_confirm,
+    Mode.BROADCAST: admin.announcement_typed,
+}
+"""What typed text (not a command, not a key) means in each mode of the chat state."""
+
+
+async def typed(update: Update, context: Context) -> None:
+    """Typed text, handed to its mode's handler; outside a flow it is unknown input."""
+    mode = context.dialog.mode
+    handler = TEXT_HANDLERS[mode] if mode is not None else common.unknown_input
+    await handler(update, context)
 
 
 def register(application: Application) -> None:
@@ -24,11 +44,12 @@ def register(application: Application) -> None:
         *buy.handlers(),
         *start.handlers(),
         *link.handlers(),
+        *privacy.handlers(),
         *orders.handlers(),
         *membership.handlers(),
         *shop.handlers(),
-        MessageHandler(text, admin.typed),
-        CallbackQueryHandler(common.noop, pattern=common.callback_of(cb.Noop)),
+        MessageHandler(text, typed),
+        common.ButtonHandler(common.noop, pattern=cb.Noop),
         CallbackQueryHandler(common.stale_button),
         MessageHandler(filters.ALL, common.unknown_input),
     ):

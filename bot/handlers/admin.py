@@ -11,34 +11,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from typing import Any
+from dataclasses import replace
+from typing import Any, Concatenate, ParamSpec
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
 from bot.commands import command_list
 from bot.context import Context
 from bot.core import Services
-from bot.handlers import buy
-from bot.handlers.common import answer, callback_of, edit, parsed, remember, reply, unknown_input
+from bot.handlers.common import ButtonHandler, answer, edit, remember, reply, unknown_input
 from bot.i18n import N_, Translator, get_translator
 from bot.services.broadcasts import Cancelled, Discarded, NotRunning
+from bot.services.users import Mode
 
 log = logging.getLogger(__name__)
-
-BROADCAST = "broadcast"
-"""The chat state's ``mode`` while the bot waits for an operator's announcement."""
 
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("stats", N_("Bot statistics (operators)")),
     ("broadcast", N_("Announce something to every user (operators)")),
 ]
 
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+P = ParamSpec("P")
+Handler = Callable[Concatenate[Update, Context, P], Coroutine[Any, Any, None]]
 
 
 def admin_command_list(t: Translator) -> list[tuple[str, str]]:
@@ -65,12 +64,12 @@ def _is_admin(update: Update, context: Context) -> bool:
     return context.services.admin.is_admin(user.id if user else None)
 
 
-def operators_only(handler: Handler) -> Handler:
+def operators_only(handler: Handler[P]) -> Handler[P]:
     """Run ``handler`` for operators; otherwise a command is unknown, a button does nothing."""
 
-    async def checked(update: Update, context: Context) -> None:
+    async def checked(update: Update, context: Context, *args: P.args, **kwargs: P.kwargs) -> None:
         if _is_admin(update, context):
-            await handler(update, context)
+            await handler(update, context, *args, **kwargs)
         elif update.callback_query is not None:
             await answer(update.callback_query)
         else:
@@ -81,7 +80,7 @@ def operators_only(handler: Handler) -> Handler:
 
 
 @operators_only
-async def stats(update: Update, context: Context) -> None:
+async def stats(update: Update, context: Context, _: cb.StatsRefresh | None = None) -> None:
     """/stats, or its Refresh button (redrawn in place)."""
     screen = views.stats(context.t, await context.services.admin.stats())
     query = update.callback_query
@@ -109,17 +108,16 @@ async def start_broadcast(update: Update, context: Context) -> None:
     if text:
         await _preview(update, context, text)
         return
-    await remember(context, {**context.dialog, "mode": BROADCAST})
+    await remember(context, replace(context.dialog, mode=Mode.BROADCAST))
     await reply(update, views.broadcast_ask(context.t))
 
 
-async def typed(update: Update, context: Context) -> None:
-    """Typed text: an operator's announcement while one is asked for, else the buy flow's."""
+@operators_only
+async def announcement_typed(update: Update, context: Context) -> None:
+    """Text typed after ``/broadcast``: the announcement to preview."""
     message = update.effective_message
-    if context.dialog.get("mode") == BROADCAST and _is_admin(update, context) and message:
+    if message is not None:
         await _preview(update, context, (message.text or "").strip())
-    else:
-        await buy.typed(update, context)
 
 
 async def _preview(update: Update, context: Context, text: str) -> None:
@@ -138,33 +136,32 @@ async def _preview(update: Update, context: Context, text: str) -> None:
         await reply(update, views.broadcast_invalid(context.t, exc.message))
         return
     drafted = await context.services.broadcasts.draft(context.user_id, text)
-    await remember(context, {k: v for k, v in context.dialog.items() if k != "mode"})
+    await remember(context, replace(context.dialog, mode=None))
     await reply(
         update, views.broadcast_confirm(context.t, drafted.broadcast_id, drafted.recipients)
     )
 
 
 @operators_only
-async def broadcast_action(update: Update, context: Context) -> None:
+async def broadcast_action(update: Update, context: Context, button: cb.BroadcastAction) -> None:
     """Send, Cancel (a draft) or Stop (a running broadcast), from the pressed message."""
-    choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.BroadcastAction) and query is not None
+    assert query is not None
     message = query.message
     service = context.services.broadcasts
     t = context.t
-    if choice.confirm:
+    if button.confirm:
         if not isinstance(message, Message):
             await answer(query, t._("This button no longer works."))
             return
-        started = await service.start(context.user_id, choice.broadcast_id, message.message_id)
+        started = await service.start(context.user_id, button.broadcast_id, message.message_id)
         if isinstance(started, NotRunning):
             await answer(query, t._("This button no longer works."))
             return
         await answer(query)
         await edit(query, views.broadcast_progress(t, started.broadcast_id, started.tally))
         return
-    outcome = await service.cancel(context.user_id, choice.broadcast_id)
+    outcome = await service.cancel(context.user_id, button.broadcast_id)
     if isinstance(outcome, NotRunning):
         await answer(query, t._("This button no longer works."))
         return
@@ -175,7 +172,7 @@ async def broadcast_action(update: Update, context: Context) -> None:
         await edit(query, views.broadcast_stopping(t))
 
 
-async def mute(update: Update, context: Context) -> None:
+async def mute(update: Update, context: Context, _: cb.MuteAnnouncements) -> None:
     """The Mute button under an announcement: no more announcements (codes still come)."""
     query = update.callback_query
     assert query is not None
@@ -185,13 +182,14 @@ async def mute(update: Update, context: Context) -> None:
         await query.edit_message_reply_markup(None)
 
 
-async def settings(update: Update, context: Context) -> None:
+async def settings(
+    update: Update, context: Context, button: cb.SetAnnouncements | None = None
+) -> None:
     """``/settings``, or its toggle: announcements on or off."""
     query = update.callback_query
-    choice = parsed(update)
     muted = context.profile.announcements_muted if context.profile else False
-    if isinstance(choice, cb.SetAnnouncements):
-        muted = await context.services.broadcasts.set_muted(context.user_id, not choice.on)
+    if button is not None:
+        muted = await context.services.broadcasts.set_muted(context.user_id, not button.on)
     screen = views.settings(context.t, muted)
     if query is not None:
         await answer(query)
@@ -201,13 +199,14 @@ async def settings(update: Update, context: Context) -> None:
 
 
 def handlers() -> list[BaseHandler]:
-    """The console's commands and buttons (typed announcements come through :func:`typed`)."""
+    """The console's commands and buttons (typed announcements come through
+    :func:`announcement_typed`)."""
     return [
         CommandHandler("stats", stats),
-        CallbackQueryHandler(stats, pattern=callback_of(cb.StatsRefresh)),
+        ButtonHandler(stats, pattern=cb.StatsRefresh),
         CommandHandler("broadcast", start_broadcast),
-        CallbackQueryHandler(broadcast_action, pattern=callback_of(cb.BroadcastAction)),
-        CallbackQueryHandler(mute, pattern=callback_of(cb.MuteAnnouncements)),
+        ButtonHandler(broadcast_action, pattern=cb.BroadcastAction),
+        ButtonHandler(mute, pattern=cb.MuteAnnouncements),
         CommandHandler("settings", settings),
-        CallbackQueryHandler(settings, pattern=callback_of(cb.SetAnnouncements)),
+        ButtonHandler(settings, pattern=cb.SetAnnouncements),
     ]

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import replace
-from typing import Any
+from typing import Any, Generic, cast
 
 from telegram import BotCommand, BotCommandScopeChat, CallbackQuery, Message, Update, User
 from telegram.constants import CallbackQueryLimit, ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler
 
 from bot import callbacks as cb
 from bot import views
 from bot.api.errors import JiemaError
+from bot.callbacks import C
 from bot.commands import command_list
 from bot.context import Context
 from bot.health import DATABASE
 from bot.i18n import needs_chat_command_menu
-from bot.services.accounts import NotLinkedError
+from bot.services.accounts import KeyUnreadableError, NotLinkedError
+from bot.services.users import Dialog
 from bot.store import StoreUnavailableError
 from bot.updates import update_kind
 
@@ -56,8 +58,8 @@ async def guard(update: Update, context: Context) -> None:
     if created:
         await _localise_command_menu(context, user)
     text = update.message.text if update.message else None
-    if text and text.startswith("/") and context.dialog.get("mode"):
-        await remember(context, {k: v for k, v in context.dialog.items() if k != "mode"})
+    if text and text.startswith("/") and context.dialog.mode:
+        await remember(context, replace(context.dialog, mode=None))
 
 
 async def _localise_command_menu(context: Context, user: User) -> None:
@@ -77,11 +79,11 @@ async def _localise_command_menu(context: Context, user: User) -> None:
         )
 
 
-async def remember(context: Context, dialog: dict[str, Any]) -> None:
+async def remember(context: Context, dialog: Dialog) -> None:
     """Save the user's chat state when it changed (read again with the next update)."""
     if context.profile is not None and dialog != context.dialog:
         await context.services.users.save_dialog(context.user_id, dialog)
-        context.profile = replace(context.profile, dialog=dialog)
+        context.profile = replace(context.profile, dialog=dialog.stored())
 
 
 async def _refuse_group(update: Update, context: Context) -> None:
@@ -138,28 +140,45 @@ async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool =
         log.debug("callback answer refused: %s", exc.message)
 
 
-def callback_of(kind: type) -> Callable[[object], bool]:
-    """A ``CallbackQueryHandler`` pattern matching one callback type of :mod:`bot.callbacks`."""
-
-    def matches(data: object) -> bool:
-        return isinstance(data, str) and isinstance(cb.parse(data), kind)
-
-    return matches
+OnPress = Callable[[Update, Context, C], Coroutine[Any, Any, None]]
+"""A button's handler: called with the update, the context and the pressed button's value."""
 
 
-def callback_is(callback: cb.Callback) -> Callable[[object], bool]:
-    """A ``CallbackQueryHandler`` pattern matching exactly one callback value."""
+class ButtonHandler(CallbackQueryHandler[Context, None], Generic[C]):
+    """A ``CallbackQueryHandler`` for one button type, handing its callback the typed value.
 
-    def matches(data: object) -> bool:
-        return isinstance(data, str) and cb.parse(data) == callback
+    ``pattern`` is a type of :mod:`bot.callbacks`, matched with ``isinstance`` as PTB matches
+    a type pattern against callback data objects. Our callback data stays the string
+    Telegram sends (buttons work across restarts and replicas, no server-side cache), so it
+    is parsed here by :func:`bot.callbacks.parse`: strictly (forged data matches no handler
+    and falls through to :func:`stale_button`), and once per update however many handlers
+    look (the parse is memoised). The callback is called as ``callback(update, context,
+    button)``.
+    """
 
-    return matches
+    __slots__ = ("_kind", "_on_press")
 
+    def __init__(self, callback: OnPress[C], pattern: type[C]) -> None:
+        # PTB keeps ``callback`` for its repr only: handle_update below calls it with the button.
+        plain = cast("Callable[[Update, Context], Coroutine[Any, Any, None]]", callback)
+        super().__init__(plain, pattern=pattern)
+        self._kind = pattern
+        self._on_press = callback
 
-def parsed(update: Update) -> cb.Callback | None:
-    """The parsed callback data of the update (handlers are only reached when it parses)."""
-    query = update.callback_query
-    return cb.parse(query.data) if query else None
+    def check_update(self, update: object) -> C | None:
+        query = update.callback_query if isinstance(update, Update) else None
+        button = cb.parse(query.data) if query is not None else None
+        return button if isinstance(button, self._kind) else None
+
+    async def handle_update(
+        self,
+        update: Update,
+        application: Application[Any, Context, Any, Any, Any, Any],
+        check_result: object,
+        context: Context,
+    ) -> None:
+        if isinstance(check_result, self._kind):
+            await self._on_press(update, context, check_result)
 
 
 async def api_failed(update: Update, context: Context, exc: JiemaError) -> None:
@@ -177,7 +196,7 @@ async def stale_button(update: Update, context: Context) -> None:
         await answer(update.callback_query, context.t._("This button no longer works."))
 
 
-async def noop(update: Update, context: Context) -> None:
+async def noop(update: Update, context: Context, _: cb.Noop) -> None:
     """A label button (page counter)."""
     if update.callback_query is not None:
         await answer(update.callback_query)
@@ -198,7 +217,8 @@ async def explain(update: Update, context: Context, error: BaseException) -> boo
     if isinstance(error, NotLinkedError):
         if update.callback_query is not None:
             await answer(update.callback_query)
-        await reply(update, views.not_linked(context.t))
+        unreadable = isinstance(error, KeyUnreadableError)
+        await reply(update, (views.key_unreadable if unreadable else views.not_linked)(context.t))
         return True
     if isinstance(error, JiemaError):
         await api_failed(update, context, error)
@@ -226,6 +246,7 @@ async def on_error(update: object, context: Context) -> None:
     elif isinstance(error, StoreUnavailableError):
         log.warning("user %s: database unavailable (%s)", user_id, error)
         if context.bot_data.attached:
+            context.services.metrics.database_errors.inc()
             context.services.health.problem(DATABASE, f"unavailable: {error}")
     else:
         log.error("unhandled %s for user %s", kind, user_id, exc_info=error)

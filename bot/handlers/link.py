@@ -9,26 +9,12 @@ from __future__ import annotations
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot import callbacks as cb
 from bot import views
 from bot.context import Context
-from bot.handlers.common import (
-    answer,
-    callback_is,
-    callback_of,
-    edit,
-    looks_like_key,
-    parsed,
-    reply,
-)
+from bot.handlers.common import ButtonHandler, answer, edit, looks_like_key, reply
 from bot.services.accounts import ConfirmUnlink, KeyRefused, NotAKey, NothingLinked
 
 
@@ -53,7 +39,7 @@ async def link_key(update: Update, context: Context, text: str) -> None:
         await reply(update, views.linked(context.t, outcome.account, deleted))
 
 
-async def start_link(update: Update, context: Context) -> None:
+async def start_link(update: Update, context: Context, _: cb.LinkMenu | None = None) -> None:
     """``/link`` asks for the key; ``/link jm_…`` links it at once."""
     if update.callback_query:
         await answer(update.callback_query)
@@ -69,17 +55,16 @@ async def pasted_key(update: Update, context: Context) -> None:
     await link_key(update, context, text or "")
 
 
-async def unlink(update: Update, context: Context) -> None:
+async def unlink(update: Update, context: Context, button: cb.Unlink | None = None) -> None:
     """``/unlink`` or its confirmation: erase the key; with active orders, ask first."""
-    choice = parsed(update)
     query = update.callback_query
     if query is not None:
         await answer(query)
-    if isinstance(choice, cb.Unlink) and not choice.confirmed:
+    if button is not None and not button.confirmed:
         if query is not None:
             await edit(query, views.kept_key(context.t))
         return
-    confirmed = isinstance(choice, cb.Unlink) and choice.confirmed
+    confirmed = button is not None and button.confirmed
     outcome = await context.services.accounts.unlink(context.user_id, confirmed=confirmed)
     if isinstance(outcome, NothingLinked):
         screen = views.not_linked(context.t)
@@ -96,8 +81,8 @@ async def unlink(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("link", start_link),
-        CallbackQueryHandler(start_link, pattern=callback_is(cb.Menu("link"))),
+        ButtonHandler(start_link, pattern=cb.LinkMenu),
         CommandHandler("unlink", unlink),
-        CallbackQueryHandler(unlink, pattern=callback_of(cb.Unlink)),
+        ButtonHandler(unlink, pattern=cb.Unlink),
         MessageHandler(filters.TEXT & filters.Regex(r"^\s*jm_\S+\s*$"), pasted_key),
     ]

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
 from bot.context import Context
-from bot.handlers.common import (
-    answer,
-    api_failed,
-    callback_is,
-    callback_of,
-    edit,
-    parsed,
-    remember,
-    reply,
-)
+from bot.handlers.common import ButtonHandler, answer, api_failed, edit, remember, reply
 from bot.services.orders import Acted, Action, ActionRefused
 
 HISTORY_PAGE_SIZE = 5
@@ -29,13 +22,14 @@ _ACTIONS = {
 }
 
 
-async def history(update: Update, context: Context) -> None:
+async def history(
+    update: Update, context: Context, button: cb.HistoryPage | cb.OrdersMenu | None = None
+) -> None:
     """``/orders`` (page 0) or a page turn. API cursors stay in the chat state, not buttons."""
     query = update.callback_query
-    choice = parsed(update)
-    page = choice.page if isinstance(choice, cb.HistoryPage) else 0
+    page = button.page if isinstance(button, cb.HistoryPage) else 0
     dialog = context.dialog
-    cursors: list[str | None] = dialog.get("history_cursors") or [None]
+    cursors = dialog.history_cursors or (None,)
     if page >= len(cursors):
         page = 0
     if query:
@@ -44,25 +38,24 @@ async def history(update: Update, context: Context) -> None:
         context.user_id, cursors[page], HISTORY_PAGE_SIZE
     )
     await remember(
-        context, {**dialog, "history_cursors": [*cursors[: page + 1], result.next_cursor]}
+        context, replace(dialog, history_cursors=(*cursors[: page + 1], result.next_cursor))
     )
     screen = views.history(
         context.t, result.orders, result.names, page, has_next=result.next_cursor is not None
     )
-    if query and isinstance(choice, cb.HistoryPage):
+    if query and isinstance(button, cb.HistoryPage):
         await edit(query, screen)
     else:
         await reply(update, screen)
 
 
-async def order_button(update: Update, context: Context) -> None:
+async def order_button(update: Update, context: Context, button: cb.OrderButton) -> None:
     """Refresh / Cancel / Another SMS on a card, or an order opened from the history."""
-    choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.OrderButton) and query is not None
+    assert query is not None
     services = context.services
     t = context.t
-    outcome = await services.orders.act(context.user_id, choice.order_id, _ACTIONS[choice.action])
+    outcome = await services.orders.act(context.user_id, button.order_id, _ACTIONS[button.action])
     if isinstance(outcome, ActionRefused):
         await api_failed(update, context, outcome.error)
         return
@@ -87,13 +80,7 @@ async def order_button(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("orders", history),
-        CallbackQueryHandler(history, pattern=callback_of(cb.HistoryPage)),
-        CallbackQueryHandler(history, pattern=callback_is(cb.Menu("orders"))),
-        CallbackQueryHandler(
-            order_button,
-            pattern=lambda d: (
-                isinstance(o := cb.parse(str(d)), cb.OrderButton)
-                and o.action is not cb.OrderAction.BUY_AGAIN
-            ),
-        ),
+        ButtonHandler(history, pattern=cb.HistoryPage),
+        ButtonHandler(history, pattern=cb.OrdersMenu),
+        ButtonHandler(order_button, pattern=cb.OrderButton),
     ]

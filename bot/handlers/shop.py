@@ -1,28 +1,27 @@
-"""Favourites, back-in-stock alerts, alternatives to a sold-out country, and top-up hints.
+"""Favourites, back-in-stock alerts and alternatives to a sold-out country.
 
 Commands ``/favourites`` and ``/alerts``; the ★ buttons (confirmation, order card), ✕ in
-the two lists and "Notify me". :func:`sold_out`, :func:`no_numbers` and
-:func:`topup_heads_up` are the branches the buy flow takes into this module.
+the two lists and "Notify me". :func:`sold_out` and :func:`no_numbers` are the branches the
+buy flow takes into this module.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import keyboards, views
 from bot.context import Context
-from bot.handlers.common import answer, callback_of, edit, parsed, remember, reply
-from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry, Watching
+from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
+from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
 from bot.services.purchases import Refused
-from bot.store import StoredOrder
-
-COUNTRIES = "countries"
-"""The chat state's ``mode`` while alternatives are shown: typed text searches countries."""
+from bot.services.users import Mode
 
 
 async def favourites_command(update: Update, context: Context) -> None:
@@ -31,42 +30,41 @@ async def favourites_command(update: Update, context: Context) -> None:
     await reply(update, views.favourites_list(context.t, items))
 
 
-async def toggle_favourite(update: Update, context: Context) -> None:
+async def toggle_favourite(update: Update, context: Context, button: cb.FavouriteToggle) -> None:
     """★ on a confirmation: toggle, and relabel the button (the Buy token stays valid)."""
     query = update.callback_query
-    choice = parsed(update)
-    assert query is not None and isinstance(choice, cb.FavouriteToggle)
+    assert query is not None
     outcome = await context.services.favourites.toggle(
-        context.user_id, choice.service, choice.country_id
+        context.user_id, button.service, button.country_id
     )
     await answer(query, views.favourite_toggled(context.t, outcome))
     if isinstance(outcome, Added | Removed) and isinstance(query.message, Message):
         markup = keyboards.with_favourite_state(
             context.t,
             query.message.reply_markup,
-            choice.service,
-            choice.country_id,
+            button.service,
+            button.country_id,
             isinstance(outcome, Added),
         )
         await _set_markup(update, markup)
 
 
-async def toggle_order_favourite(update: Update, context: Context) -> None:
+async def toggle_order_favourite(
+    update: Update, context: Context, button: cb.FavouriteOrder
+) -> None:
     """★ on an order card: toggle the order's service and country."""
     query = update.callback_query
-    choice = parsed(update)
-    assert query is not None and isinstance(choice, cb.FavouriteOrder)
-    outcome = await context.services.favourites.toggle_order(context.user_id, choice.order_id)
+    assert query is not None
+    outcome = await context.services.favourites.toggle_order(context.user_id, button.order_id)
     await answer(query, views.favourite_toggled(context.t, outcome))
 
 
-async def remove_favourite(update: Update, context: Context) -> None:
+async def remove_favourite(update: Update, context: Context, button: cb.FavouriteRemove) -> None:
     """✕ in ``/favourites``: forget it and redraw the list."""
     query = update.callback_query
-    choice = parsed(update)
-    assert query is not None and isinstance(choice, cb.FavouriteRemove)
+    assert query is not None
     favourites = context.services.favourites
-    await favourites.remove(context.user_id, choice.service, choice.country_id)
+    await favourites.remove(context.user_id, button.service, button.country_id)
     items = await favourites.offers(context.user_id)
     await answer(query)
     await edit(query, views.favourites_list(context.t, items))
@@ -78,26 +76,24 @@ async def alerts_command(update: Update, context: Context) -> None:
     await reply(update, views.alerts_list(context.t, alerts))
 
 
-async def cancel_alert(update: Update, context: Context) -> None:
+async def cancel_alert(update: Update, context: Context, button: cb.AlertCancel) -> None:
     """✕ in ``/alerts``: cancel it (only the user's own) and redraw the list."""
     query = update.callback_query
-    choice = parsed(update)
-    assert query is not None and isinstance(choice, cb.AlertCancel)
+    assert query is not None
     alerts = context.services.alerts
-    cancelled = await alerts.cancel(context.user_id, choice.alert_id)
+    cancelled = await alerts.cancel(context.user_id, button.alert_id)
     t = context.t
     await answer(query, views.alert_cancelled(t) if cancelled else None)
     await edit(query, views.alerts_list(t, await alerts.waiting(context.user_id)))
 
 
-async def notify_me(update: Update, context: Context) -> None:
+async def notify_me(update: Update, context: Context, button: cb.NotifyMe) -> None:
     """ "Notify me when available": store the alert; the button goes away."""
     query = update.callback_query
-    choice = parsed(update)
-    assert query is not None and isinstance(choice, cb.NotifyMe)
+    assert query is not None
     t = context.t
     alerts = context.services.alerts
-    outcome = await alerts.watch(context.user_id, choice.service, choice.country_id)
+    outcome = await alerts.watch(context.user_id, button.service, button.country_id)
     if isinstance(outcome, ServiceGone):
         await answer(query, views.service_gone(t), alert=True)
         return
@@ -107,11 +103,10 @@ async def notify_me(update: Update, context: Context) -> None:
     if isinstance(outcome, TooManyAlerts):
         await answer(query, views.too_many_alerts(t, outcome.limit), alert=True)
         return
-    assert isinstance(outcome, Watching)
     hours = alerts.lifetime.total_seconds() / 3600
     await answer(query, views.watching(t, outcome, hours), alert=True)
     if isinstance(query.message, Message):
-        await _set_markup(update, keyboards.without(query.message.reply_markup, choice))
+        await _set_markup(update, keyboards.without(query.message.reply_markup, button))
 
 
 async def sold_out(
@@ -170,16 +165,9 @@ async def _show_alternatives(
 
 async def _remember_alternatives(context: Context, found: Alternatives) -> None:
     """Typed text now searches the service's countries."""
-    dialog = {k: v for k, v in context.dialog.items() if k not in ("mode", "country_query")}
-    await remember(context, {**dialog, "mode": COUNTRIES, "country_service": found.service.code})
-
-
-async def topup_heads_up(update: Update, context: Context, order: StoredOrder) -> None:
-    """After a purchase: once a day, say so when the balance no longer covers its price."""
-    low = await context.services.topup.after_purchase(order)
-    if low is not None:
-        site = context.services.settings.jiema_site_url
-        await reply(update, views.running_low(context.t, low, site))
+    service = found.service.code
+    dialog = replace(context.dialog, country_service=service, country_query=None)
+    await remember(context, replace(dialog, mode=Mode.COUNTRIES))
 
 
 async def _set_markup(update: Update, markup: InlineKeyboardMarkup | None) -> None:
@@ -196,9 +184,9 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("favourites", favourites_command),
         CommandHandler("alerts", alerts_command),
-        CallbackQueryHandler(toggle_favourite, pattern=callback_of(cb.FavouriteToggle)),
-        CallbackQueryHandler(toggle_order_favourite, pattern=callback_of(cb.FavouriteOrder)),
-        CallbackQueryHandler(remove_favourite, pattern=callback_of(cb.FavouriteRemove)),
-        CallbackQueryHandler(notify_me, pattern=callback_of(cb.NotifyMe)),
-        CallbackQueryHandler(cancel_alert, pattern=callback_of(cb.AlertCancel)),
+        ButtonHandler(toggle_favourite, pattern=cb.FavouriteToggle),
+        ButtonHandler(toggle_order_favourite, pattern=cb.FavouriteOrder),
+        ButtonHandler(remove_favourite, pattern=cb.FavouriteRemove),
+        ButtonHandler(notify_me, pattern=cb.NotifyMe),
+        ButtonHandler(cancel_alert, pattern=cb.AlertCancel),
     ]

@@ -6,7 +6,7 @@ from contextlib import suppress
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
@@ -14,7 +14,7 @@ from bot.api.errors import JiemaError
 from bot.commands import command_list, set_menu_button
 from bot.context import Context
 from bot.handlers.admin import admin_command_list
-from bot.handlers.common import answer, callback_is, callback_of, edit, parsed, reply
+from bot.handlers.common import ButtonHandler, answer, edit, reply
 from bot.i18n import get_translator
 from bot.services.accounts import NotLinkedError
 
@@ -38,7 +38,7 @@ async def help_command(update: Update, context: Context) -> None:
     await reply(update, views.help_text(context.t, command_list(context.t)))
 
 
-async def balance(update: Update, context: Context) -> None:
+async def balance(update: Update, context: Context, _: cb.BalanceMenu | None = None) -> None:
     """Fresh balance from the API, formatted for the user's locale."""
     if update.callback_query:
         await answer(update.callback_query)
@@ -51,16 +51,15 @@ async def language(update: Update, context: Context) -> None:
     await reply(update, views.language_menu(context.t))
 
 
-async def set_language(update: Update, context: Context) -> None:
+async def set_language(update: Update, context: Context, button: cb.SetLanguage) -> None:
     """Store the choice, redraw in the new language, and localise this chat's command menu."""
-    choice = parsed(update)
     query = update.callback_query
-    assert isinstance(choice, cb.SetLanguage) and query is not None
+    assert query is not None
     user_id = context.user_id
-    if not await context.services.users.set_language(user_id, choice.language):
+    if not await context.services.users.set_language(user_id, button.language):
         await answer(query, context.t._("This button no longer works."))
         return
-    t = get_translator(choice.language)
+    t = get_translator(button.language)
     await answer(query)
     await edit(query, views.language_set(t))
     await set_menu_button(context.bot, context.services.settings.webapp_url, t, user_id)
@@ -78,6 +77,6 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("help", help_command),
         CommandHandler("balance", balance),
         CommandHandler("language", language),
-        CallbackQueryHandler(set_language, pattern=callback_of(cb.SetLanguage)),
-        CallbackQueryHandler(balance, pattern=callback_is(cb.Menu("balance"))),
+        ButtonHandler(set_language, pattern=cb.SetLanguage),
+        ButtonHandler(balance, pattern=cb.BalanceMenu),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Final
 
 from bot.api import Account, ApiKey, JiemaClient
 from bot.api.errors import AuthError, ForbiddenError
@@ -15,6 +16,26 @@ log = logging.getLogger(__name__)
 
 class NotLinkedError(Exception):
     """The user has no API key linked (or it was found revoked)."""
+
+
+class KeyUnreadableError(NotLinkedError):
+    """A key is stored but this process cannot decrypt it; it is kept, and reported.
+
+    A subclass of :class:`NotLinkedError`, so jobs skip the user as they skip one with no
+    key; what the user is told differs (the key is there, try later or link it again).
+    """
+
+
+class SecretMismatchError(Exception):
+    """This process's encryption secret is not the one the database's keys were sealed with."""
+
+    def __str__(self) -> str:
+        return (
+            "BOT_SECRET_KEY does not match the secret this database's keys were encrypted "
+            "with; start with the original BOT_SECRET_KEY (or BOT_DATA_DIR/secret.key), or, "
+            "if it is lost for good, erase the stored keys with "
+            "python -m bot reset-secret --erase-keys"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +77,9 @@ class NothingLinked:
 
 UnlinkOutcome = Unlinked | ConfirmUnlink | NothingLinked
 
+_KEYS_TRIED: Final = 20
+"""Stored keys a secret is tried on when a database without a check value first meets one."""
+
 
 class AccountService:
     """Keys are validated against the API, stored encrypted, and decrypted on demand.
@@ -71,6 +95,33 @@ class AccountService:
         self._store = store
         self._vault = vault
         self._keys: dict[int, tuple[bytes, ApiKey]] = {}
+        self._reported: set[bytes] = set()
+
+    async def check_secret(self) -> None:
+        """Refuse to run with another secret than the one the stored keys were sealed with.
+
+        The first start records the secret's check value. A database from before the check
+        existed gets it recorded only if this secret opens one of its stored keys (or it
+        has none). Replicas starting together with different secrets: the first one to
+        record wins, the others refuse.
+
+        Raises:
+            SecretMismatchError: The recorded value (or every stored key tried) says no.
+        """
+        mine = self._vault.check_value
+        if await self._store.secret_check() is None:
+            sample = await self._store.sample_keys(_KEYS_TRIED)
+            if sample and not any(self._opens(user_id, cipher) for user_id, cipher in sample):
+                raise SecretMismatchError
+        if await self._store.record_secret_check(mine) != mine:
+            raise SecretMismatchError
+
+    def _opens(self, user_id: int, cipher: bytes) -> bool:
+        try:
+            self._vault.decrypt(user_id, cipher)
+        except VaultError:
+            return False
+        return True
 
     async def link(self, user_id: int, text: str) -> LinkOutcome:
         """Validate the key in ``text`` with ``GET /v1/account`` and store it for ``user_id``.
@@ -101,12 +152,9 @@ class AccountService:
             active = await self._store.active_orders_for_user(user_id)
             if active:
                 return ConfirmUnlink(len(active))
-        await self._forget(user_id)
-        return Unlinked()
-
-    async def _forget(self, user_id: int) -> None:
         await self._store.clear_key(user_id)
         self._keys.pop(user_id, None)
+        return Unlinked()
 
     async def key_for(self, user_id: int, *, user: User | None = None) -> ApiKey:
         """The user's key, as the database holds it now.
@@ -118,6 +166,7 @@ class AccountService:
 
         Raises:
             NotLinkedError: no key is linked.
+            KeyUnreadableError: a key is stored but cannot be decrypted here; it is kept.
         """
         if user is None or user.telegram_id != user_id:
             user = await self._store.get_user(user_id)
@@ -130,11 +179,16 @@ class AccountService:
         try:
             key = ApiKey(self._vault.decrypt(user_id, user.key_cipher))
         except VaultError:
-            # The encryption secret changed (BOT_SECRET_KEY lost or replaced): the stored
-            # key is unreadable for good, so forget it and let the user link it again.
-            log.warning("stored key of user %s cannot be decrypted; unlinking it", user_id)
-            await self._forget(user_id)
-            raise NotLinkedError from None
+            # Never unlinked here: a wrong secret is a configuration slip to fix, and the
+            # key is the user's. Reported once per stored ciphertext, not every poll round.
+            if user.key_cipher not in self._reported:
+                self._reported.add(user.key_cipher)
+                log.warning(
+                    "stored key of user %s cannot be decrypted (kept): is BOT_SECRET_KEY "
+                    "the one it was encrypted with?",
+                    user_id,
+                )
+            raise KeyUnreadableError from None
         self._keys[user_id] = (user.key_cipher, key)
         return key
 

@@ -23,11 +23,22 @@ from bot.api import Account, Order, Service
 from bot.api import errors as api_errors
 from bot.api.errors import JiemaError
 from bot.i18n import negotiate
-from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
+from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, Countries, ServiceGone
 from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
-from bot.services.orders import Acted, Action, ActionRefused, ActOutcome, History, OrderService
+from bot.services.orders import (
+    Acted,
+    Action,
+    ActionRefused,
+    ActOutcome,
+    History,
+    OrderService,
+    can_cancel,
+    can_next_sms,
+    refunded_cents,
+)
 from bot.services.purchases import (
     AlreadyUsed,
     OfferGone,
@@ -37,6 +48,7 @@ from bot.services.purchases import (
     Refused,
     Unconfirmed,
 )
+from bot.services.topup import RunningLow
 from bot.services.users import UserService
 from bot.store import Alert, Delivery, StoredOrder
 from bot.webapp.auth import WebAppUser
@@ -49,6 +61,8 @@ __all__ = [
     "Order",
     "OrderState",
     "Profile",
+    "Purchased",
+    "RunningLow",
     "Service",
     "Services",
     "api_errors",
@@ -72,6 +86,8 @@ class Services(Protocol):
     def favourites(self) -> FavouriteService: ...
     @property
     def alerts(self) -> AlertService: ...
+    @property
+    def after_purchase(self) -> AfterPurchaseService: ...
 
 
 class NotYoursError(Exception):
@@ -107,21 +123,30 @@ class OrderState:
 
     @property
     def can_cancel(self) -> bool:
-        """A refund is still possible: the number waits and no SMS came yet."""
-        return self.order.status == "WAITING" and self.order.sms_seen == 0
+        """See :func:`bot.services.orders.can_cancel`."""
+        return can_cancel(self.order.status, self.order.sms_seen)
 
     @property
     def can_next_sms(self) -> bool:
-        """Another SMS can be asked for on the same number."""
-        return self.order.status == "RECEIVED"
+        """See :func:`bot.services.orders.can_next_sms`."""
+        return can_next_sms(self.order.status)
 
     @property
     def refunded_cents(self) -> int | None:
-        """What went back to the balance, for a cancelled order."""
-        return self.order.charged_cents if self.order.status == "CANCELLED" else None
+        """See :func:`bot.services.orders.refunded_cents`."""
+        return refunded_cents(self.order.status, self.order.charged_cents)
 
 
-BuyOutcome = OrderState | AlreadyUsed | Unconfirmed | PriceRose
+@dataclass(frozen=True, slots=True)
+class Purchased:
+    """A purchase went through: the new order, and the step after it (the heads-up when the
+    balance left no longer covers its price; the chat's card is posted silently)."""
+
+    state: OrderState
+    running_low: RunningLow | None
+
+
+BuyOutcome = Purchased | AlreadyUsed | Unconfirmed | PriceRose
 
 
 class MiniApp:
@@ -151,6 +176,8 @@ class MiniApp:
         language = await self.language(user)
         try:
             account = await self._s.accounts.account(user.id)
+        except KeyUnreadableError:
+            account = None
         except NotLinkedError:
             return Profile(user, language, linked=False, account=None)
         except JiemaError:
@@ -195,7 +222,8 @@ class MiniApp:
             raise result.error
         if isinstance(result, AlreadyUsed | Unconfirmed | PriceRose):
             return result
-        return await self._state(result.order)
+        step = await self._s.after_purchase.follow(result.order)
+        return Purchased(await self._state(step.order), step.running_low)
 
     async def order(self, user_id: int, order_id: str) -> OrderState:
         """The user's order; one the bot does not track yet is adopted if the API says so.

@@ -13,10 +13,26 @@ from enum import StrEnum
 
 from bot.api import JiemaClient, Order, OrderPage
 from bot.api.errors import JiemaError, NotFoundError
+from bot.order_status import OrderStatus
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog
 from bot.store import Delivery, Store, StoredOrder
 from bot.tracker import OrderTracker
+
+
+def can_cancel(status: str, sms_seen: int) -> bool:
+    """A refund is still possible: the number waits and no SMS came yet."""
+    return status == OrderStatus.WAITING and sms_seen == 0
+
+
+def can_next_sms(status: str) -> bool:
+    """Another SMS can be asked for on the same number (one has arrived)."""
+    return status == OrderStatus.RECEIVED
+
+
+def refunded_cents(status: str, charged_cents: int) -> int | None:
+    """What went back to the balance: the price of a cancelled order, else None."""
+    return charged_cents if status == OrderStatus.CANCELLED else None
 
 
 class Action(StrEnum):

@@ -30,7 +30,7 @@ from bot.api.errors import (
     NoNumbersError,
     TransportError,
 )
-from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
 from bot.services.catalog import Catalog, Offer
 from bot.services.rates import DeliveryRates, Rate
 from bot.store import Purchase, PurchaseState, Store, StoredOrder
@@ -288,7 +288,7 @@ class PurchaseService:
             try:
                 key = await self._accounts.key_for(purchase.user_id)
                 result: Bought | Unconfirmed = await self._reconcile(purchase, key, (0.0,))
-            except JiemaError as exc:
+            except (JiemaError, KeyUnreadableError) as exc:
                 log.info("reconcile of %s postponed: %s", purchase.token, type(exc).__name__)
                 continue
             except NotLinkedError:

@@ -8,10 +8,77 @@ a user may be handled by any replica.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from bot.i18n import LANGUAGES, negotiate
 from bot.store import Store, User
+
+
+class Mode(StrEnum):
+    """What text the user types means now (the value is what the database holds)."""
+
+    SERVICES = "services"
+    """A search in the service list."""
+    COUNTRIES = "countries"
+    """A search in ``Dialog.country_service``'s countries."""
+    CONFIRM = "confirm"
+    """Nothing: a confirmation is shown, the user should tap Buy or Cancel."""
+    BROADCAST = "broadcast"
+    """An operator's announcement."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """The user's chat state, stored as JSON with the profile (``User.dialog``).
+
+    Attributes:
+        mode: What typed text means; None outside a flow.
+        service_query: The search filtering the service list.
+        country_service: The service whose countries are shown (or were, before a
+            confirmation).
+        country_query: The search filtering that service's countries.
+        history_cursors: The API cursor of each /orders page seen so far (page 0's is None).
+    """
+
+    mode: Mode | None = None
+    service_query: str | None = None
+    country_service: str | None = None
+    country_query: str | None = None
+    history_cursors: tuple[str | None, ...] = ()
+
+    @classmethod
+    def read(cls, stored: Mapping[str, Any]) -> Dialog:
+        """The state as stored; a value of an unexpected kind or mode reads as absent."""
+
+        def text(key: str) -> str | None:
+            value = stored.get(key)
+            return value if isinstance(value, str) else None
+
+        cursors = stored.get("history_cursors")
+        return cls(
+            mode=next((mode for mode in Mode if mode == stored.get("mode")), None),
+            service_query=text("service_query"),
+            country_service=text("country_service"),
+            country_query=text("country_query"),
+            history_cursors=(
+                tuple(c if isinstance(c, str) else None for c in cursors)
+                if isinstance(cursors, list)
+                else ()
+            ),
+        )
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON object to store: only what is set, under the keys :meth:`read` reads."""
+        state = {
+            "mode": self.mode.value if self.mode else None,
+            "service_query": self.service_query,
+            "country_service": self.country_service,
+            "country_query": self.country_query,
+            "history_cursors": list(self.history_cursors) or None,
+        }
+        return {key: value for key, value in state.items() if value is not None}
 
 
 class UserService:
@@ -55,6 +122,6 @@ class UserService:
         """Record whether the bot can write to the user (False once they block it)."""
         await self._store.set_chat_active(user_id, reachable)
 
-    async def save_dialog(self, user_id: int, dialog: Mapping[str, Any] | None) -> None:
-        """Replace the user's chat state (None or empty: no flow in progress)."""
-        await self._store.set_dialog(user_id, dict(dialog) if dialog else None)
+    async def save_dialog(self, user_id: int, dialog: Dialog) -> None:
+        """Replace the user's chat state (an empty one clears it)."""
+        await self._store.set_dialog(user_id, dialog.stored() or None)

@@ -13,7 +13,10 @@ the object it yields has the same four methods.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
+import stat
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -26,6 +29,8 @@ import aiosqlite
 from bot.store.errors import StoreUnavailableError
 
 __all__ = ["Database", "Dialect", "Executor", "Params", "Row", "SqliteDatabase"]
+
+log = logging.getLogger(__name__)
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[object]
@@ -61,6 +66,32 @@ async def _pragma(conn: aiosqlite.Connection, pragma: str, *, within: float) -> 
             if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(0.05)
+
+
+def _private_file(path: Path) -> None:
+    """Make ``path``'s folder 0700 and the file itself 0600, creating both if missing.
+
+    The database holds codes, phone numbers and encrypted keys: no other local user may
+    read it. The file is created with mode 0600 before SQLite opens it, and modes left
+    looser by an older version are tightened.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _restrict(path.parent, 0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    _restrict(path, 0o600)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """chmod ``path`` to ``mode`` if it exists and is looser; warn if that is not allowed."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if current & ~mode:
+        try:
+            path.chmod(mode)
+        except OSError as exc:
+            log.warning("cannot restrict %s to mode %o: %s", path, mode, exc.strerror)
 
 
 class Row(Protocol):
@@ -204,7 +235,7 @@ class SqliteDatabase(Database):
                 statement fails with :class:`StoreUnavailableError`.
         """
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(_private_file, Path(path))
         async with _sqlite_faults():
             conn = await aiosqlite.connect(path, isolation_level=None)
             try:
@@ -216,6 +247,10 @@ class SqliteDatabase(Database):
             except BaseException:
                 await conn.close()
                 raise
+        if str(path) != ":memory:":
+            # SQLite creates -wal and -shm with the database's mode; older ones may be looser.
+            for suffix in ("-wal", "-shm"):
+                await asyncio.to_thread(_restrict, Path(f"{path}{suffix}"), 0o600)
         return cls(conn)
 
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:

@@ -281,12 +281,25 @@ CREATE TABLE fleet_counters (
 )$WITHOUT_ROWID;
 """
 
+# secret_check: the check value of the encryption secret (bot.vault.KeyVault.check_value),
+# recorded by the first process to start: one started with another BOT_SECRET_KEY refuses
+# to run instead of failing to read the stored keys.
+# sms_deliveries_kept: the bodies not purged yet (Store.purge_before runs hourly).
+_V7_KEEPING = """
+CREATE TABLE secret_check (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    value       TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX sms_deliveries_kept ON sms_deliveries (created_at) WHERE body <> '';
+"""
+
 # Delivery rates: per service, country and day (UTC, of the order's creation), how many
 # orders the bot saw end or get an SMS, how many got one, and a fixed histogram of the time
 # to the first SMS (bucket upper bounds in bot.store.rates.WAIT_BOUNDS; w9 is "longer").
 # orders.rate_counted is set in the same transaction as the counters' increment, so an
 # order is counted once, by whichever replica sees it first.
-_V7_DELIVERY_RATES = """
+_V8_DELIVERY_RATES = """
 ALTER TABLE orders ADD COLUMN rate_counted INTEGER NOT NULL DEFAULT 0
     CHECK (rate_counted IN (0, 1));
 
@@ -305,7 +318,16 @@ CREATE TABLE delivery_rates (
 )$WITHOUT_ROWID;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4_OUTBOX, _V5_SHOP, _V6, _V7_DELIVERY_RATES)
+MIGRATIONS: Final[tuple[str, ...]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4_OUTBOX,
+    _V5_SHOP,
+    _V6,
+    _V7_KEEPING,
+    _V8_DELIVERY_RATES,
+)
 
 
 def render(script: str, dialect: Dialect) -> str:

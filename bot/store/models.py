@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
+
+from bot.order_status import FINAL_STATUSES
 
 __all__ = [
     "FINAL_STATUSES",
@@ -17,9 +19,6 @@ __all__ = [
     "StoredOrder",
     "User",
 ]
-
-FINAL_STATUSES: Final = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
-"""Order statuses after which the API never changes the order again."""
 
 
 def _utc_now() -> datetime:

@@ -9,6 +9,7 @@ module per responsibility, over a :class:`bot.store.db.Database`.
 - :mod:`bot.store.console`: /stats counts, fleet counters, broadcasts
 - :mod:`bot.store.shop`: favourites, alerts, the top-up heads-up
 - :mod:`bot.store.rates`: delivery rates (counters per service, country and day)
+- :mod:`bot.store.privacy`: erasing a user, purging old SMS bodies and phone numbers
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.store.db import Database, SqliteDatabase
 from bot.store.migrations import migrate
 from bot.store.orders import OrdersRepository
 from bot.store.outbox import OutboxRepository
+from bot.store.privacy import PrivacyRepository
 from bot.store.purchases import PURCHASE_TTL, PurchasesRepository
 from bot.store.rates import RatesRepository
 from bot.store.shop import FavouriteAdded, ShopRepository
@@ -50,6 +52,7 @@ class Store(
     ConsoleRepository,
     ShopRepository,
     RatesRepository,
+    PrivacyRepository,
 ):
     """Async access to the bot's database. Create it with :meth:`open` or :func:`open_store`."""
 

@@ -137,6 +137,51 @@ class UsersRepository(Repository):
             (ts(self._now()), telegram_id),
         )
 
+    async def record_secret_check(self, value: str) -> str:
+        """Record ``value`` as the encryption secret's check value unless one is recorded.
+
+        Returns:
+            The check value the database holds now: ``value`` when this call recorded it
+            (or an equal one was there), another one when a different secret came first.
+        """
+        await self._write(
+            "INSERT INTO secret_check (id, value, recorded_at) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (value, ts(self._now())),
+        )
+        row = await self._fetch_one("SELECT value FROM secret_check WHERE id = 1")
+        assert row is not None, "the row was just written"
+        return str(row["value"])
+
+    async def erase_keys(self) -> int:
+        """Erase every stored key and the secret's check value; return the keys erased.
+
+        For an operator who lost the encryption secret for good (the keys are unreadable):
+        users are asked to link their keys again, and the next start records the new secret.
+        """
+        async with self._db.transaction() as tx:
+            erased = await tx.execute(
+                "UPDATE users SET key_cipher = NULL, key_fingerprint = NULL, display_name = NULL,"
+                " key_revoked = 0, updated_at = ? WHERE key_cipher IS NOT NULL",
+                (ts(self._now()),),
+            )
+            await tx.execute("DELETE FROM secret_check")
+        return erased
+
+    async def secret_check(self) -> str | None:
+        """The recorded check value of the encryption secret, or None before the first start."""
+        row = await self._fetch_one("SELECT value FROM secret_check WHERE id = 1")
+        return None if row is None else str(row["value"])
+
+    async def sample_keys(self, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` stored keys as (user id, ciphertext), to test a secret on."""
+        rows = await self._fetch(
+            "SELECT telegram_id, key_cipher FROM users WHERE key_cipher IS NOT NULL"
+            " ORDER BY telegram_id LIMIT ?",
+            (limit,),
+        )
+        return [(int(row["telegram_id"]), bytes(row["key_cipher"])) for row in rows]
+
     async def set_chat_active(self, telegram_id: int, active: bool) -> None:
         """Record whether the bot can write to the user (False once they block it)."""
         await self._write(

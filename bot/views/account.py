@@ -93,6 +93,51 @@ def not_linked(t: Translator) -> Screen:
     )
 
 
+def key_unreadable(t: Translator) -> Screen:
+    """The stored key cannot be decrypted right now (the operator's configuration)."""
+    return Screen(
+        t.align(
+            t._(
+                "I can't read your saved API key right now. The operator has been told. "
+                "Please try again later, or link your key again with /link."
+            )
+        ),
+        keyboards.main_menu(t, linked=True),
+    )
+
+
+def forget_confirm(t: Translator) -> Screen:
+    """/forget: what goes, before anything does."""
+    text = t._(
+        "This erases everything I keep about you: your API key, your orders and their codes, "
+        "favourites, alerts and settings. It can't be undone. Erase everything?"
+    )
+    return Screen(t.align(text), keyboards.forget(t))
+
+
+def forget_refused(t: Translator) -> Screen:
+    return Screen(
+        t.align(
+            t._(
+                "You have an order in progress. When it has ended (or you cancel it), "
+                "send /forget again."
+            )
+        )
+    )
+
+
+def forgotten(t: Translator) -> Screen:
+    return Screen(
+        t.align(
+            t._("Done: I erased everything I kept about you. Send /start to begin again any time.")
+        )
+    )
+
+
+def kept_data(t: Translator) -> Screen:
+    return Screen(t.align(t._("OK, nothing was erased.")))
+
+
 def unlink_confirm(t: Translator, active: int) -> Screen:
     text = t.ngettext(
         "You have {count} active order. If you unlink, I stop watching it and won't send "

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.api import errors as api_errors
 from bot.i18n import Translator, flag
+from bot.order_status import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +38,12 @@ def country_label(t: Translator, slug: str, fallback: str) -> str:
 
 def status_text(t: Translator, status: str) -> str:
     """A status in words; unknown statuses are shown as the API wrote them."""
-    names = {
-        "WAITING": t._("⏳ Waiting for SMS"),
-        "RECEIVED": t._("✅ SMS received"),
-        "COMPLETED": t._("✔️ Completed"),
-        "FAILED": t._("❌ Failed"),
-        "CANCELLED": t._("↩️ Cancelled"),
+    names: dict[str, str] = {
+        OrderStatus.WAITING: t._("⏳ Waiting for SMS"),
+        OrderStatus.RECEIVED: t._("✅ SMS received"),
+        OrderStatus.COMPLETED: t._("✔️ Completed"),
+        OrderStatus.FAILED: t._("❌ Failed"),
+        OrderStatus.CANCELLED: t._("↩️ Cancelled"),
     }
     return names.get(status, esc(status))
 

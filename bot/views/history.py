@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import keyboards
 from bot.api import Order
 from bot.i18n import Translator
+from bot.order_status import OrderStatus
 from bot.views.common import Screen
 
 
@@ -26,11 +27,14 @@ def history(
     return Screen(t.align(header), keyboards.history(t, labels, page, has_next))
 
 
+_STATUS_SIGNS: dict[str, str] = {
+    OrderStatus.WAITING: "⏳",
+    OrderStatus.RECEIVED: "✅",
+    OrderStatus.COMPLETED: "✔️",
+    OrderStatus.FAILED: "❌",
+    OrderStatus.CANCELLED: "↩️",
+}
+
+
 def _status_short(status: str) -> str:
-    return {
-        "WAITING": "⏳",
-        "RECEIVED": "✅",
-        "COMPLETED": "✔️",
-        "FAILED": "❌",
-        "CANCELLED": "↩️",
-    }.get(status, "•")
+    return _STATUS_SIGNS.get(status, "•")

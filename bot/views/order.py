@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot import keyboards
 from bot.api import Sms
 from bot.i18n import Translator
+from bot.services.orders import refunded_cents
 from bot.sms import extract_code
 from bot.store import StoredOrder
 from bot.views.common import Screen, country_label, esc, status_text, time_left
@@ -32,8 +33,9 @@ def order_card(
     """
     now = now or datetime.now(UTC)
     country = country_label(t, order.country_slug, order.country_slug.upper() or order.country_id)
-    lines = [
-        f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}",
+    # An ended order's number, and its SMS bodies, are emptied after RETENTION_DAYS.
+    lines = [f"📱 {t.ltr(f'<code>{esc(order.phone)}</code>')}"] if order.phone else []
+    lines += [
         f"{esc(order.service_name)} · {country}",
         t._("Price: {price}").format(price=t.money(order.charged_cents)),
     ]
@@ -46,15 +48,16 @@ def order_card(
                 count=t.ltr(t.number(order.sms_seen))
             )
         )
-    for body in sms:
+    for body in filter(None, sms):
         code = extract_code(body)
         if code is not None:
             lines.append(f"🔑 {t.ltr(f'<code>{esc(code)}</code>')}")
         else:
             short = body if len(body) <= _MAX_SMS_ON_CARD else body[:_MAX_SMS_ON_CARD] + "…"
             lines.append(f"✉️ <i>{esc(short)}</i>")
-    if order.status == "CANCELLED":
-        lines.append(t._("Refunded: {amount}").format(amount=t.money(order.charged_cents)))
+    refund = refunded_cents(order.status, order.charged_cents)
+    if refund is not None:
+        lines.append(t._("Refunded: {amount}").format(amount=t.money(refund)))
     lines.append(f"<i>{t.ltr(esc(order.id))}</i>")
     markup = keyboards.order_card(t, order.id, order.status, order.sms_seen, order.phone)
     return Screen(t.align("\n".join(lines)), markup)

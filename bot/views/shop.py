@@ -150,7 +150,7 @@ def confirmation(
     ]
     if quote.rate is not None:
         lines.insert(-1, rate_sentence(t, quote.rate))
-    affordable = account.balance_cents >= offer.price_cents
+    affordable = quote.affordable
     if affordable:
         lines.append(
             t._("Tap Buy to get a number. You can cancel for a full refund until an SMS arrives.")
@@ -388,10 +388,16 @@ def back_in_stock(t: Translator, alert: Alert, offer: Offer) -> Screen:
     return Screen(t.align(text), keyboards.back_in_stock(t, alert.service, offer.country_id))
 
 
-def running_low(t: Translator, low: RunningLow, site_url: str) -> Screen:
-    """After a purchase that leaves less than its price: the heads-up, once a day."""
-    text = t._(
+def running_low_text(t: Translator, low: RunningLow) -> str:
+    """After a purchase that leaves less than its price: the heads-up's words (the Mini App
+    shows them under the new order)."""
+    return t._(
         "Heads-up: your balance is now {balance}, less than this number cost ({price}). "
         "Top up on jiema.my to buy the next one."
     ).format(balance=t.money(low.balance_cents), price=t.money(low.price_cents))
+
+
+def running_low(t: Translator, low: RunningLow, site_url: str) -> Screen:
+    """The heads-up in the chat, once a day, with the top-up link."""
+    text = running_low_text(t, low)
     return Screen(t.align(text), InlineKeyboardMarkup([keyboards.topup(t, site_url)]))

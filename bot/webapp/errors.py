@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot import views
 from bot.i18n import Translator, get_translator, negotiate
-from bot.services.accounts import NotLinkedError
+from bot.services.accounts import KeyUnreadableError, NotLinkedError
 from bot.services.miniapp import NotYoursError, OfferGoneError, api_errors
 from bot.webapp.texts import PAGE_TEXTS, plain
 
@@ -84,6 +84,8 @@ def refusal_for(exc: Exception, t: Translator) -> Refusal | None:
     match exc:
         case Refusal():
             return exc
+        case KeyUnreadableError():
+            return Refusal(503, "KEY_UNREADABLE", plain(views.key_unreadable(t).text))
         case NotLinkedError():
             return Refusal(403, "NOT_LINKED", plain(views.not_linked(t).text))
         case NotYoursError():

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import views
+from bot import logs, views
 from bot.i18n import Translator, get_translator
 from bot.services.alerts import TooManyAlerts, Watching
 from bot.services.favourites import Added, Full, Removed, ToggleOutcome
@@ -33,6 +33,7 @@ from bot.webapp.serialise import (
     favourite_json,
     history_json,
     order_json,
+    purchased_json,
     quote_json,
     service_json,
     session_json,
@@ -66,6 +67,7 @@ def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web
         except InitDataError as exc:
             log.info("webapp: initData refused (%s)", exc.reason.value)
             return reopen(request)
+        logs.bind_user(user.id)
         t = get_translator(await self.app.language(user))
         try:
             return await handler(self, Call(request, user, t))
@@ -208,7 +210,7 @@ class WebApp:
                 raise OfferGoneError
             rose = views.price_rose_text(t, result.confirmed_cents, new.offer.price_cents)
             raise Refusal(409, "PRICE_CHANGED", plain(rose), quote=quote_json(t, new))
-        return ok(order_json(t, result), status=201)
+        return ok(purchased_json(t, result), status=201)
 
     @endpoint
     async def history(self, call: Call) -> web.StreamResponse:

@@ -20,7 +20,7 @@ from bot.services.alerts import Alternatives
 from bot.services.browse import Countries
 from bot.services.catalog import Offer
 from bot.services.favourites import FavouriteOffer
-from bot.services.miniapp import Alert, Order, OrderState, Profile, Service
+from bot.services.miniapp import Alert, Order, OrderState, Profile, Purchased, Service
 from bot.services.purchases import Quote
 from bot.services.rates import Rate, best_chance
 from bot.sms import extract_code
@@ -170,6 +170,13 @@ def order_json(t: Translator, state: OrderState) -> dict[str, Any]:
         "refunded": None if refunded is None else _money(t.language, refunded),
         "codes": codes,
     }
+
+
+def purchased_json(t: Translator, purchased: Purchased) -> dict[str, Any]:
+    """The new order's screen, with the after-purchase heads-up (None: nothing to say)."""
+    low = purchased.running_low
+    heads_up = None if low is None else plain(views.running_low_text(t, low))
+    return {**order_json(t, purchased.state), "heads_up": heads_up}
 
 
 def history_json(t: Translator, order: Order, names: dict[str, str]) -> dict[str, Any]:

@@ -49,3 +49,32 @@ async def test_an_unreachable_telegram_is_waited_out_and_the_bot_serves_when_it_
     await alice.send("/start")
     await alice.wait_for_message(lambda m: "Hi, Alice" in m.text)
     assert "Traceback" not in deployment.log()
+
+
+async def test_a_stop_request_while_telegram_is_unreachable_ends_the_bot_at_once(
+    deployment: BotProcess, tg_proxy: ChaosProxy
+) -> None:
+    await tg_proxy.down()
+    await deployment.start(healthy=False)
+    await eventually(
+        lambda: "Telegram unreachable (ConnectError" in deployment.log(),
+        within=15,
+        what="a retry logged",
+    )
+    # Well under the backoff's next wait and a container's grace period (10 s by default).
+    assert await deployment.stop(within=5) == 0
+    assert "stopped during start-up" in deployment.log()
+    assert "Traceback" not in deployment.log()
+
+
+async def test_a_stop_request_while_telegram_goes_away_ends_the_running_bot_at_once(
+    deployment: BotProcess, tg_proxy: ChaosProxy
+) -> None:
+    await deployment.start()
+    await tg_proxy.down()
+    await eventually(
+        lambda: "getUpdates failed" in deployment.log(), within=30, what="a failed long poll"
+    )
+    # PTB logs (with a traceback) that it could not confirm the last updates; they are
+    # fetched again at the next start, and each is handled once (claimed in the database).
+    assert await deployment.stop(within=5) == 0

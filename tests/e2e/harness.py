@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SHARED_SECRET = "ZTJlLXNoYXJlZC1zZWNyZXQtb2YtZXZlcnktcmVwbGk="
 """``BOT_SECRET_KEY`` of replicas sharing one PostgreSQL database."""
-WEBHOOK_SECRET = "e2e-webhook-secret_0123456789"
+WEBHOOK_SECRET = "e2e-webhook-secret_0123456789abcdefghij"
 
 
 def free_port() -> int:

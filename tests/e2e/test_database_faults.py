@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import sqlite3
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bot.fakebotapi import FakeBotApi
 from tests.e2e.conftest import Linker
 from tests.e2e.harness import BotProcess
@@ -46,6 +48,14 @@ async def test_a_locked_database_gets_a_short_answer_and_the_bot_recovers(
         finally:
             db.rollback()
     await _until_health(bot, 200)
+    exposition = (await bot.get("/metrics")).text
+    (errors,) = (
+        s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == "jiemabot_database_errors_total"
+    )
+    assert errors >= 1, "the failures are counted for the DatabaseErrors alert"
     await alice.send("/buy")
     await alice.wait_for_message(lambda m: "Choose a service" in m.text)
     assert bot.process is not None

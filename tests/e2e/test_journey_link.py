@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy
-from tests.e2e.harness import BotProcess, seed
+from tests.e2e.harness import BotProcess
 
 
 async def test_start_explains_how_to_link_when_no_key(
@@ -106,18 +106,3 @@ async def test_keys_never_reach_the_database_file_or_the_log(
     assert "DEBUG" in log  # the run logged verbosely, updates included
     assert alice.key not in log  # type: ignore[attr-defined]
     assert telegram.token.split(":")[1] not in log
-
-
-async def test_a_lost_encryption_secret_asks_users_to_link_again(
-    deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
-) -> None:
-    key = sandbox.create_account()
-    await seed(deployment.data_dir, 1001, key, [])
-    (deployment.data_dir / "secret.key").unlink()  # the operator lost the data dir's secret
-    alice = telegram.user(1001, first_name="Alice")
-    await deployment.start()
-    await alice.send("/balance")
-    await alice.wait_for_message(lambda m: "First link your jiema.my API key" in m.text)
-    await alice.send(f"/link {key}")
-    await alice.wait_for_message(lambda m: "Key linked" in m.text)
-    telegram.assert_no_errors()

@@ -34,6 +34,7 @@ TABLES = (
     "favourites",
     "alerts",
     "delivery_rates",
+    "secret_check",
 )
 BIG_ID = 7_000_000_000  # Telegram ids beyond 32 bits
 
@@ -91,6 +92,7 @@ async def fill(store: Store, clock: FakeClock) -> None:
     await store.finish_alert(fired.id, sent=True)
     await store.add_alert(BIG_ID, "wa", "WhatsApp", "16", "pl", lifetime=day, limit=10)
     await store.claim_topup_hint(USER, day)
+    await store.record_secret_check("check-value-of-the-secret")
 
 
 def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
@@ -126,6 +128,7 @@ async def test_copy_moves_every_row(source: Path, pg_backend: Backend, clock: Fa
         "fleet_counters",
         "leases",
         "replicas",
+        "secret_check",
         "users",
         "webhook_updates",
         "alerts",

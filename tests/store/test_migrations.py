@@ -89,6 +89,7 @@ async def test_schema_on_both_backends(backend: Backend) -> None:
         "favourites",
         "alerts",
         "delivery_rates",
+        "secret_check",
     }
     if backend.dialect == "postgresql":
         expected.add("schema_version")

@@ -28,6 +28,7 @@ from bot.api.errors import JiemaError
 from bot.outbox import Outbox
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService
 from bot.services.browse import BrowseService
 from bot.services.catalog import Catalog
@@ -35,6 +36,7 @@ from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
 from bot.services.rates import DeliveryRates
+from bot.services.topup import TopUpService
 from bot.services.users import UserService
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Sent
@@ -99,6 +101,7 @@ class Services:
     tracker: OrderTracker
     favourites: FavouriteService
     alerts: AlertService
+    after_purchase: AfterPurchaseService
 
 
 @dataclass
@@ -175,6 +178,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             alerts=AlertService(
                 accounts, catalog, store, rates=rates, lifetime=timedelta(hours=24)
             ),
+            after_purchase=AfterPurchaseService(chat, TopUpService(accounts, store)),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):

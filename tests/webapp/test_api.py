@@ -165,6 +165,29 @@ async def test_buy_once_per_token_even_when_tapped_twice(
     assert (status, again["order"]) == (409, bought["id"])
 
 
+async def test_a_purchase_shows_the_chat_card_and_the_heads_up_once(
+    http: aiohttp.ClientSession, shop: Shop
+) -> None:
+    """What follows a purchase in the chat follows one in the app: the chat's card is shown
+    at once, and a balance left below the price brings the heads-up (once a day)."""
+    quote = await a_quote(http, shop)
+    price = quote["price_cents"]
+    shop.sandbox.set_balance(shop.keys[ALICE], price + price // 2)
+    status, bought = await call(http, shop, "buy", {"token": quote["token"]})
+    assert status == 201
+    assert shop.chat.cards == [bought["data"]["id"]]
+    heads_up = bought["data"]["heads_up"]
+    assert heads_up.startswith("Heads-up: your balance is now")
+    assert f"${price // 2 / 100:.2f}" in heads_up
+
+    shop.sandbox.set_balance(shop.keys[ALICE], price + price // 2)
+    quote = await a_quote(http, shop)
+    status, again = await call(http, shop, "buy", {"token": quote["token"]})
+    assert status == 201
+    assert again["data"]["heads_up"] is None  # said today already
+    assert shop.chat.cards == [bought["data"]["id"], again["data"]["id"]]
+
+
 async def test_a_tap_in_the_chat_and_one_in_the_app_buy_once(
     http: aiohttp.ClientSession, shop: Shop
 ) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
+from bot.services.browse import ServiceGone
 from tests.webapp.conftest import ALICE, DARK, Shop, screenshot, stored_codes
 
 
@@ -128,3 +129,22 @@ async def test_history_comes_in_cursor_pages(page: Page, shop: Shop) -> None:
     # Telegram's own BackButton, as the client reports a press.
     await page.evaluate("Telegram.WebView.receiveEvent('back_button_pressed')")
     await expect(page.locator("main[data-screen=orders]")).to_be_visible()
+
+
+async def test_a_purchase_leaving_less_than_its_price_brings_the_heads_up(
+    page: Page, shop: Shop
+) -> None:
+    """The chat's after-purchase heads-up, on the new order's screen; it stays there while
+    the order updates live."""
+    found = await shop.services.browse.countries(ALICE, "wa", "en", sold_out=True)
+    assert not isinstance(found, ServiceGone)
+    price = min(offer.price_cents for offer in found.offers if offer.count > 0)
+    shop.sandbox.set_balance(shop.keys[ALICE], price + price // 2)
+    await _open(page, shop)
+    await _buy_whatsapp(page, "heads-up")
+    heads_up = page.locator("#heads-up")
+    await expect(heads_up).to_contain_text("Heads-up: your balance is now")
+    await screenshot(page, "order-heads-up")
+    shop.sandbox.deliver_sms(await _order_id(shop), "WhatsApp code 778899")
+    await expect(page.locator(".code").first).to_have_text("778899", timeout=5000)
+    await expect(heads_up).to_be_visible()

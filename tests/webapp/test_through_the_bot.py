@@ -213,6 +213,31 @@ async def test_buy_in_the_app_the_code_arrives_live_and_once_in_the_chat(
     telegram.assert_no_errors()
 
 
+async def test_a_purchase_in_the_app_brings_one_notifying_chat_message_per_code(
+    bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
+) -> None:
+    """The chat's card of an order bought in the app is posted silently as it is bought, so
+    the SMS brings exactly one new message, the code, and only it makes the phone ring."""
+    await _open(page, alice.open_menu_app())
+    phone = await _buy(page, "tg")
+    # Posted before the app got its answer: no waiting for the poller.
+    cards = [m for m in alice.messages if m.from_bot and m.text.startswith(f"📱 {phone}")]
+    assert len(cards) == 1
+    assert cards[0].disable_notification
+    before = {m.message_id for m in alice.messages}
+
+    order = _only_order(sandbox, alice)
+    sandbox.deliver_sms(order["id"], "Telegram code 24680")
+    await alice.wait_for_message(lambda m: "Code: 24680" in m.text, timeout=10)
+    await eventually(lambda: delivery_recorded(bot.data_dir, order["id"], 0), what="sent")
+    await alice.wait_for(lambda m: m.message_id == cards[0].message_id and "24680" in m.text)
+    new = [m for m in alice.messages if m.message_id not in before]
+    assert len(new) == 1
+    assert "Code: 24680" in new[0].text
+    assert not new[0].disable_notification
+    telegram.assert_no_errors()
+
+
 async def test_cancel_in_the_app_refunds(
     bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
 ) -> None:

@@ -349,19 +349,20 @@
 
   async function orderScreen(id, known) {
     const order = known || await api("orders/" + enc(id));
-    drawOrder(order);
+    const headsUp = order.heads_up || null; // after a purchase: kept while the order is open
+    drawOrder(order, headsUp);
     if (order.final) return;
     stream = new EventSource("api/orders/" + enc(id) + "/events?initData=" + enc(initData));
     stream.addEventListener("order", (ev) => {
       const fresh = JSON.parse(ev.data);
       const had = main.querySelectorAll(".code").length;
-      drawOrder(fresh);
+      drawOrder(fresh, headsUp);
       if (fresh.codes.length > had) haptic("success");
     });
     stream.addEventListener("end", () => { if (stream) stream.close(); stream = null; });
   }
 
-  function drawOrder(o) {
+  function drawOrder(o, headsUp) {
     clearInterval(timer);
     const left = el("span", { class: "ltr", id: "countdown", dir: "ltr" });
     const tick = () => {
@@ -373,7 +374,7 @@
       onclick: (ev) => {
         const button = ev.currentTarget;
         button.disabled = true;
-        told("orders/" + enc(o.id) + "/" + path, {}, (fresh) => { drawOrder(fresh); refreshBalance(); })
+        told("orders/" + enc(o.id) + "/" + path, {}, (fresh) => { drawOrder(fresh, headsUp); refreshBalance(); })
           .then(() => { button.disabled = false; });
       } }, label);
     const codes = o.codes.map((c) => el("div", { class: "card sms-card" },
@@ -386,6 +387,7 @@
       el("p", { class: "status", id: "status", text: o.status_text }),
       o.final ? null : el("p", { class: "muted" }, around(T.left, "duration", left)),
       o.refunded ? el("p", { id: "refunded" }, around(T.refunded, "amount", ltr(o.refunded))) : null),
+    headsUp ? el("p", { class: "sold", id: "heads-up", text: headsUp }) : null,
     el("div", { id: "codes" }, codes),
     o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
     o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null,
