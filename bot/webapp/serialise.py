@@ -81,14 +81,9 @@ def service_json(t: Translator, service: Service) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _rate(language: str, rate: Rate) -> dict[str, Any]:
-    """A delivery rate's words, memoised (a list can rate ~200 countries)."""
-    t = get_translator(language)
-    return {
-        "label": views.rate_label(t, rate),
-        "text": views.rate_sentence(t, rate),
-        "poor": rate.poor,
-    }
+def _rate_label(language: str, rate: Rate) -> str:
+    """A country row's rate (``92%``), memoised: a list can rate ~200 countries."""
+    return views.rate_label(get_translator(language), rate)
 
 
 def offer_json(
@@ -103,7 +98,9 @@ def offer_json(
         "price": _money(t.language, offer.price_cents),
         "count": offer.count,
         "sold_out": offer.count <= 0,
-        "rate": None if rate is None else _rate(t.language, rate),
+        "rate": None
+        if rate is None
+        else {"label": _rate_label(t.language, rate), "poor": rate.poor},
         "chance": chance,
     }
 
@@ -135,7 +132,16 @@ def quote_json(t: Translator, quote: Quote) -> dict[str, Any]:
         "balance_cents": balance,
         "balance": t.money(balance),
         "affordable": quote.affordable,
-        "rate": None if quote.rate is None else _rate(t.language, quote.rate),
+        "rate": None if quote.rate is None else _rate_json(t, quote.rate),
+    }
+
+
+def _rate_json(t: Translator, rate: Rate) -> dict[str, Any]:
+    """The confirmation's rate: in a sentence, as the chat says it."""
+    return {
+        "label": t.percent(rate.percent),
+        "text": views.rate_sentence(t, rate),
+        "poor": rate.poor,
     }
 
 

@@ -201,7 +201,7 @@
   // A row of a service, a country or a favourite: [flag] name, price and stock (, rate).
   const stock = (c) => (c.sold_out ? el("small", { class: "sold", text: T.soldOut })
     : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))));
-  const rate = (r) => r && el("small", { class: r.poor && "sold", title: r.text }, el("br"), "📩 ", ltr(r.label));
+  const rate = (r) => r && el("small", { class: r.poor && "sold" }, el("br"), "📩 ", ltr(r.label));
   const offerRow = (c, name, attrs, go) => el("li", {},
     el("button", { class: "row", type: "button", ...attrs, "data-sold": c.sold_out, onclick: () => { haptic("tap"); go(); } },
       c.flag ? el("span", { class: "flag", text: c.flag }) : null,
