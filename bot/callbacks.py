@@ -38,11 +38,16 @@ class Part:
     write: Callable[[Any], str] = str
 
 
-Id = Annotated[str, Part(r"[A-Za-z0-9_-]{1,40}")]
+ID = r"[A-Za-z0-9_-]{1,40}"
+"""The grammar of an API id of ours or jiema's (also checked by the Mini App's inputs)."""
+COUNTRY = r"0|[1-9][0-9]{0,8}"
+"""The grammar of a country's numeric API id."""
+
+Id = Annotated[str, Part(ID)]
 """An identifier: a service code, an order, token, broadcast or alert id."""
 Page = Annotated[int, Part(r"0|[1-9][0-9]{0,3}", int)]
 """A page number, written without leading zeros."""
-CountryId = Annotated[int, Part(r"0|[1-9][0-9]{0,8}", int)]
+CountryId = Annotated[int, Part(COUNTRY, int)]
 """An API country id (0 is a real one)."""
 Flag = Annotated[bool, Part("[yn]", lambda part: part == "y", lambda on: "y" if on else "n")]
 """Yes or no, written ``y`` / ``n``."""

@@ -141,12 +141,13 @@ def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
-def _days(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _count(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str = ""
+) -> int:
     raw = env.get(name, "").strip() or str(default)
     if not raw.isdecimal() or not low <= int(raw) <= high:
-        raise ConfigError(
-            f"{name} must be a whole number of days from {low} to {high}, got {raw!r}"
-        )
+        of = f" of {unit}" if unit else ""
+        raise ConfigError(f"{name} must be a whole number{of} from {low} to {high}, got {raw!r}")
     return int(raw)
 
 
@@ -178,6 +179,9 @@ class Settings:
         webapp_url: Public URL of the Mini App (served by the HTTP server on its path), or
             None for no Mini App.
         webapp_max_age: Seconds a Mini App's ``initData`` is accepted after its ``auth_date``.
+        webapp_rate: Mini App requests per minute one user may keep up (``WEBAPP_RATE``).
+        webapp_burst: Mini App requests one user may make at once (``WEBAPP_BURST``).
+        webapp_streams: Live order streams one user may hold open (``WEBAPP_STREAMS``).
         admin_ids: Telegram user ids of the operators (``ADMIN_IDS``): /stats, /broadcast.
         jiema_site_url: The jiema.my site users top up on (the API has no top-up endpoint).
         alert_hours: How long a back-in-stock alert waits before it lapses.
@@ -206,6 +210,9 @@ class Settings:
     metrics_listen: tuple[str, int] | None = None
     webapp_url: str | None = None
     webapp_max_age: float = 3600.0
+    webapp_rate: int = 120
+    webapp_burst: int = 30
+    webapp_streams: int = 3
     admin_ids: frozenset[int] = frozenset()
     jiema_site_url: str = "https://jiema.my"
     alert_hours: float = 24.0
@@ -289,10 +296,13 @@ class Settings:
             metrics_listen=_metrics_address(env),
             webapp_url=_webapp_url(env),
             webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
+            webapp_rate=_count(env, "WEBAPP_RATE", 120, 1, 60_000),
+            webapp_burst=_count(env, "WEBAPP_BURST", 30, 1, 10_000),
+            webapp_streams=_count(env, "WEBAPP_STREAMS", 3, 1, 100),
             admin_ids=_admin_ids(env),
             jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
             alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
             alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
             prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
-            retention_days=_days(env, "RETENTION_DAYS", 30, 1, 3650),
+            retention_days=_count(env, "RETENTION_DAYS", 30, 1, 3650, "days"),
         )

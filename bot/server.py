@@ -3,8 +3,8 @@
 With ``METRICS_LISTEN`` set, ``/healthz`` and ``/metrics`` are served on that address only
 (keep it internal), and the public one serves the webhook and the Mini App.
 
-Its access log is off: the Mini App's live order stream carries ``initData`` in its query
-string (an EventSource cannot send headers), and that must not end up in a log.
+Its access log is off: no request needs logging (the Mini App's ``initData`` travels only
+in the ``Authorization`` header, never in a URL; the live stream is read with ``fetch()``).
 
 Connections are closed after :data:`IDLE_TIMEOUT` without a complete request, so an idle or
 slowly-sent request (its headers trickling in) cannot hold a connection for long.
@@ -71,7 +71,13 @@ class HttpServer:
             self.app.router.add_post(settings.webhook_path, self._webhook)
         if settings.webapp_url is not None:
             prefix = urlsplit(settings.webapp_url).path.rstrip("/")
-            config = WebAppConfig(prefix=prefix, max_age=settings.webapp_max_age)
+            config = WebAppConfig(
+                prefix=prefix,
+                max_age=settings.webapp_max_age,
+                rate=settings.webapp_rate / 60,
+                burst=settings.webapp_burst,
+                streams_per_user=settings.webapp_streams,
+            )
             setup_webapp(self.app, services, settings.telegram_token, config)
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:

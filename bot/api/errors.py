@@ -49,6 +49,15 @@ class RateLimitedError(ApiError):
         self.retry_after = retry_after
 
 
+class BusyError(JiemaError):
+    """No slot of the key's rate budget frees within the caller's bounded wait, so the
+    request was not sent (never retried: ``retry_after`` seconds is when a slot should)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"busy for {retry_after}s")
+        self.retry_after = retry_after
+
+
 class ServerError(ApiError):
     """5xx: the service failed; the request may be retried if it is idempotent."""
 

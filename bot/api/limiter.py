@@ -8,16 +8,38 @@ any window, whatever the latency. No safety margin is needed on top.
 
 Requests have a priority: background polling may only use ``limit - reserve`` slots, so the
 person using the bot always has ``reserve`` slots for their own taps.
+
+An interactive caller that must not queue without end (a Mini App request, whose page is
+waiting) runs under :func:`waiting_at_most`: its wait for a slot is bounded, and beyond it
+:class:`BusyError` says when to try again. Cancelling a waiting caller removes it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
+
+from bot.api.errors import BusyError
+
+_MAX_WAIT: ContextVar[float | None] = ContextVar("max_slot_wait", default=None)
+
+
+@contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Bound the wait for a slot of every interactive request made inside (this task and
+    the tasks it starts): beyond ``seconds``, :meth:`KeyRateLimiter.slot` raises
+    :class:`BusyError` instead of queueing."""
+    token = _MAX_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _MAX_WAIT.reset(token)
 
 
 class Priority(Enum):
@@ -88,16 +110,26 @@ class KeyRateLimiter:
     async def slot(
         self, key_id: str, bucket: Bucket, priority: Priority = Priority.INTERACTIVE
     ) -> AsyncIterator[None]:
-        """Wait for a free slot, hold it while the request runs, then start its cool-down."""
+        """Wait for a free slot, hold it while the request runs, then start its cool-down.
+
+        Raises:
+            BusyError: under :func:`waiting_at_most`, an interactive caller would wait longer.
+        """
         window = self._windows.setdefault((key_id, bucket), _Window())
         cap = self.limits.limit(bucket)
         if priority is Priority.BACKGROUND:
             cap = max(1, cap - self.limits.reserve(bucket))
+        max_wait = _MAX_WAIT.get() if priority is Priority.INTERACTIVE else None
+        deadline = None if max_wait is None else self._now() + max_wait
         while True:
             now = self._now()
             if window.in_use(now, self.limits.window) < cap:
                 break
             expiry = window.next_expiry(self.limits.window)
+            # A slot in flight frees a window after its answer at the earliest.
+            due = expiry if expiry is not None else now + self.limits.window
+            if deadline is not None and due > deadline:
+                raise BusyError(max(1, math.ceil(due - now)))  # rather than wait in vain
             window.changed.clear()
             timeout = None if expiry is None else max(expiry - now, 0.001)
             # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives just

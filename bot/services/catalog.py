@@ -4,14 +4,21 @@ The catalogue is the same for every user and large (hundreds of services, up to 
 countries each), so it is read once per time-to-live with whichever user's key asks first,
 and page turns and searches are served from memory: they never cost a user's rate budget.
 Concurrent misses share one request (single flight).
+
+Its state is bounded whatever is asked of it: a service code the cached service list does
+not hold is answered "no offers" without a request and without leaving anything behind;
+cached price lists are kept for at most ``max_prices`` services (least recently used go
+first), and a load's lock lives only while someone waits for that load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.api import ApiKey, Country, JiemaClient, Price, Priority, Service
@@ -33,6 +40,14 @@ class Offer:
     count: int
 
 
+@dataclass(slots=True)
+class _Flight:
+    """One load under way: its lock, and how many callers hold or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class Catalog:
     """Cached reads of ``/v1/services``, ``/v1/countries`` and ``/v1/prices``.
 
@@ -41,6 +56,7 @@ class Catalog:
         services_ttl: Seconds a services list is reused (the API caches it ~5 min itself).
         countries_ttl: Seconds the country list is reused.
         prices_ttl: Seconds one service's prices and stock are reused.
+        max_prices: Services whose prices are kept at most (the API lists ~700).
         clock: Monotonic clock, injectable for tests.
     """
 
@@ -51,29 +67,59 @@ class Catalog:
         services_ttl: float = 300.0,
         countries_ttl: float = 3600.0,
         prices_ttl: float = 60.0,
+        max_prices: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
         self._ttl = {"services": services_ttl, "countries": countries_ttl, "prices": prices_ttl}
         self._clock = clock
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._max_entries = max_prices + 2  # and the service and country lists
+        self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
         # Sorted views of a cached list, reused while that list is the cached one (sorting
         # 700 services on every page turn was measured in bench.throughput).
         self._ranked: dict[tuple[str, ...], tuple[list[Service], list[Service]]] = {}
         self._by_code: tuple[list[Service] | None, dict[str, Service]] = (None, {})
         self._offers: dict[str, tuple[Any, list[Country], list[Offer]]] = {}
 
-    async def _cached(self, name: str, kind: str, load: Callable[[], Awaitable[Any]]) -> Any:
+    def size(self) -> int:
+        """Entries held: cached lists, sorted views and loads under way (for tests)."""
+        return len(self._cache) + len(self._flights) + len(self._ranked) + len(self._offers)
+
+    def _hit(self, name: str) -> tuple[bool, Any]:
         hit = self._cache.get(name)
-        if hit and hit[0] > self._clock():
-            return hit[1]
-        async with self._locks.setdefault(name, asyncio.Lock()):
-            hit = self._cache.get(name)
-            if hit and hit[0] > self._clock():
-                return hit[1]
+        if hit is None or hit[0] <= self._clock():
+            return False, None
+        self._cache.move_to_end(name)
+        return True, hit[1]
+
+    @asynccontextmanager
+    async def _single_flight(self, name: str) -> AsyncIterator[None]:
+        flight = self._flights.get(name)
+        if flight is None:
+            flight = self._flights[name] = _Flight()
+        flight.users += 1
+        try:
+            async with flight.lock:
+                yield
+        finally:
+            flight.users -= 1
+            if flight.users == 0:
+                del self._flights[name]
+
+    async def _cached(self, name: str, kind: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        found, value = self._hit(name)
+        if found:
+            return value
+        async with self._single_flight(name):
+            found, value = self._hit(name)
+            if found:
+                return value
             value = await load()
             self._cache[name] = (self._clock() + self._ttl[kind], value)
+            self._cache.move_to_end(name)
+            while len(self._cache) > self._max_entries:
+                self._cache.popitem(last=False)
             return value
 
     async def _service_list(self, key: ApiKey) -> list[Service]:
@@ -125,7 +171,10 @@ class Catalog:
         stock follow (marked by ``count == 0``), cheapest first too.
 
         ``priority`` is that of a read on a cache miss (the alert watcher's are background).
+        A service the API does not list has none, and costs no request.
         """
+        if await self.service(key, service) is None:
+            return []
         prices = await self._cached(
             f"prices:{service}",
             "prices",

@@ -8,37 +8,28 @@ user may do next with an order, whether a quote is affordable); rendering to JSO
 Mini App's job (:mod:`bot.webapp`), which reaches the store and the API only through here.
 
 The data types and API errors the page renders are re-exported below, so :mod:`bot.webapp`
-depends on the services alone.
+depends on the services alone; so is :func:`~bot.api.limiter.waiting_at_most`, under which
+the page's requests wait a bounded time for an API slot.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.api import Account, Order, Service
 from bot.api import errors as api_errors
 from bot.api.errors import JiemaError
+from bot.api.limiter import waiting_at_most
 from bot.i18n import negotiate
 from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
 from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, Countries, ServiceGone
 from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
-from bot.services.orders import (
-    Acted,
-    Action,
-    ActionRefused,
-    ActOutcome,
-    History,
-    OrderService,
-    can_cancel,
-    can_next_sms,
-    refunded_cents,
-)
+from bot.services.live import End, Listener, LiveOrders, NotYoursError, OrderState, StreamsFull
+from bot.services.orders import Acted, Action, ActionRefused, ActOutcome, History, OrderService
 from bot.services.purchases import (
     AlreadyUsed,
     OfferGone,
@@ -50,11 +41,14 @@ from bot.services.purchases import (
 )
 from bot.services.topup import RunningLow
 from bot.services.users import UserService
-from bot.store import Alert, Delivery, StoredOrder
+from bot.store import Alert, StoredOrder
 from bot.webapp.auth import WebAppUser
 
 __all__ = [
     "Alert",
+    "End",
+    "Listener",
+    "LiveOrders",
     "MiniApp",
     "NotYoursError",
     "OfferGoneError",
@@ -65,7 +59,9 @@ __all__ = [
     "RunningLow",
     "Service",
     "Services",
+    "StreamsFull",
     "api_errors",
+    "waiting_at_most",
 ]
 
 
@@ -90,10 +86,6 @@ class Services(Protocol):
     def after_purchase(self) -> AfterPurchaseService: ...
 
 
-class NotYoursError(Exception):
-    """No such order for this user (unknown id, or someone else's)."""
-
-
 class OfferGoneError(Exception):
     """The service or country is not offered any more."""
 
@@ -106,35 +98,6 @@ class Profile:
     language: str
     linked: bool
     account: Account | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderState:
-    """An order as the bot's database has it, with every SMS the tracker recorded."""
-
-    order: StoredOrder
-    deliveries: tuple[Delivery, ...]
-
-    def fingerprint(self) -> tuple[object, ...]:
-        """What the page shows of the order: a change here is worth a push."""
-        o = self.order
-        sms = tuple((d.position, d.body, d.received_at) for d in self.deliveries)
-        return (o.status, o.expires_at, o.sms_seen, o.charged_cents, o.phone, sms)
-
-    @property
-    def can_cancel(self) -> bool:
-        """See :func:`bot.services.orders.can_cancel`."""
-        return can_cancel(self.order.status, self.order.sms_seen)
-
-    @property
-    def can_next_sms(self) -> bool:
-        """See :func:`bot.services.orders.can_next_sms`."""
-        return can_next_sms(self.order.status)
-
-    @property
-    def refunded_cents(self) -> int | None:
-        """See :func:`bot.services.orders.refunded_cents`."""
-        return refunded_cents(self.order.status, self.order.charged_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,16 +115,10 @@ BuyOutcome = Purchased | AlreadyUsed | Unconfirmed | PriceRose
 class MiniApp:
     """Use cases of the page for one process; see the module docstring."""
 
-    def __init__(
-        self,
-        services: Services,
-        *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, services: Services, live: LiveOrders | None = None) -> None:
         self._s = services
-        self._sleep = sleep
-        self._clock = clock
+        self.live = live or LiveOrders(services.orders)
+        """The live streams: one watcher per followed order (see :mod:`bot.services.live`)."""
 
     async def language(self, user: WebAppUser) -> str:
         """The user's stored language (their /language choice), else negotiated."""
@@ -302,60 +259,16 @@ class MiniApp:
         if not await self._s.alerts.cancel(user_id, alert_id):
             raise NotYoursError
 
-    async def watch(
-        self,
-        user_id: int,
-        order_id: str,
-        *,
-        interval: float = 0.4,
-        heartbeat: float = 15.0,
-        max_duration: float = 600.0,
-        gone: Callable[[], bool] = lambda: False,
-    ) -> AsyncGenerator[OrderState | None, None]:
-        """The order each time the database shows it changed; None as a keep-alive point.
-
-        Reads the stored order and its SMS (never the API), so it sees whatever any
-        replica's poller recorded. Starts with the current state; ends after the order is
-        final, once ``gone()`` says the page left, or after ``max_duration`` seconds (the
-        page reconnects).
+    async def follow(
+        self, user_id: int, order_id: str, gone: Callable[[], bool] = lambda: False
+    ) -> Listener:
+        """Follow the user's order live: its state now, then each change the database shows.
 
         Raises:
-            NotYoursError: before the first state, for an order that is not the user's.
+            NotYoursError: unknown, or another user's order.
+            StreamsFull: the process holds its maximum of live streams.
         """
-        stored = await self._s.orders.get(user_id, order_id)
-        if stored is None:
-            raise NotYoursError
-        state = await self._state(stored)
-        return self._changes(user_id, state, interval, heartbeat, max_duration, gone)
-
-    async def _changes(
-        self,
-        user_id: int,
-        state: OrderState,
-        interval: float,
-        heartbeat: float,
-        max_duration: float,
-        gone: Callable[[], bool],
-    ) -> AsyncGenerator[OrderState | None, None]:
-        start = last_sent = self._clock()
-        shown = state.fingerprint()
-        yield state
-        while not state.order.is_final and self._clock() - start < max_duration:
-            await self._sleep(interval)
-            if gone():
-                return
-            current = await self._s.orders.get(user_id, state.order.id)
-            if current is None:
-                return
-            state = await self._state(current)
-            if state.fingerprint() != shown:
-                shown = state.fingerprint()
-                last_sent = self._clock()
-                yield state
-            elif self._clock() - last_sent >= heartbeat:
-                last_sent = self._clock()
-                yield None
+        return await self.live.follow(user_id, order_id, gone)
 
     async def _state(self, order: StoredOrder) -> OrderState:
-        deliveries = await self._s.orders.deliveries(order.id)
-        return OrderState(order, tuple(deliveries))
+        return await self.live.state(order)

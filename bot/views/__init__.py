@@ -44,6 +44,7 @@ from bot.views.common import (
     sorry,
     status_text,
     time_left,
+    too_many_requests,
     unavailable,
     unknown_input,
 )
@@ -165,6 +166,7 @@ __all__ = [
     "status_text",
     "time_left",
     "too_many_alerts",
+    "too_many_requests",
     "unavailable",
     "unknown_input",
     "unlink_confirm",

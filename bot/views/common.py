@@ -69,6 +69,15 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
     return t._("{duration} left").format(duration=t.duration(60 * minutes))
 
 
+def too_many_requests(t: Translator, seconds: int) -> str:
+    """Asked too often (of jiema.my, or of the Mini App): when to try again."""
+    return t.ngettext(
+        "Too many requests. Please wait {seconds} second and try again.",
+        "Too many requests. Please wait {seconds} seconds and try again.",
+        seconds,
+    ).format(seconds=seconds)
+
+
 def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
     """A person-friendly explanation with a next step, for every API failure."""
     match exc:
@@ -92,13 +101,8 @@ def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
             return t._("The order changed in the meantime. Tap Refresh to see its state.")
         case api_errors.NotFoundError():
             return t._("jiema.my doesn't know this order any more.")
-        case api_errors.RateLimitedError():
-            wait = int(exc.retry_after or 60)
-            return t.ngettext(
-                "Too many requests. Please wait {seconds} second and try again.",
-                "Too many requests. Please wait {seconds} seconds and try again.",
-                wait,
-            ).format(seconds=wait)
+        case api_errors.RateLimitedError() | api_errors.BusyError():
+            return too_many_requests(t, int(exc.retry_after or 60))
         case api_errors.ServerError() | api_errors.TransportError():
             return t._("jiema.my isn't answering right now. Please try again in a minute.")
         case api_errors.MalformedResponseError():

@@ -38,7 +38,7 @@ def ok(data: object, status: int = 200) -> web.Response:
 def error(refusal: Refusal) -> web.Response:
     body = {"ok": False, "code": refusal.code, "message": refusal.message, **refusal.extra}
     headers = dict(NO_STORE)
-    if refusal.status == 429 and "retry_after" in refusal.extra:
+    if refusal.status in (429, 503) and "retry_after" in refusal.extra:
         headers["Retry-After"] = str(refusal.extra["retry_after"])
     return web.json_response(body, status=refusal.status, headers=headers)
 
@@ -64,6 +64,8 @@ def _api_status(exc: api_errors.JiemaError) -> tuple[int, str]:
             return 402, "INSUFFICIENT"
         case api_errors.RateLimitedError():
             return 429, "RATE_LIMITED"
+        case api_errors.BusyError():
+            return 429, "BUSY"
         case api_errors.AuthError():
             return 403, "KEY_REFUSED"
         case api_errors.ForbiddenError():
@@ -95,7 +97,7 @@ def refusal_for(exc: Exception, t: Translator) -> Refusal | None:
         case api_errors.JiemaError():
             status, code = _api_status(exc)
             extra: dict[str, Any] = {}
-            if isinstance(exc, api_errors.RateLimitedError):
+            if isinstance(exc, api_errors.RateLimitedError | api_errors.BusyError):
                 extra["retry_after"] = int(exc.retry_after or 60)
             return Refusal(status, code, plain(views.api_error(t, exc)), **extra)
     return None

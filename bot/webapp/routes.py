@@ -1,12 +1,16 @@
 """The Mini App's JSON API under ``<prefix>/api/``: one aiohttp handler per route.
 
 Each handler is parse → one :class:`~bot.services.miniapp.MiniApp` call → render JSON
-(:mod:`bot.webapp.serialise`); :func:`endpoint` authenticates the ``initData`` first and
-turns what the call raises into the matching error answer (:mod:`bot.webapp.errors`).
+(:mod:`bot.webapp.serialise`); :func:`endpoint` admits the request first (``initData``,
+the user's request budget: :mod:`bot.webapp.gate`), and turns what the call raises into
+the matching error answer (:mod:`bot.webapp.errors`). Every input is checked for its shape
+(:mod:`bot.webapp.inputs`) before it reaches a service.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -22,10 +26,12 @@ from bot import logs, views
 from bot.i18n import Translator, get_translator
 from bot.services.alerts import TooManyAlerts, Watching
 from bot.services.favourites import Added, Full, Removed, ToggleOutcome
-from bot.services.miniapp import MiniApp, NotYoursError, OfferGoneError
+from bot.services.miniapp import MiniApp, NotYoursError, OfferGoneError, waiting_at_most
 from bot.services.purchases import AlreadyUsed, PriceRose, Quote, Unconfirmed
-from bot.webapp.auth import InitDataError, InitDataValidator, WebAppUser
-from bot.webapp.errors import Refusal, bad_request, error, ok, refusal_for, reopen
+from bot.webapp.auth import WebAppUser
+from bot.webapp.errors import Refusal, bad_request, error, ok, refusal_for
+from bot.webapp.gate import Gate
+from bot.webapp.inputs import country_id, is_cursor, is_id
 from bot.webapp.serialise import (
     alert_json,
     alternatives_json,
@@ -58,19 +64,26 @@ Endpoint = Callable[["WebApp", Call], Awaitable[web.StreamResponse]]
 
 
 def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web.StreamResponse]]:
-    """Authenticate, run the handler, turn what it raises into the matching error answer."""
+    """Admit (authenticate, spend a request of the user's budget), run the handler with a
+    bounded wait for API slots, turn what it raises into the matching error answer.
+
+    A read (GET) is cancelled when its page goes away: nobody would read its answer, and it
+    would otherwise keep waiting for a slot of the user's API budget.
+    """
 
     @functools.wraps(handler)
     async def handle(self: WebApp, request: web.Request) -> web.StreamResponse:
-        try:
-            user = self.validator.validate(_init_data(request))
-        except InitDataError as exc:
-            log.info("webapp: initData refused (%s)", exc.reason.value)
-            return reopen(request)
+        user = await self.gate.admit(request)
+        if isinstance(user, web.Response):
+            return user
         logs.bind_user(user.id)
         t = get_translator(await self.app.language(user))
         try:
-            return await handler(self, Call(request, user, t))
+            with waiting_at_most(self._slot_wait):
+                work = handler(self, Call(request, user, t))
+                if request.method == "GET":
+                    return await self._unless_gone(request, work)
+                return await work
         except Exception as exc:
             refusal = refusal_for(exc, t)
             if refusal is None:
@@ -79,14 +92,6 @@ def endpoint(handler: Endpoint) -> Callable[[WebApp, web.Request], Awaitable[web
             return error(refusal)
 
     return handle
-
-
-def _init_data(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "tma" and value:
-        return value
-    return None
 
 
 async def _json_body(request: web.Request, t: Translator) -> dict[str, Any]:
@@ -104,19 +109,14 @@ async def _json_body(request: web.Request, t: Translator) -> dict[str, Any]:
 def _pair(body: dict[str, Any], t: Translator) -> tuple[str, int]:
     """``{"service": "wa", "country": 7}`` of a request body."""
     service, country = body.get("service"), body.get("country")
-    if (
-        not isinstance(service, str)
-        or not 0 < len(service) <= 32
-        or not isinstance(country, int)
-        or isinstance(country, bool)
-    ):
+    if not is_id(service) or not isinstance(country, int) or country_id(country) is None:
         raise bad_request(t)
     return service, country
 
 
 def _order_id(call: Call) -> str:
     order_id = call.request.match_info["order_id"]
-    if not (0 < len(order_id) <= 64 and order_id.isascii()):
+    if not is_id(order_id):
         raise NotYoursError
     return order_id
 
@@ -132,15 +132,41 @@ class WebApp:
     def __init__(
         self,
         app: MiniApp,
-        validator: InitDataValidator,
+        gate: Gate,
         *,
         history_page: int,
+        slot_wait: float,
+        gone_poll: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
-        self.validator = validator
+        self.gate = gate
         self._history_page = history_page
+        self._slot_wait = slot_wait
+        self._gone_poll = gone_poll
         self._clock = clock
+        self.pending = 0
+        """Reads (GET) being answered now (a page that left must not keep one waiting)."""
+
+    async def _unless_gone(
+        self, request: web.Request, work: Awaitable[web.StreamResponse]
+    ) -> web.StreamResponse:
+        """``work``'s answer, or, once the client's connection is closed, cancel ``work``."""
+        task = asyncio.ensure_future(work)
+        self.pending += 1
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self._gone_poll)
+                if done:
+                    return task.result()
+                if request.transport is None or request.transport.is_closing():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    return web.Response(status=499)  # nobody is there to read it
+        finally:
+            task.cancel()
+            self.pending -= 1
 
     def add_routes(self, router: web.UrlDispatcher, api: str) -> None:
         """Register every API route under the path ``api``."""
@@ -175,27 +201,20 @@ class WebApp:
     @endpoint
     async def countries(self, call: Call) -> web.StreamResponse:
         code = call.request.match_info["code"]
-        if not (0 < len(code) <= 32 and code.isascii()):
+        if not is_id(code):
             raise OfferGoneError
         return ok(countries_json(call.t, await self.app.countries(call.user.id, code)))
 
     @endpoint
     async def quote(self, call: Call) -> web.StreamResponse:
-        body = await _json_body(call.request, call.t)
-        service, country = body.get("service"), body.get("country")
-        if (
-            not isinstance(service, str)
-            or not isinstance(country, int)
-            or isinstance(country, bool)
-        ):
-            raise bad_request(call.t)
+        service, country = _pair(await _json_body(call.request, call.t), call.t)
         return ok(quote_json(call.t, await self.app.quote(call.user.id, service, country)))
 
     @endpoint
     async def buy(self, call: Call) -> web.StreamResponse:
         body = await _json_body(call.request, call.t)
         token = body.get("token")
-        if not isinstance(token, str) or not 0 < len(token) <= 64:
+        if not is_id(token):
             raise bad_request(call.t)
         result = await self.app.buy(call.user.id, token)
         t = call.t
@@ -215,7 +234,7 @@ class WebApp:
     @endpoint
     async def history(self, call: Call) -> web.StreamResponse:
         cursor = call.request.query.get("cursor") or None
-        if cursor is not None and len(cursor) > 256:
+        if cursor is not None and not is_cursor(cursor):
             raise bad_request(call.t)
         history = await self.app.history(call.user.id, cursor, self._history_page)
         return ok(
@@ -267,10 +286,11 @@ class WebApp:
 
     @endpoint
     async def alternatives(self, call: Call) -> web.StreamResponse:
-        code, country = call.request.match_info["code"], call.request.match_info["country"]
-        if not (0 < len(code) <= 32 and code.isascii() and country.isdigit() and len(country) < 10):
+        code = call.request.match_info["code"]
+        country = country_id(call.request.match_info["country"])
+        if not is_id(code) or country is None:
             raise OfferGoneError
-        alts = await self.app.alternatives(call.user.id, code, int(country))
+        alts = await self.app.alternatives(call.user.id, code, country)
         return ok(alternatives_json(call.t, alts))
 
     @endpoint
@@ -301,7 +321,7 @@ class WebApp:
     @endpoint
     async def cancel_alert(self, call: Call) -> web.StreamResponse:
         alert_id = call.request.match_info["alert_id"]
-        if not (0 < len(alert_id) <= 64 and alert_id.isascii()):
+        if not is_id(alert_id):
             raise NotYoursError
         await self.app.cancel_alert(call.user.id, alert_id)
         return ok({"note": views.alert_cancelled(call.t)})

@@ -1,8 +1,12 @@
 """The live order stream: server-sent events with the order view each time it changes.
 
-EventSource sends no headers, so ``initData`` comes as a query parameter, validated the
-same way as the API's. Every open stream is tracked so a shutdown ends them at once
-(each would otherwise hold the shutdown up to its maximum duration).
+The page reads it with ``fetch()`` and the same ``Authorization: tma …`` header as every
+API call, never with ``initData`` in the URL (EventSource cannot send headers, and URLs
+reach access logs). Changes come from :class:`~bot.services.live.LiveOrders` (one watcher
+per order, streams capped per user and per process). Events: ``order`` (the order view),
+``end`` (final: nothing more will change) and ``closed`` (replaced by a newer stream of the
+same user: the page must not reconnect). Every open stream is tracked so a shutdown ends
+them at once (each would otherwise hold the shutdown up to its maximum duration).
 """
 
 from __future__ import annotations
@@ -16,43 +20,30 @@ from aiohttp import web
 
 from bot import views
 from bot.i18n import get_translator
-from bot.services.miniapp import MiniApp, NotYoursError
-from bot.webapp.auth import InitDataError, InitDataValidator
-from bot.webapp.errors import Refusal, error, reopen
+from bot.services.miniapp import End, MiniApp, NotYoursError, StreamsFull
+from bot.webapp.errors import Refusal, error
+from bot.webapp.gate import Gate
+from bot.webapp.inputs import is_id
 from bot.webapp.serialise import order_json
 
 log = logging.getLogger(__name__)
 
+_FULL_RETRY = 30  # seconds a page waits before trying again when the process is full
+
 
 class LiveStream:
-    """The ``…/orders/{order_id}/events`` handler of one process, and its open streams.
+    """The ``…/orders/{order_id}/events`` handler of one process, and its open streams."""
 
-    Args:
-        interval: Seconds between two reads of the database.
-        heartbeat: Seconds of silence after which the stream sends a comment.
-        max_duration: Seconds one stream stays open (the page's EventSource reconnects).
-    """
-
-    def __init__(
-        self,
-        app: MiniApp,
-        validator: InitDataValidator,
-        *,
-        interval: float,
-        heartbeat: float,
-        max_duration: float,
-    ) -> None:
+    def __init__(self, app: MiniApp, gate: Gate) -> None:
         self.app = app
-        self.validator = validator
-        self._interval = interval
-        self._heartbeat = heartbeat
-        self._max_duration = max_duration
+        self.gate = gate
         self._streams: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     async def close(self, _app: web.Application | None = None) -> None:
         """End every open live stream (at shutdown: they would hold it up to their max)."""
         self._closing = True
+        await self.app.live.close()
         for task in list(self._streams):
             task.cancel()
 
@@ -72,23 +63,24 @@ class LiveStream:
             self._streams.discard(task)
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
-        try:
-            user = self.validator.validate(request.query.get("initData"))
-        except InitDataError as exc:
-            log.info("webapp: initData refused on a stream (%s)", exc.reason.value)
-            return reopen(request)
+        user = await self.gate.admit(request)
+        if isinstance(user, web.Response):
+            return user
         t = get_translator(await self.app.language(user))
+        order_id = request.match_info["order_id"]
         try:
-            changes = await self.app.watch(
+            if not is_id(order_id):
+                raise NotYoursError
+            listener = await self.app.follow(
                 user.id,
-                request.match_info["order_id"],
-                interval=self._interval,
-                heartbeat=self._heartbeat,
-                max_duration=self._max_duration,
+                order_id,
                 gone=lambda: request.transport is None or request.transport.is_closing(),
             )
         except NotYoursError:
             return error(Refusal(404, "NOT_FOUND", views.not_your_order(t)))
+        except StreamsFull:
+            text = views.too_many_requests(t, _FULL_RETRY)
+            return error(Refusal(503, "BUSY", text, retry_after=_FULL_RETRY))
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -98,17 +90,18 @@ class LiveStream:
         )
         try:
             await response.prepare(request)
-            await response.write(b"retry: 2000\n\n")
-            async for state in changes:
+            async for state in listener:
                 if state is None:
                     await response.write(b": keep-alive\n\n")
                     continue
                 data = json.dumps(order_json(t, state), ensure_ascii=False)
                 await response.write(f"event: order\ndata: {data}\n\n".encode())
-                if state.order.is_final:
-                    await response.write(b"event: end\ndata: {}\n\n")
+            if listener.end is End.FINAL:
+                await response.write(b"event: end\ndata: {}\n\n")
+            elif listener.end is End.REPLACED:
+                await response.write(b"event: closed\ndata: {}\n\n")
         except ConnectionResetError:
             pass  # the page went away
         finally:
-            await changes.aclose()
+            self.app.live.leave(listener)
         return response

@@ -70,7 +70,7 @@ class Fleet:
         return [
             r.target
             for r in self.balancer.routed
-            if r.target is not None and r.status == 200 and "/events?" in r.path_qs
+            if r.target is not None and r.status == 200 and r.path_qs.endswith("/events")
         ]
 
 

@@ -143,9 +143,10 @@ class Stream:
     seen: list[list[str]] = field(default_factory=list)
     status: int | None = None
 
-    async def read(self, client: httpx.AsyncClient, params: dict[str, str]) -> None:
-        headers = {"Accept": "text/event-stream"}
-        async with client.stream("GET", self.url, params=params, headers=headers) as response:
+    async def read(self, client: httpx.AsyncClient, init_data: str) -> None:
+        # As the page reads it: initData in the Authorization header, never in the URL.
+        headers = {"Accept": "text/event-stream", "Authorization": f"tma {init_data}"}
+        async with client.stream("GET", self.url, headers=headers) as response:
             self.status = response.status_code
             event = None
             async for line in response.aiter_lines():
@@ -165,12 +166,12 @@ async def test_the_live_stream_through_nginx_shows_a_code_as_the_replicas_do(
     await buy(user)
     order_id = sandbox.orders(user.key)[0]["id"]  # type: ignore[attr-defined]
     path = f"/app/api/orders/{order_id}/events"
-    params = {"initData": init_data(user.id, int(time.time()), token=telegram.token)}
+    signed = init_data(user.id, int(time.time()), token=telegram.token)
     # One stream straight from each replica, one through nginx (to whichever is next).
     direct = [Stream(r.http_url + path) for r in front.replicas]
     proxied = Stream(front.nginx.url + path)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client:
-        readers = [asyncio.create_task(s.read(client, params)) for s in (*direct, proxied)]
+        readers = [asyncio.create_task(s.read(client, signed)) for s in (*direct, proxied)]
         try:
             await eventually(
                 lambda: all(s.seen for s in (*direct, proxied)), what="every stream's first event"

@@ -42,7 +42,7 @@ from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Outcome, Sent
 from bot.tracker import OrderTracker
 from bot.vault import KeyVault, generate_secret
-from bot.webapp.api import WebAppConfig, setup_webapp
+from bot.webapp.api import Mounted, WebAppConfig, setup_webapp
 from tests.browser import chromium
 from tests.webapp.initdata import TOKEN, init_data
 
@@ -113,6 +113,9 @@ class Shop:
     services: Services
     chat: ChatSide
     keys: dict[int, str]
+    api: JiemaClient
+    catalog: Catalog
+    mounted: Mounted
 
     def launch_url(
         self,
@@ -154,8 +157,14 @@ async def _poll(services: Services, api: JiemaClient, stop: asyncio.Event) -> No
             await asyncio.wait_for(stop.wait(), 0.3)
 
 
-@pytest.fixture
-async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
+GENEROUS = WebAppConfig(watch_interval=0.2, heartbeat=2.0, history_page=2, rate=1000.0, burst=1000)
+"""The tests' page server: quick live streams, short history pages, no request limit to hit
+(the limits have their own tests, with their own settings)."""
+
+
+@contextlib.asynccontextmanager
+async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> AsyncIterator[Shop]:
+    """A sandbox, a store, the services and the Mini App's server under ``config``."""
     async with SandboxServer(SandboxConfig(sms_delay=None)) as sandbox:
         store = await Store.open(tmp_path / "bot.sqlite3")
         api = JiemaClient(sandbox.base_url, timeout=5.0)
@@ -186,9 +195,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             await store.ensure_user(user_id, language)
             await accounts.link(user_id, keys[user_id])
         app = web.Application()
-        setup_webapp(
-            app, services, TOKEN, WebAppConfig(watch_interval=0.2, heartbeat=2.0, history_page=2)
-        )
+        mounted = setup_webapp(app, services, TOKEN, config)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -197,7 +204,8 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         stop = asyncio.Event()
         poller = asyncio.create_task(_poll(services, api, stop))
         try:
-            yield Shop(f"http://127.0.0.1:{port}", sandbox, services, chat, keys)
+            url = f"http://127.0.0.1:{port}"
+            yield Shop(url, sandbox, services, chat, keys, api, catalog, mounted)
         finally:
             stop.set()
             await poller
@@ -205,6 +213,12 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
             await runner.cleanup()
             await api.aclose()
             await store.close()
+
+
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
+    async with running_shop(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -59,8 +59,9 @@
     }
   }
 
+  const auth = () => ({ headers: { Authorization: "tma " + initData } });
   async function api(path, body) {
-    const init = { headers: { Authorization: "tma " + initData } };
+    const init = auth();
     if (body !== undefined) {
       init.method = "POST";
       init.headers["Content-Type"] = "application/json";
@@ -352,14 +353,38 @@
     const headsUp = order.heads_up || null; // after a purchase: kept while the order is open
     drawOrder(order, headsUp);
     if (order.final) return;
-    stream = new EventSource("api/orders/" + enc(id) + "/events?initData=" + enc(initData));
-    stream.addEventListener("order", (ev) => {
-      const fresh = JSON.parse(ev.data);
+    stream = follow(id, (fresh) => {
       const had = main.querySelectorAll(".code").length;
       drawOrder(fresh, headsUp);
       if (fresh.codes.length > had) haptic("success");
     });
-    stream.addEventListener("end", () => { if (stream) stream.close(); stream = null; });
+  }
+
+  // Live events via fetch(): initData in the header, never in a URL. Reconnects after a
+  // drop; stops at "end" (final), "closed" (replaced) and any refusal but 429/503.
+  function follow(id, onOrder) {
+    const ctl = new AbortController();
+    let over = false;
+    (async () => {
+      while (!over) {
+        try {
+          const headers = { ...auth().headers, Accept: "text/event-stream" };
+          const res = await fetch("api/orders/" + enc(id) + "/events", { headers, signal: ctl.signal });
+          if (res.status < 429 && !res.ok) return;
+          const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buf = "", got, cut;
+          while (!(got = await reader.read()).done) {
+            for (buf += got.value; (cut = buf.indexOf("\n\n")) >= 0; buf = buf.slice(cut + 2)) {
+              const [, ev, data] = /^event: (.*)\ndata: (.*)$/m.exec(buf.slice(0, cut)) || [];
+              if (ev === "order") onOrder(JSON.parse(data));
+              else if (ev) over = true;
+            }
+          }
+        } catch (e) { /* dropped, or closed by us */ }
+        if (!over) await new Promise((go) => setTimeout(go, 3000));
+      }
+    })();
+    return { close() { over = true; ctl.abort(); } };
   }
 
   function drawOrder(o, headsUp) {
