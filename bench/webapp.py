@@ -5,11 +5,13 @@ HTTP server at ``WEBAPP_URL``) serves 50 users with linked keys, seeded in its S
 user is a page in a closed loop, as the Mini App calls the API: ``GET /app/api/services``
 (the whole catalogue, 700 services with price and stock, 61 KB), then the countries of two
 services (``GET /app/api/services/{code}/countries``, 15-175 countries, up to 26 KB; drawn
-from the 40 most popular services), and again; every request carries the user's own
-signed ``initData`` (``Authorization: tma …``), checked by the bot as from Telegram. Between
-two requests a user waits a think time drawn uniformly from 0.5-1.5 s (a person tapping
-quickly; 50 users make ~50 requests/s). Latency is from sending the request to having read
-the whole answer, on one keep-alive connection per user, all on 127.0.0.1.
+from the 40 most popular services, every country of them with a week of delivery-rate
+counters, so each row carries its rate and the "best chance" rank), and again; every
+request carries the user's own signed ``initData`` (``Authorization: tma …``), checked by
+the bot as from Telegram. Between two requests a user waits a think time drawn uniformly
+from 0.5-1.5 s (a person tapping quickly; 50 users make ~50 requests/s). Latency is from
+sending the request to having read the whole answer, on one keep-alive connection per user,
+all on 127.0.0.1.
 
 A second phase, for information only, drops the think time: 50 users back to back show the
 throughput the bot reaches and what latency costs at saturation (there, by Little's law,
@@ -36,11 +38,15 @@ slowest redraw under 100 ms ("no visible delay"); under the flood, the other use
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -58,6 +64,7 @@ from bench.common import (
     workdir,
 )
 from bot.fakebotapi import sign_init_data
+from bot.store.store import SQLITE_FILE
 from tests.browser import chromium
 
 P99_TARGET_MS = 50.0
@@ -274,6 +281,29 @@ async def _search(base: str, user_id: int, rounds: int) -> dict[str, Any]:
     }
 
 
+_INSERT_RATES = "INSERT INTO delivery_rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _seed_rates(path: Path, sandbox: Any, codes: Sequence[str], rng: random.Random) -> None:
+    """A week of delivery-rate counters for every country of ``codes`` (as the tracker
+    writes them, in one transaction)."""
+    catalogue = sandbox.engine.catalogue
+    today = datetime.now(UTC).date()
+    rows = []
+    for code in codes:
+        for offer in catalogue.offers(catalogue.service(code)):
+            for days_ago in range(7):
+                orders = rng.randint(1, 4)
+                delivered = rng.randint(0, orders)
+                waits = [0] * 10
+                for _ in range(delivered):
+                    waits[rng.randrange(10)] += 1
+                day = (today - timedelta(days=days_ago)).isoformat()
+                rows.append((code, str(offer.country_id), day, orders, delivered, *waits))
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executemany(_INSERT_RATES, rows)
+
+
 async def run(size: Size, keep: bool) -> dict[str, Any]:
     """Both phases against one bot process; returns the figures."""
     rng = random.Random(20261201)
@@ -286,6 +316,7 @@ async def run(size: Size, keep: bool) -> dict[str, Any]:
                 telegram.user(500_000 + n, first_name=f"User{n}").chat.started = True
             await seed_bulk(tmp / "data", users)
             codes = [s.code for s in sandbox.engine.catalogue.services[:40]]
+            _seed_rates(tmp / "data" / SQLITE_FILE, sandbox, codes, rng)
             bot = BotRun(telegram, sandbox.base_url, tmp / "data", env=UNLIMITED)
             base = bot.http_url  # on its own free port
             bot.env["WEBAPP_URL"] = f"{base}/app/"

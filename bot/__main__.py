@@ -79,7 +79,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event
     async with contextlib.AsyncExitStack() as stack:
         jiema_url = settings.jiema_api_url
         if settings.sandbox:
-            sandbox = SandboxServer(SandboxConfig(auto_accounts=True))
+            sandbox = SandboxServer(SandboxConfig(auto_accounts=True).with_trouble())
             jiema_url = await sandbox.start()
             stack.push_async_callback(sandbox.stop)
             log.info("sandbox API at %s: link any key like jm_ followed by 20+ letters", jiema_url)

@@ -38,6 +38,7 @@ from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.privacy import PrivacyService
 from bot.services.purchases import PurchaseService
+from bot.services.rates import DeliveryRates
 from bot.services.replacement import ReplacementService, ReplaceRules
 from bot.services.topup import TopUpService
 from bot.services.users import UserService
@@ -57,6 +58,7 @@ class Services:
     users: UserService
     accounts: AccountService
     catalog: Catalog
+    rates: DeliveryRates
     browse: BrowseService
     purchases: PurchaseService
     orders: OrderService
@@ -133,13 +135,14 @@ def build_services(
     )
     accounts = AccountService(api, store, vault)
     catalog = Catalog(api, prices_ttl=settings.prices_ttl)
-    purchases = PurchaseService(api, store, accounts, catalog)
+    rates = DeliveryRates(store)
+    purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
     replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
     topup = TopUpService(accounts, store)
     limiter = bot.rate_limiter
     outbox = Outbox(store, notifier, replica=replica_id, send_timeout=settings.telegram_timeout)
-    tracker = OrderTracker(store, notifier, outbox)
+    tracker = OrderTracker(store, notifier, outbox, rates=rates)
     counters = FleetCounters(store, metrics)
     privacy = PrivacyService(store, retention=timedelta(days=settings.retention_days))
     poller = Poller(
@@ -157,7 +160,9 @@ def build_services(
         join_first=store.dialect == "postgresql",
         privacy=privacy,
     )
-    alerts = AlertService(accounts, catalog, store, lifetime=timedelta(hours=settings.alert_hours))
+    alerts = AlertService(
+        accounts, catalog, store, rates=rates, lifetime=timedelta(hours=settings.alert_hours)
+    )
     watcher = AlertWatcher(
         store,
         accounts,
@@ -178,6 +183,7 @@ def build_services(
         purchases,
         tracker,
         notifier,
+        rates,
         rules=rules,
         replica_id=replica_id,
     )
@@ -197,7 +203,8 @@ def build_services(
         users=UserService(store),
         accounts=accounts,
         catalog=catalog,
-        browse=BrowseService(accounts, catalog, store),
+        rates=rates,
+        browse=BrowseService(accounts, catalog, store, rates),
         purchases=purchases,
         orders=OrderService(api, store, accounts, catalog, tracker),
         notifier=notifier,

@@ -46,7 +46,7 @@ from typing import Final, Literal
 from babel import Locale, UnknownLocaleError, negotiate_locale
 from babel.core import get_global, parse_locale
 from babel.dates import format_datetime, format_timedelta
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 SOURCE_LANGUAGE: Final = "en"
 """The language the messages are written in; also the default."""
@@ -499,6 +499,11 @@ class Translator:
     def number(self, n: int) -> str:
         """Format an integer with the locale's digit grouping, e.g. ``1,234`` or ``1 234``."""
         return format_decimal(n, locale=self.locale)
+
+    def percent(self, value: int) -> str:
+        """Format a whole percentage, e.g. ``92%``, ``92 %`` or ``%92``; isolated in
+        right-to-left languages like `money`."""
+        return self.ltr(format_percent(value / 100, locale=self.locale))
 
     def duration(self, seconds: float) -> str:
         """Format a duration in its largest sensible unit, e.g. "19 minutes" or "45 seconds".

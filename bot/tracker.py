@@ -4,20 +4,34 @@ Both the poller and the order buttons (Refresh, Cancel, Another SMS) hand fresh
 :class:`~bot.api.Order` reads to :meth:`OrderTracker.observe` / :meth:`OrderTracker.apply`,
 which only *record*: each new SMS becomes a row of ``sms_deliveries`` (keyed by order id and
 position, so a second record of the same SMS does nothing), and an order that ended becomes
-a final notice due on its order row. Nothing is sent from here: the
+a final notice due on its order row. The first SMS (or an end without one) also counts
+the order, once, in its country's delivery rate. Nothing is sent from here: the
 :class:`~bot.outbox.Outbox` is kicked and sends what is due, per chat.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from bot.api import Order
 from bot.order_status import OrderStatus
 from bot.outbox import Notifier, Outbox
+from bot.services.rates import DeliveryRates
 from bot.store import Store, StoredOrder
 
 __all__ = ["OrderTracker"]
+
+
+def _first_sms_after(stored: StoredOrder, order: Order) -> timedelta | None:
+    """The wait from the order's creation to its first SMS (None: it ended without one),
+    by the API's clock when it says both times, else by when the bot recorded the SMS."""
+    if not order.sms_history:
+        return None
+    received = order.sms_history[0].received_at
+    if received is not None and order.created_at is not None:
+        return received - order.created_at
+    return stored.updated_at - stored.created_at
 
 
 class OrderTracker:
@@ -26,12 +40,16 @@ class OrderTracker:
     Args:
         notifier: Brings an order's card up to date after a button press.
         outbox: Sends the codes and final notices recorded here.
+        rates: Counts each order in its country's delivery rate.
     """
 
-    def __init__(self, store: Store, notifier: Notifier, outbox: Outbox) -> None:
+    def __init__(
+        self, store: Store, notifier: Notifier, outbox: Outbox, *, rates: DeliveryRates
+    ) -> None:
         self._store = store
         self._notifier = notifier
         self._outbox = outbox
+        self._rates = rates
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, order_id: str) -> asyncio.Lock:
@@ -80,6 +98,8 @@ class OrderTracker:
                 )
             await self._store.set_sms_seen(current.id, len(order.sms_history))
             updated = await self._store.get_order(current.id) or current
+            if not updated.rate_counted and (order.sms_history or updated.is_final):
+                await self._rates.count(updated, _first_sms_after(updated, order))
             announce = not user_ended and updated.status != OrderStatus.COMPLETED
             if updated.is_final and not updated.final_notified and announce:
                 # Cancelled by an automatic replacement (seen here first, by a poll racing

@@ -29,6 +29,7 @@ from bot.sandbox.wire import order_json
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
 from bot.services.purchases import PurchaseService
+from bot.services.rates import DeliveryRates
 from bot.store import Store, StoredOrder
 from bot.tracker import OrderTracker
 from bot.vault import KeyVault, generate_secret
@@ -124,9 +125,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 api,
                 store,
                 accounts,
-                OrderTracker(store, notifier, Outbox(store, notifier)),
+                OrderTracker(store, notifier, Outbox(store, notifier), rates=DeliveryRates(store)),
                 notifier,
-                PurchaseService(api, store, accounts, catalog),
+                PurchaseService(api, store, accounts, catalog, rates=DeliveryRates(store)),
                 interval=interval,
                 replica_id=name,
                 metrics=Metrics(),

@@ -20,7 +20,9 @@ from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.outbox import Outbox
 from bot.ratelimit import ChatRateLimiter
+from bot.services.rates import DeliveryRates
 from bot.store import Store, StoredOrder
+from bot.store.rates import wait_bucket
 from bot.tracker import OrderTracker
 from tests.chaos.proxy import ChaosProxy, Fault
 from tests.e2e.harness import eventually
@@ -86,7 +88,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         clock = Clock()
         notifier = TelegramNotifier(bot, store, Metrics(), clock=clock)
         outbox = Outbox(store, notifier, replica="r1", send_timeout=0.5, clock=clock)
-        tracker = OrderTracker(store, notifier, outbox)
+        tracker = OrderTracker(store, notifier, outbox, rates=DeliveryRates(store))
         for user_id in (ALICE, BOB):
             telegram.user(user_id, first_name=f"U{user_id}").chat.started = True
             await store.ensure_user(user_id, "en")
@@ -259,7 +261,9 @@ async def test_a_final_notice_is_told_once_across_replicas(world: World, tmp_pat
     try:
         other_notifier = TelegramNotifier(world.bot, other_store, Metrics(), clock=world.clock)
         other_outbox = Outbox(other_store, other_notifier, replica="r2", clock=world.clock)
-        other = OrderTracker(other_store, other_notifier, other_outbox)
+        other = OrderTracker(
+            other_store, other_notifier, other_outbox, rates=DeliveryRates(other_store)
+        )
         ended = _read(order, status="CANCELLED")
         await asyncio.gather(world.tracker.apply(order, ended), other.apply(order, ended))
         await asyncio.gather(world.outbox.idle(), other_outbox.idle())
@@ -269,6 +273,28 @@ async def test_a_final_notice_is_told_once_across_replicas(world: World, tmp_pat
         await other_store.close()
     told = [m for m in world.user(ALICE).messages if "before it expired" in m.text]
     assert len(told) == 1
+    [counts] = await world.store.delivery_counts("tg", order.created_at.date())
+    assert (counts.orders, counts.delivered) == (1, 0)  # counted once, by one of them
+
+
+async def test_an_order_counts_in_its_rate_at_its_first_sms_once(world: World) -> None:
+    order = await _order(world, "ck-rate")
+    waiting = _read(order, status="WAITING")
+    await world.tracker.apply(order, waiting)
+    assert await world.store.delivery_counts("tg", order.created_at.date()) == []
+    first = Order(
+        id=order.id,
+        status="RECEIVED",
+        expires_at=order.expires_at,
+        created_at=order.created_at,
+        sms_history=(Sms("Your code is 222222", order.created_at + timedelta(seconds=40)),),
+    )
+    await world.tracker.apply(order, first)
+    await world.tracker.apply(order, _read(order, "a", "b", status="COMPLETED"))
+    [counts] = await world.store.delivery_counts("tg", order.created_at.date())
+    assert (counts.orders, counts.delivered) == (1, 1)
+    assert counts.waits[wait_bucket(40)] == 1
+    await world.outbox.idle()
 
 
 async def test_a_send_that_died_with_its_replica_is_sent_once_more_at_start(

@@ -20,7 +20,14 @@ from bot.context import Context
 from bot.handlers import shop
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
 from bot.services.browse import ServiceGone
-from bot.services.purchases import AlreadyUsed, OfferGone, Refused, Unconfirmed
+from bot.services.purchases import (
+    AlreadyUsed,
+    OfferGone,
+    PriceRose,
+    Quote,
+    Refused,
+    Unconfirmed,
+)
 from bot.services.users import Dialog, Mode
 
 
@@ -81,7 +88,10 @@ async def show_countries(
         return
     await remember(context, replace(dialog, mode=Mode.COUNTRIES, country_service=button.service))
     await answer(query)
-    await edit(query, views.countries(context.t, found.service, found.offers, page, search))
+    await edit(
+        query,
+        views.countries(context.t, found.service, found.offers, page, search, found.rates),
+    )
 
 
 async def search_countries(update: Update, context: Context) -> None:
@@ -98,7 +108,9 @@ async def search_countries(update: Update, context: Context) -> None:
         await reply(update, views.Screen(views.service_gone(context.t)))
         return
     await remember(context, replace(context.dialog, mode=Mode.COUNTRIES, country_query=text))
-    await reply(update, views.countries(context.t, found.service, found.offers, 0, text))
+    await reply(
+        update, views.countries(context.t, found.service, found.offers, 0, text, found.rates)
+    )
 
 
 async def _quote(
@@ -172,6 +184,12 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
     elif isinstance(result, Unconfirmed):
         await remember(context, dialog)
         await edit(query, views.purchase_unconfirmed(t))
+    elif isinstance(result, PriceRose):  # the confirmation shows the new price
+        await remember(context, replace(dialog, mode=Mode.CONFIRM))
+        favourite = isinstance(result.quote, Quote) and await services.favourites.is_favourite(
+            context.user_id, result.quote.service.code, result.quote.offer.country_id
+        )
+        await edit(query, views.price_rose(t, result, favourite, services.settings.jiema_site_url))
     else:  # the confirmation message becomes the order card
         await remember(context, dialog)
         step = await services.after_purchase.follow(result.order)

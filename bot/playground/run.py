@@ -166,7 +166,7 @@ async def run_playground(listen: tuple[str, int], data_dir: Path, stop: asyncio.
         raise PlaygroundError(f"the playground serves on loopback only, not on {host!r}")
     await asyncio.to_thread(prepare_data_dir, data_dir)
     async with contextlib.AsyncExitStack() as stack:
-        sandbox = SandboxServer(SandboxConfig(auto_accounts=True))
+        sandbox = SandboxServer(SandboxConfig(auto_accounts=True).with_trouble())
         jiema_url = await sandbox.start()
         stack.push_async_callback(sandbox.stop)
 

@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="give any unknown well-formed jm_ key a new account with $10.00",
     )
+    parser.add_argument(
+        "--trouble",
+        action="store_true",
+        help="some countries never deliver, one is slow, one's price rises with every sale",
+    )
     args = parser.parse_args(argv)
     config = SandboxConfig(
         seed=args.seed,
@@ -40,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         order_ttl=args.order_ttl,
         auto_accounts=args.auto_accounts,
     )
+    if args.trouble:
+        config = config.with_trouble()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, args.host, args.port))
 

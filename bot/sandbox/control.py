@@ -37,6 +37,8 @@ def add_control_routes(app: web.Application, server: SandboxServer) -> None:
         ("POST", "/latency", controls.latency),
         ("POST", "/list-lag", controls.list_lag),
         ("POST", "/stock", controls.stock),
+        ("POST", "/price", controls.price),
+        ("POST", "/delivery", controls.delivery),
         ("POST", "/rate-window", controls.rate_window),
         ("GET", "/stats", controls.stats),
     ]
@@ -110,12 +112,21 @@ class _Controls:
 
     async def stock(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        country = body.get("country")
-        if isinstance(country, bool) or not isinstance(country, int | str):
-            raise ApiError(400, "BAD_REQUEST", "country must be an id or a slug.")
         self._server.set_stock(
-            _required(body, "service", str), country, _required(body, "count", int)
+            _required(body, "service", str), _country(body), _required(body, "count", int)
         )
+        return web.json_response(_DONE)
+
+    async def price(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        self._server.set_price(
+            _required(body, "service", str), _country(body), _required(body, "cents", int)
+        )
+        return web.json_response(_DONE)
+
+    async def delivery(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        self._server.set_delivery(_country(body), _required(body, "mode", str))
         return web.json_response(_DONE)
 
     async def rate_window(self, request: web.Request) -> web.Response:
@@ -142,6 +153,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "BAD_REQUEST", "The body must be a JSON object.")
     return body
+
+
+def _country(body: dict[str, Any]) -> int | str:
+    country = body.get("country")
+    if isinstance(country, bool) or not isinstance(country, int | str):
+        raise ApiError(400, "BAD_REQUEST", "country must be an id or a slug.")
+    return country
 
 
 def _get(body: dict[str, Any], name: str, kind: type[T]) -> T | None:

@@ -17,8 +17,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from bot.sandbox.catalogue import Catalogue, Service
+from bot.sandbox.catalogue import Offer as CatalogueOffer
 from bot.sandbox.clock import Clock
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.countries import Country
@@ -36,6 +38,9 @@ _SMS_TEMPLATES = {
     "go": "G-{code} is your Google verification code.",
     "fb": "{code} is your Facebook confirmation code.",
 }
+DeliveryMode = Literal["normal", "slow", "never"]
+"""How a country's numbers get their SMS (see :class:`~bot.sandbox.SandboxConfig`)."""
+
 _DEFAULT_SMS_TEMPLATE = "Your {name} code is {code}. Don't share it."
 
 
@@ -145,6 +150,9 @@ class Engine:
         self.catalogue = catalogue
         self.list_lag = config.list_lag
         self._config = config
+        self.never_deliver = set(config.never_deliver)
+        self.slow_deliver = set(config.slow_deliver)
+        self.rising_prices = set(config.rising_prices)
         self._clock = clock
         self._rng = random.Random(f"engine:{config.seed}")
         self._accounts: dict[str, Account] = {}
@@ -234,7 +242,7 @@ class Engine:
         if offer.stock <= 0:
             raise ApiError(400, "NO_NUMBERS", "No numbers available right now.")
         now = self._clock()
-        delay = self._config.sms_delay
+        delay = self._sms_delay(found_country.id)
         order = Order(
             id=self._new_id("ck", self._orders),
             account_id=account.id,
@@ -248,6 +256,9 @@ class Engine:
         )
         account.balance_cents -= offer.price_cents
         offer.stock -= 1
+        if found_country.id in self.rising_prices:
+            rise = offer.price_cents * self._config.price_rise_percent // 100
+            offer.price_cents += max(1, rise)
         self._orders[order.id] = order
         self._orders_of[account.id].append(order)
         return order.view_at(now)
@@ -310,7 +321,7 @@ class Engine:
                 f"Only a RECEIVED order can wait for another SMS: {order.status}.",
             )
         order.set_status(OrderStatus.WAITING, now)
-        delay = self._config.sms_delay
+        delay = self._sms_delay(order.country.id)
         order.sms_due_at = None if delay is None else now + delay
         return order.view_at(now)
 
@@ -352,6 +363,29 @@ class Engine:
         return order.view_at(now)
 
     def set_stock(self, service: str, country: int | str, count: int) -> None:
+        self._offer(service, country).stock = count
+
+    def set_price(self, service: str, country: int | str, cents: int) -> None:
+        self._offer(service, country).price_cents = cents
+
+    def set_delivery(self, country: int, mode: DeliveryMode) -> None:
+        """How a country's numbers get their SMS from now on (orders made later)."""
+        for countries, wanted in ((self.never_deliver, "never"), (self.slow_deliver, "slow")):
+            if mode == wanted:
+                countries.add(country)
+            else:
+                countries.discard(country)
+
+    # Internals.
+
+    def _sms_delay(self, country_id: int) -> float | None:
+        if country_id in self.never_deliver:
+            return None
+        if country_id in self.slow_deliver:
+            return self._config.slow_sms_delay
+        return self._config.sms_delay
+
+    def _offer(self, service: str, country: int | str) -> CatalogueOffer:
         found_service = self.catalogue.service(service)
         found_country = self.catalogue.country(country)
         offer = None
@@ -359,9 +393,7 @@ class Engine:
             offer = self.catalogue.offer(found_service, found_country)
         if offer is None:
             raise ApiError(404, "NOT_FOUND", "This service is not sold in this country.")
-        offer.stock = count
-
-    # Internals.
+        return offer
 
     def _own_order(self, account: Account, order_id: str) -> Order:
         order = self._orders.get(order_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -19,6 +19,7 @@ from bot.sandbox.engine import (
     DEFAULT_DISPLAY_NAME,
     DEFAULT_LANG,
     ApiError,
+    DeliveryMode,
     Engine,
 )
 from bot.sandbox.faults import Fault, FaultKind, FaultPlan, Latency
@@ -185,6 +186,19 @@ class SandboxServer:
         """Sets how many numbers of a service are left in a country it is sold in."""
         _check(count >= 0, "count must not be negative.")
         self.engine.set_stock(service, country, count)
+
+    def set_price(self, service: str, country: int | str, cents: int) -> None:
+        """Sets a service's price in a country (the next create charges it)."""
+        _check(cents >= 0, "cents must not be negative.")
+        self.engine.set_price(service, country, cents)
+
+    def set_delivery(self, country: int | str, mode: str) -> None:
+        """Makes a country's next numbers get their SMS normally, slowly or never."""
+        found = self.engine.catalogue.country(country)
+        if found is None:
+            raise ApiError(404, "NOT_FOUND", "No such country.")
+        _check(mode in ("normal", "slow", "never"), "mode must be normal, slow or never.")
+        self.engine.set_delivery(found.id, cast(DeliveryMode, mode))
 
     # Trouble.
 

@@ -9,7 +9,8 @@ already caches for everyone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
@@ -17,6 +18,7 @@ from bot.api import ApiKey, Service
 from bot.services.accounts import AccountService
 from bot.services.browse import ServiceGone
 from bot.services.catalog import Catalog, Offer
+from bot.services.rates import NO_RATES, DeliveryRates, Rate, alternatives
 from bot.store import Alert, Store
 
 ALERTS_LIMIT: Final = 10
@@ -40,14 +42,17 @@ class Alternatives:
     Attributes:
         service: The service wanted.
         place: The sold-out country.
-        offers: The cheapest countries with stock (at most :data:`ALTERNATIVES`).
+        offers: Countries with stock chosen by price and delivery rate (at most
+            :data:`ALTERNATIVES`; see :func:`bot.services.rates.alternatives`).
         watching: The user already has an alert for this service and country.
+        rates: The delivery rates of the service's rated countries.
     """
 
     service: Service
     place: Place
     offers: list[Offer]
     watching: bool
+    rates: Mapping[str, Rate] = field(default_factory=lambda: NO_RATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +87,21 @@ class AlertService:
         catalog: Catalog,
         store: Store,
         *,
+        rates: DeliveryRates,
         lifetime: timedelta,
         limit: int = ALERTS_LIMIT,
     ) -> None:
         self._accounts = accounts
         self._catalog = catalog
         self._store = store
+        self._rates = rates
         self.lifetime = lifetime
         self.limit = limit
 
     async def alternatives(
         self, user_id: int, service: str, country_id: int
     ) -> Alternatives | ServiceGone | UnknownCountry:
-        """The cheapest countries with stock for ``service``, other than ``country_id``.
+        """Countries with stock for ``service`` other than ``country_id``, by price and rate.
 
         Raises:
             NotLinkedError: no key linked.
@@ -109,11 +116,16 @@ class AlertService:
         if place is None:
             return UnknownCountry()
         others = [o for o in offers if o.count > 0 and o.country_id != country_id]
+        gone = next((o for o in offers if o.country_id == country_id), None)
+        # Unpriced (the API no longer lists it): the cheapest in stock is the reference.
+        price = gone.price_cents if gone else min((o.price_cents for o in others), default=0)
+        rates = await self._rates.for_service(service)
+        picked = alternatives(others, rates, price, ALTERNATIVES)
         watching = any(
             a.service == service and a.country_id == str(country_id)
             for a in await self._store.user_alerts(user_id)
         )
-        return Alternatives(found, place, others[:ALTERNATIVES], watching)
+        return Alternatives(found, place, picked, watching, rates)
 
     async def alternatives_after_refusal(
         self, user_id: int, token: str

@@ -7,21 +7,25 @@ its ISO code, so "Малайзия", "malaysia" and "my" all find Malaysia.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.api import Service
 from bot.i18n import get_translator
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog, Offer
+from bot.services.rates import DeliveryRates, Rate
 from bot.store import Store
 
 
 @dataclass(frozen=True, slots=True)
 class Countries:
-    """A service and its countries (filtered by the search, if any)."""
+    """A service and its countries (filtered by the search, if any), and the delivery
+    rates of those that have one (by country id as text)."""
 
     service: Service
     offers: list[Offer]
+    rates: Mapping[str, Rate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +42,13 @@ def matches(query: str, *names: str) -> bool:
 class BrowseService:
     """The catalogue as one user sees it."""
 
-    def __init__(self, accounts: AccountService, catalog: Catalog, store: Store) -> None:
+    def __init__(
+        self, accounts: AccountService, catalog: Catalog, store: Store, rates: DeliveryRates
+    ) -> None:
         self._accounts = accounts
         self._catalog = catalog
         self._store = store
+        self._rates = rates
 
     async def services(self, user_id: int, query: str | None = None) -> list[Service]:
         """Every service, the user's recent ones first, then popular ones, then by stock.
@@ -80,4 +87,4 @@ class BrowseService:
             offers = [
                 o for o in offers if matches(query, t.country(o.slug, o.name), o.name, o.slug)
             ]
-        return Countries(found, offers)
+        return Countries(found, offers, await self._rates.for_service(service))

@@ -26,14 +26,14 @@ from bot.i18n import negotiate
 from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
 from bot.services.after_purchase import AfterPurchaseService
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
-from bot.services.browse import BrowseService, ServiceGone
-from bot.services.catalog import Offer
+from bot.services.browse import BrowseService, Countries, ServiceGone
 from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
 from bot.services.live import End, Listener, LiveOrders, NotYoursError, OrderState, StreamsFull
 from bot.services.orders import Acted, Action, ActionRefused, ActOutcome, History, OrderService
 from bot.services.purchases import (
     AlreadyUsed,
     OfferGone,
+    PriceRose,
     PurchaseService,
     Quote,
     Refused,
@@ -112,7 +112,7 @@ class Purchased:
     running_low: RunningLow | None
 
 
-BuyOutcome = Purchased | AlreadyUsed | Unconfirmed
+BuyOutcome = Purchased | AlreadyUsed | Unconfirmed | PriceRose
 
 
 class MiniApp:
@@ -148,8 +148,9 @@ class MiniApp:
         """Every service, ranked as the chat ranks them (recent, popular, then stock)."""
         return await self._s.browse.services(user_id)
 
-    async def countries(self, user_id: int, service: str) -> tuple[Service, list[Offer]]:
-        """A service and every country pricing it, sold-out ones last (``count`` 0).
+    async def countries(self, user_id: int, service: str) -> Countries:
+        """A service and every country pricing it, sold-out ones last (``count`` 0), with
+        their delivery rates.
 
         Raises:
             OfferGoneError: the service is not listed.
@@ -157,7 +158,7 @@ class MiniApp:
         found = await self._s.browse.countries(user_id, service, "en", sold_out=True)
         if isinstance(found, ServiceGone):
             raise OfferGoneError
-        return found.service, found.offers
+        return found
 
     async def quote(self, user_id: int, service: str, country_id: int) -> Quote:
         """A single-use purchase token, price and balance: the chat's confirmation.
@@ -179,7 +180,7 @@ class MiniApp:
         result = await self._s.purchases.buy(user_id, token)
         if isinstance(result, Refused):
             raise result.error
-        if isinstance(result, AlreadyUsed | Unconfirmed):
+        if isinstance(result, AlreadyUsed | Unconfirmed | PriceRose):
             return result
         step = await self._s.after_purchase.follow(result.order)
         return Purchased(await self._state(step.order), step.running_low)

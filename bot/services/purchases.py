@@ -8,6 +8,10 @@ Money rules enforced here:
   body) the order may exist and be charged, so the recent order list is read and a matching
   order is adopted; a claim still unresolved is retried in the background
   (:meth:`PurchaseService.reconcile_pending`) for a while, also after a crash or restart.
+* The price confirmed is the most that is paid: a confirmation older than
+  :data:`PRICE_FRESH` re-reads the price before buying, and an order charged more than the
+  confirmed price is cancelled at once for a full refund; either way the user is offered
+  the new price (:class:`PriceRose`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bot.api.errors import (
 )
 from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
 from bot.services.catalog import Catalog, Offer
+from bot.services.rates import DeliveryRates, Rate
 from bot.store import Purchase, PurchaseState, Store, StoredOrder
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 # for how long an unresolved claim is looked for before it is written off.
 _MATCH_SKEW = timedelta(minutes=5)
 _GIVE_UP_AFTER = timedelta(minutes=10)
+PRICE_FRESH = timedelta(minutes=1)
+"""A confirmation older than this re-reads the price before buying (prices are cached)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +52,14 @@ class OfferGone:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """What the confirmation screen shows: service, offer, balance, and the token."""
+    """What the confirmation screen shows: service, offer, balance, the token, and the
+    country's delivery rate (None until it has enough orders)."""
 
     purchase: Purchase
     service: Service
     offer: Offer
     account: Account
+    rate: Rate | None = None
 
     @property
     def affordable(self) -> bool:
@@ -89,7 +98,17 @@ class Refused:
     service: str
 
 
-BuyOutcome = Bought | AlreadyUsed | Unconfirmed | Refused
+@dataclass(frozen=True, slots=True)
+class PriceRose:
+    """The price went up after the confirmation: nothing bought, or the order made was
+    cancelled at once for a full refund. ``quote`` offers the new price (or says the offer
+    is gone)."""
+
+    confirmed_cents: int
+    quote: Quote | OfferGone
+
+
+BuyOutcome = Bought | AlreadyUsed | Unconfirmed | Refused | PriceRose
 
 # How long a claimed purchase belongs to the request that claimed it: background
 # reconciliation (on any replica) leaves it alone until then. Longer than a create can take
@@ -109,6 +128,7 @@ class PurchaseService:
         accounts: AccountService,
         catalog: Catalog,
         *,
+        rates: DeliveryRates,
         reconcile_delays: tuple[float, ...] = (0.0, 1.0, 2.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -117,6 +137,7 @@ class PurchaseService:
         self._store = store
         self._accounts = accounts
         self._catalog = catalog
+        self._rates = rates
         self._reconcile_delays = reconcile_delays
         self._sleep = sleep
         self._now = now
@@ -149,7 +170,8 @@ class PurchaseService:
             offer.price_cents,
             auto_replace=user is not None and user.auto_replace,
         )
-        return Quote(purchase, svc, offer, account)
+        rate = (await self._rates.for_service(service)).get(str(country_id))
+        return Quote(purchase, svc, offer, account, rate)
 
     async def buy(
         self,
@@ -194,8 +216,8 @@ class PurchaseService:
 
     async def create(
         self, purchase: Purchase, card_message_id: int | None = None
-    ) -> Bought | Unconfirmed:
-        """Create the order of a claimed purchase, exactly once.
+    ) -> Bought | Unconfirmed | PriceRose:
+        """Create the order of a claimed purchase, exactly once, at no more than its price.
 
         Args:
             purchase: A purchase won by :meth:`claim`.
@@ -208,6 +230,12 @@ class PurchaseService:
         """
         token = purchase.token
         key = await self._accounts.key_for(purchase.user_id)
+        if self._now() - purchase.created_at > PRICE_FRESH:
+            self._catalog.forget_prices(purchase.service)
+            offer = await self._catalog.offer(key, purchase.service, int(purchase.country_id))
+            if offer is not None and offer.price_cents > purchase.price_cents:
+                await self._store.finish_purchase(token, PurchaseState.FAILED)
+                return await self._price_rose(purchase)
         try:
             created = await self._api.create_order(key, purchase.service, int(purchase.country_id))
         except (TransportError, MalformedResponseError) as exc:
@@ -221,7 +249,33 @@ class PurchaseService:
             if isinstance(exc, NoNumbersError):
                 self._catalog.forget_prices(purchase.service)
             raise
+        if created.charged_cents is not None and created.charged_cents > purchase.price_cents:
+            return await self._refuse_dearer(purchase, created, key, card_message_id)
         return Bought(await self._adopt(purchase, created, key, card_message_id))
+
+    async def _refuse_dearer(
+        self, purchase: Purchase, created: Order, key: ApiKey, card_message_id: int | None
+    ) -> Bought | PriceRose:
+        """The order cost more than confirmed: cancel it now (full refund, no SMS can have
+        come yet) and offer the new price. Kept as bought if the cancel fails: it is a
+        working number, and its card shows what it cost."""
+        self._catalog.forget_prices(purchase.service)
+        try:
+            cancelled = await self._api.cancel_order(key, created.id)
+        except JiemaError as exc:
+            log.warning("dearer order %s not cancelled: %s", created.id, type(exc).__name__)
+            return Bought(await self._adopt(purchase, created, key, card_message_id))
+        # Stored (so no reconciliation adopts it) as ended and told: the user sees the new
+        # price instead of a card, and it counts in no delivery rate.
+        await self._store.save_order(
+            self._stored(purchase, created, key, None, status=cancelled.status, told=True)
+        )
+        await self._store.finish_purchase(purchase.token, PurchaseState.DONE, created.id)
+        return await self._price_rose(purchase)
+
+    async def _price_rose(self, purchase: Purchase) -> PriceRose:
+        quote = await self.quote(purchase.user_id, purchase.service, int(purchase.country_id))
+        return PriceRose(purchase.price_cents, quote)
 
     async def reconcile_pending(self) -> tuple[list[Bought], list[Purchase]]:
         """Resolve claims left 'creating' (crash) or 'unknown' (lost answer).
@@ -285,7 +339,23 @@ class PurchaseService:
     async def _adopt(
         self, purchase: Purchase, order: Order, key: ApiKey, card_message_id: int | None
     ) -> StoredOrder:
-        stored = StoredOrder(
+        stored = self._stored(purchase, order, key, card_message_id)
+        await self._store.save_order(stored)
+        await self._store.finish_purchase(purchase.token, PurchaseState.DONE, order.id)
+        await self._store.touch_service(purchase.user_id, purchase.service)
+        return await self._store.get_order(order.id) or stored
+
+    def _stored(
+        self,
+        purchase: Purchase,
+        order: Order,
+        key: ApiKey,
+        card_message_id: int | None,
+        *,
+        status: str | None = None,
+        told: bool = False,
+    ) -> StoredOrder:
+        return StoredOrder(
             id=order.id,
             user_id=purchase.user_id,
             key_fingerprint=self._accounts.fingerprint(key),
@@ -294,7 +364,7 @@ class PurchaseService:
             country_id=purchase.country_id,
             country_slug=purchase.country_slug,
             phone=order.phone or "",
-            status=order.status,
+            status=status or order.status,
             expires_at=order.expires_at,
             charged_cents=(
                 order.charged_cents if order.charged_cents is not None else purchase.price_cents
@@ -304,8 +374,5 @@ class PurchaseService:
             confirmed_cents=purchase.price_cents,
             created_at=self._now(),
             updated_at=self._now(),
+            final_notified=told,
         )
-        await self._store.save_order(stored)
-        await self._store.finish_purchase(purchase.token, PurchaseState.DONE, order.id)
-        await self._store.touch_service(purchase.user_id, purchase.service)
-        return await self._store.get_order(order.id) or stored

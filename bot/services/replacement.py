@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from bot.api import ApiKey, JiemaClient, Order, Priority
 from bot.api.errors import AuthError, CodeReceivedError, JiemaError, TransportError
@@ -31,14 +30,14 @@ from bot.order_status import OrderStatus
 from bot.outbox import Notifier
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
-from bot.services.purchases import AlreadyUsed, PurchaseService, Unconfirmed
+from bot.services.purchases import AlreadyUsed, PriceRose, PurchaseService, Unconfirmed
+from bot.services.rates import NO_RATES, DeliveryRates, Rate, best_chance
 from bot.store import OPEN_SWAP_STATES, PurchaseState, Store, StoredOrder, Swap, SwapState
 from bot.tracker import OrderTracker
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DeliveryRate",
     "GaveUp",
     "Kept",
     "ReplaceRules",
@@ -51,37 +50,23 @@ __all__ = [
 _WRITES_PER_SWAP = 2  # the cancel and the create
 
 
-class DeliveryRate(Protocol):
-    """How well a country delivers a service (bot.services.rates)."""
-
-    @property
-    def share(self) -> float:
-        """Of the recent orders there, the fraction that got an SMS (0 to 1)."""
-        ...
-
-
 def choose_country(
     offers: Sequence[Offer],
     *,
     current: str,
     ceiling_cents: int,
-    rates: Mapping[str, DeliveryRate] | None = None,
+    rates: Mapping[str, Rate] = NO_RATES,
 ) -> Offer | None:
     """Where to buy the replacement: the same country while it has stock at or below
-    ``ceiling_cents``, else the best-rated country with stock at or below it (cheapest
-    first among equals, and when no rates are known), or None when there is none."""
+    ``ceiling_cents``, else the best chance among those with stock at or below it
+    (:func:`bot.services.rates.best_chance`: by delivery rate, then price), or None when
+    there is none."""
     affordable = [o for o in offers if o.count > 0 and o.price_cents <= ceiling_cents]
     for offer in affordable:
         if str(offer.country_id) == current:
             return offer
-    if not affordable:
-        return None
-
-    def rank(offer: Offer) -> tuple[float, int, int]:
-        rate = rates.get(str(offer.country_id)) if rates else None
-        return (-(rate.share if rate is not None else -1.0), offer.price_cents, offer.country_id)
-
-    return min(affordable, key=rank)
+    ranked = best_chance(affordable, rates)
+    return ranked[0] if ranked else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +131,7 @@ class ReplacementService:
         purchases: PurchaseService,
         tracker: OrderTracker,
         notifier: Notifier,
+        rates: DeliveryRates,
         *,
         rules: ReplaceRules,
         replica_id: str,
@@ -158,6 +144,7 @@ class ReplacementService:
         self._purchases = purchases
         self._tracker = tracker
         self._notifier = notifier
+        self._rates = rates
         self.rules = rules
         self._replica = replica_id
         self._now = now
@@ -314,7 +301,8 @@ class ReplacementService:
         self._catalog.forget_prices(old.service)
         offers = await self._catalog.offers(key, old.service, priority=Priority.BACKGROUND)
         ceiling = old.confirmed_cents if old.confirmed_cents is not None else old.charged_cents
-        offer = choose_country(offers, current=old.country_id, ceiling_cents=ceiling)
+        rates = await self._rates.for_service(old.service)
+        offer = choose_country(offers, current=old.country_id, ceiling_cents=ceiling, rates=rates)
         if offer is None:
             return None
         purchase = await self._store.offer_purchase(
@@ -345,6 +333,9 @@ class ReplacementService:
                     bought = await self._purchases.create(claimed, old.card_message_id)
                 except JiemaError as exc:
                     log.info("replacement of %s not bought: %s", old.id, exc)
+                    return GaveUp(old)
+                if isinstance(bought, PriceRose):  # charged more: refunded at once
+                    log.info("replacement of %s not bought: the price rose", old.id)
                     return GaveUp(old)
                 return None if isinstance(bought, Unconfirmed) else bought.order
             # Claimed meanwhile (a replica whose hold ran out), or too old to claim.

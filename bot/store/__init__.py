@@ -17,17 +17,20 @@ from bot.store.models import (
     SwapState,
     User,
 )
+from bot.store.rates import WAIT_BOUNDS, DeliveryCounts
 from bot.store.store import PURCHASE_TTL, Clock, FavouriteAdded, Store, open_store
 
 __all__ = [
     "FINAL_STATUSES",
     "OPEN_SWAP_STATES",
     "PURCHASE_TTL",
+    "WAIT_BOUNDS",
     "Alert",
     "AlertState",
     "Clock",
     "Database",
     "Delivery",
+    "DeliveryCounts",
     "DeliveryState",
     "Favourite",
     "FavouriteAdded",

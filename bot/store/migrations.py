@@ -332,6 +332,30 @@ CREATE INDEX swaps_open ON swaps (claimed_until)
     WHERE state IN ('claimed', 'cancelled', 'buying', 'bought');
 """
 
+# Delivery rates: per service, country and day (UTC, of the order's creation), how many
+# orders the bot saw end or get an SMS, how many got one, and a fixed histogram of the time
+# to the first SMS (bucket upper bounds in bot.store.rates.WAIT_BOUNDS; w9 is "longer").
+# orders.rate_counted is set in the same transaction as the counters' increment, so an
+# order is counted once, by whichever replica sees it first.
+_V9_DELIVERY_RATES = """
+ALTER TABLE orders ADD COLUMN rate_counted INTEGER NOT NULL DEFAULT 0
+    CHECK (rate_counted IN (0, 1));
+
+CREATE TABLE delivery_rates (
+    service    TEXT NOT NULL,
+    country_id TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    orders     INTEGER NOT NULL CHECK (orders >= 0),
+    delivered  INTEGER NOT NULL CHECK (delivered >= 0),
+    w0 INTEGER NOT NULL DEFAULT 0, w1 INTEGER NOT NULL DEFAULT 0,
+    w2 INTEGER NOT NULL DEFAULT 0, w3 INTEGER NOT NULL DEFAULT 0,
+    w4 INTEGER NOT NULL DEFAULT 0, w5 INTEGER NOT NULL DEFAULT 0,
+    w6 INTEGER NOT NULL DEFAULT 0, w7 INTEGER NOT NULL DEFAULT 0,
+    w8 INTEGER NOT NULL DEFAULT 0, w9 INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (service, country_id, day)
+)$WITHOUT_ROWID;
+"""
+
 MIGRATIONS: Final[tuple[str, ...]] = (
     _V1,
     _V2,
@@ -341,6 +365,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V6,
     _V7_KEEPING,
     _V8_REPLACE,
+    _V9_DELIVERY_RATES,
 )
 
 

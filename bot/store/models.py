@@ -109,6 +109,8 @@ class StoredOrder:
     """On a replacement: the number it replaced (refunded)."""
     replaced_by: str | None = None
     """On a replaced order: the number that replaced it; ``""`` when none could be bought."""
+    rate_counted: bool = False
+    """Counted in its service and country's delivery rate (``Store.count_delivery``)."""
 
     @property
     def is_final(self) -> bool:

@@ -37,6 +37,7 @@ def order_of_row(row: Row) -> StoredOrder:
         replaces_left=row["replaces_left"],
         replaced_from=row["replaced_from"],
         replaced_by=row["replaced_by"],
+        rate_counted=bool(row["rate_counted"]),
     )
 
 

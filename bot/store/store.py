@@ -8,6 +8,7 @@ module per responsibility, over a :class:`bot.store.db.Database`.
 - :mod:`bot.store.coordination`: leases, replica heartbeats, webhook update claims
 - :mod:`bot.store.console`: /stats counts, fleet counters, broadcasts
 - :mod:`bot.store.shop`: favourites, alerts, the top-up heads-up
+- :mod:`bot.store.rates`: delivery rates (counters per service, country and day)
 - :mod:`bot.store.privacy`: erasing a user, purging old SMS bodies and phone numbers
 - :mod:`bot.store.swaps`: automatic replacement of numbers that got no SMS
 """
@@ -26,6 +27,7 @@ from bot.store.orders import OrdersRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.privacy import PrivacyRepository
 from bot.store.purchases import PURCHASE_TTL, PurchasesRepository
+from bot.store.rates import RatesRepository
 from bot.store.shop import FavouriteAdded, ShopRepository
 from bot.store.swaps import SwapsRepository
 from bot.store.users import UsersRepository
@@ -51,6 +53,7 @@ class Store(
     CoordinationRepository,
     ConsoleRepository,
     ShopRepository,
+    RatesRepository,
     PrivacyRepository,
     SwapsRepository,
 ):

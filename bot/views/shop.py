@@ -3,7 +3,7 @@ the alternatives to a sold-out country and the top-up link."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from telegram import InlineKeyboardMarkup
@@ -18,7 +18,8 @@ from bot.services.favourites import Added as FavouriteAdded
 from bot.services.favourites import FavouriteOffer, ToggleOutcome
 from bot.services.favourites import Full as FavouritesFull
 from bot.services.favourites import Removed as FavouriteRemoved
-from bot.services.purchases import Quote
+from bot.services.purchases import PriceRose, Quote
+from bot.services.rates import NO_RATES, Rate
 from bot.services.topup import RunningLow
 from bot.store import Alert
 from bot.views.common import Screen, api_error, country_label, esc
@@ -50,10 +51,15 @@ def services(
 
 
 def countries(
-    t: Translator, service: Service, offers: list[Offer], page: int, query: str | None
+    t: Translator,
+    service: Service,
+    offers: list[Offer],
+    page: int,
+    query: str | None,
+    rates: Mapping[str, Rate] = NO_RATES,
 ) -> Screen:
-    """A page of countries: flag, name, price and stock, cheapest first; the sold-out
-    countries listed last and marked."""
+    """A page of countries: flag, name, price and stock (or delivery rate, where there is
+    one), cheapest first; the sold-out countries listed last and marked."""
     page = keyboards.clamp_page(page, len(offers), keyboards.COUNTRIES_PER_PAGE)
     name = esc(service.name)
     # "None anywhere" only when nothing is in stock and nothing was searched; a search that
@@ -76,12 +82,23 @@ def countries(
     shown = offers[first : first + keyboards.COUNTRIES_PER_PAGE]
     labels: list[tuple[int, str]] = [(o.country_id, "") for o in offers]
     for i, offer in enumerate(shown, start=first):
-        label = _country_button(t, offer) if offer.count > 0 else _sold_out_button(t, offer)
+        if offer.count > 0:
+            label = _country_button(t, offer, rates.get(str(offer.country_id)))
+        else:
+            label = _sold_out_button(t, offer)
         labels[i] = (offer.country_id, label)
     return Screen(t.align(text), keyboards.countries(t, service.code, labels, page))
 
 
-def _country_button(t: Translator, offer: Offer) -> str:
+def _country_button(t: Translator, offer: Offer, rate: Rate | None = None) -> str:
+    if rate is not None:
+        # TRANSLATORS: a country button; {rate} is the share of recent orders there that
+        # got an SMS, e.g. "92%" (after 📩, an envelope with an arrow).
+        return t._("{country} · {price} · 📩 {rate}").format(
+            country=country_label(t, offer.slug, offer.name),
+            price=t.money(offer.price_cents),
+            rate=rate_label(t, rate),
+        )
     # TRANSLATORS: a country button; {count} is how many numbers are in stock there.
     return t.ngettext(
         "{country} · {price} · {count} left", "{country} · {price} · {count} left", offer.count
@@ -92,22 +109,47 @@ def _country_button(t: Translator, offer: Offer) -> str:
     )
 
 
+def rate_label(t: Translator, rate: Rate) -> str:
+    """A delivery rate as a label: ``92%``, marked ``⚠️ 40%`` when poor."""
+    shown = t.percent(rate.percent)
+    return f"⚠️ {shown}" if rate.poor else shown
+
+
+def rate_sentence(t: Translator, rate: Rate) -> str:
+    """A delivery rate in a sentence: how many recent orders got an SMS, and how soon."""
+    percent = t.percent(rate.percent)
+    if rate.typical_seconds is None:
+        text = t._("{percent} of recent orders here got an SMS.").format(percent=percent)
+    else:
+        # TRANSLATORS: {wait} is a localized duration such as "45 seconds" or "2 minutes".
+        text = t._("{percent} of recent orders here got an SMS, usually within {wait}.").format(
+            percent=percent, wait=t.duration(rate.typical_seconds)
+        )
+    return f"⚠️ {text}" if rate.poor else text
+
+
 def _sold_out_button(t: Translator, offer: Offer) -> str:
     # TRANSLATORS: a country button for a country without numbers right now.
     return t._("{country} · sold out").format(country=country_label(t, offer.slug, offer.name))
 
 
-def confirmation(t: Translator, quote: Quote, favourite: bool, site_url: str) -> Screen:
-    """Price, balance, the single-use Buy button (or why it is missing and the top-up link)
-    and the ★ toggle."""
+def confirmation(
+    t: Translator, quote: Quote, favourite: bool, site_url: str, rose_from: int | None = None
+) -> Screen:
+    """Price, delivery rate, balance, the single-use Buy button (or why it is missing and
+    the top-up link) and the ★ toggle; first, when the price went up after the confirmation
+    the user pressed Buy on (``rose_from``, in cents), that it did and nothing was paid."""
     service, offer, account = quote.service, quote.offer, quote.account
-    lines = [
+    lines = [] if rose_from is None else [price_rose_text(t, rose_from, offer.price_cents), ""]
+    lines += [
         t._("<b>Confirm your purchase</b>"),
         t._("Service: {service}").format(service=esc(service.name)),
         t._("Country: {country}").format(country=country_label(t, offer.slug, offer.name)),
         t._("Price: <b>{price}</b>").format(price=t.money(offer.price_cents)),
         t._("Your balance: {balance}").format(balance=t.money(account.balance_cents)),
     ]
+    if quote.rate is not None:
+        lines.insert(-1, rate_sentence(t, quote.rate))
     affordable = quote.affordable
     if affordable:
         lines.append(
@@ -123,6 +165,20 @@ def confirmation(t: Translator, quote: Quote, favourite: bool, site_url: str) ->
     else:
         rows.insert(0, keyboards.topup(t, site_url))
     return Screen(t.align("\n".join(lines)), keyboards.extended(markup, above_last=rows))
+
+
+def price_rose_text(t: Translator, old_cents: int, new_cents: int) -> str:
+    """The price went up between the confirmation and Buy: nothing was paid."""
+    return t._("⚠️ The price went up from {old} to {new}; you have not paid anything.").format(
+        old=t.money(old_cents), new=t.money(new_cents)
+    )
+
+
+def price_rose(t: Translator, rose: PriceRose, favourite: bool, site_url: str) -> Screen:
+    """After Buy: the price had gone up, so nothing was bought; the new price to confirm."""
+    if not isinstance(rose.quote, Quote):
+        return Screen(t.align(offer_gone(t)))
+    return confirmation(t, rose.quote, favourite, site_url, rose_from=rose.confirmed_cents)
 
 
 def service_gone(t: Translator) -> str:
@@ -260,7 +316,10 @@ def alternatives(t: Translator, alts: Alternatives) -> Screen:
                 country=place
             )
         )
-    items = [(o.country_id, _country_button(t, o)) for o in alts.offers]
+    items = [
+        (o.country_id, _country_button(t, o, alts.rates.get(str(o.country_id))))
+        for o in alts.offers
+    ]
     markup = keyboards.alternatives(
         t, alts.service.code, alts.place.country_id, items, alts.watching
     )

@@ -27,7 +27,7 @@ from bot.i18n import Translator, get_translator
 from bot.services.alerts import TooManyAlerts, Watching
 from bot.services.favourites import Added, Full, Removed, ToggleOutcome
 from bot.services.miniapp import MiniApp, NotYoursError, OfferGoneError, waiting_at_most
-from bot.services.purchases import AlreadyUsed, Unconfirmed
+from bot.services.purchases import AlreadyUsed, PriceRose, Quote, Unconfirmed
 from bot.webapp.auth import WebAppUser
 from bot.webapp.errors import Refusal, bad_request, error, ok, refusal_for
 from bot.webapp.gate import Gate
@@ -204,8 +204,7 @@ class WebApp:
         code = call.request.match_info["code"]
         if not is_id(code):
             raise OfferGoneError
-        service, offers = await self.app.countries(call.user.id, code)
-        return ok(countries_json(call.t, service, offers))
+        return ok(countries_json(call.t, await self.app.countries(call.user.id, code)))
 
     @endpoint
     async def quote(self, call: Call) -> web.StreamResponse:
@@ -225,6 +224,12 @@ class WebApp:
             raise Refusal(409, "ALREADY_USED", views.purchase_used(t), order=order)
         if isinstance(result, Unconfirmed):
             raise Refusal(202, "UNCONFIRMED", plain(views.purchase_unconfirmed(t).text))
+        if isinstance(result, PriceRose):
+            new = result.quote
+            if not isinstance(new, Quote):
+                raise OfferGoneError
+            rose = views.price_rose_text(t, result.confirmed_cents, new.offer.price_cents)
+            raise Refusal(409, "PRICE_CHANGED", plain(rose), quote=quote_json(t, new))
         return ok(purchased_json(t, result), status=201)
 
     @endpoint

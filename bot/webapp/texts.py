@@ -62,6 +62,9 @@ PAGE_TEXTS: Final[Mapping[str, str]] = {
     "byPrice": N_("Price"),
     "byStock": N_("Stock"),
     "byName": N_("Name"),
+    # TRANSLATORS: a sort button beside Price, Stock and Name: the countries whose recent
+    # orders most often got an SMS first.
+    "byChance": N_("Best chance"),
     "copy": N_("Copy"),
     "copied": N_("Copied"),
     "reopen": N_("This page has expired or was not opened from the bot. Reopen it from the bot."),

@@ -23,6 +23,7 @@ from bot.services.accounts import AccountService
 from bot.services.alerts import AlertService
 from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
+from bot.services.rates import DeliveryRates
 from bot.services.topup import TopUpService
 from bot.store import Store, open_store
 from bot.vault import KeyVault, generate_secret
@@ -63,7 +64,10 @@ class World:
         self.accounts = AccountService(api, store, vault)
         self.catalog = Catalog(api, clock=self.ticks)
         self.favourites = FavouriteService(self.accounts, self.catalog, store)
-        self.alerts = AlertService(self.accounts, self.catalog, store, lifetime=timedelta(hours=24))
+        self.rates = DeliveryRates(store)
+        self.alerts = AlertService(
+            self.accounts, self.catalog, store, rates=self.rates, lifetime=timedelta(hours=24)
+        )
         self.topup = TopUpService(self.accounts, store)
         self.notifier = TelegramNotifier(bot, store, Metrics())
         self.keys: dict[int, str] = {}

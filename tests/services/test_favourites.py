@@ -97,7 +97,9 @@ async def test_order_card_star_uses_the_users_own_order(world: World) -> None:
 
 
 async def _buy(world: World, country: int) -> StoredOrder:
-    purchases = PurchaseService(world.api, world.store, world.accounts, world.catalog)
+    purchases = PurchaseService(
+        world.api, world.store, world.accounts, world.catalog, rates=world.rates
+    )
     quote = await purchases.quote(USER, "tg", country)
     assert isinstance(quote, Quote)
     bought = await purchases.buy(USER, quote.purchase.token)

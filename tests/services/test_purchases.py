@@ -14,6 +14,7 @@ from bot.sandbox import SandboxConfig, SandboxServer
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog
 from bot.services.purchases import AlreadyUsed, Bought, PurchaseService, Quote, Unconfirmed
+from bot.services.rates import DeliveryRates
 from bot.store import Purchase, PurchaseState, Store
 from bot.vault import KeyVault, generate_secret
 
@@ -43,7 +44,13 @@ class World:
         accounts = AccountService(api, store, KeyVault.from_secret(generate_secret()))
         self.accounts = accounts
         self.purchases = PurchaseService(
-            api, store, accounts, Catalog(api), sleep=_no_sleep, now=clock
+            api,
+            store,
+            accounts,
+            Catalog(api),
+            rates=DeliveryRates(store),
+            sleep=_no_sleep,
+            now=clock,
         )
 
 

@@ -27,6 +27,7 @@ from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog, Offer
 from bot.services.orders import Acted, Action, OrderService
 from bot.services.purchases import Bought, PurchaseService, Quote
+from bot.services.rates import DeliveryRates, Rate
 from bot.services.replacement import (
     GaveUp,
     Kept,
@@ -88,12 +89,19 @@ class Replica:
         api = parts.api
         self.accounts = AccountService(api, store, parts.vault)
         self.catalog = Catalog(api, prices_ttl=0.0)
+        self.rates = DeliveryRates(store)
         self.purchases = PurchaseService(
-            api, store, self.accounts, self.catalog, sleep=_no_sleep, now=parts.clock
+            api,
+            store,
+            self.accounts,
+            self.catalog,
+            rates=self.rates,
+            sleep=_no_sleep,
+            now=parts.clock,
         )
         self.notifier = TelegramNotifier(parts.bot, store, Metrics(), clock=parts.clock)
         self.outbox = Outbox(store, self.notifier, replica=name, clock=parts.clock)
-        self.tracker = OrderTracker(store, self.notifier, self.outbox)
+        self.tracker = OrderTracker(store, self.notifier, self.outbox, rates=self.rates)
         self.service = ReplacementService(
             api,
             store,
@@ -102,6 +110,7 @@ class Replica:
             self.purchases,
             self.tracker,
             self.notifier,
+            self.rates,
             rules=ReplaceRules(after=AFTER, max_replacements=max_replacements),
             replica_id=name,
             now=parts.clock,
@@ -192,11 +201,6 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 # -- the country ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Rate:
-    share: float
-
-
 def _offer(country: int, price: int, count: int = 5) -> Offer:
     return Offer(country, f"c{country}", f"C{country}", price, count)
 
@@ -206,7 +210,11 @@ def test_the_same_country_while_it_has_stock_else_the_best_rated_within_the_pric
     assert choose_country(offers, current="3", ceiling_cents=30) == offers[2]
     sold_out = [_offer(3, 30, count=0), *offers[:2], offers[3]]
     assert choose_country(sold_out, current="3", ceiling_cents=30) == offers[0]  # cheapest
-    rates = {"1": _Rate(0.2), "2": _Rate(0.9), "4": _Rate(1.0)}
+    rates = {
+        "1": Rate(percent=20, typical_seconds=None, orders=5, poor=True),
+        "2": Rate(percent=90, typical_seconds=40, orders=9, poor=False),
+        "4": Rate(percent=100, typical_seconds=10, orders=9, poor=False),  # above the price
+    }
     assert choose_country(sold_out, current="3", ceiling_cents=30, rates=rates) == offers[1]
     assert choose_country(offers, current="3", ceiling_cents=25) == offers[0]  # 3 too dear now
     assert choose_country(offers, current="9", ceiling_cents=5) is None

@@ -33,6 +33,7 @@ TABLES = (
     "fleet_counters",
     "favourites",
     "alerts",
+    "delivery_rates",
     "secret_check",
     "swaps",
 )
@@ -55,6 +56,7 @@ async def fill(store: Store, clock: FakeClock) -> None:
     await store.set_card_message("ck0", 555, "hash0")
     await store.set_sms_seen("ck1", 2)
     await store.mark_final_notified("ck2")
+    await store.count_delivery("ck1", timedelta(seconds=40))
     received = datetime(2026, 5, 22, 8, 12, tzinfo=UTC)
     await store.claim_delivery("ck1", 0, "code 1", received)
     await store.claim_delivery("ck1", 1, "code 2", None)
@@ -130,6 +132,7 @@ async def test_copy_moves_every_row(source: Path, pg_backend: Backend, clock: Fa
     assert report.schema_version == len(MIGRATIONS)
     assert list(report.rows) == [  # parents before children
         "broadcasts",
+        "delivery_rates",
         "fleet_counters",
         "leases",
         "replicas",

@@ -88,6 +88,7 @@ async def test_schema_on_both_backends(backend: Backend) -> None:
         "fleet_counters",
         "favourites",
         "alerts",
+        "delivery_rates",
         "secret_check",
         "swaps",
     }

@@ -35,6 +35,7 @@ from bot.services.catalog import Catalog
 from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.purchases import PurchaseService
+from bot.services.rates import DeliveryRates
 from bot.services.replacement import ReplacementService, ReplaceRules
 from bot.services.topup import TopUpService
 from bot.services.users import UserService
@@ -94,6 +95,7 @@ class Services:
     store: Store
     users: UserService
     accounts: AccountService
+    rates: DeliveryRates
     browse: BrowseService
     purchases: PurchaseService
     orders: OrderService
@@ -172,18 +174,22 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
         catalog = Catalog(api)
         chat = ChatSide()
         outbox = Outbox(store, chat)
-        tracker = OrderTracker(store, chat, outbox)
-        purchases = PurchaseService(api, store, accounts, catalog)
+        rates = DeliveryRates(store)
+        tracker = OrderTracker(store, chat, outbox, rates=rates)
+        purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
         services = Services(
             store=store,
             users=UserService(store),
             accounts=accounts,
-            browse=BrowseService(accounts, catalog, store),
+            rates=rates,
+            browse=BrowseService(accounts, catalog, store, rates),
             purchases=purchases,
             orders=OrderService(api, store, accounts, catalog, tracker),
             tracker=tracker,
             favourites=FavouriteService(accounts, catalog, store),
-            alerts=AlertService(accounts, catalog, store, lifetime=timedelta(hours=24)),
+            alerts=AlertService(
+                accounts, catalog, store, rates=rates, lifetime=timedelta(hours=24)
+            ),
             replacement=ReplacementService(
                 api,
                 store,
@@ -192,6 +198,7 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
                 purchases,
                 tracker,
                 chat,
+                rates,
                 rules=ReplaceRules(),
                 replica_id="webapp-test",
             ),

@@ -113,7 +113,12 @@ async def test_countries_list_sold_out_ones_last(http: aiohttp.ClientSession, sh
     in_stock = [c["price_cents"] for c in countries if not c["sold_out"]]
     assert in_stock == sorted(in_stock)
     first = countries[0]
-    assert set(first) == {"id", "slug", "flag", "name", "price_cents", "price", "count", "sold_out"}
+    assert set(first) == {
+        *("id", "slug", "flag", "name", "price_cents", "price", "count", "sold_out"),
+        *("rate", "chance"),
+    }
+    assert first["rate"] is None  # no history yet
+    assert sorted(c["chance"] for c in countries) == list(range(len(countries)))
     status, body = await call(http, shop, "services/nope/countries")
     assert (status, body["code"]) == (409, "OFFER_GONE")
 

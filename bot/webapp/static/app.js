@@ -199,14 +199,15 @@
     }) }, label());
     return b;
   };
-  // A row of a service, a country or a favourite: [flag] name, price and stock.
+  // A row of a service, a country or a favourite: [flag] name, price and stock (, rate).
   const stock = (c) => (c.sold_out ? el("small", { class: "sold", text: T.soldOut })
     : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))));
+  const rate = (r) => r && el("small", { class: r.poor && "sold" }, el("br"), "📩 ", ltr(r.label));
   const offerRow = (c, name, attrs, go) => el("li", {},
     el("button", { class: "row", type: "button", ...attrs, "data-sold": c.sold_out, onclick: () => { haptic("tap"); go(); } },
       c.flag ? el("span", { class: "flag", text: c.flag }) : null,
       el("span", { class: "name", text: name }),
-      el("span", { class: "side" }, c.price ? ltr(c.price) : null, el("br"), stock(c))));
+      el("span", { class: "side" }, c.price ? ltr(c.price) : null, el("br"), stock(c), rate(c.rate))));
   // Sold out: to the alternatives, else to the confirmation.
   const pick = (code, c) => () => show(c.sold_out ? altScreen : confirmScreen, code, c.id);
 
@@ -260,6 +261,7 @@
       price: (a, b) => a.price_cents - b.price_cents || b.count - a.count,
       stock: (a, b) => b.count - a.count || a.price_cents - b.price_cents,
       name: (a, b) => collator.compare(a.name, b.name),
+      chance: (a, b) => a.chance - b.chance,
     };
     function draw() {
       const q = query.trim().toLowerCase();
@@ -269,7 +271,7 @@
         [el("li", { class: "row muted", text: fill(T.noCountry, { service: data.service.name, query }) })]));
     }
     const seg = el("div", { class: "seg", id: "sort" }, el("small", { class: "muted", text: T.sortBy }),
-      ["price", "stock", "name"].map((key) => el("button", {
+      ["price", "stock", "name", "chance"].map((key) => el("button", {
         type: "button", "data-sort": key, "aria-pressed": String(key === sort),
         onclick: (ev) => {
           sort = key;
@@ -297,9 +299,10 @@
         onclick: () => told("alerts", { service: code, country: id }, () => replace(altScreen, code, id)) }, T.notifyMe));
   }
 
-  async function confirmScreen(code, countryId) {
+  // given: the new quote after a price rise (notice).
+  async function confirmScreen(code, countryId, given, notice) {
     loading("confirm", T.confirm);
-    const q = await api("quote", { service: code, country: countryId });
+    const q = given || await api("quote", { service: code, country: countryId });
     showBalance({ text: q.balance });
     let busy = false;
     const buyBtn = el("button", { class: "btn", id: "buy", type: "button", disabled: !q.affordable,
@@ -322,6 +325,7 @@
           show(orderScreen, err.body.order);
           return;
         }
+        if (err.code === "PRICE_CHANGED") return replace(confirmScreen, code, countryId, err.body.quote, err.message);
         haptic("error");
         buyBtn.textContent = T.buy;
         setMain(null);
@@ -333,11 +337,13 @@
     }
     const note = el("p", { id: "confirm-note", text: q.affordable ? T.tapBuy : T.notEnough,
       class: q.affordable ? "muted" : "sold" });
-    page("confirm", T.confirm, el("div", { class: "card" },
+    page("confirm", T.confirm, notice && el("p", { class: "sold", id: "rose", text: notice }),
+      el("div", { class: "card" },
       el("p", {}, fill(T.service, { service: q.service.name })),
       el("p", {}, fill(T.country, { country: q.country.flag + " " + q.country.name })),
       el("p", { class: "status" }, around(T.price, "price", ltr(q.price, "big"))),
       el("p", {}, around(T.balanceIs, "balance", ltr(q.balance))),
+      q.rate && el("p", { id: "rate", class: q.rate.poor && "sold", text: q.rate.text }),
       note, buyBtn), star(code, countryId, "favourites", { service: code, country: countryId }));
     if (q.affordable) setMain(T.buy, buy);
   }
