@@ -214,15 +214,22 @@ class SqliteDatabase(Database):
 
     The database belongs to one bot process (SQLite's own locking still protects the file,
     and ``busy_timeout`` covers short outside access such as a backup).
+
+    When a write waits out ``busy_timeout`` for a lock held outside the process and fails,
+    the writes that queued behind it meanwhile fail at once instead of each waiting it out
+    in turn: one connection serves every task, so a user's update would otherwise wait
+    behind every background job's write before hearing "temporarily unavailable". A write
+    asked for after the failure waits for the lock again as usual.
     """
 
-    __slots__ = ("_conn", "_lock", "_tx")
+    __slots__ = ("_conn", "_lock", "_timeouts", "_tx")
     dialect: Dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._tx = _SqliteTransaction(conn)
+        self._timeouts = 0  # writes failed as unavailable so far
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout: float = 5.0) -> SqliteDatabase:
@@ -267,7 +274,21 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Executor]:
-        async with _sqlite_faults(), self._lock:
+        seen = self._timeouts
+        async with self._lock:
+            if self._timeouts != seen:
+                raise StoreUnavailableError("SQLite: database is locked (the write ahead failed)")
+            try:
+                async with self._write() as tx:
+                    yield tx
+            except StoreUnavailableError:
+                self._timeouts += 1
+                raise
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[Executor]:
+        """One ``BEGIN IMMEDIATE … COMMIT``; the caller holds ``_lock``."""
+        async with _sqlite_faults():
             try:
                 # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
                 # runs on aiosqlite's thread, and the rollback queued after it must undo it.

@@ -169,6 +169,7 @@ async def test_buy_journey_in_the_users_language(
     assert balance in confirm.text
     assert _labels(confirm) == [
         [t._("Buy")],
+        [t._("🔁 Auto-replace: off")],
         [t._("☆ Add to favourites")],
         [t._("‹ Countries"), t._("Cancel")],
     ]
@@ -277,6 +278,7 @@ async def test_choosing_italian_switches_every_screen_button_and_the_menu(
     )
     assert _labels(confirm) == [
         [it._("Buy")],
+        [it._("🔁 Auto-replace: off")],
         [it._("☆ Add to favourites")],
         [it._("‹ Countries"), it._("Cancel")],
     ]

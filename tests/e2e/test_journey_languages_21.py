@@ -161,6 +161,7 @@ async def _buy_and_get_the_code(
     assert t._("Your balance: {balance}").format(balance=t.money(BALANCE)) in (confirm.html or "")
     assert _labels(confirm) == [
         [t._("Buy")],
+        [t._("🔁 Auto-replace: off")],
         [t._("☆ Add to favourites")],
         [t._("‹ Countries"), t._("Cancel")],
     ]

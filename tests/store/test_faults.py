@@ -35,6 +35,30 @@ async def test_locked_sqlite_is_unavailable_until_the_lock_is_gone(db_path: Path
     await store.close()
 
 
+async def test_writes_queued_behind_a_locked_write_fail_with_it(db_path: Path) -> None:
+    """One connection serves every task: the writes waiting behind one that met an outside
+    lock fail with it instead of each waiting out busy_timeout in turn; later ones wait."""
+    store = await Store.over(await SqliteDatabase.open(db_path, busy_timeout=0.5))
+    await store.ensure_user(USER, None)
+    outsider = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        outsider.execute("BEGIN IMMEDIATE")
+        first = asyncio.create_task(store.set_language(USER, "de"))
+        queued = [asyncio.create_task(store.set_language(USER, "fr")) for _ in range(3)]
+        results = await asyncio.gather(first, *queued, return_exceptions=True)
+        assert all(isinstance(r, StoreUnavailableError) for r in results), results
+        assert "write ahead failed" not in str(results[0])  # the one that waited
+        assert all("write ahead failed" in str(r) for r in results[1:])
+        with pytest.raises(StoreUnavailableError, match=r"database is locked$"):
+            await store.set_language(USER, "it")  # asked afterwards: waits for the lock again
+        outsider.execute("ROLLBACK")
+    finally:
+        outsider.close()
+    await store.set_language(USER, "de")
+    assert (await user_of(store, USER)).language == "de"
+    await store.close()
+
+
 async def test_unreachable_postgres_is_unavailable() -> None:
     # Port 9 (discard) has no PostgreSQL on loopback: the connection is refused.
     url = "postgresql://postgres:s3cret-password@127.0.0.1:9/nothing"
