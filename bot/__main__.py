@@ -40,12 +40,17 @@ from bot.store import Store, StoreUnavailableError, open_store
 log = logging.getLogger("bot")
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set, then shut down cleanly (leases handed back).
+
+    Without ``stop``, until SIGINT/SIGTERM. The tests' in-process harness passes its own
+    event and runs this in the test's event loop.
+    """
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         jiema_url = settings.jiema_api_url
         if settings.sandbox:

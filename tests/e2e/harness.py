@@ -103,6 +103,10 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
     async def start(self, within: float = 20.0, *, healthy: bool = True) -> None:
         """Start the bot; unless told otherwise, wait until its ``/healthz`` says healthy
         (database open, Telegram reached, updates flowing, poller running)."""

@@ -8,12 +8,13 @@ import pytest
 
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, buy, confirmation, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_a_dropped_create_answer_is_reconciled_not_retried(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -37,7 +38,7 @@ async def test_a_dropped_create_answer_is_reconciled_not_retried(
 
 @pytest.mark.bot_env(JIEMA_TIMEOUT="1")
 async def test_a_create_answered_too_late_is_found_in_the_order_list(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -54,7 +55,7 @@ async def test_a_create_answered_too_late_is_found_in_the_order_list(
 
 @pytest.mark.bot_env(JIEMA_TIMEOUT="1")
 async def test_a_create_with_no_answer_is_never_retried_and_the_user_told_the_truth(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -81,7 +82,7 @@ async def test_a_create_with_no_answer_is_never_retried_and_the_user_told_the_tr
 
 
 async def test_many_concurrent_taps_and_replays_buy_once(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -105,7 +106,7 @@ async def test_many_concurrent_taps_and_replays_buy_once(
 
 
 async def test_another_users_buttons_get_a_polite_refusal(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(1001)
     mallory = await linked_user(6666, first_name="Mallory")
@@ -137,7 +138,7 @@ async def test_another_users_buttons_get_a_polite_refusal(
 
 
 async def test_sms_bodies_and_api_strings_with_markup_are_shown_as_text(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
@@ -152,7 +153,7 @@ async def test_sms_bodies_and_api_strings_with_markup_are_shown_as_text(
 
 
 async def test_api_faults_are_explained_and_the_bot_keeps_working(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     sandbox.inject_fault("malformed", 1, path="/v1/account")

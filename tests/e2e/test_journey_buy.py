@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_link_buy_and_receive_the_code(

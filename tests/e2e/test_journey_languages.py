@@ -17,8 +17,9 @@ from bot.fakebotapi import ChatMessage, FakeBotApi
 from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, Translator, command_menu_languages, flag
 from bot.i18n import get_translator as translator
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 _BETWEEN_PHRASES = re.compile(r"\{[^}]*\}|<[^>]*>|[\n.,:;!?()“”]")
 _QUOTED_SMS = re.compile(r"<blockquote>.*?</blockquote>", re.DOTALL)
@@ -101,7 +102,7 @@ def _country_labels(message: ChatMessage) -> list[str]:
     ],
 )
 async def test_buy_journey_in_the_users_language(
-    bot: BotProcess,
+    bot: Deployment,
     telegram: FakeBotApi,
     sandbox: SandboxServer,
     linked_user: Linker,
@@ -212,7 +213,7 @@ async def _wait_for_commands(
 
 
 async def test_choosing_italian_switches_every_screen_button_and_the_menu(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     en, it = translator("en"), translator("it")
     alice = await linked_user(language_code="en")
@@ -334,7 +335,7 @@ async def test_choosing_italian_switches_every_screen_button_and_the_menu(
 
 
 async def test_the_command_menu_is_registered_in_every_language_at_start_up(
-    bot: BotProcess, telegram: FakeBotApi
+    bot: Deployment, telegram: FakeBotApi
 ) -> None:
     for code, language in command_menu_languages():
         # Telegram matches menus by the two-letter language code of the user's app.
@@ -357,7 +358,7 @@ async def test_the_command_menu_is_registered_in_every_language_at_start_up(
     ],
 )
 async def test_the_first_language_follows_the_telegram_app(
-    bot: BotProcess, telegram: FakeBotApi, language_code: str, language: str
+    bot: Deployment, telegram: FakeBotApi, language_code: str, language: str
 ) -> None:
     t = translator(language)
     user = telegram.user(2002, first_name="Ana", language_code=language_code)

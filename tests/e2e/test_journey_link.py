@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy
-from tests.e2e.harness import BotProcess, seed
+from tests.e2e.conftest import Deployment, Linker, buy
+from tests.e2e.harness import seed
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_start_explains_how_to_link_when_no_key(
-    bot: BotProcess, telegram: FakeBotApi
+    bot: Deployment, telegram: FakeBotApi
 ) -> None:
     bob = telegram.user(2002, first_name="Bob", language_code="en")
     await bob.send("/start")
@@ -27,7 +31,7 @@ async def test_start_explains_how_to_link_when_no_key(
 
 
 async def test_link_with_key_on_its_own_line_deletes_it(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     key = sandbox.create_account(balance_cents=1234, display_name="Carol <Admin>")
     carol = telegram.user(3003, first_name="Carol")
@@ -43,7 +47,7 @@ async def test_link_with_key_on_its_own_line_deletes_it(
 
 
 async def test_link_in_one_message_deletes_the_command(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     command = next(m for m in alice.messages if not m.from_bot and m.text.startswith("/link"))
@@ -54,7 +58,7 @@ async def test_link_in_one_message_deletes_the_command(
 
 
 async def test_wrong_and_revoked_keys_are_refused_and_nothing_is_stored(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     dave = telegram.user(4004, first_name="Dave")
     unknown = "jm_" + "x" * 43
@@ -74,7 +78,7 @@ async def test_wrong_and_revoked_keys_are_refused_and_nothing_is_stored(
 
 
 async def test_unlink_asks_first_when_orders_are_active(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
@@ -93,7 +97,7 @@ async def test_unlink_asks_first_when_orders_are_active(
 
 
 async def test_keys_never_reach_the_database_file_or_the_log(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker, tmp_path: Path
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker, tmp_path: Path
 ) -> None:
     alice = await linked_user()
     await buy(alice)
@@ -109,7 +113,7 @@ async def test_keys_never_reach_the_database_file_or_the_log(
 
 
 async def test_a_lost_encryption_secret_asks_users_to_link_again(
-    deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    deployment: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     key = sandbox.create_account()
     await seed(deployment.data_dir, 1001, key, [])

@@ -6,12 +6,13 @@ import pytest
 
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_cancel_refunds_and_updates_the_card(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(balance_cents=1000)
     card = await buy(alice)
@@ -30,7 +31,7 @@ async def test_cancel_refunds_and_updates_the_card(
 
 @pytest.mark.bot_env(POLL_INTERVAL="60")
 async def test_cancel_after_a_code_is_refused_with_a_reason(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
@@ -46,7 +47,7 @@ async def test_cancel_after_a_code_is_refused_with_a_reason(
 
 
 async def test_another_sms_pushes_only_the_new_code(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
@@ -72,7 +73,7 @@ async def test_another_sms_pushes_only_the_new_code(
 
 
 async def test_history_pages_with_the_api_cursor_and_opens_cards(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(balance_cents=10_000)
     account = sandbox.engine.account_of_key(alice.key)  # type: ignore[attr-defined]
@@ -94,7 +95,7 @@ async def test_history_pages_with_the_api_cursor_and_opens_cards(
 
 
 async def test_buy_again_offers_the_same_service_and_country(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)

@@ -7,8 +7,9 @@ import pytest
 from bot import callbacks as cb
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, confirmation, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, confirmation, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 SITE = "https://jiema.example/top-up"
 # The watcher checks often and prices are cached briefly, so a restock shows within a second.
@@ -60,7 +61,7 @@ async def sold_out_alternatives(
 
 @FAST
 async def test_favourite_then_one_tap_from_buy(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -106,7 +107,7 @@ async def test_favourite_then_one_tap_from_buy(
 
 @FAST
 async def test_no_numbers_at_buy_time_offers_alternatives(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     wanted, *others = in_stock(sandbox)
@@ -135,7 +136,7 @@ async def test_no_numbers_at_buy_time_offers_alternatives(
 
 @FAST
 async def test_notify_me_fires_once_with_a_working_buy_button(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     first, second = in_stock(sandbox)[:2]
@@ -174,7 +175,7 @@ async def test_notify_me_fires_once_with_a_working_buy_button(
 
 @FAST
 async def test_a_cancelled_alert_stays_silent(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     first, second = in_stock(sandbox)[:2]
@@ -202,7 +203,7 @@ async def test_a_cancelled_alert_stays_silent(
 
 @FAST
 async def test_insufficient_balance_leads_to_the_top_up_site(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -245,7 +246,7 @@ async def settled(user: FakeUser) -> None:
 
 @FAST
 async def test_heads_up_after_a_purchase_once_a_day(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     key: str = alice.key  # type: ignore[attr-defined]

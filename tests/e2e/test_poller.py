@@ -9,8 +9,10 @@ import pytest
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from bot.sandbox.wire import order_json
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess, seed
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+from tests.e2e.harness import seed
+
+pytestmark = pytest.mark.in_process
 
 
 def _create(sandbox: SandboxServer, key: str, count: int) -> list[dict[str, object]]:
@@ -28,7 +30,7 @@ def _create(sandbox: SandboxServer, key: str, count: int) -> list[dict[str, obje
 
 @pytest.mark.bot_env(POLL_INTERVAL="0.5")
 async def test_twenty_active_orders_on_one_key_stay_under_the_rate_limit(
-    deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    deployment: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     key = sandbox.create_account(balance_cents=100_000)
     orders = _create(sandbox, key, 20)
@@ -54,7 +56,7 @@ async def test_twenty_active_orders_on_one_key_stay_under_the_rate_limit(
 
 
 async def test_faults_mid_order_delay_the_code_but_never_lose_or_repeat_it(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
@@ -71,7 +73,7 @@ async def test_faults_mid_order_delay_the_code_but_never_lose_or_repeat_it(
 
 
 async def test_expiry_without_sms_tells_the_user_about_the_refund(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
@@ -85,7 +87,7 @@ async def test_expiry_without_sms_tells_the_user_about_the_refund(
 
 
 async def test_a_blocked_user_stalls_nobody_and_gets_the_code_when_back(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(1001)
     bob = await linked_user(2002, first_name="Bob")
@@ -106,7 +108,7 @@ async def test_a_blocked_user_stalls_nobody_and_gets_the_code_when_back(
 
 
 async def test_a_revoked_key_stops_polling_and_the_user_is_told_once(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
