@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +54,16 @@ async def deployment(
     data_dir = tmp_path / "data"
     in_process = request.node.get_closest_marker("in_process") is not None
     in_process &= request.node.get_closest_marker("bot_process") is None
+    bot: Deployment
     if in_process and os.environ.get("E2E_BOT") != "process":
         bot = InProcessBot(telegram, sandbox, data_dir, extra_env=extra_env)
         yield bot
         await bot.close()
     else:
-        process = BotProcess(telegram, sandbox, data_dir, extra_env=extra_env)
-        yield process
-        if process.process is not None and process.process.returncode is None:
-            await process.stop()
-        bot = process
+        bot = BotProcess(telegram, sandbox, data_dir, extra_env=extra_env)
+        yield bot
+        if bot.running:
+            await bot.stop()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print("---- bot log ----\n" + bot.log()[-20000:])
@@ -77,7 +77,9 @@ async def bot(deployment: Deployment) -> Deployment:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
@@ -104,7 +106,7 @@ def linked_user(telegram: FakeBotApi, sandbox: SandboxServer) -> Linker:
     ) -> FakeUser:
         key = sandbox.create_account(balance_cents=balance_cents, display_name=first_name)
         user = telegram.user(user_id, first_name=first_name, language_code=language_code)
-        user.key = key  # type: ignore[attr-defined]
+        user.key = key
         await user.send(f"/link {key}")
         await user.wait_for_message(lambda m: "<b>" in (m.html or "") and first_name in m.text)
         return user

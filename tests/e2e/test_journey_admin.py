@@ -105,7 +105,7 @@ async def test_stats_show_what_happened(
 ) -> None:
     admin = await linked_user(ADMIN, first_name="Olga")
     card = await buy(admin)
-    [order] = sandbox_orders(sandbox, admin.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, admin.key)
     sandbox.deliver_sms(order["id"], "Your code is 424242")
     await admin.wait_for_message(lambda m: "Code: 424242" in m.text)
     bob = telegram.user(2002, first_name="Bob")

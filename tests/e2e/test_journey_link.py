@@ -102,13 +102,13 @@ async def test_keys_never_reach_the_database_file_or_the_log(
     alice = await linked_user()
     await buy(alice)
     await bot.stop()
-    key = alice.key.encode()  # type: ignore[attr-defined]
+    key = alice.key.encode()
     for path in bot.data_dir.rglob("*"):
         if path.is_file():
             assert key not in path.read_bytes(), path
     log = bot.log()
     assert "DEBUG" in log  # the run logged verbosely, updates included
-    assert alice.key not in log  # type: ignore[attr-defined]
+    assert alice.key not in log
     assert telegram.token.split(":")[1] not in log
 
 

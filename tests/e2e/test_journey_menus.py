@@ -75,7 +75,7 @@ async def test_refresh_shows_a_code_before_the_poller_would(
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     sandbox.deliver_sms(order["id"], "Your code is 818181")
     await alice.press(card, "Refresh")
     await alice.wait_for(lambda m: "Code: 818181" in m.text)

@@ -16,7 +16,7 @@ async def test_code_arriving_while_the_bot_is_down_is_pushed_once_after_restart(
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     await bot.stop()
     sandbox.deliver_sms(order["id"], "Your Telegram code is 770077")
     await bot.start()
@@ -51,7 +51,7 @@ async def test_a_slow_api_for_one_user_does_not_hold_up_another(
 ) -> None:
     alice = await linked_user(1001)
     bob = await linked_user(2002, first_name="Bob")
-    sandbox.set_latency(4.0, key=alice.key)  # type: ignore[attr-defined]
+    sandbox.set_latency(4.0, key=alice.key)
     await alice.send("/balance")
     await bob.send("/balance")
     await bob.wait_for_message(lambda m: "Balance" in m.text, timeout=3.0)

@@ -79,7 +79,7 @@ async def _link(
     """A user whose funded sandbox account is linked in the chat (``user.key`` holds it)."""
     key = sandbox.create_account(balance_cents=balance_cents, display_name="Alice")
     user = telegram.user(user_id, first_name="Alice", language_code="en")
-    user.key = key  # type: ignore[attr-defined]
+    user.key = key
     await user.send(f"/link {key}")
     await user.wait_for_message(lambda m: "Key linked" in m.text)
     return user
@@ -91,7 +91,7 @@ async def alice(bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer) -
 
 
 def _key(user: FakeUser) -> str:
-    key = user.key  # type: ignore[attr-defined]
+    key = user.key
     assert isinstance(key, str)
     return key
 
