@@ -34,6 +34,10 @@ _OURS: contextvars.ContextVar[InProcessBot | None] = contextvars.ContextVar(
 starts) runs in, so the fakes' records and another bot's stay out of its log."""
 
 
+_LEVELS_SET = ("", "aiosqlite", "httpx", "httpcore", "apscheduler")
+"""The loggers whose level a bot's start sets (the root, ``logs.set_library_levels``)."""
+
+
 class _OwnRecords(logging.Filter):
     def __init__(self, owner: InProcessBot) -> None:
         super().__init__()
@@ -92,7 +96,7 @@ class InProcessBot:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._handler: logging.Handler | None = None
-        self._root_level = logging.NOTSET
+        self._levels: dict[str, int] = {}
 
     @property
     def running(self) -> bool:
@@ -194,7 +198,7 @@ class InProcessBot:
         )
         handler.filters.insert(0, _OwnRecords(self))  # before the (costly) redaction
         root = logging.getLogger()
-        self._root_level = root.level
+        self._levels = {name: logging.getLogger(name).level for name in _LEVELS_SET}
         root.setLevel(min(root.level or logging.WARNING, logging.getLevelName(settings.log_level)))
         logs.set_library_levels(settings.log_level)
         root.addHandler(handler)
@@ -204,7 +208,7 @@ class InProcessBot:
         if self._handler is None:
             return
         handler, self._handler = self._handler, None
-        root = logging.getLogger()
-        root.removeHandler(handler)
-        root.setLevel(self._root_level)
+        logging.getLogger().removeHandler(handler)
+        for name, level in self._levels.items():  # as before: other tests share this process
+            logging.getLogger(name).setLevel(level)
         handler.close()
