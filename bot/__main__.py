@@ -43,27 +43,31 @@ from bot.store import Store, StoreUnavailableError, open_store
 log = logging.getLogger("bot")
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then shut down cleanly (leases handed back).
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or until ``stop`` is set, when given), then shut down
+    cleanly (leases handed back).
 
-    A stop request during start-up (Telegram unreachable, a slow database) cancels the
-    start-up at once: what has started is closed in reverse order and the exit is clean, so
-    ``docker stop`` never waits out its grace period.
+    A signal during start-up (Telegram unreachable, a slow database) cancels the start-up at
+    once: what has started is closed in reverse order and the exit is clean, so
+    ``docker stop`` never waits out its grace period. The tests' in-process harness passes
+    its own ``stop`` and runs this in the test's event loop (no signal handlers then).
     """
-    stop = asyncio.Event()
     started = asyncio.Event()
     serving = asyncio.current_task()
+    if stop is None:
+        stop = asyncio.Event()
+        signalled = stop
 
-    def request_stop() -> None:
-        if stop.is_set():
-            return
-        stop.set()
-        if not started.is_set() and serving is not None:
-            serving.cancel()
+        def request_stop() -> None:
+            if signalled.is_set():
+                return
+            signalled.set()
+            if not started.is_set() and serving is not None:
+                serving.cancel()
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, request_stop)
     try:
         await _serve(settings, stop, started)
     except asyncio.CancelledError:

@@ -154,13 +154,31 @@ def configure(
 ) -> None:
     """Log to stderr at ``level`` in ``log_format`` (``text`` or ``json``), redacted; quiet
     the chattiest libraries."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = redacted_handler(
+        logging.StreamHandler(sys.stderr), secrets, log_format=log_format, user_key=user_key
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    set_library_levels(level)
+
+
+def redacted_handler(
+    handler: logging.Handler,
+    secrets: tuple[str, ...] = (),
+    *,
+    log_format: str = "text",
+    user_key: bytes = b"",
+) -> logging.Handler:
+    """``handler`` with the bot's format and the redacting filter."""
     if log_format == "json":
         handler.setFormatter(JsonFormatter(b"jiema-bot log user:" + user_key))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    return handler
+
+
+def set_library_levels(level: str) -> None:
+    """Quiet the chattiest libraries for a bot logging at ``level``."""
     numeric = logging.getLevelName(level)
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, numeric))
     # One line per HTTP request or poller tick otherwise (measured: ~3.5 % of the CPU); at

@@ -69,7 +69,13 @@ def _placeholders(text: str) -> set[str]:
 
 def _forms(message: Message) -> tuple[str, ...]:
     """Return the translated forms of a message: one, or one per plural form."""
-    return message.string if isinstance(message.string, tuple) else (message.string,)
+    string = message.string
+    return tuple(string) if isinstance(string, tuple | list) else (string or "",)
+
+
+def _ids(message: Message) -> tuple[str, ...]:
+    """Return the source texts of a message: the msgid, or singular and plural."""
+    return (message.id,) if isinstance(message.id, str) else tuple(message.id)
 
 
 def _catalog_problems(catalog: Catalog, template: Catalog) -> list[str]:
@@ -84,7 +90,7 @@ def _catalog_problems(catalog: Catalog, template: Catalog) -> list[str]:
         if message is None or message.fuzzy:
             problems.append(f"{expected.id!r}: {'fuzzy' if message else 'missing'}")
             continue
-        wanted = _placeholders(expected.id[-1] if expected.pluralizable else expected.id)
+        wanted = _placeholders(_ids(expected)[-1])
         for index, form in enumerate(_forms(message)):
             where = f"{expected.id!r}" + (f" form {index}" if expected.pluralizable else "")
             if not form:
@@ -633,7 +639,7 @@ def test_template_placeholders_are_named_and_consistent() -> None:
     for message in _read_catalog(TEMPLATE):
         if not message.id:
             continue
-        ids = message.id if message.pluralizable else (message.id,)
+        ids = _ids(message)
         names = [_placeholders(text) for text in ids]
         if any(not name or name.isdigit() for name in set().union(*names)):
             problems.append(f"{message.id!r}: use named placeholders such as {{count}}")
@@ -674,11 +680,11 @@ def test_compiled_catalog_matches_the_po_file(language: str) -> None:
     for message in catalog:
         if not message.id or message.fuzzy or not all(_forms(message)):
             continue
-        if not message.pluralizable:
+        if isinstance(message.id, str):
             assert bare(t.gettext(message.id)) == message.string
             continue
         singular, plural = message.id[0], message.id[1]
-        for form, text in enumerate(message.string):
+        for form, text in enumerate(_forms(message)):
             n = next(n for n in PLURAL_SAMPLE if rule(n) == form)
             assert bare(t.ngettext(singular, plural, n)) == text
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from string import Formatter
+from typing import Any
 
 import pytest
 from babel import Locale
@@ -103,7 +104,7 @@ def _template() -> list[Message]:
 
 def _texts(message: Message) -> tuple[str, ...]:
     """The source texts of a template message: the msgid, or singular and plural."""
-    return tuple(message.id) if message.pluralizable else (message.id,)
+    return (message.id,) if isinstance(message.id, str) else tuple(message.id)
 
 
 def _translations(t: Translator, message: Message) -> Iterator[tuple[str, str]]:
@@ -113,7 +114,7 @@ def _translations(t: Translator, message: Message) -> Iterator[tuple[str, str]]:
     English form for the first number of that category (the "singular" form of e.g. Russian
     also serves 21, 31, ..., so it is compared with the plural msgid).
     """
-    if not message.pluralizable:
+    if isinstance(message.id, str):
         yield message.id, t.gettext(message.id)
         return
     singular, plural = message.id[0], message.id[1]
@@ -158,7 +159,7 @@ def test_plural_messages_have_cldrs_number_of_forms(language: str) -> None:
     short = [
         message.id
         for message in catalog
-        if message.pluralizable and len(message.string) != len(categories)
+        if message.pluralizable and len(message.string or ()) != len(categories)
     ]
     assert not short, f"{language}: plural messages without {len(categories)} forms: {short}"
 
@@ -259,6 +260,9 @@ def _keyboards(t: Translator) -> dict[str, InlineKeyboardMarkup]:
         f"order {status} {sms}": keyboards.order_card(t, "ck_order-1", status, sms, "+601234567")
         for status, sms in [("WAITING", 0), ("WAITING", 1), ("RECEIVED", 1), ("COMPLETED", 1)]
     }
+    order_cards["order auto-replace"] = keyboards.order_card(
+        t, "ck_order-1", "WAITING", 0, "+6012", False
+    )
     return {
         "menu": keyboards.main_menu(t, linked=True),
         "menu unlinked": keyboards.main_menu(t, linked=False),
@@ -271,7 +275,6 @@ def _keyboards(t: Translator) -> dict[str, InlineKeyboardMarkup]:
         "forget": keyboards.forget(t),
         "languages": keyboards.languages(t.language),
         "settings": keyboards.settings(t, muted=False, auto_replace=True),
-        "order auto-replace": keyboards.order_card(t, "ck_order-1", "WAITING", 0, "+6012", False),
         **{name: markup for name, markup in order_cards.items() if markup is not None},
     }
 
@@ -324,7 +327,7 @@ def test_assert_no_bidi_in_copy_catches_isolates_marks_and_joiners() -> None:
     keyboard = keyboards.copy_code(t, t.ltr("48213"))
     with pytest.raises(AssertionError, match=r"U\+2066 LEFT-TO-RIGHT ISOLATE"):
         assert_no_bidi_in_copy(keyboard)
-    raw = {"inline_keyboard": [[{"text": "x", "callback_data": "o:v:ab\u200fc"}]]}
+    raw: dict[str, Any] = {"inline_keyboard": [[{"text": "x", "callback_data": "o:v:ab\u200fc"}]]}
     with pytest.raises(AssertionError, match=r"callback_data .*U\+200F RIGHT-TO-LEFT MARK"):
         assert_no_bidi_in_copy(raw)
     raw = {"inline_keyboard": [[{"text": t.ltr("48213"), "copy_text": {"text": "48213"}}]]}
@@ -374,7 +377,7 @@ def detector() -> LanguageDetector:
     Among ours rather than all of lingua's 75: the question is whether a text reads as its
     language rather than as another one the bot speaks (or English left over).
     """
-    known = {_lingua(language) for language in LANGUAGES} - {None}
+    known = {lingua for language in LANGUAGES if (lingua := _lingua(language)) is not None}
     return LanguageDetectorBuilder.from_languages(*known).build()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -73,12 +73,15 @@ async def test_a_background_send_is_not_retried_and_not_sent_while_its_chat_wait
     assert proxy.forwarded["sendMessage"] == forwarded + 1
 
 
-def _sender(limiter: ChatRateLimiter, sent: list[int]) -> Callable[[int], Awaitable[None]]:
+def _sender(
+    limiter: ChatRateLimiter, sent: list[int]
+) -> Callable[[int], Coroutine[Any, Any, None]]:
     """``send(chat_id)``: one message through ``limiter``, recorded in ``sent`` when made."""
 
     async def send(chat_id: int) -> None:
-        async def call() -> None:
+        async def call() -> bool:
             sent.append(chat_id)
+            return True
 
         await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
 
@@ -123,8 +126,9 @@ async def test_a_code_goes_ahead_of_the_card_edits_waiting_in_its_chat() -> None
     order: list[str] = []
 
     async def call(what: str, endpoint: str, policy: SendPolicy | None) -> None:
-        async def record() -> None:
+        async def record() -> bool:
             order.append(what)
+            return True
 
         await limiter.process_request(record, (), {}, endpoint, {"chat_id": 1001}, policy)
 

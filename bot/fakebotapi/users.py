@@ -45,6 +45,9 @@ class FakeUser:
         )
         world.chats[user_id] = self.chat
         self._marks: dict[int, int] = {}  # chat id -> last message id when the user last acted
+        self.key = ""
+        """The jiema.my API key this person holds, once a test or a load generator gave them
+        one (the fake never reads it: it is what the person would paste)."""
 
     @property
     def first_name(self) -> str:

@@ -56,6 +56,10 @@ def api_key(request: web.BaseRequest) -> str | None:
     return request.headers.get("X-API-Key", "").strip() or authorization or None
 
 
+Sleep = Callable[[float], Awaitable[None]]
+"""How the API waits out latency and held answers (``asyncio.sleep``; tests record it)."""
+
+
 class ApiGateway:
     """Serves the API's endpoints on an :class:`Engine`."""
 
@@ -68,6 +72,7 @@ class ApiGateway:
         log: RequestLog,
         clock: Clock,
         hang_seconds: float,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._engine = engine
         self._limiter = limiter
@@ -76,6 +81,7 @@ class ApiGateway:
         self._log = log
         self._clock = clock
         self._hang_seconds = hang_seconds
+        self._sleep = sleep
 
     def add_routes(self, app: web.Application) -> None:
         routes: list[tuple[str, str, Bucket, Endpoint]] = [
@@ -108,7 +114,7 @@ class ApiGateway:
         key = api_key(request)
         delay = self._latency.for_key(key)
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
         record = RequestRecord(
             at=self._clock(),
             key_fp=key_fingerprint(key) if key else None,
@@ -163,7 +169,7 @@ class ApiGateway:
         if fault is None:
             return response
         if fault.kind is FaultKind.TIMEOUT:
-            await asyncio.sleep(self._hang_seconds if fault.seconds is None else fault.seconds)
+            await self._sleep(self._hang_seconds if fault.seconds is None else fault.seconds)
         elif fault.kind is FaultKind.MALFORMED:
             body = response.body
             assert isinstance(body, bytes)  # json_response bodies are bytes

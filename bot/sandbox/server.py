@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import TracebackType
 from typing import Any, cast
@@ -9,7 +10,7 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.sandbox.api import API_PREFIX, ApiGateway, error_response
+from bot.sandbox.api import API_PREFIX, ApiGateway, Sleep, error_response
 from bot.sandbox.catalogue import build_catalogue
 from bot.sandbox.clock import Clock
 from bot.sandbox.config import SandboxConfig
@@ -52,7 +53,12 @@ class SandboxServer:
         request_log: Every API request seen, in arrival order.
     """
 
-    def __init__(self, config: SandboxConfig | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.config = config or SandboxConfig()
         self.engine = Engine(self.config, build_catalogue(self.config.seed), clock)
         self.request_log = RequestLog()
@@ -71,6 +77,7 @@ class SandboxServer:
             self.request_log,
             clock,
             self.config.hang_seconds,
+            sleep,
         )
         self._runner: web.AppRunner | None = None
         self._origin: str | None = None

@@ -178,7 +178,14 @@ def test_price_parses_cents_strings_and_rejects_floats() -> None:
 
 def test_parse_items_wants_a_list_of_objects() -> None:
     assert parse_items({"items": [{"a": 1}]}) == [{"a": 1}]
-    for bad in ({}, {"items": None}, {"items": {"a": 1}}, {"items": [1]}, {"items": [[]]}):
+    bads: tuple[dict[str, object], ...] = (
+        {},
+        {"items": None},
+        {"items": {"a": 1}},
+        {"items": [1]},
+        {"items": [[]]},
+    )
+    for bad in bads:
         with pytest.raises(MalformedResponseError):
             parse_items(bad)
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi, FakeUser
@@ -85,7 +86,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     for user in users:
         for country in range(ORDERS_PER_USER):
             await buy(user, country=country)
-    orders = {user: sandbox_orders(sandbox, user.key) for user in users}  # type: ignore[attr-defined]
+    orders = {user: sandbox_orders(sandbox, user.key) for user in users}
     assert all(len(o) == ORDERS_PER_USER for o in orders.values())  # nothing bought twice
 
     # Receiving: SMS arrive at random moments while both APIs misbehave.
@@ -114,7 +115,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     await eventually(lambda: _undelivered(deployment.data_dir) == 0, within=60, what="outbox done")
     for user, phone, code in expected:
         assert _pushes(user, code) <= 2, code  # one lost answer costs at most one repeat
-        await eventually(lambda u=user, p=phone, c=code: _on_card(u, p, c), within=30, what=code)
+        await eventually(partial(_on_card, user, phone, code), within=30, what=code)
     given_up = [c for u, _, c in expected if not _pushes(u, c)]
     assert len(given_up) <= len(expected) // 4, given_up  # the card is a net, not the way
 
@@ -123,7 +124,7 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     sandbox_side = sorted((u.id, o["id"]) for u, its in orders.items() for o in its)
     assert bot_orders == sandbox_side
     for user in users:
-        assert len(sandbox_orders(sandbox, user.key)) == ORDERS_PER_USER  # type: ignore[attr-defined]
+        assert len(sandbox_orders(sandbox, user.key)) == ORDERS_PER_USER
 
     # Still serving, never crashed, no 429 storm, memory bounded.
     await users[0].send("/help")

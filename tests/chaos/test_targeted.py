@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi, FakeUser
@@ -49,7 +50,7 @@ async def test_answers_lost_after_delivery_cost_one_repeat_and_the_card_shows_th
     await deployment.start()
     alice = await linked_user()
     await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     tg_proxy.inject(Fault.DROP_AFTER, 20, match="sendMessage")  # every answer lost
     sandbox.deliver_sms(order["id"], "Your code is 515151")
     await eventually(lambda: _outbox_done(deployment.data_dir, 1), within=30, what="given up")
@@ -69,7 +70,7 @@ async def test_after_an_outage_codes_arrive_in_sms_order_with_one_edit_per_card(
     alice = await linked_user()
     await buy(alice, country=0)
     await buy(alice, country=1)
-    second, first = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    second, first = sandbox_orders(sandbox, alice.key)
     await tg_proxy.down()
     codes = ["100001", "200001", "100002", "200002"]
     for order, code in zip([first, second, first, second], codes, strict=True):
@@ -109,8 +110,8 @@ async def test_a_chat_whose_sends_stall_does_not_delay_another_users_code(
     bob = await linked_user(2002, first_name="Bob")
     await buy(alice)
     await buy(bob)
-    [alices] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
-    [bobs] = sandbox_orders(sandbox, bob.key)  # type: ignore[attr-defined]
+    [alices] = sandbox_orders(sandbox, alice.key)
+    [bobs] = sandbox_orders(sandbox, bob.key)
 
     def to_alice(seen: Seen) -> bool:
         return seen.path.endswith("sendMessage") and seen.names_chat(1001)
@@ -160,27 +161,29 @@ async def test_a_long_outage_keeps_memory_flat_and_recovery_makes_no_429_storm(
     sent: dict[int, list[str]] = {user.id: [] for user in users}
     for round_ in range(4):  # SMS keep arriving for every order while Telegram is down
         for user in users:
-            for order in reversed(sandbox_orders(sandbox, user.key)):  # type: ignore[attr-defined]
+            for order in reversed(sandbox_orders(sandbox, user.key)):
                 code = f"{user.id % 100}{round_}{len(sent[user.id]):03d}"
                 sandbox.deliver_sms(order["id"], f"Your code is {code}")
                 sent[user.id].append(code)
                 await asyncio.sleep(0.01)  # one after another (receivedAt has ms)
         await eventually(
-            lambda r=round_: _recorded(deployment.data_dir) == 6 * (r + 1),
+            partial(_recorded_is, deployment.data_dir, 6 * (round_ + 1)),
             within=30,
             what=f"round {round_} recorded while Telegram is down",
         )
     after = rss_mb(deployment.process.pid)
     await tg_proxy.up()
     for user in users:
-        await eventually(
-            lambda u=user: len(_pushes(u, "")) == 8, within=60, what=f"{user.id}: 8 codes"
-        )
+        await eventually(partial(_pushed, user, 8), within=60, what=f"{user.id}: 8 codes")
         assert [t.split("is ")[-1] for t in _pushes(user, "")] == sent[user.id]
     assert [r for r in telegram.requests if r.status == 429] == []
     assert after - before < 15, (before, after)  # nothing piles up in memory per failed send
 
 
-def _recorded(data_dir: Path) -> int:
-    with contextlib.closing(sqlite3.connect(data_dir / "bot.sqlite3", timeout=5)) as db:
-        return int(db.execute("SELECT COUNT(*) FROM sms_deliveries").fetchone()[0])
+def _recorded_is(data_dir: Path, count: int) -> bool:
+    return _recorded(data_dir) == count
+
+
+def _pushed(user: FakeUser, count: int) -> bool:
+    """Has ``user`` got ``count`` code messages?"""
+    return len(_pushes(user, "")) == count

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxConfig, SandboxServer
 from tests.e2e.harness import BotProcess
+from tests.e2e.inprocess import InProcessBot
 
 
 @pytest.fixture
@@ -30,36 +32,54 @@ async def telegram() -> AsyncIterator[FakeBotApi]:
     await server.stop()
 
 
+Deployment = BotProcess | InProcessBot
+
+
 @pytest.fixture
 async def deployment(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[BotProcess]:
+) -> AsyncIterator[Deployment]:
     """The bot's deployment (data dir, environment), not started yet.
 
+    A ``python -m bot`` process, or with ``pytest.mark.in_process`` (on a module, a class or a
+    test) the same bot run in the test's event loop (:class:`InProcessBot`: several times
+    faster to start; no SIGKILL); ``pytest.mark.bot_process`` on a test of such a module
+    takes the process again; so does every test with ``E2E_BOT=process`` in the environment
+    (to compare the two).
     ``@pytest.mark.bot_env(NAME="value")`` adds environment variables (e.g. a slow poller).
     Stopped at the end if running; its log is printed if the test failed.
     """
     marker = request.node.get_closest_marker("bot_env")
-    process = BotProcess(
-        telegram, sandbox, tmp_path / "data", extra_env=marker.kwargs if marker else None
-    )
-    yield process
-    if process.process is not None and process.process.returncode is None:
-        await process.stop()
+    extra_env = marker.kwargs if marker else None
+    data_dir = tmp_path / "data"
+    in_process = request.node.get_closest_marker("in_process") is not None
+    in_process &= request.node.get_closest_marker("bot_process") is None
+    bot: Deployment
+    if in_process and os.environ.get("E2E_BOT") != "process":
+        bot = InProcessBot(telegram, sandbox, data_dir, extra_env=extra_env)
+        yield bot
+        await bot.close()
+    else:
+        bot = BotProcess(telegram, sandbox, data_dir, extra_env=extra_env)
+        yield bot
+        if bot.running:
+            await bot.stop()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        print("---- bot log ----\n" + process.log()[-20000:])
+        print("---- bot log ----\n" + bot.log()[-20000:])
 
 
 @pytest.fixture
-async def bot(deployment: BotProcess) -> BotProcess:
+async def bot(deployment: Deployment) -> Deployment:
     """The bot, running."""
     await deployment.start()
     return deployment
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
@@ -86,7 +106,7 @@ def linked_user(telegram: FakeBotApi, sandbox: SandboxServer) -> Linker:
     ) -> FakeUser:
         key = sandbox.create_account(balance_cents=balance_cents, display_name=first_name)
         user = telegram.user(user_id, first_name=first_name, language_code=language_code)
-        user.key = key  # type: ignore[attr-defined]
+        user.key = key
         await user.send(f"/link {key}")
         await user.wait_for_message(lambda m: "<b>" in (m.html or "") and first_name in m.text)
         return user

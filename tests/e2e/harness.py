@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from bot.api.models import parse_time
-from bot.fakebotapi import FakeBotApi
+from bot.fakebotapi import ChatMessage, FakeBotApi
 from bot.sandbox import SandboxServer
 from bot.store import Store, StoredOrder
 from bot.vault import KeyVault, load_or_create_secret
@@ -102,6 +102,10 @@ class BotProcess:
         self.args = args
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
 
     async def start(self, within: float = 20.0, *, healthy: bool = True) -> None:
         """Start the bot; unless told otherwise, wait until its ``/healthz`` says healthy
@@ -213,6 +217,11 @@ async def eventually(check: Callable[[], bool], within: float = 10.0, what: str 
         if loop.time() > deadline:
             raise AssertionError(f"not true within {within} s: {what}")
         await asyncio.sleep(0.02)
+
+
+def shows_code(code: str, message: ChatMessage) -> bool:
+    """Does the bot's ``message`` show ``code`` as a code?"""
+    return f"Code: {code}" in message.text
 
 
 def delivery_recorded(data_dir: Path, order_id: str, position: int) -> bool:

@@ -24,7 +24,7 @@ async def test_copy_db_moves_users_keys_and_active_orders_to_postgresql(
     await deployment.start()
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     await deployment.stop()
     secret = (deployment.data_dir / "secret.key").read_text().strip()
     async with fresh_database() as url:

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import random
 from datetime import UTC, datetime
+from functools import partial
 
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from bot.store import Store
 from tests.e2e.conftest import buy, sandbox_orders
-from tests.e2e.harness import BotProcess, delivery_recorded, eventually, seed
+from tests.e2e.harness import BotProcess, delivery_recorded, eventually, seed, shows_code
 
 
 async def _link(user: FakeUser, key: str) -> None:
@@ -43,12 +44,12 @@ async def test_sigkill_during_buying_and_polling_loses_nothing(
                 code = f"{round_}{len(codes):05d}"
                 sandbox.deliver_sms(order["id"], f"Your code is {code}")
                 codes.append(code)
-                await alice.wait_for(lambda m, c=code: f"Code: {c}" in m.text, timeout=15)
+                await alice.wait_for(partial(shows_code, code), timeout=15)
                 # A kill in the instant between Telegram taking the message and the bot
                 # recording it would send it again after restart (a duplicate is chosen
                 # over a loss; see README). Kill points are elsewhere: wait for the record.
                 await eventually(
-                    lambda o=order["id"]: delivery_recorded(deployment.data_dir, o, 0),
+                    partial(delivery_recorded, deployment.data_dir, order["id"], 0),
                     what=f"delivery of {code} recorded",
                 )
     # Whatever was killed mid-way, the next purchase works end to end.

@@ -10,19 +10,21 @@ import asyncio
 import contextlib
 import sqlite3
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.fakebotapi import FakeBotApi
-from tests.e2e.conftest import Linker
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker
+
+pytestmark = pytest.mark.in_process
 
 
-async def _health(bot: BotProcess) -> tuple[int, dict[str, object]]:
+async def _health(bot: Deployment) -> tuple[int, dict[str, object]]:
     answer = await bot.get("/healthz")
     return answer.status_code, answer.json()
 
 
-async def _until_health(bot: BotProcess, status: int, within: float = 20.0) -> dict[str, object]:
+async def _until_health(bot: Deployment, status: int, within: float = 20.0) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -35,7 +37,7 @@ async def _until_health(bot: BotProcess, status: int, within: float = 20.0) -> d
 
 
 async def test_a_locked_database_gets_a_short_answer_and_the_bot_recovers(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     with contextlib.closing(sqlite3.connect(bot.data_dir / "bot.sqlite3", timeout=5)) as db:
@@ -58,6 +60,5 @@ async def test_a_locked_database_gets_a_short_answer_and_the_bot_recovers(
     assert errors >= 1, "the failures are counted for the DatabaseErrors alert"
     await alice.send("/buy")
     await alice.wait_for_message(lambda m: "Choose a service" in m.text)
-    assert bot.process is not None
-    assert bot.process.returncode is None
+    assert bot.running
     assert "Traceback" not in bot.log()

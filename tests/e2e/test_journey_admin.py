@@ -12,8 +12,10 @@ import pytest
 
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
 from tests.e2e.harness import BotProcess, eventually
+
+pytestmark = pytest.mark.in_process
 
 ADMIN = 1001
 admins = pytest.mark.bot_env(ADMIN_IDS=f"{ADMIN}, 424242")
@@ -33,20 +35,20 @@ def unexpected_errors(telegram: FakeBotApi) -> list[str]:
     return [str(r) for r in telegram.errors if r.method != "setMyCommands"]
 
 
-def blocked_users(bot: BotProcess) -> int:
+def blocked_users(bot: Deployment) -> int:
     with contextlib.closing(sqlite3.connect(bot.data_dir / "bot.sqlite3", timeout=5)) as db:
         row = db.execute("SELECT COUNT(*) FROM users WHERE chat_active = 0").fetchone()
     return int(row[0])
 
 
-def recipient_states(bot: BotProcess) -> Counter[str]:
+def recipient_states(bot: Deployment) -> Counter[str]:
     with contextlib.closing(sqlite3.connect(bot.data_dir / "bot.sqlite3", timeout=5)) as db:
         rows = db.execute("SELECT state FROM broadcast_recipients").fetchall()
     return Counter(state for (state,) in rows)
 
 
 @admins
-async def test_for_others_the_console_does_not_exist(bot: BotProcess, telegram: FakeBotApi) -> None:
+async def test_for_others_the_console_does_not_exist(bot: Deployment, telegram: FakeBotApi) -> None:
     admin = telegram.user(ADMIN, first_name="Olga")
     bob = telegram.user(2002, first_name="Bob")
     for command in ("/stats", "/broadcast", "/broadcast <b>hi</b> everyone"):
@@ -74,7 +76,7 @@ async def test_for_others_the_console_does_not_exist(bot: BotProcess, telegram: 
 
 @admins
 async def test_the_operators_menu_has_the_console(
-    deployment: BotProcess, telegram: FakeBotApi
+    deployment: Deployment, telegram: FakeBotApi
 ) -> None:
     await deployment.start()
     admin = telegram.user(ADMIN, first_name="Olga", language_code="en")
@@ -99,11 +101,11 @@ async def test_the_operators_menu_has_the_console(
 
 @admins
 async def test_stats_show_what_happened(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     admin = await linked_user(ADMIN, first_name="Olga")
     card = await buy(admin)
-    [order] = sandbox_orders(sandbox, admin.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, admin.key)
     sandbox.deliver_sms(order["id"], "Your code is 424242")
     await admin.wait_for_message(lambda m: "Code: 424242" in m.text)
     bob = telegram.user(2002, first_name="Bob")
@@ -160,7 +162,7 @@ async def _announce(admin: FakeUser, expected_recipients: int) -> ChatMessage:
 
 @admins
 async def test_a_broadcast_reaches_each_reachable_user_once_within_the_pace(
-    bot: BotProcess, telegram: FakeBotApi
+    bot: Deployment, telegram: FakeBotApi
 ) -> None:
     admin = telegram.user(ADMIN, first_name="Olga")
     await admin.send("/start")
@@ -217,6 +219,7 @@ async def test_a_broadcast_reaches_each_reachable_user_once_within_the_pace(
 
 
 @admins
+@pytest.mark.bot_process  # SIGKILL needs a real process
 async def test_a_broadcast_survives_sigkill_and_nobody_gets_it_twice(
     bot: BotProcess, telegram: FakeBotApi
 ) -> None:
@@ -247,7 +250,7 @@ async def test_a_broadcast_survives_sigkill_and_nobody_gets_it_twice(
 
 @admins
 async def test_the_operator_can_stop_a_running_broadcast(
-    bot: BotProcess, telegram: FakeBotApi
+    bot: Deployment, telegram: FakeBotApi
 ) -> None:
     admin = telegram.user(ADMIN, first_name="Olga")
     await admin.send("/start")

@@ -46,7 +46,7 @@ async def test_forget_asks_refuses_while_an_order_runs_then_erases_everything(
     )
 
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     await alice.send("/forget")
     await alice.wait_for_message(lambda m: "You have an order in progress" in m.text)
     await alice.press(card, "Cancel order")

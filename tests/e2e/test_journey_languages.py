@@ -17,8 +17,9 @@ from bot.fakebotapi import ChatMessage, FakeBotApi
 from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, Translator, command_menu_languages, flag
 from bot.i18n import get_translator as translator
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 _BETWEEN_PHRASES = re.compile(r"\{[^}]*\}|<[^>]*>|[\n.,:;!?()“”]")
 _QUOTED_SMS = re.compile(r"<blockquote>.*?</blockquote>", re.DOTALL)
@@ -44,7 +45,10 @@ def _english_leftovers(t: Translator) -> tuple[set[str], set[str]]:
     """
     with (LOCALE_DIR / f"{DOMAIN}.pot").open("rb") as pot:
         sources = [
-            text for m in read_po(pot) if m.id for text in (m.id if m.pluralizable else [m.id])
+            text
+            for m in read_po(pot)
+            if m.id
+            for text in ([m.id] if isinstance(m.id, str) else m.id)
         ]
     translated = "\n".join(t._(text) for text in sources)
     phrases = {
@@ -101,7 +105,7 @@ def _country_labels(message: ChatMessage) -> list[str]:
     ],
 )
 async def test_buy_journey_in_the_users_language(
-    bot: BotProcess,
+    bot: Deployment,
     telegram: FakeBotApi,
     sandbox: SandboxServer,
     linked_user: Linker,
@@ -144,11 +148,11 @@ async def test_buy_journey_in_the_users_language(
         name = t.country(country.slug, country.name)
         assert label.startswith(f"{flag(country.slug)} {name} · "), label
         localized += name != country.name
-        price = int(
-            sandbox.engine.catalogue.offer(
-                sandbox.engine.catalogue.service("tg"), country
-            ).price_cents
-        )
+        telegram_service = sandbox.engine.catalogue.service("tg")
+        assert telegram_service is not None
+        offer = sandbox.engine.catalogue.offer(telegram_service, country)
+        assert offer is not None
+        price = int(offer.price_cents)
         assert f" · {t.money(price)} · " in label, label
     assert localized == len(labels)
 
@@ -178,7 +182,7 @@ async def test_buy_journey_in_the_users_language(
     card = await user.wait_for(
         lambda m: m.message_id == confirm.message_id and t._("⏳ Waiting for SMS") in m.text
     )
-    [order] = sandbox_orders(sandbox, user.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, user.key)
     assert t._("Price: {price}").format(price=t.money(int(order["chargedCents"]))) in card.text
     assert _labels(card) == [
         [t._("Cancel order")],
@@ -213,7 +217,7 @@ async def _wait_for_commands(
 
 
 async def test_choosing_italian_switches_every_screen_button_and_the_menu(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     en, it = translator("en"), translator("it")
     alice = await linked_user(language_code="en")
@@ -288,7 +292,7 @@ async def test_choosing_italian_switches_every_screen_button_and_the_menu(
         lambda m: m.message_id == confirm.message_id and it._("⏳ Waiting for SMS") in m.text
     )
     assert await alice.press(card, it._("Refresh"))
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     sandbox.deliver_sms(order["id"], "Il tuo codice Telegram è 73920")
     await alice.wait_for_message(lambda m: "73920" in m.text and m.buttons != [])
     card = await alice.wait_for(
@@ -336,7 +340,7 @@ async def test_choosing_italian_switches_every_screen_button_and_the_menu(
 
 
 async def test_the_command_menu_is_registered_in_every_language_at_start_up(
-    bot: BotProcess, telegram: FakeBotApi
+    bot: Deployment, telegram: FakeBotApi
 ) -> None:
     for code, language in command_menu_languages():
         # Telegram matches menus by the two-letter language code of the user's app.
@@ -359,7 +363,7 @@ async def test_the_command_menu_is_registered_in_every_language_at_start_up(
     ],
 )
 async def test_the_first_language_follows_the_telegram_app(
-    bot: BotProcess, telegram: FakeBotApi, language_code: str, language: str
+    bot: Deployment, telegram: FakeBotApi, language_code: str, language: str
 ) -> None:
     t = translator(language)
     user = telegram.user(2002, first_name="Ana", language_code=language_code)

@@ -17,10 +17,11 @@ from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.i18n import LANGUAGES, RLM, Translator
 from bot.i18n import get_translator as translator
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, sandbox_orders
 from tests.e2e.test_journey_languages import _assert_all_in, _labels, _menu, _wait_for_commands
 from tests.i18n_checks import assert_no_bidi_in_code, assert_no_bidi_in_copy
+
+pytestmark = pytest.mark.in_process
 
 CODE = "48213"
 BALANCE = 2500
@@ -258,7 +259,7 @@ async def _switch_language(
 
 @pytest.mark.parametrize("journey", JOURNEYS, ids=[j.language for j in JOURNEYS])
 async def test_the_whole_journey_in_the_users_language(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, journey: Journey
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, journey: Journey
 ) -> None:
     t, then = translator(journey.language), translator(journey.then)
     assert (t._("Balance"), t._("Buy")) == journey.words

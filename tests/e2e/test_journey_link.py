@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, buy
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_start_explains_how_to_link_when_no_key(
-    bot: BotProcess, telegram: FakeBotApi
+    bot: Deployment, telegram: FakeBotApi
 ) -> None:
     bob = telegram.user(2002, first_name="Bob", language_code="en")
     await bob.send("/start")
@@ -27,7 +30,7 @@ async def test_start_explains_how_to_link_when_no_key(
 
 
 async def test_link_with_key_on_its_own_line_deletes_it(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     key = sandbox.create_account(balance_cents=1234, display_name="Carol <Admin>")
     carol = telegram.user(3003, first_name="Carol")
@@ -43,7 +46,7 @@ async def test_link_with_key_on_its_own_line_deletes_it(
 
 
 async def test_link_in_one_message_deletes_the_command(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     command = next(m for m in alice.messages if not m.from_bot and m.text.startswith("/link"))
@@ -54,7 +57,7 @@ async def test_link_in_one_message_deletes_the_command(
 
 
 async def test_wrong_and_revoked_keys_are_refused_and_nothing_is_stored(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     dave = telegram.user(4004, first_name="Dave")
     unknown = "jm_" + "x" * 43
@@ -74,7 +77,7 @@ async def test_wrong_and_revoked_keys_are_refused_and_nothing_is_stored(
 
 
 async def test_unlink_asks_first_when_orders_are_active(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
@@ -93,16 +96,16 @@ async def test_unlink_asks_first_when_orders_are_active(
 
 
 async def test_keys_never_reach_the_database_file_or_the_log(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker, tmp_path: Path
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker, tmp_path: Path
 ) -> None:
     alice = await linked_user()
     await buy(alice)
     await bot.stop()
-    key = alice.key.encode()  # type: ignore[attr-defined]
+    key = alice.key.encode()
     for path in bot.data_dir.rglob("*"):
         if path.is_file():
             assert key not in path.read_bytes(), path
     log = bot.log()
     assert "DEBUG" in log  # the run logged verbosely, updates included
-    assert alice.key not in log  # type: ignore[attr-defined]
+    assert alice.key not in log
     assert telegram.token.split(":")[1] not in log

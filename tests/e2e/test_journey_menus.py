@@ -6,12 +6,13 @@ import pytest
 
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_main_menu_buttons(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await alice.send("/start")
@@ -26,7 +27,7 @@ async def test_main_menu_buttons(
     telegram.assert_no_errors()
 
 
-async def test_link_button_asks_for_the_key(bot: BotProcess, telegram: FakeBotApi) -> None:
+async def test_link_button_asks_for_the_key(bot: Deployment, telegram: FakeBotApi) -> None:
     bob = telegram.user(2002, first_name="Bob")
     await bob.send("/start")
     welcome = await bob.wait_for_message()
@@ -36,7 +37,7 @@ async def test_link_button_asks_for_the_key(bot: BotProcess, telegram: FakeBotAp
 
 
 async def test_paging_back_and_cancel_in_the_buy_flow(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await alice.send("/buy")
@@ -70,11 +71,11 @@ async def test_paging_back_and_cancel_in_the_buy_flow(
 
 @pytest.mark.bot_env(POLL_INTERVAL="60")
 async def test_refresh_shows_a_code_before_the_poller_would(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     sandbox.deliver_sms(order["id"], "Your code is 818181")
     await alice.press(card, "Refresh")
     await alice.wait_for(lambda m: "Code: 818181" in m.text)

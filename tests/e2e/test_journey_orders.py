@@ -6,22 +6,23 @@ import pytest
 
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_cancel_refunds_and_updates_the_card(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(balance_cents=1000)
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     price = int(order["chargedCents"])
     answer = await alice.press(card, "Cancel order")
     assert answer.text is not None
     assert "refunded" in answer.text
     await alice.wait_for(lambda m: m.message_id == card.message_id and "Cancelled" in m.text)
-    assert sandbox.engine.account_of_key(alice.key).balance_cents == 1000  # type: ignore[attr-defined]
+    assert sandbox.engine.account_of_key(alice.key).balance_cents == 1000
     assert price > 0
     updated = next(m for m in alice.messages if m.message_id == card.message_id)
     assert [b.text for row in updated.buttons for b in row] == ["Buy again", "★ Favourite"]
@@ -30,11 +31,11 @@ async def test_cancel_refunds_and_updates_the_card(
 
 @pytest.mark.bot_env(POLL_INTERVAL="60")
 async def test_cancel_after_a_code_is_refused_with_a_reason(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     # The SMS arrives while the card still offers Cancel (the poller has not looked yet).
     sandbox.deliver_sms(order["id"], "Your code is 555111")
     answer = await alice.press(card, "Cancel order")
@@ -46,11 +47,11 @@ async def test_cancel_after_a_code_is_refused_with_a_reason(
 
 
 async def test_another_sms_pushes_only_the_new_code(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     sandbox.deliver_sms(order["id"], "Your code is 111111")
     await alice.wait_for_message(lambda m: "111111" in m.text)
     received = await alice.wait_for(
@@ -72,10 +73,10 @@ async def test_another_sms_pushes_only_the_new_code(
 
 
 async def test_history_pages_with_the_api_cursor_and_opens_cards(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(balance_cents=10_000)
-    account = sandbox.engine.account_of_key(alice.key)  # type: ignore[attr-defined]
+    account = sandbox.engine.account_of_key(alice.key)
     for _ in range(7):
         sandbox.engine.create_order(account, "wa", "us")
     await alice.send("/orders")
@@ -94,7 +95,7 @@ async def test_history_pages_with_the_api_cursor_and_opens_cards(
 
 
 async def test_buy_again_offers_the_same_service_and_country(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
@@ -109,5 +110,5 @@ async def test_buy_again_offers_the_same_service_and_country(
     await alice.wait_for(
         lambda m: m.message_id == confirm.message_id and "Waiting for SMS" in m.text
     )
-    assert len(sandbox_orders(sandbox, alice.key)) == 2  # type: ignore[attr-defined]
+    assert len(sandbox_orders(sandbox, alice.key)) == 2
     telegram.assert_no_errors()

@@ -7,8 +7,14 @@ import re
 import pytest
 
 from bot.fakebotapi import FakeBotApi, FakeUser
+from bot.fakebotapi.users import Predicate
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
+
+
+def _saying(*parts: str) -> Predicate:
+    """A message whose text holds every one of ``parts``."""
+    return lambda message: all(part in message.text for part in parts)
 
 
 async def _buy_and_settle(
@@ -18,7 +24,7 @@ async def _buy_and_settle(
     chat; the first ``delivered`` get an SMS, the others expire without one."""
     for _ in range(delivered + silent):
         await buy(user, country=country)
-    orders = sandbox_orders(sandbox, user.key)[: delivered + silent]  # type: ignore[attr-defined]
+    orders = sandbox_orders(sandbox, user.key)[: delivered + silent]
     for n, order in enumerate(orders):
         if n < delivered:
             sandbox.deliver_sms(order["id"], f"Your Telegram code is {50000 + n}.")
@@ -26,11 +32,10 @@ async def _buy_and_settle(
             sandbox.expire(order["id"])
     for n, order in enumerate(orders):
         if n < delivered:
-            await user.wait_for_message(lambda m, n=n: f"{50000 + n}" in m.text, timeout=30)
+            await user.wait_for_message(_saying(f"{50000 + n}"), timeout=30)
         else:
             await user.wait_for_message(
-                lambda m, o=order: "before it expired" in m.text and o["phone"] in m.text,
-                timeout=30,
+                _saying("before it expired", str(order["phone"])), timeout=30
             )
 
 
@@ -96,16 +101,16 @@ async def test_a_price_raised_before_buy_is_refused_and_the_new_price_offered(
     assert f"from ${cents // 100}.{cents % 100:02d} to {new_price}" in offered.text
     assert "you have not paid anything" in offered.text
     assert f"Price: {new_price}" in offered.text
-    [refused] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [refused] = sandbox_orders(sandbox, alice.key)
     assert refused["status"] == "CANCELLED"
-    assert sandbox.engine.account_of_key(alice.key).balance_cents == 2500  # type: ignore[attr-defined]
+    assert sandbox.engine.account_of_key(alice.key).balance_cents == 2500
 
     await alice.press(offered, "Buy")
     card = await alice.wait_for(
         lambda m: m.message_id == confirm.message_id and "Waiting for SMS" in m.text
     )
     assert new_price in card.text
-    assert sandbox.engine.account_of_key(alice.key).balance_cents == 2500 - cents - 5  # type: ignore[attr-defined]
+    assert sandbox.engine.account_of_key(alice.key).balance_cents == 2500 - cents - 5
     telegram.assert_no_errors()
 
 

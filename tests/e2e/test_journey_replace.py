@@ -53,7 +53,7 @@ async def test_a_silent_number_is_refunded_replaced_and_its_code_delivered_once(
     bot: BotProcess, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    key: str = alice.key  # type: ignore[attr-defined]
+    key: str = alice.key
     card = await buy_with_auto_replace(alice)
     [first] = sandbox_orders(sandbox, key)
     price = int(first["chargedCents"])
@@ -85,7 +85,7 @@ async def test_a_sigkill_mid_swap_neither_cancels_nor_buys_twice(
 ) -> None:
     await deployment.start()
     alice = await linked_user()
-    key: str = alice.key  # type: ignore[attr-defined]
+    key: str = alice.key
     await buy_with_auto_replace(alice)
     [first] = sandbox_orders(sandbox, key)
     # The cancel reaches the API (the refund happens) and its answer is held: the bot is
@@ -140,7 +140,7 @@ async def test_an_sms_arriving_mid_swap_keeps_the_order_and_its_code(
     # cancel is refused with CODE_RECEIVED (or, now and then, by the poller: no swap then).
     await deployment.start()
     alice = await linked_user()
-    key: str = alice.key  # type: ignore[attr-defined]
+    key: str = alice.key
     await buy_with_auto_replace(alice)
     [first] = sandbox_orders(sandbox, key)
     sandbox.deliver_sms(first["id"], "Your code is 909090")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 
 async def test_code_arriving_while_the_bot_is_down_is_pushed_once_after_restart(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     await bot.stop()
     sandbox.deliver_sms(order["id"], "Your Telegram code is 770077")
     await bot.start()
@@ -28,7 +31,7 @@ async def test_code_arriving_while_the_bot_is_down_is_pushed_once_after_restart(
 
 
 async def test_conversation_survives_a_restart(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await alice.send("/buy")
@@ -44,11 +47,11 @@ async def test_conversation_survives_a_restart(
 
 
 async def test_a_slow_api_for_one_user_does_not_hold_up_another(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(1001)
     bob = await linked_user(2002, first_name="Bob")
-    sandbox.set_latency(4.0, key=alice.key)  # type: ignore[attr-defined]
+    sandbox.set_latency(4.0, key=alice.key)
     await alice.send("/balance")
     await bob.send("/balance")
     await bob.wait_for_message(lambda m: "Balance" in m.text, timeout=3.0)
@@ -58,7 +61,7 @@ async def test_a_slow_api_for_one_user_does_not_hold_up_another(
 
 
 async def test_in_a_group_the_bot_points_to_the_private_chat(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     alice = telegram.user(1001, first_name="Alice")
     group = telegram.group(-100200300, title="Friends")
@@ -76,7 +79,7 @@ async def test_in_a_group_the_bot_points_to_the_private_chat(
 
 
 async def test_odd_input_gets_a_polite_answer_in_every_state(
-    bot: BotProcess, telegram: FakeBotApi, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await alice.send_sticker()

@@ -7,8 +7,9 @@ import pytest
 from bot import callbacks as cb
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, confirmation, sandbox_orders
-from tests.e2e.harness import BotProcess
+from tests.e2e.conftest import Deployment, Linker, confirmation, sandbox_orders
+
+pytestmark = pytest.mark.in_process
 
 SITE = "https://jiema.example/top-up"
 # The watcher checks often and prices are cached briefly, so a restock shows within a second.
@@ -60,7 +61,7 @@ async def sold_out_alternatives(
 
 @FAST
 async def test_favourite_then_one_tap_from_buy(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
@@ -86,7 +87,7 @@ async def test_favourite_then_one_tap_from_buy(
     card = await alice.wait_for(
         lambda m: m.message_id == screen.message_id and "Waiting for SMS" in m.text
     )
-    assert len(sandbox_orders(sandbox, alice.key)) == 1  # type: ignore[attr-defined]
+    assert len(sandbox_orders(sandbox, alice.key)) == 1
 
     # ★ on the order card toggles it too; /favourites lists and removes.
     answer = await alice.press(card, "★ Favourite")
@@ -106,7 +107,7 @@ async def test_favourite_then_one_tap_from_buy(
 
 @FAST
 async def test_no_numbers_at_buy_time_offers_alternatives(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     wanted, *others = in_stock(sandbox)
@@ -119,7 +120,7 @@ async def test_no_numbers_at_buy_time_offers_alternatives(
     picks = [b for row in offered.buttons for b in row if (b.value or "").startswith("c:")]
     assert [b.value for b in picks] == [cb.encode(cb.PickCountry("tg", c)) for c in others[:3]]
     assert "🔔 Notify me when available" in labels(offered)
-    assert sandbox_orders(sandbox, alice.key) == []  # type: ignore[attr-defined]
+    assert sandbox_orders(sandbox, alice.key) == []
     await alice.press(offered, picks[0].text)
     confirm = await alice.wait_for(
         lambda m: m.message_id == offered.message_id and "Confirm your purchase" in m.text
@@ -128,14 +129,14 @@ async def test_no_numbers_at_buy_time_offers_alternatives(
     await alice.wait_for(
         lambda m: m.message_id == offered.message_id and "Waiting for SMS" in m.text
     )
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     assert order["country"] == str(others[0])
     telegram.assert_no_errors()
 
 
 @FAST
 async def test_notify_me_fires_once_with_a_working_buy_button(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     first, second = in_stock(sandbox)[:2]
@@ -174,7 +175,7 @@ async def test_notify_me_fires_once_with_a_working_buy_button(
 
 @FAST
 async def test_a_cancelled_alert_stays_silent(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     first, second = in_stock(sandbox)[:2]
@@ -202,11 +203,11 @@ async def test_a_cancelled_alert_stays_silent(
 
 @FAST
 async def test_insufficient_balance_leads_to_the_top_up_site(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     confirm = await confirmation(alice)
-    sandbox.set_balance(alice.key, 0)  # type: ignore[attr-defined]
+    sandbox.set_balance(alice.key, 0)
     await alice.press(confirm, "Buy")
     refused = await alice.wait_for(
         lambda m: m.message_id == confirm.message_id and "Not enough balance" in m.text
@@ -245,10 +246,10 @@ async def settled(user: FakeUser) -> None:
 
 @FAST
 async def test_heads_up_after_a_purchase_once_a_day(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
-    key: str = alice.key  # type: ignore[attr-defined]
+    key: str = alice.key
     cheapest = in_stock(sandbox)[0]
     catalogue = sandbox.engine.catalogue
     service = catalogue.service("tg")

@@ -78,7 +78,7 @@ async def test_a_debug_log_in_json_holds_no_secret(
         user = telegram.user(1001, first_name="Alice", language_code="en")
         await user.send(f"/link {key}")
         await user.wait_for_message(lambda m: "Key linked" in m.text)
-        user.key = key  # type: ignore[attr-defined]
+        user.key = key
         await buy(user)
         order_id, phone = (sandbox.orders(key)[0][k] for k in ("id", "phone"))
         sandbox.deliver_sms(order_id, "Your code is 314159")

@@ -91,7 +91,7 @@ async def front(
 async def link(telegram: FakeBotApi, sandbox: SandboxServer, user_id: int = 1001) -> FakeUser:
     key = sandbox.create_account(balance_cents=2500, display_name="Alice")
     user = telegram.user(user_id, first_name="Alice", language_code="en")
-    user.key = key  # type: ignore[attr-defined]
+    user.key = key
     await user.send(f"/link {key}")
     await user.wait_for_message(lambda m: "Key linked" in m.text)
     return user
@@ -115,7 +115,7 @@ async def test_webhook_updates_through_nginx_are_handled_once_by_both_replicas_a
 ) -> None:
     user = await link(telegram, sandbox)
     await buy(user)
-    order_id = sandbox.orders(user.key)[0]["id"]  # type: ignore[attr-defined]
+    order_id = sandbox.orders(user.key)[0]["id"]
     sandbox.deliver_sms(order_id, "Your code is 481516")
     await user.wait_for_message(lambda m: "Code: 481516" in m.text, timeout=15)
     await telegram.wait_webhook_idle()
@@ -164,7 +164,7 @@ async def test_the_live_stream_through_nginx_shows_a_code_as_the_replicas_do(
 ) -> None:
     user = await link(telegram, sandbox)
     await buy(user)
-    order_id = sandbox.orders(user.key)[0]["id"]  # type: ignore[attr-defined]
+    order_id = sandbox.orders(user.key)[0]["id"]
     path = f"/app/api/orders/{order_id}/events"
     signed = init_data(user.id, int(time.time()), token=telegram.token)
     # One stream straight from each replica, one through nginx (to whichever is next).
@@ -229,7 +229,7 @@ async def test_a_replica_killed_behind_nginx_costs_nothing(
         victim = await front.lease_holder(name)
         await asyncio.sleep(0.05)
     await victim.kill()
-    order_id = sandbox.orders(user.key)[0]["id"]  # type: ignore[attr-defined]
+    order_id = sandbox.orders(user.key)[0]["id"]
     sandbox.deliver_sms(order_id, "Your code is 271828")
     # Updates keep coming while nginx still counts the dead replica in its round.
     for _ in range(4):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
+from bot.sandbox.ratelimit import Bucket
 from bot.sandbox.wire import order_json
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess, seed
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+from tests.e2e.harness import seed, shows_code
+
+pytestmark = pytest.mark.in_process
 
 
 def _create(sandbox: SandboxServer, key: str, count: int) -> list[dict[str, object]]:
@@ -28,7 +32,7 @@ def _create(sandbox: SandboxServer, key: str, count: int) -> list[dict[str, obje
 
 @pytest.mark.bot_env(POLL_INTERVAL="0.5")
 async def test_twenty_active_orders_on_one_key_stay_under_the_rate_limit(
-    deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
+    deployment: Deployment, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
     key = sandbox.create_account(balance_cents=100_000)
     orders = _create(sandbox, key, 20)
@@ -38,7 +42,7 @@ async def test_twenty_active_orders_on_one_key_stay_under_the_rate_limit(
     await deployment.start()
     # The bot starts by posting a card for each order it tracks.
     await alice.wait_for(
-        lambda m: sum(1 for x in alice.messages if "📱" in x.text) == 20 or None, timeout=40
+        lambda m: sum(1 for x in alice.messages if "📱" in x.text) == 20, timeout=40
     )
     for index in (0, 7, 19):
         sandbox.deliver_sms(
@@ -46,19 +50,19 @@ async def test_twenty_active_orders_on_one_key_stay_under_the_rate_limit(
         )
     for index in (0, 7, 19):
         code = f"{index:03d}{index:03d}"
-        await alice.wait_for(lambda m, c=code: f"Code: {c}" in m.text, timeout=15)
+        await alice.wait_for(partial(shows_code, code), timeout=15)
     stats = sandbox.stats()
     assert stats["rateLimited"] == 0
-    assert sandbox.request_log.peak(key, "read", 60) <= 40  # background share of 60/min
+    assert sandbox.request_log.peak(key, Bucket.READ, 60) <= 40  # background share of 60/min
     telegram.assert_no_errors()
 
 
 async def test_faults_mid_order_delay_the_code_but_never_lose_or_repeat_it(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     sandbox.inject_fault("error500", 4, path=f"/v1/orders/{order['id']}")
     sandbox.inject_fault("timeout", 1, path=f"/v1/orders/{order['id']}", seconds=1.0)
     sandbox.inject_fault("malformed", 1, path=f"/v1/orders/{order['id']}")
@@ -71,28 +75,28 @@ async def test_faults_mid_order_delay_the_code_but_never_lose_or_repeat_it(
 
 
 async def test_expiry_without_sms_tells_the_user_about_the_refund(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     card = await buy(alice)
-    [order] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
+    [order] = sandbox_orders(sandbox, alice.key)
     sandbox.expire(order["id"])
     told = await alice.wait_for_message(lambda m: "before it expired" in m.text)
     assert "went back to your balance" in told.text
     await alice.wait_for(lambda m: m.message_id == card.message_id and "Cancelled" in m.text)
-    assert sandbox.engine.account_of_key(alice.key).balance_cents == 2500  # type: ignore[attr-defined]
+    assert sandbox.engine.account_of_key(alice.key).balance_cents == 2500
     telegram.assert_no_errors()
 
 
 async def test_a_blocked_user_stalls_nobody_and_gets_the_code_when_back(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user(1001)
     bob = await linked_user(2002, first_name="Bob")
     await buy(alice)
     await buy(bob)
-    [alices] = sandbox_orders(sandbox, alice.key)  # type: ignore[attr-defined]
-    [bobs] = sandbox_orders(sandbox, bob.key)  # type: ignore[attr-defined]
+    [alices] = sandbox_orders(sandbox, alice.key)
+    [bobs] = sandbox_orders(sandbox, bob.key)
     alice.block()
     sandbox.deliver_sms(alices["id"], "Your code is 101010")
     sandbox.deliver_sms(bobs["id"], "Your code is 202020")
@@ -106,16 +110,16 @@ async def test_a_blocked_user_stalls_nobody_and_gets_the_code_when_back(
 
 
 async def test_a_revoked_key_stops_polling_and_the_user_is_told_once(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await buy(alice)
-    sandbox.revoke_key(alice.key)  # type: ignore[attr-defined]
+    sandbox.revoke_key(alice.key)
     await alice.wait_for_message(lambda m: "no longer accepts your API key" in m.text)
-    reads = len(sandbox.request_log.for_key(alice.key))  # type: ignore[attr-defined]
+    reads = len(sandbox.request_log.for_key(alice.key))
     await alice.send("/help")
     await alice.wait_for_message(lambda m: "What I can do" in m.text)
     await asyncio.sleep(1.0)  # several poll intervals: nothing more may happen
-    assert len(sandbox.request_log.for_key(alice.key)) == reads  # type: ignore[attr-defined]
+    assert len(sandbox.request_log.for_key(alice.key)) == reads
     assert sum("no longer accepts" in m.text for m in alice.messages) == 1
     telegram.assert_no_errors()

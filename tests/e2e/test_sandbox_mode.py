@@ -6,14 +6,14 @@ from pathlib import Path
 
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.harness import BotProcess
+from tests.e2e.inprocess import InProcessBot
 
 
 async def test_sandbox_mode_accepts_a_made_up_key_and_sells_numbers(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     # ``sandbox`` is not used by the bot here: --sandbox starts its own, in the bot process.
-    bot = BotProcess(telegram, sandbox, tmp_path / "data", args=("--sandbox",))
+    bot = InProcessBot(telegram, sandbox, tmp_path / "data", args=("--sandbox",))
     await bot.start()
     try:
         alice = telegram.user(1001, first_name="Alice")

@@ -38,7 +38,7 @@ async def fleet(
 async def link(telegram: FakeBotApi, sandbox: SandboxServer, user_id: int = 1001) -> FakeUser:
     key = sandbox.create_account(balance_cents=2500, display_name="Alice")
     user = telegram.user(user_id, first_name="Alice", language_code="en")
-    user.key = key  # type: ignore[attr-defined]
+    user.key = key
     await user.send(f"/link {key}")
     await user.wait_for_message(lambda m: "Key linked" in m.text)
     return user
@@ -55,7 +55,7 @@ async def test_a_user_served_by_both_replicas_sees_one_bot(
     card = await buy(user)
     for replica in fleet.replicas:
         assert fleet.balancer.hits(replica.http_url) > 0, "both replicas handled updates"
-    order_id = sandbox.orders(user.key)[0]["id"]  # type: ignore[attr-defined]
+    order_id = sandbox.orders(user.key)[0]["id"]
     sandbox.deliver_sms(order_id, "Your code is 481516")
     await user.wait_for_message(lambda m: "Code: 481516" in m.text, timeout=15)
     await user.press(card, "Refresh")
@@ -93,7 +93,7 @@ async def test_a_double_tap_split_across_replicas_buys_once(
 
     await eventually(lambda: len(answers()) == 2, what="both taps answered")
     await user.wait_for(lambda m: m.message_id == confirm.message_id and "Waiting" in m.text)
-    assert len(sandbox.orders(user.key)) == 1  # type: ignore[attr-defined]
+    assert len(sandbox.orders(user.key)) == 1
     assert sorted(answers().values()) == [
         "",
         "This button was already used. Each confirmation buys once.",
@@ -127,7 +127,7 @@ async def test_the_lease_holder_killed_its_keys_move_and_the_code_arrives_once(
     assert holder in ids, f"lease of {name} held by a running replica"
     victim = ids[holder]
     await victim.kill()
-    order_id = sandbox.orders(user.key)[0]["id"]  # type: ignore[attr-defined]
+    order_id = sandbox.orders(user.key)[0]["id"]
     sandbox.deliver_sms(order_id, "Your code is 271828")
     killed_at = loop.time()
     await user.wait_for_message(lambda m: "Code: 271828" in m.text, timeout=20)

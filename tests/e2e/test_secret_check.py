@@ -121,7 +121,7 @@ async def test_an_unreadable_key_is_kept_and_its_owner_told(
     alice = await linked_user()
     await deployment.stop()
     stranger = KeyVault.from_secret(generate_secret())  # e.g. a row restored from elsewhere
-    cipher = stranger.encrypt(alice.id, alice.key)  # type: ignore[attr-defined]
+    cipher = stranger.encrypt(alice.id, alice.key)
     database = deployment.data_dir / "bot.sqlite3"
     with contextlib.closing(sqlite3.connect(database)) as conn, conn:
         conn.execute("UPDATE users SET key_cipher = ? WHERE telegram_id = ?", (cipher, alice.id))
@@ -133,4 +133,4 @@ async def test_an_unreadable_key_is_kept_and_its_owner_told(
         [(kept,)] = conn.execute("SELECT key_cipher FROM users").fetchall()
     assert kept == cipher
     assert "cannot be decrypted (kept)" in deployment.log()
-    assert alice.key not in deployment.log()  # type: ignore[attr-defined]
+    assert alice.key not in deployment.log()

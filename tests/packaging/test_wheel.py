@@ -43,8 +43,12 @@ def _samples() -> dict[str, tuple[str, str]]:
     for po_path in sorted(ROOT.glob("locales/*/LC_MESSAGES/messages.po")):
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file)
-        message = next(m for m in catalog if m.id and isinstance(m.id, str) and m.string)
-        samples[po_path.parents[1].name] = (message.id, message.string)
+        msgid, msgstr = next(
+            (m.id, m.string)
+            for m in catalog
+            if isinstance(m.id, str) and m.id and isinstance(m.string, str) and m.string
+        )
+        samples[po_path.parents[1].name] = (msgid, msgstr)
     return samples
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from bot.sandbox import ManualClock, SandboxConfig, SandboxServer
-from tests.sandbox.helpers import MakeServer, client_for
+from tests.sandbox.helpers import MakeServer, RecordingSleep, client_for
 
 
 @pytest.fixture
@@ -16,13 +16,19 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def make_server(clock: ManualClock) -> AsyncIterator[MakeServer]:
+def sleep() -> RecordingSleep:
+    """How the sandboxes wait (latency, held answers): really, and recorded."""
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def make_server(clock: ManualClock, sleep: RecordingSleep) -> AsyncIterator[MakeServer]:
     """Starts sandboxes with config overrides; all stop at teardown."""
     started: list[SandboxServer] = []
 
     async def make(**overrides: Any) -> SandboxServer:
         settings: dict[str, Any] = {"hang_seconds": 0.3} | overrides
-        server = SandboxServer(SandboxConfig(**settings), clock=clock)
+        server = SandboxServer(SandboxConfig(**settings), clock=clock, sleep=sleep)
         await server.start()
         started.append(server)
         return server

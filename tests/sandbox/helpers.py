@@ -1,6 +1,8 @@
 """Helpers shared by the sandbox tests."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -8,6 +10,35 @@ import httpx
 from bot.sandbox import SandboxServer
 
 MakeServer = Callable[..., Awaitable[SandboxServer]]
+
+
+@dataclass(slots=True)
+class Wait:
+    seconds: float
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class RecordingSleep:
+    """``asyncio.sleep`` that remembers each wait and whether it was cut short, so a test
+    can check how long the sandbox held an answer without measuring time."""
+
+    waits: list[Wait] = field(default_factory=list)
+
+    async def __call__(self, seconds: float) -> None:
+        wait = Wait(seconds)
+        self.waits.append(wait)
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            wait.cancelled = True
+            raise
+
+    def seconds(self) -> list[float]:
+        """The waits so far, then forget them."""
+        seconds = [wait.seconds for wait in self.waits]
+        self.waits.clear()
+        return seconds
 
 
 def client_for(server: SandboxServer, key: str | None, **options: Any) -> httpx.AsyncClient:

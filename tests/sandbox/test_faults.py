@@ -1,13 +1,12 @@
 """Injected faults and latency."""
 
 import json
-import time
 
 import httpx
 import pytest
 
 from bot.sandbox import SandboxServer
-from tests.sandbox.helpers import client_for, create_order, data, error_code
+from tests.sandbox.helpers import RecordingSleep, client_for, create_order, data, error_code
 
 
 async def order_ids(api: httpx.AsyncClient) -> list[str]:
@@ -43,16 +42,16 @@ async def test_unauthenticated_requests_do_not_use_up_faults(server: SandboxServ
 
 
 async def test_timeout_commits_then_holds_the_answer(
-    server: SandboxServer, api: httpx.AsyncClient
+    server: SandboxServer, api: httpx.AsyncClient, sleep: RecordingSleep
 ) -> None:
     server.inject_fault("timeout", 1, path="/v1/orders")
     with pytest.raises(httpx.ReadTimeout):
         await api.post("/v1/orders", json={"service": "tg", "country": 7}, timeout=0.1)
     assert len(await order_ids(api)) == 1  # The create went through.
+    assert sleep.seconds()[:1] == [0.3]  # held for hang_seconds
     server.inject_fault("timeout", 1, seconds=0.2)
-    started = time.monotonic()
     assert data(await api.get("/v1/account"))  # A patient client gets the answer.
-    assert time.monotonic() - started >= 0.2
+    assert sleep.seconds() == [0.2]  # held for the fault's seconds first
 
 
 async def test_drop_create_commits_and_closes_the_connection(
@@ -83,27 +82,29 @@ async def test_malformed_answers_200_with_invalid_json(
     assert data(await api.get("/v1/account"))
 
 
-async def test_latency_for_one_key_or_all(server: SandboxServer, api: httpx.AsyncClient) -> None:
+async def test_latency_for_one_key_or_all(
+    server: SandboxServer, api: httpx.AsyncClient, sleep: RecordingSleep
+) -> None:
     other = server.create_account()
     server.set_latency(0.2, key=other)
     async with client_for(server, other) as slow:
-        started = time.monotonic()
         data(await slow.get("/v1/account"))
-        assert time.monotonic() - started >= 0.2
-    started = time.monotonic()
+        assert sleep.seconds() == [0.2]
     data(await api.get("/v1/account"))
-    assert time.monotonic() - started < 0.2
+    assert sleep.seconds() == []  # another key: no latency
     server.set_latency(0.1)
-    started = time.monotonic()
     data(await api.get("/v1/account"))
-    assert time.monotonic() - started >= 0.1
+    assert sleep.seconds() == [0.1]
 
 
-async def test_stop_does_not_wait_for_held_answers(server: SandboxServer, key: str) -> None:
+async def test_stop_does_not_wait_for_held_answers(
+    server: SandboxServer, key: str, sleep: RecordingSleep
+) -> None:
     server.inject_fault("timeout", 1, seconds=60)
     async with client_for(server, key, timeout=0.2) as api:
         with pytest.raises(httpx.ReadTimeout):
             await api.get("/v1/account")
-    started = time.monotonic()
     await server.stop()
-    assert time.monotonic() - started < 2
+    [held] = sleep.waits
+    assert held.seconds == 60
+    assert held.cancelled  # the held answer was cut short, not waited for

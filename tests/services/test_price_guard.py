@@ -56,7 +56,7 @@ async def test_an_order_charged_more_is_cancelled_and_the_new_price_offered(worl
     assert result.quote.offer.price_cents == claimed.price_cents + 7
     assert result.quote.purchase.token != claimed.token
     assert _balance(world) == before  # refunded in full
-    [order] = world.sandbox.orders(world.key)  # type: ignore[attr-defined]
+    [order] = world.sandbox.orders(world.key)
     assert order["status"] == "CANCELLED"
     stored = await world.store.get_order(order["id"])
     assert stored is not None
@@ -83,7 +83,7 @@ async def test_a_stale_confirmation_rereads_the_price_and_buys_nothing(world: Wo
     assert isinstance(result, PriceRose)
     assert isinstance(result.quote, Quote)
     assert result.quote.offer.price_cents == claimed.price_cents + 1
-    assert world.sandbox.orders(world.key) == []  # type: ignore[attr-defined]
+    assert world.sandbox.orders(world.key) == []
     spent = await world.store.get_purchase(claimed.token)
     assert spent is not None
     assert spent.state is PurchaseState.FAILED

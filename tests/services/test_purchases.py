@@ -96,7 +96,7 @@ async def test_fifty_concurrent_claims_buy_once(world: World) -> None:
     again = await world.purchases.claim(USER, purchase.token)
     assert isinstance(again, AlreadyUsed)
     assert again.order == result.order
-    assert len(world.sandbox.orders(world.key)) == 1  # type: ignore[attr-defined]
+    assert len(world.sandbox.orders(world.key)) == 1
 
 
 async def test_another_users_token_buys_nothing(world: World) -> None:

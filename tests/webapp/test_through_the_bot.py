@@ -1,7 +1,8 @@
 """The Mini App through the real bot process, in Chromium.
 
 Unlike the rest of ``tests/webapp`` (the page's routes mounted on a test server), here the
-bot runs as it is deployed (``python -m bot``, :class:`~tests.e2e.harness.BotProcess`) with
+bot runs as it is deployed (the start-up of ``python -m bot``, in the test's event loop:
+:class:`~tests.e2e.inprocess.InProcessBot`) with
 ``WEBAPP_URL`` on its own HTTP server, the strict fake Bot API plays Telegram (menu button,
 ``web_app`` buttons, signed launch data) and the sandbox plays jiema. The page is opened the
 way a Telegram client opens it: the launch URL the fake user gets from the chat's menu button
@@ -31,6 +32,7 @@ from bot.sandbox import SandboxConfig, SandboxServer
 from tests.e2e.conftest import confirmation
 from tests.e2e.fleet import Fleet, replicas_behind_a_balancer
 from tests.e2e.harness import BotProcess, delivery_recorded, eventually
+from tests.e2e.inprocess import InProcessBot
 from tests.webapp.conftest import screenshot
 
 OPEN_APP = "📱 Open the app"
@@ -51,7 +53,7 @@ async def telegram() -> AsyncIterator[FakeBotApi]:
         yield server
 
 
-def _print_logs(*processes: BotProcess) -> None:
+def _print_logs(*processes: BotProcess | InProcessBot) -> None:
     """The bot logs, shown by pytest only when the test failed (captured output)."""
     for process in processes:
         print(f"---- {process.log_path.name} ----\n" + process.log()[-15000:])
@@ -60,17 +62,16 @@ def _print_logs(*processes: BotProcess) -> None:
 @pytest.fixture
 async def bot(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path
-) -> AsyncIterator[BotProcess]:
-    """``python -m bot`` in polling mode on SQLite, its Mini App at its own HTTP server."""
-    process = BotProcess(telegram, sandbox, tmp_path / "data")
-    process.env["WEBAPP_URL"] = f"{process.http_url}/app/"
-    await process.start()
+) -> AsyncIterator[InProcessBot]:
+    """The bot in polling mode on SQLite, its Mini App at its own HTTP server."""
+    bot = InProcessBot(telegram, sandbox, tmp_path / "data")
+    bot.env["WEBAPP_URL"] = f"{bot.http_url}/app/"
+    await bot.start()
     try:
-        yield process
+        yield bot
     finally:
-        if process.process is not None and process.process.returncode is None:
-            await process.stop()
-        _print_logs(process)
+        await bot.close()
+        _print_logs(bot)
 
 
 async def _link(
@@ -79,19 +80,19 @@ async def _link(
     """A user whose funded sandbox account is linked in the chat (``user.key`` holds it)."""
     key = sandbox.create_account(balance_cents=balance_cents, display_name="Alice")
     user = telegram.user(user_id, first_name="Alice", language_code="en")
-    user.key = key  # type: ignore[attr-defined]
+    user.key = key
     await user.send(f"/link {key}")
     await user.wait_for_message(lambda m: "Key linked" in m.text)
     return user
 
 
 @pytest.fixture
-async def alice(bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer) -> FakeUser:
+async def alice(bot: InProcessBot, telegram: FakeBotApi, sandbox: SandboxServer) -> FakeUser:
     return await _link(telegram, sandbox)
 
 
 def _key(user: FakeUser) -> str:
-    key = user.key  # type: ignore[attr-defined]
+    key = user.key
     assert isinstance(key, str)
     return key
 
@@ -149,7 +150,7 @@ def _only_order(sandbox: SandboxServer, user: FakeUser) -> dict[str, Any]:
 
 
 async def test_the_menu_button_start_and_buy_open_the_app(
-    bot: BotProcess, alice: FakeUser, telegram: FakeBotApi, browser: Browser, page: Page
+    bot: InProcessBot, alice: FakeUser, telegram: FakeBotApi, browser: Browser, page: Page
 ) -> None:
     app_url = f"{bot.http_url}/app/"
     menu = telegram.menu_button(alice.id)
@@ -182,7 +183,7 @@ async def test_the_menu_button_start_and_buy_open_the_app(
 
 
 async def test_buy_in_the_app_the_code_arrives_live_and_once_in_the_chat(
-    bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
+    bot: InProcessBot, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
 ) -> None:
     await alice.send("/buy")
     services = await alice.wait_for_message(lambda m: "Choose a service" in m.text)
@@ -239,7 +240,7 @@ async def test_a_purchase_in_the_app_brings_one_notifying_chat_message_per_code(
 
 
 async def test_cancel_in_the_app_refunds(
-    bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
+    bot: InProcessBot, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
 ) -> None:
     await _open(page, alice.open_menu_app())
     phone = await _buy(page, "tg")
@@ -261,7 +262,7 @@ async def test_cancel_in_the_app_refunds(
 
 
 async def test_a_buy_in_the_chat_and_in_the_app_at_once_buys_once(
-    bot: BotProcess, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
+    bot: InProcessBot, alice: FakeUser, sandbox: SandboxServer, telegram: FakeBotApi, page: Page
 ) -> None:
     """The chat's confirmation token spent from both front ends at the same moment."""
     await _open(page, alice.open_menu_app())
@@ -332,7 +333,7 @@ def _forged(launch: str, how: str, token: str) -> str:
 
 @pytest.mark.parametrize("how", ["altered", "other_bot", "stale"])
 async def test_a_forged_or_stale_init_data_gets_the_reopen_screen(
-    bot: BotProcess,
+    bot: InProcessBot,
     alice: FakeUser,
     sandbox: SandboxServer,
     telegram: FakeBotApi,
