@@ -7,10 +7,14 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, buy, sandbox_orders
-from tests.e2e.harness import BotProcess, eventually
+from tests.e2e.conftest import Deployment, Linker, buy, sandbox_orders
+from tests.e2e.harness import eventually
+
+pytestmark = pytest.mark.in_process
 
 
 def rows_naming(data_dir: Path, values: set[object]) -> dict[str, int]:
@@ -35,7 +39,7 @@ def order_settled(data_dir: Path, order_id: str) -> bool:
 
 
 async def test_forget_asks_refuses_while_an_order_runs_then_erases_everything(
-    bot: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, telegram: FakeBotApi, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     await alice.send("/forget")

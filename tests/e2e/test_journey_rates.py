@@ -11,6 +11,8 @@ from bot.fakebotapi.users import Predicate
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Linker, buy, confirmation, sandbox_orders
 
+pytestmark = pytest.mark.in_process
+
 
 def _saying(*parts: str) -> Predicate:
     """A message whose text holds every one of ``parts``."""

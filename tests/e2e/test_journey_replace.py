@@ -10,7 +10,7 @@ import pytest
 
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
-from tests.e2e.conftest import Linker, confirmation, sandbox_orders
+from tests.e2e.conftest import Deployment, Linker, confirmation, sandbox_orders
 from tests.e2e.fleet import replicas_behind_a_balancer
 from tests.e2e.harness import BotProcess, eventually
 
@@ -49,8 +49,9 @@ def balance(sandbox: SandboxServer, key: str) -> int:
     return sandbox.engine.account_of_key(key).balance_cents
 
 
+@pytest.mark.in_process
 async def test_a_silent_number_is_refunded_replaced_and_its_code_delivered_once(
-    bot: BotProcess, sandbox: SandboxServer, linked_user: Linker
+    bot: Deployment, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     alice = await linked_user()
     key: str = alice.key
@@ -133,8 +134,9 @@ async def test_two_replicas_replace_a_silent_number_once(
 
 
 @pytest.mark.bot_env(**ENV, POLL_INTERVAL="30")
+@pytest.mark.in_process
 async def test_an_sms_arriving_mid_swap_keeps_the_order_and_its_code(
-    deployment: BotProcess, sandbox: SandboxServer, linked_user: Linker
+    deployment: Deployment, sandbox: SandboxServer, linked_user: Linker
 ) -> None:
     # The poller reads the order only every 30 s: the SMS is seen first by the swap, whose
     # cancel is refused with CODE_RECEIVED (or, now and then, by the poller: no swap then).
