@@ -186,6 +186,7 @@ async def test_buy_journey_in_the_users_language(
     assert t._("Price: {price}").format(price=t.money(int(order["chargedCents"]))) in card.text
     assert _labels(card) == [
         [t._("Cancel order")],
+        [t._("🔁 Auto-replace: off")],
         [t._("Refresh"), t._("Copy number")],
         [t._("Buy again")],
         [t._("★ Favourite")],
