@@ -356,7 +356,8 @@ class Poller:
                 live.append(order)
         if not live:
             return
-        touched: set[str] = set()  # read fresh this tick: their cards may need redrawing
+        # As read fresh this tick and applied: their cards are checked against that.
+        applied: dict[str, StoredOrder] = {}
         now = datetime.now(UTC)
         direct = {o.id for o in live if o.expires_at is not None and o.expires_at <= now}
         if len(live) == 1:
@@ -371,8 +372,7 @@ class Poller:
                 if item is None:
                     direct.add(order.id)
                 elif order.id not in direct and _shows_progress(order, item):
-                    await self._tracker.apply(order, item)
-                    touched.add(order.id)
+                    applied[order.id] = await self._tracker.apply(order, item)
             if self._ticks % self._sync_every == 0:
                 turn = self._rotation[user_id] % len(live)
                 self._rotation[user_id] += 1
@@ -380,13 +380,13 @@ class Poller:
         for order in live:
             if order.id in direct:
                 fresh = await self._api.order(key, order.id, priority=Priority.BACKGROUND)
-                await self._tracker.apply(order, fresh)
-                touched.add(order.id)
+                applied[order.id] = await self._tracker.apply(order, fresh)
         for order in live:
-            # An untouched order is as the tick read it; its card only needs a redraw (a
-            # locked re-read, then an edit) when the countdown moved.
-            if order.id in touched or not self._notifier.card_is_current(order, user.language):
-                await self._notifier.show_card(order)
+            # A card needs a redraw (a locked re-read, then an edit) only when it no longer
+            # shows the order as last applied: a new SMS or status, or the countdown moved.
+            current = applied.get(order.id, order)
+            if not self._notifier.card_is_current(current, user.language):
+                await self._notifier.show_card(current)
 
 
 def _phase(user_id: int) -> float:
