@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+import uvloop
 from telegram import Bot
 
 from bot import logs
@@ -219,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level, (settings.telegram_token, settings.database_url or ""))
     try:
-        asyncio.run(serve(settings))
+        # uvloop: the event loop in C, a quarter less CPU per API read (README, "Performance").
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(settings))
     except TokenRefusedError as exc:
         print(exc, file=sys.stderr)
         return 2

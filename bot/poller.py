@@ -380,7 +380,8 @@ class Poller:
         for order in live:
             if order.id in direct:
                 fresh = await self._api.order(key, order.id, priority=Priority.BACKGROUND)
-                applied[order.id] = await self._tracker.apply(order, fresh)
+                if _is_news(order, fresh):  # most reads show nothing new: no lock, no re-read
+                    applied[order.id] = await self._tracker.apply(order, fresh)
         for order in live:
             # A card needs a redraw (a locked re-read, then an edit) only when it no longer
             # shows the order as last applied: a new SMS or status, or the countdown moved.
@@ -397,6 +398,19 @@ def _phase(user_id: int) -> float:
     interval apart.
     """
     return (zlib.crc32(str(user_id).encode()) % 1000) / 1000 * 0.9
+
+
+def _is_news(stored: StoredOrder, fresh: Order) -> bool:
+    """A per-order read tells something the round's row does not show.
+
+    If not, the tracker would write nothing either (whatever a button press wrote since the
+    round began, this read adds nothing to it), so it is not asked.
+    """
+    return (
+        fresh.status != stored.status
+        or (fresh.expires_at is not None and fresh.expires_at != stored.expires_at)
+        or len(fresh.sms_history) > stored.sms_seen
+    )
 
 
 def _shows_progress(stored: StoredOrder, listed: Order) -> bool:
