@@ -382,12 +382,23 @@ class Poller:
                 fresh = await self._api.order(key, order.id, priority=Priority.BACKGROUND)
                 if _is_news(order, fresh):  # most reads show nothing new: no lock, no re-read
                     applied[order.id] = await self._tracker.apply(order, fresh)
+        after_codes = False
         for order in live:
             # A card needs a redraw (a locked re-read, then an edit) only when it no longer
             # shows the order as last applied: a new SMS or status, or the countdown moved.
             current = applied.get(order.id, order)
-            if not self._notifier.card_is_current(current, user.language):
+            if self._notifier.card_is_current(current, user.language):
+                continue
+            if current.sms_seen > order.sms_seen:
+                # Its code is on its way (the outbox, at the chat's pace): the card is
+                # redrawn by the outbox after the chat's codes, instead of taking the turns
+                # of a bulk buyer's next codes.
+                await self._store.mark_card_stale(current.id, now)
+                after_codes = True
+            else:
                 await self._notifier.show_card(current)
+        if after_codes:
+            self._tracker.kick(user_id)
 
 
 def _phase(user_id: int) -> float:
