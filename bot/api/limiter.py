@@ -75,8 +75,10 @@ class RateLimits:
         if used >= limit:
             return False
         if priority is Priority.BACKGROUND:
+            # The poller's share holds once it polls the key (its first read takes the
+            # ordinary way: a user who has just used the budget keeps their reserve).
             share = max(1, limit - self.reserve(bucket))
-            return used < share or background < self.background(bucket)
+            return used < share or 0 < background < self.background(bucket)
         return background == 0 or used - background < limit - self.background(bucket)
 
 

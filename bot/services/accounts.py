@@ -104,7 +104,7 @@ class AccountService:
         if key is None:
             return NotAKey()
         try:
-            account = await self._read_account(key)
+            account = await self._api.account(key)
         except (AuthError, ForbiddenError):
             return KeyRefused()
         cipher = self._vault.encrypt(user_id, key.secret)

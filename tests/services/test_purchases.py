@@ -109,7 +109,6 @@ async def test_a_purchase_reads_the_balance_once_and_the_next_ones_within_a_minu
     world: World,
 ) -> None:
     # Polling has the key's read budget only if buying does not spend it on balances.
-    world.ticks.now += BALANCE_REUSE + 1  # the read of linking the key is too old now
     reads = _account_reads(world)
     first = await _confirm_and_buy(world)
     assert _account_reads(world) - reads == 1  # the confirmation's; after buying, none
