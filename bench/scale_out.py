@@ -20,7 +20,9 @@ Each run has three phases after the bot has posted every order card:
   same moment (the per-user burst). Measured: code-to-chat latency (SMS arrival to the fake
   receiving the ``sendMessage`` with the code), API reads per key per minute (sandbox
   request log), CPU of every replica (``/proc``; on PostgreSQL plus the server backends of
-  the bot's database) per API read, 429s of both APIs.
+  the bot's database) per API read, 429s of both APIs. On SQLite, the window's reads are
+  then replayed at the same moments by a bare aiohttp client in its own process
+  (:mod:`bench.bare_reads`): the floor for the bot's CPU per read.
 * **Updates**: CPU per handled update, as the extra CPU of a burst of ``/help`` messages from
   the users over the same time without them (updates counted from every replica's
   ``jiemabot_updates_total``).
@@ -32,7 +34,7 @@ Targets (issue 16): p50 ≤ 1.7 s and p99 ≤ 4.5 s in every configuration; the 
 p50 ≤ 3 s with no Telegram 429; reads per key per minute within 10 % across 1, 2 and 3
 replicas; CPU per read on PostgreSQL ≤ 1.3x SQLite's; CPU per read with 3 replicas ≤ 1.15x
 one replica's; after the kill every code delivered once, each within 15 s + one interval;
-zero 429s.
+zero 429s. Issue 20: CPU per read on SQLite ≤ 1.0 ms, and ≤ 5x the bare client's.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import random
 import shutil
 import sqlite3
+import sys
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -56,6 +60,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bench.common import (
+    ROOT,
     BotRun,
     SeedUser,
     ShiftedClock,
@@ -86,6 +91,8 @@ BURST_P50_TARGET = 3.0
 READS_SPREAD_TARGET = 0.10  # reads/key/min with 1, 2, 3 replicas within 10 %
 PG_CPU_TARGET = 1.3  # CPU per read, PostgreSQL vs SQLite
 FLEET_CPU_TARGET = 1.15  # CPU per read, 3 replicas vs 1
+READ_CPU_TARGET = 1.0  # ms of CPU per API read, SQLite, one replica (issue 20)
+BARE_RATIO_TARGET = 5.0  # that, over a bare aiohttp client's for the same reads (issue 20)
 LEASE_TAKEOVER = 15.0  # the issue's bound for a killed replica's keys
 POLL_INTERVAL = 3.0
 BURST_ORDERS = 8
@@ -407,7 +414,7 @@ async def run_config(
             spy = None
             if profile and shutil.which("py-spy"):
                 spy = start_py_spy(replicas[0].pid, size.spread, home / "profile.collapsed")
-            figures = await sms_window(
+            figures, window = await sms_window(
                 size, sandbox, fleet, observer, owners, burst_user, main_keys
             )
             if spy is not None:
@@ -427,6 +434,8 @@ async def run_config(
                 await balancer.stop()
             if pg is not None:
                 await pg.stop()
+        if config.name == "sqlite-1":
+            figures |= await bare_reads(sandbox, window, list(keys.values()))
         delivered = deliveries(sandbox, owners, observer, 0)
         in_bot = await recorded_to_sent(url, home / "data")
         main = [d for d in delivered if d.user_id != burst_user]
@@ -478,9 +487,9 @@ async def sms_window(
     owners: dict[str, int],
     burst_user: int,
     main_keys: Sequence[str],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], tuple[float, float]]:
     """The SMS arrive; CPU and API reads over the window (``main_keys``: the keys whose
-    reads are averaged, the burst user's left out)."""
+    reads are averaged, the burst user's left out); the window's start and end."""
     rng = random.Random(5150)
     bots_before, pg_before = await fleet.cpu()
     harness_before = proc_sample().cpu_seconds
@@ -512,6 +521,44 @@ async def sms_window(
         "cpu_ms_per_read": round(1000 * (bots + pg) / total_reads, 3),
         "bot_cpu_ms_per_read": round(1000 * bots / total_reads, 3),
         "harness_cpu_pct": round(100 * harness / (t1 - t0), 1),
+    }, (t0, t1)
+
+
+async def bare_reads(
+    sandbox: SandboxServer, window: tuple[float, float], keys: Sequence[str]
+) -> dict[str, Any]:
+    """The bot's API reads of the SMS window replayed, at the same moments, by a bare
+    aiohttp client in its own process (:mod:`bench.bare_reads`); its CPU per read.
+
+    Run after the bot stopped, with the sandbox's limits lifted (the bot's reads of the last
+    minute still count there), so that every replayed read gets the bot's answer."""
+    t0, t1 = window
+    secrets = {key_fingerprint(key): key for key in keys}
+    origin = sandbox.base_url.removesuffix(urlsplit(sandbox.base_url).path)
+    plan = [
+        [
+            r.at - t0,
+            secrets[r.key_fp],
+            origin + r.path + ("?limit=20" if r.path.endswith("/orders") else ""),
+        ]
+        for r in sandbox.request_log
+        if t0 <= r.at < t1 and r.bucket is Bucket.READ and r.key_fp in secrets
+    ]
+    sandbox.set_rate_window(60.0, read_limit=1_000_000)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.bare_reads",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, _ = await process.communicate(json.dumps({"reads": plan}).encode())
+    result = json.loads(out)
+    return {
+        "bare_reads": result["reads"],
+        "bare_ok": result["ok"],
+        "bare_cpu_ms_per_read": round(1000 * result["cpu_s"] / max(1, result["reads"]), 3),
     }
 
 
@@ -668,6 +715,12 @@ def print_config(r: dict[str, Any]) -> None:
         f"{r['cpu_ms_per_read']:.3f} ms per read ({r['bot_cpu_ms_per_read']:.3f} in bots); "
         f"harness {r['harness_cpu_pct']}%"
     )
+    if "bare_cpu_ms_per_read" in r:
+        print(
+            f"      the same {r['bare_reads']} reads by a bare aiohttp client "
+            f"({r['bare_ok']} answered 200): {r['bare_cpu_ms_per_read']:.3f} ms CPU per read; "
+            f"the bot {r['bot_cpu_ms_per_read'] / r['bare_cpu_ms_per_read']:.1f}× that"
+        )
     print(
         f"      updates: {r['updates_handled']} handled of {r['updates_sent']} sent, "
         f"{r['cpu_ms_per_update']} ms CPU per update (over the same time without them)"
@@ -713,6 +766,17 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
             ", ".join(f"{r['config']} {r['burst_p50_s']:.2f}" for r in rows),
         )
     )
+    if "sqlite-1" in by_name and "bare_cpu_ms_per_read" in by_name["sqlite-1"]:
+        one = by_name["sqlite-1"]
+        ratio = one["bot_cpu_ms_per_read"] / one["bare_cpu_ms_per_read"]
+        out.append(
+            (
+                f"CPU/read on SQLite ≤ {READ_CPU_TARGET} ms, ≤ {BARE_RATIO_TARGET}x a bare client",
+                one["bot_cpu_ms_per_read"] <= READ_CPU_TARGET and ratio <= BARE_RATIO_TARGET,
+                f"{one['bot_cpu_ms_per_read']:.3f} ms vs {one['bare_cpu_ms_per_read']:.3f} ms "
+                f"= {ratio:.1f}x",
+            )
+        )
     fleet = [by_name[n] for n in ("pg-1", "pg-2", "pg-3") if n in by_name]
     if len(fleet) > 1:
         reads = [r["reads_per_key_min"] for r in fleet]

@@ -23,6 +23,7 @@ from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 
+import uvloop
 from telegram import Bot
 
 from bot import logs
@@ -287,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         user_key=settings.telegram_token.encode(),
     )
     try:
-        asyncio.run(serve(settings))
+        # uvloop: the event loop in C, a quarter less CPU per API read (README, "Performance").
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(settings))
     except TokenRefusedError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -10,12 +10,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Final
 
+import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode, UpdateType
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.api.transport import Transport
 from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
@@ -36,11 +38,20 @@ ALLOWED_UPDATES: Final = [
 
 
 class MeteredRequest(HTTPXRequest):
-    """PTB's httpx request, counting every Bot API call by method and error for /metrics."""
+    """PTB's httpx request on aiohttp's transport (:mod:`bot.api.transport`), counting every
+    Bot API call by method and error for /metrics."""
 
-    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, metrics: Metrics, *, connection_pool_size: int, **kwargs: Any) -> None:
+        self._pool = connection_pool_size
+        super().__init__(connection_pool_size=connection_pool_size, **kwargs)
         self._metrics = metrics
+
+    def _build_client(self) -> httpx.AsyncClient:
+        # A new transport each time: PTB builds a new client after a shutdown, and a closed
+        # transport cannot be opened again.
+        return httpx.AsyncClient(
+            **{**self._client_kwargs, "transport": Transport(max_connections=self._pool)}
+        )
 
     async def do_request(
         self, url: str, method: str, *args: Any, **kwargs: Any

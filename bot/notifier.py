@@ -45,19 +45,13 @@ CARD_RETRY = timedelta(seconds=10)
 """How long a stale card waits before the outbox redraws it (after a failed edit)."""
 
 
+_FINGERPRINTS_KEPT = 100_000
+"""Card fingerprints remembered at most (one per watched order; all forgotten past it)."""
+
+
 def _fingerprint(screen: views.Screen) -> str:
     markup = screen.markup.to_json() if screen.markup else ""
     return hashlib.sha256(f"{screen.text}\0{markup}".encode()).hexdigest()
-
-
-def _card_fingerprint(t: Translator, order: StoredOrder) -> str:
-    """What the card shows, minus its list of codes.
-
-    The codes on the card are those of the first ``sms_seen`` SMS, and ``sms_seen`` is on
-    the card itself ("2 SMS received"), so this changes exactly when the full card does,
-    and :meth:`TelegramNotifier.card_is_current` can tell without reading the SMS.
-    """
-    return _fingerprint(views.order_card(t, order))
 
 
 class TelegramNotifier:
@@ -85,6 +79,33 @@ class TelegramNotifier:
         self._clock = clock
         self._card_retry = card_retry
         self._card_locks: dict[str, asyncio.Lock] = {}
+        # order id -> (what its card was rendered from, the fingerprint)
+        self._fingerprints: dict[str, tuple[tuple[object, ...], str]] = {}
+
+    def _card_fingerprint(self, t: Translator, order: StoredOrder) -> str:
+        """What the card shows, minus its list of codes.
+
+        The codes on the card are those of the first ``sms_seen`` SMS, and ``sms_seen`` is
+        on the card itself ("2 SMS received"), so this changes exactly when the full card
+        does, and :meth:`card_is_current` can tell without reading the SMS.
+
+        The poller asks this of every watched order every round; the card only changes with
+        the order, the language and the countdown's text, so it is rendered again only then.
+        """
+        now = datetime.now(UTC)  # as the card is drawn (not the retry clock)
+        left = None if order.is_final else views.time_left(t, order.expires_at, now)
+        inputs = (t, order, left)
+        known = self._fingerprints.get(order.id)
+        if known is not None and known[0] == inputs:
+            return known[1]
+        fingerprint = _fingerprint(views.order_card(t, order, now))
+        if order.is_final:
+            self._fingerprints.pop(order.id, None)
+        else:
+            if len(self._fingerprints) >= _FINGERPRINTS_KEPT:
+                self._fingerprints.clear()
+            self._fingerprints[order.id] = (inputs, fingerprint)
+        return fingerprint
 
     async def _recipient(self, user_id: int) -> Translator | None:
         """The user's translator, or None when nothing may be sent to them (blocked, unknown).
@@ -189,7 +210,7 @@ class TelegramNotifier:
         if not isinstance(outcome, Sent):
             return None
         message_id = outcome.value[0].message_id
-        await self._store.set_card_message(order.id, message_id, _card_fingerprint(t, order))
+        await self._store.set_card_message(order.id, message_id, self._card_fingerprint(t, order))
         return message_id
 
     def card_is_current(self, order: StoredOrder, language: str | None) -> bool:
@@ -205,7 +226,7 @@ class TelegramNotifier:
             return True
         if order.card_message_id is None or order.card_hash is None:
             return False
-        return order.card_hash == _card_fingerprint(get_translator(language or "en"), order)
+        return order.card_hash == self._card_fingerprint(get_translator(language or "en"), order)
 
     async def show_card(self, order: StoredOrder, *, now: bool = False) -> None:
         """Bring the card up to date, unless it is stale and waits for its retry.
@@ -235,7 +256,7 @@ class TelegramNotifier:
         t = await self._recipient(order.user_id)
         if t is None:
             return
-        fingerprint = _card_fingerprint(t, order)
+        fingerprint = self._card_fingerprint(t, order)
         if order.card_hash == fingerprint:
             if order.card_retry_at is not None:  # redrawn before its failure was recorded
                 await self._store.set_card_hash(order.id, fingerprint)

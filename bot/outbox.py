@@ -232,8 +232,11 @@ class Outbox:
             return
 
     async def _redraw_stale_cards(self, user_id: int) -> None:
-        """Cards whose edit failed: one edit each, showing the order as it is now."""
+        """Cards whose edit failed or waits for the chat's codes: one edit each, showing the
+        order as it is now; a code recorded meanwhile (a kick) goes first."""
         for order in await self._store.stale_cards(self._clock(), user_id=user_id):
+            if user_id in self._again:
+                return
             await self._notifier.show_card(order)
 
     async def reclaim_own(self) -> None:

@@ -368,7 +368,8 @@ class Poller:
                 live.append(order)
         if not live:
             return
-        touched: set[str] = set()  # read fresh this tick: their cards may need redrawing
+        # As read fresh this tick and applied: their cards are checked against that.
+        applied: dict[str, StoredOrder] = {}
         now = datetime.now(UTC)
         direct = {o.id for o in live if o.expires_at is not None and o.expires_at <= now}
         if len(live) == 1:
@@ -383,8 +384,7 @@ class Poller:
                 if item is None:
                     direct.add(order.id)
                 elif order.id not in direct and _shows_progress(order, item):
-                    await self._tracker.apply(order, item)
-                    touched.add(order.id)
+                    applied[order.id] = await self._tracker.apply(order, item)
             if self._ticks % self._sync_every == 0:
                 turn = self._rotation[user_id] % len(live)
                 self._rotation[user_id] += 1
@@ -392,13 +392,25 @@ class Poller:
         for order in live:
             if order.id in direct:
                 fresh = await self._api.order(key, order.id, priority=Priority.BACKGROUND)
-                await self._tracker.apply(order, fresh)
-                touched.add(order.id)
+                if _is_news(order, fresh):  # most reads show nothing new: no lock, no re-read
+                    applied[order.id] = await self._tracker.apply(order, fresh)
+        after_codes = False
         for order in live:
-            # An untouched order is as the tick read it; its card only needs a redraw (a
-            # locked re-read, then an edit) when the countdown moved.
-            if order.id in touched or not self._notifier.card_is_current(order, user.language):
-                await self._notifier.show_card(order)
+            # A card needs a redraw (a locked re-read, then an edit) only when it no longer
+            # shows the order as last applied: a new SMS or status, or the countdown moved.
+            current = applied.get(order.id, order)
+            if self._notifier.card_is_current(current, user.language):
+                continue
+            if current.sms_seen > order.sms_seen:
+                # Its code is on its way (the outbox, at the chat's pace): the card is
+                # redrawn by the outbox after the chat's codes, instead of taking the turns
+                # of a bulk buyer's next codes.
+                await self._store.mark_card_stale(current.id, now)
+                after_codes = True
+            else:
+                await self._notifier.show_card(current)
+        if after_codes:
+            self._tracker.kick(user_id)
 
 
 def _phase(user_id: int) -> float:
@@ -409,6 +421,19 @@ def _phase(user_id: int) -> float:
     interval apart.
     """
     return (zlib.crc32(str(user_id).encode()) % 1000) / 1000 * 0.9
+
+
+def _is_news(stored: StoredOrder, fresh: Order) -> bool:
+    """A per-order read tells something the round's row does not show.
+
+    If not, the tracker would write nothing either (whatever a button press wrote since the
+    round began, this read adds nothing to it), so it is not asked.
+    """
+    return (
+        fresh.status != stored.status
+        or (fresh.expires_at is not None and fresh.expires_at != stored.expires_at)
+        or len(fresh.sms_history) > stored.sms_seen
+    )
 
 
 def _shows_progress(stored: StoredOrder, listed: Order) -> bool:

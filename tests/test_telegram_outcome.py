@@ -1,8 +1,12 @@
-"""Classifying what became of a Telegram call, through a real PTB bot and real sockets."""
+"""Classifying what became of a Telegram call, through a real PTB bot and real sockets.
+
+Each journey runs over PTB's own request (httpx's transport) and over the bot's
+(:class:`bot.app.MeteredRequest` on aiohttp's transport): they must tell the same story.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import httpx
@@ -11,7 +15,9 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
+from bot.app import MeteredRequest
 from bot.fakebotapi import FakeBotApi
+from bot.metrics import Metrics
 from bot.telegram_outcome import Refused, RetryLater, Sent, Unknown, attempt, classify
 from tests.chaos.proxy import ChaosProxy, Fault
 
@@ -30,16 +36,28 @@ async def proxy(telegram: FakeBotApi) -> AsyncIterator[ChaosProxy]:
     await chaos.stop()
 
 
-def _bot(root: str, timeout: float = 0.4) -> Bot:
-    request = HTTPXRequest(
-        connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout, pool_timeout=timeout
-    )
-    return Bot("123456:TEST", base_url=f"{root}/bot", request=request)
+MakeBot = Callable[[str], Bot]
 
 
-async def test_a_delivered_message_is_sent(telegram: FakeBotApi, proxy: ChaosProxy) -> None:
+@pytest.fixture(params=["ptb", "bot"])
+def make_bot(request: pytest.FixtureRequest) -> MakeBot:
+    def make(root: str) -> Bot:
+        timeouts = {f"{kind}_timeout": 0.4 for kind in ("connect", "read", "write", "pool")}
+        http: HTTPXRequest = (
+            HTTPXRequest(connect_timeout=0.4, read_timeout=0.4, write_timeout=0.4, pool_timeout=0.4)
+            if request.param == "ptb"
+            else MeteredRequest(Metrics(), connection_pool_size=8, **timeouts)
+        )
+        return Bot("123456:TEST", base_url=f"{root}/bot", request=http)
+
+    return make
+
+
+async def test_a_delivered_message_is_sent(
+    telegram: FakeBotApi, proxy: ChaosProxy, make_bot: MakeBot
+) -> None:
     telegram.user(1001, first_name="Alice").chat.started = True
-    async with _bot(proxy.root) as bot:
+    async with make_bot(proxy.root) as bot:
         outcome = await attempt(bot.send_message(1001, "hi"))
     assert isinstance(outcome, Sent)
     assert outcome.value.text == "hi"
@@ -47,11 +65,11 @@ async def test_a_delivered_message_is_sent(telegram: FakeBotApi, proxy: ChaosPro
 
 @pytest.mark.parametrize("fault", [Fault.BAD_GATEWAY, Fault.DROP_AFTER, Fault.SLOW_ANSWER])
 async def test_a_request_that_went_out_without_an_intact_answer_is_unknown(
-    telegram: FakeBotApi, proxy: ChaosProxy, fault: Fault
+    telegram: FakeBotApi, proxy: ChaosProxy, fault: Fault, make_bot: MakeBot
 ) -> None:
     alice = telegram.user(1001, first_name="Alice")
     alice.chat.started = True
-    async with _bot(proxy.root) as bot:
+    async with make_bot(proxy.root) as bot:
         await bot.get_me()
         proxy.inject(fault, match="sendMessage")
         outcome = await attempt(bot.send_message(1001, "hi"))
@@ -61,18 +79,18 @@ async def test_a_request_that_went_out_without_an_intact_answer_is_unknown(
 
 
 async def test_a_reset_before_forwarding_is_unknown_too(
-    telegram: FakeBotApi, proxy: ChaosProxy
+    telegram: FakeBotApi, proxy: ChaosProxy, make_bot: MakeBot
 ) -> None:
     # The client cannot tell a reset before forwarding from one after delivery.
     telegram.user(1001, first_name="Alice").chat.started = True
-    async with _bot(proxy.root) as bot:
+    async with make_bot(proxy.root) as bot:
         await bot.get_me()
         proxy.inject(Fault.RESET, match="sendMessage")
         assert isinstance(await attempt(bot.send_message(1001, "hi")), Unknown)
 
 
-async def test_a_connection_never_made_is_refused(proxy: ChaosProxy) -> None:
-    async with _bot(proxy.root) as bot:
+async def test_a_connection_never_made_is_refused(proxy: ChaosProxy, make_bot: MakeBot) -> None:
+    async with make_bot(proxy.root) as bot:
         await proxy.down()  # connections to its port are refused now
         outcome = await attempt(bot.send_message(1001, "hi"))
         assert isinstance(outcome, Refused)
@@ -82,17 +100,19 @@ async def test_a_connection_never_made_is_refused(proxy: ChaosProxy) -> None:
         assert isinstance(await attempt(bot.get_me()), Sent)
 
 
-async def test_a_blocked_chat_is_refused_as_blocked(telegram: FakeBotApi) -> None:
+async def test_a_blocked_chat_is_refused_as_blocked(
+    telegram: FakeBotApi, make_bot: MakeBot
+) -> None:
     telegram.user(1001, first_name="Alice").block()
-    async with _bot(telegram.root) as bot:
+    async with make_bot(telegram.root) as bot:
         outcome = await attempt(bot.send_message(1001, "hi"))
     assert isinstance(outcome, Refused)
     assert outcome.blocked
 
 
-async def test_a_bad_request_is_refused(telegram: FakeBotApi) -> None:
+async def test_a_bad_request_is_refused(telegram: FakeBotApi, make_bot: MakeBot) -> None:
     telegram.user(1001, first_name="Alice").chat.started = True
-    async with _bot(telegram.root) as bot:
+    async with make_bot(telegram.root) as bot:
         outcome = await attempt(bot.send_message(1001, "<b>unclosed", parse_mode="HTML"))
     assert isinstance(outcome, Refused)
     assert "parse entities" in outcome.description

@@ -46,6 +46,7 @@ from bot.api.models import (
     Service,
     parse_items,
 )
+from bot.api.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class JiemaClient:
         limits: Per-key rate limits enforced before sending.
         retry: Retry policy for GETs.
         timeout: httpx timeout for every request.
-        transport: Optional httpx transport (tests use the real sandbox instead).
+        transport: The httpx transport; by default aiohttp's (:mod:`bot.api.transport`).
         sleep: Awaitable sleep used between retries (injectable for tests).
         observe: Called after every request with its method, endpoint template
             (``v1/orders/:id``) and HTTP status, or the exception's name when none came back
@@ -112,9 +113,8 @@ class JiemaClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             timeout=timeout,
-            transport=transport,
+            transport=transport or Transport(max_connections=100),
             headers={"Accept": "application/json", "User-Agent": "jiema-telegram-bot"},
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self.limiter = KeyRateLimiter(limits or RateLimits())
         self._retry = retry or RetryPolicy()

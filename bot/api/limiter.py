@@ -6,8 +6,14 @@ from the moment a request is sent until ``window`` seconds after its answer came
 arrival lies between the two, so the server can never see more than ``limit`` requests in
 any window, whatever the latency. No safety margin is needed on top.
 
-Requests have a priority: background polling may only use ``limit - reserve`` slots, so the
-person using the bot always has ``reserve`` slots for their own taps.
+Requests have a priority, and each side keeps a share of the budget from the other:
+
+* background polling may only use ``limit - reserve`` slots, so the person using the bot
+  always has ``reserve`` slots for their own taps;
+* while a key is being polled (a background request within the window), the person's
+  requests leave ``background`` slots to the poller, so a user busy buying numbers still gets
+  the codes of those bought a minute ago on time. A key not being polled gives its person
+  the whole budget.
 
 An interactive caller that must not queue without end (a Mini App request, whose page is
 waiting) runs under :func:`waiting_at_most`: its wait for a slot is bounded, and beyond it
@@ -58,13 +64,21 @@ class Bucket(Enum):
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """Per-key limits; ``*_reserve`` slots are kept free of background traffic."""
+    """Per-key limits: ``*_reserve`` slots are kept free of background traffic, and while
+    the key is polled ``background_*`` slots (at most ``limit - reserve``) of its
+    interactive traffic.
+
+    30 background reads cover a key's polling at the default 3 s interval (20 reads a
+    minute with one order, about 27 with several; README, "Polling").
+    """
 
     reads: int = 60
     writes: int = 10
     window: float = 60.0
     read_reserve: int = 20
     write_reserve: int = 0
+    background_reads: int = 30
+    background_writes: int = 0
 
     def limit(self, bucket: Bucket) -> int:
         return self.reads if bucket is Bucket.READ else self.writes
@@ -72,21 +86,55 @@ class RateLimits:
     def reserve(self, bucket: Bucket) -> int:
         return self.read_reserve if bucket is Bucket.READ else self.write_reserve
 
+    def background(self, bucket: Bucket) -> int:
+        share = self.background_reads if bucket is Bucket.READ else self.background_writes
+        return min(share, self.limit(bucket) - self.reserve(bucket))
+
+    def admits(self, bucket: Bucket, priority: Priority, used: int, background: int) -> bool:
+        """Whether a request may start with ``used`` slots in use, ``background`` of them
+        the poller's."""
+        limit = self.limit(bucket)
+        if used >= limit:
+            return False
+        if priority is Priority.BACKGROUND:
+            # The poller's share holds once it polls the key (its first read takes the
+            # ordinary way: a user who has just used the budget keeps their reserve).
+            share = max(1, limit - self.reserve(bucket))
+            return used < share or 0 < background < self.background(bucket)
+        return background == 0 or used - background < limit - self.background(bucket)
+
+
+class _Slot:
+    """One request's slot: ``done`` is ``None`` while in flight, else the answer's time."""
+
+    __slots__ = ("background", "done")
+
+    def __init__(self, background: bool) -> None:
+        self.background = background
+        self.done: float | None = None
+
 
 class _Window:
-    """Slots of one key's bucket: ``None`` while in flight, else the answer's time."""
+    """Slots of one key's bucket."""
 
     def __init__(self) -> None:
-        self.slots: deque[list[float | None]] = deque()
+        self.slots: deque[_Slot] = deque()
         self.changed = asyncio.Event()
 
-    def in_use(self, now: float, window: float) -> int:
-        while self.slots and (done := self.slots[0][0]) is not None and done <= now - window:
-            self.slots.popleft()
-        return sum(1 for (done,) in self.slots if done is None or done > now - window)
+    def in_use(self, now: float, window: float) -> tuple[int, int]:
+        """Slots in use, and how many of them are background ones."""
+        slots = self.slots
+        while slots and (done := slots[0].done) is not None and done <= now - window:
+            slots.popleft()
+        used = background = 0
+        for slot in slots:
+            if slot.done is None or slot.done > now - window:
+                used += 1
+                background += slot.background
+        return used, background
 
     def next_expiry(self, window: float) -> float | None:
-        finished = [done for (done,) in self.slots if done is not None]
+        finished = [slot.done for slot in self.slots if slot.done is not None]
         return min(finished) + window if finished else None
 
 
@@ -104,7 +152,7 @@ class KeyRateLimiter:
     def used(self, key_id: str, bucket: Bucket) -> int:
         """Slots in use now for this key and bucket (for budgeting and tests)."""
         window = self._windows.get((key_id, bucket))
-        return window.in_use(self._now(), self.limits.window) if window else 0
+        return window.in_use(self._now(), self.limits.window)[0] if window else 0
 
     @asynccontextmanager
     async def slot(
@@ -116,14 +164,11 @@ class KeyRateLimiter:
             BusyError: under :func:`waiting_at_most`, an interactive caller would wait longer.
         """
         window = self._windows.setdefault((key_id, bucket), _Window())
-        cap = self.limits.limit(bucket)
-        if priority is Priority.BACKGROUND:
-            cap = max(1, cap - self.limits.reserve(bucket))
         max_wait = _MAX_WAIT.get() if priority is Priority.INTERACTIVE else None
         deadline = None if max_wait is None else self._now() + max_wait
         while True:
             now = self._now()
-            if window.in_use(now, self.limits.window) < cap:
+            if self.limits.admits(bucket, priority, *window.in_use(now, self.limits.window)):
                 break
             expiry = window.next_expiry(self.limits.window)
             # A slot in flight frees a window after its answer at the earliest.
@@ -137,10 +182,10 @@ class KeyRateLimiter:
             with suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await window.changed.wait()
-        entry: list[float | None] = [None]
-        window.slots.append(entry)
+        slot = _Slot(priority is Priority.BACKGROUND)
+        window.slots.append(slot)
         try:
             yield
         finally:
-            entry[0] = self._now()
+            slot.done = self._now()
             window.changed.set()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Final
 
 from bot.api import Account, ApiKey, JiemaClient
@@ -12,6 +15,14 @@ from bot.store import Store, User
 from bot.vault import KeyVault, VaultError
 
 log = logging.getLogger(__name__)
+
+BALANCE_REUSE: Final = 60.0
+"""Seconds a balance read serves the next confirmations and top-up checks of the same key.
+
+A user buying several numbers confirms every few seconds: one read a minute instead of two
+per purchase leaves the key's read budget to the poller, which brings their codes."""
+BALANCES_KEPT: Final = 10_000
+"""Recent balances remembered at most (least recently read forgotten first)."""
 
 
 class NotLinkedError(Exception):
@@ -90,12 +101,22 @@ class AccountService:
     here: the cache saves the decryption, never the check.
     """
 
-    def __init__(self, api: JiemaClient, store: Store, vault: KeyVault) -> None:
+    def __init__(
+        self,
+        api: JiemaClient,
+        store: Store,
+        vault: KeyVault,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._api = api
         self._store = store
         self._vault = vault
+        self._clock = clock
         self._keys: dict[int, tuple[bytes, ApiKey]] = {}
         self._reported: set[bytes] = set()
+        # key id -> (when read, the account as read less what was bought since)
+        self._balances: OrderedDict[str, tuple[float, Account]] = OrderedDict()
 
     async def check_secret(self) -> None:
         """Refuse to run with another secret than the one the stored keys were sealed with.
@@ -203,4 +224,39 @@ class AccountService:
             NotLinkedError: no key is linked.
             bot.api.errors.JiemaError: the API failed.
         """
-        return await self._api.account(await self.key_for(user_id))
+        return await self._read_account(await self.key_for(user_id))
+
+    async def recent_account(self, key: ApiKey, *, covering: int = 0) -> Account:
+        """The account as read at most ``BALANCE_REUSE`` seconds ago, less the purchases
+        made since (:meth:`charged`), if its balance covers ``covering`` cents; else read
+        fresh (the user may have topped up since: a shortfall is always confirmed).
+
+        Raises:
+            bot.api.errors.JiemaError: the API failed.
+        """
+        known = self._balances.get(key.id)
+        if known is not None:
+            read_at, account = known
+            if self._clock() - read_at <= BALANCE_REUSE and account.balance_cents >= covering:
+                return account
+        return await self._read_account(key)
+
+    def charged(self, key: ApiKey, cents: int) -> None:
+        """A purchase with ``key`` cost ``cents``: a recent balance drops by as much."""
+        known = self._balances.get(key.id)
+        if known is not None:
+            read_at, account = known
+            balance = account.balance_cents - cents
+            self._balances[key.id] = (read_at, replace(account, balance_cents=balance))
+
+    def forget_balance(self, key: ApiKey) -> None:
+        """The balance changed in a way not known here (refund, refused or unclear buy)."""
+        self._balances.pop(key.id, None)
+
+    async def _read_account(self, key: ApiKey) -> Account:
+        account = await self._api.account(key)
+        self._balances[key.id] = (self._clock(), account)
+        self._balances.move_to_end(key.id)
+        while len(self._balances) > BALANCES_KEPT:
+            self._balances.popitem(last=False)
+        return account

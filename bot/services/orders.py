@@ -127,6 +127,7 @@ class OrderService:
         try:
             if action is Action.CANCEL:
                 await self._api.cancel_order(key, order_id)
+                self._accounts.forget_balance(key)  # refunded
             elif action is Action.NEXT_SMS:
                 await self._api.next_sms(key, order_id)
             fresh = await self._api.order(key, order_id)

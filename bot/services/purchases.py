@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from bot.api import Account, ApiKey, JiemaClient, Order, Service
 from bot.api.errors import (
     AuthError,
+    InsufficientBalanceError,
     JiemaError,
     MalformedResponseError,
     NoNumbersError,
@@ -155,7 +156,7 @@ class PurchaseService:
         offer = await self._catalog.offer(key, service, country_id)
         if svc is None or offer is None:
             return OfferGone()
-        account = await self._api.account(key)
+        account = await self._accounts.recent_account(key, covering=offer.price_cents)
         user = await self._store.get_user(user_id)
         # A confirmation still open for the same thing (in the chat, or in the Mini App) is
         # shown again rather than a second one: pressing Buy in both buys once.
@@ -240,6 +241,7 @@ class PurchaseService:
             created = await self._api.create_order(key, purchase.service, int(purchase.country_id))
         except (TransportError, MalformedResponseError) as exc:
             log.warning("create of purchase %s lost its answer (%s)", token, type(exc).__name__)
+            self._accounts.forget_balance(key)  # charged or not: unknown
             await self._store.finish_purchase(
                 token, PurchaseState.UNKNOWN, reconcile_after=self._now() + _UNKNOWN_HOLD
             )
@@ -248,10 +250,16 @@ class PurchaseService:
             await self._store.finish_purchase(token, PurchaseState.FAILED)
             if isinstance(exc, NoNumbersError):
                 self._catalog.forget_prices(purchase.service)
+            if isinstance(exc, InsufficientBalanceError):
+                self._accounts.forget_balance(key)
             raise
         if created.charged_cents is not None and created.charged_cents > purchase.price_cents:
+            self._accounts.forget_balance(key)  # refunded at once, or kept: read it again
             return await self._refuse_dearer(purchase, created, key, card_message_id)
-        return Bought(await self._adopt(purchase, created, key, card_message_id))
+        stored = await self._adopt(purchase, created, key, card_message_id)
+        # The balance after buying is known without asking: the one shown less the charge.
+        self._accounts.charged(key, stored.charged_cents)
+        return Bought(stored)
 
     async def _refuse_dearer(
         self, purchase: Purchase, created: Order, key: ApiKey, card_message_id: int | None

@@ -43,7 +43,8 @@ class TopUpService:
     async def after_purchase(self, order: StoredOrder) -> RunningLow | None:
         """The heads-up to give after ``order`` was bought, or None.
 
-        The balance is read (one request) only when a heads-up is due at all, and the
+        The balance is that of the confirmation less the purchase's charge when it was read
+        moments ago, else read (one request); only when a heads-up is due at all. The
         heads-up is recorded before it is returned, so it comes once however many replicas
         or purchases race. A failed balance read just skips it: it is a convenience.
         """
@@ -51,7 +52,8 @@ class TopUpService:
         if not await self._store.topup_hint_due(user_id, self._every):
             return None
         try:
-            account = await self._accounts.account(user_id)
+            key = await self._accounts.key_for(user_id)
+            account = await self._accounts.recent_account(key)
         except (JiemaError, NotLinkedError) as exc:
             log.info("no top-up check for user %s: %s", user_id, type(exc).__name__)
             return None

@@ -181,3 +181,42 @@ async def test_background_writes_without_a_reserve_use_the_whole_budget(
     await asyncio.gather(*(client.create_order(key, "tg", 7) for _ in range(3)))
     assert client.limiter.used(key.id, Bucket.WRITE) == 3
     assert server.stats()["rateLimited"] == 0
+
+
+async def test_a_burst_of_taps_leaves_the_poller_its_share(
+    server: SandboxServer, make_client: MakeClient, key: ApiKey
+) -> None:
+    # A user buying number after number while the first ones are polled: their taps may not
+    # take the reads that bring the codes. A long window: what is taken stays taken.
+    limits = RateLimits(window=60, reads=10, read_reserve=4, background_reads=3)
+    client = make_client(server, limits=limits)
+    order = await client.create_order(key, "tg", 7)
+    await client.order(key, order.id, priority=Priority.BACKGROUND)  # the key is polled
+    taps = [asyncio.create_task(client.account(key)) for _ in range(10)]
+    try:
+        await wait_until(lambda: sum(task.done() for task in taps) == 10 - 3)
+        for _ in range(5):  # Let the blocked taps notice every freed slot, if any.
+            await asyncio.sleep(0)
+        assert sum(task.done() for task in taps) == 7  # at least the reserve of 4, not more
+        async with asyncio.timeout(5):  # the poller's next two reads go out at once
+            for _ in range(2):
+                await client.order(key, order.id, priority=Priority.BACKGROUND)
+        assert client.limiter.used(key.id, Bucket.READ) == 10
+    finally:
+        for task in taps:
+            task.cancel()
+        await asyncio.gather(*taps, return_exceptions=True)
+    assert len(requests_to(server, "GET", "/v1/account")) == 7
+    assert server.stats()["rateLimited"] == 0
+
+
+def test_a_key_not_being_polled_gives_its_user_the_whole_budget() -> None:
+    limits = RateLimits(reads=60, read_reserve=20, background_reads=30)
+    assert limits.admits(Bucket.READ, Priority.INTERACTIVE, used=59, background=0)
+    assert not limits.admits(Bucket.READ, Priority.INTERACTIVE, used=60, background=0)
+    # Polled: the user's own reads stop at 30, the poller's share stays free for it,
+    assert not limits.admits(Bucket.READ, Priority.INTERACTIVE, used=31, background=1)
+    assert limits.admits(Bucket.READ, Priority.BACKGROUND, used=59, background=29)
+    # and the poller alone never takes the user's 20.
+    assert not limits.admits(Bucket.READ, Priority.BACKGROUND, used=40, background=40)
+    assert limits.admits(Bucket.READ, Priority.INTERACTIVE, used=40, background=40)

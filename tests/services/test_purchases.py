@@ -11,10 +11,11 @@ import pytest
 
 from bot.api import JiemaClient
 from bot.sandbox import SandboxConfig, SandboxServer
-from bot.services.accounts import AccountService
+from bot.services.accounts import BALANCE_REUSE, AccountService
 from bot.services.catalog import Catalog
 from bot.services.purchases import AlreadyUsed, Bought, PurchaseService, Quote, Unconfirmed
 from bot.services.rates import DeliveryRates
+from bot.services.topup import TopUpService
 from bot.store import Purchase, PurchaseState, Store
 from bot.vault import KeyVault, generate_secret
 
@@ -31,8 +32,18 @@ class Clock:
         return self.now
 
 
+class Ticks:
+    """The monotonic clock of the account service (its balance reuse), moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class World:
-    """The real parts, and a wall clock the test moves."""
+    """The real parts, and the clocks the test moves."""
 
     def __init__(
         self, sandbox: SandboxServer, store: Store, api: JiemaClient, key: str, clock: Clock
@@ -41,8 +52,11 @@ class World:
         self.store = store
         self.key = key
         self.clock = clock
-        accounts = AccountService(api, store, KeyVault.from_secret(generate_secret()))
+        self.ticks = Ticks()
+        vault = KeyVault.from_secret(generate_secret())
+        accounts = AccountService(api, store, vault, clock=self.ticks)
         self.accounts = accounts
+        self.topup = TopUpService(accounts, store)
         self.purchases = PurchaseService(
             api,
             store,
@@ -83,6 +97,54 @@ def _country(world: World) -> int:
     service = catalogue.service("tg")
     assert service is not None
     return next(o.country_id for o in catalogue.offers(service) if o.stock > 0)
+
+
+def _account_reads(world: World) -> int:
+    return sum(1 for r in world.sandbox.request_log if r.path.endswith("/v1/account"))
+
+
+async def _confirm_and_buy(world: World) -> Bought:
+    """As the chat does it: the confirmation, Buy, then the top-up check after buying."""
+    purchase = await _offered(world)
+    bought = await world.purchases.buy(USER, purchase.token)
+    assert isinstance(bought, Bought)
+    await world.topup.after_purchase(bought.order)
+    return bought
+
+
+async def test_a_purchase_reads_the_balance_once_and_the_next_ones_within_a_minute_not_at_all(
+    world: World,
+) -> None:
+    # Polling has the key's read budget only if buying does not spend it on balances.
+    reads = _account_reads(world)
+    first = await _confirm_and_buy(world)
+    assert _account_reads(world) - reads == 1  # the confirmation's; after buying, none
+    world.ticks.now += 20
+    second = await _confirm_and_buy(world)
+    assert _account_reads(world) - reads == 1
+    # What the confirmations and the top-up check saw is the API's balance.
+    key = await world.accounts.key_for(USER)
+    known = await world.accounts.recent_account(key)
+    assert known.balance_cents == 1000 - first.order.charged_cents - second.order.charged_cents
+    assert known == await world.accounts.account(USER)
+    world.ticks.now += BALANCE_REUSE + 1
+    reads = _account_reads(world)
+    await _offered(world)
+    assert _account_reads(world) - reads == 1
+
+
+async def test_a_balance_short_of_the_price_is_read_again(world: World) -> None:
+    # Shown short a moment ago, and topped up since on the website: Buy must be offered.
+    world.sandbox.set_balance(world.key, 0)
+    world.ticks.now += BALANCE_REUSE + 1
+    quote = await world.purchases.quote(USER, "tg", _country(world))
+    assert isinstance(quote, Quote)
+    assert quote.account.balance_cents == 0
+    world.sandbox.set_balance(world.key, 1000)
+    world.ticks.now += 5
+    quote = await world.purchases.quote(USER, "tg", _country(world))
+    assert isinstance(quote, Quote)
+    assert quote.account.balance_cents == 1000
 
 
 async def test_fifty_concurrent_claims_buy_once(world: World) -> None:
