@@ -30,10 +30,11 @@ from bot import views
 from bot.api import Priority
 from bot.api.errors import AuthError, JiemaError
 from bot.health import Health
+from bot.jobs import LeasedJob
 from bot.notifier import TelegramNotifier
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.catalog import Catalog, Offer
-from bot.store import Alert, Store, StoreUnavailableError
+from bot.store import Alert, Store
 from bot.telegram_outcome import Sent, Unknown
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ REFIRE_AFTER: Final = timedelta(minutes=2)
 """A claim not recorded as sent this long after it was made is sent again (crash)."""
 
 
-class AlertWatcher:
+class AlertWatcher(LeasedJob):
     """Fires back-in-stock alerts from the catalogue, one replica at a time."""
 
     def __init__(
@@ -65,44 +66,25 @@ class AlertWatcher:
         refire_after: timedelta = REFIRE_AFTER,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._store = store
+        super().__init__(
+            store,
+            name="alerts",
+            lease=ALERTS_LEASE,
+            replica_id=replica_id,
+            lease_ttl=lease_ttl,
+            interval=interval,
+            health=health,
+            health_key="alerts",
+            sleep=sleep,
+        )
         self._accounts = accounts
         self._catalog = catalog
         self._notifier = notifier
-        self._replica = replica_id
-        self._health = health
-        self._interval = interval
-        self._lease_ttl = lease_ttl
         self._refire_after = refire_after
-        self._sleep = sleep
-        self._loop: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Run rounds every ``interval`` until :meth:`stop`."""
-        self._loop = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Stop, and hand the lease back at once so another replica takes over."""
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
-            self._loop = None
-        self._health.forget("alerts")
-        try:
-            await self._store.release_lease(ALERTS_LEASE, self._replica)
-        except StoreUnavailableError:
-            log.warning("could not hand the alerts lease back: database unavailable")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.round()
-            except StoreUnavailableError as exc:
-                log.warning("alert round skipped: database unavailable (%s)", exc)
-            except Exception:
-                log.exception("alert round failed")
-            self._health.beat("alerts", 3 * self._interval + 30)
-            await self._sleep(self._interval)
+    async def work(self) -> bool:
+        await self.round()
+        return False
 
     async def round(self) -> int:
         """One round, if this replica holds the lease; returns how many alerts were sent.
@@ -112,7 +94,7 @@ class AlertWatcher:
         waiting = await self._store.alerts_to_check(refire_after=self._refire_after)
         if not waiting:
             return 0
-        if not await self._store.acquire_lease(ALERTS_LEASE, self._replica, self._lease_ttl):
+        if not await self.hold_lease():
             return 0
         await self._store.expire_alerts()
         by_service: dict[str, list[Alert]] = defaultdict(list)

@@ -23,7 +23,6 @@ while it runs).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,8 +34,9 @@ from telegram.ext import ExtBot
 
 from bot import views
 from bot.i18n import Translator, get_translator
+from bot.jobs import LeasedJob
 from bot.ratelimit import BACKGROUND
-from bot.store import Store, StoreUnavailableError
+from bot.store import Store
 from bot.store.console import Broadcast, BroadcastState, RecipientState
 from bot.telegram_outcome import Refused, RetryLater, Sent, Unknown, attempt, describe
 
@@ -50,7 +50,7 @@ DEFAULT_RATE: Final = 20.0
 _CODE_WAIT: Final = 0.2  # seconds between two looks at pending codes while yielding to them
 
 
-class Broadcaster:
+class Broadcaster(LeasedJob):
     """Sends the running broadcasts' pending recipients, paced, behind codes.
 
     Args:
@@ -78,47 +78,24 @@ class Broadcaster:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(
+            store,
+            name="broadcast",
+            lease=BROADCAST_LEASE,
+            replica_id=replica_id,
+            lease_ttl=lease_ttl,
+            interval=idle,
+            sleep=sleep,
+        )
         self._bot = bot
-        self._store = store
-        self._replica = replica_id
-        self._lease_ttl = lease_ttl
-        self._interval = 1.0 / rate
+        self._gap = 1.0 / rate
         self._progress_every = progress_every
-        self._idle = idle
         self._clock = clock
-        self._sleep = sleep
         self._next_send = 0.0
         self._next_progress: dict[str, float] = {}
         self._shown: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Stop after the send in flight is recorded or abandoned; hand the lease back."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        with contextlib.suppress(StoreUnavailableError):
-            await self._store.release_lease(BROADCAST_LEASE, self._replica)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                busy = await self.run_once()
-            except StoreUnavailableError as exc:
-                log.warning("broadcaster paused: database unavailable (%s)", exc)
-                busy = False
-            except Exception:
-                log.exception("broadcaster round failed")
-                busy = False
-            if not busy:
-                await self._sleep(self._idle)
-
-    async def run_once(self) -> bool:
+    async def work(self) -> bool:
         """Hold the lease and work for up to a third of its TTL.
 
         With nothing to do this is two reads (no lease is taken), so idle replicas cost the
@@ -131,7 +108,7 @@ class Broadcaster:
         running = await store.broadcasts_in_state(BroadcastState.SENDING)
         if not running and not await store.unreported_broadcasts():
             return False
-        if not await store.acquire_lease(BROADCAST_LEASE, self._replica, self._lease_ttl):
+        if not await self.hold_lease():
             return False
         await self._report_finished()
         if not running:
@@ -165,7 +142,7 @@ class Broadcaster:
         wait = self._next_send - self._clock()
         if wait > 0:
             await self._sleep(wait)
-        self._next_send = max(self._next_send, self._clock()) + self._interval
+        self._next_send = max(self._next_send, self._clock()) + self._gap
 
     async def _send(self, broadcast: Broadcast, user_id: int) -> None:
         """Send one claimed copy and record what became of it."""
@@ -208,7 +185,7 @@ class Broadcaster:
                     broadcast.id, user_id, self._replica, RecipientState.PENDING
                 )
                 wait = outcome.delay if isinstance(outcome, RetryLater) else None
-                await self._sleep(wait.total_seconds() if wait is not None else self._idle)
+                await self._sleep(wait.total_seconds() if wait is not None else self._interval)
                 return
             case Unknown():
                 log.warning(

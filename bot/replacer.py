@@ -18,20 +18,18 @@ runs a round (resumed swaps first, then the orders that are due) and shows the o
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
 
 from bot import views
 from bot.health import Health
+from bot.jobs import LeasedJob
 from bot.notifier import TelegramNotifier
 from bot.order_status import OrderStatus
 from bot.services.replacement import GaveUp, Kept, Replaced, ReplacementService, SwapOutcome
-from bot.store import Store, StoreUnavailableError
+from bot.store import Store
 from bot.telegram_outcome import RetryLater
-
-log = logging.getLogger(__name__)
 
 __all__ = ["REPLACE_LEASE", "Replacer", "interval_for"]
 
@@ -46,7 +44,7 @@ def interval_for(replace_after: timedelta) -> float:
     return max(0.5, min(15.0, replace_after.total_seconds() / 5))
 
 
-class Replacer:
+class Replacer(LeasedJob):
     """Runs replacement rounds while this replica holds the lease."""
 
     def __init__(
@@ -61,46 +59,27 @@ class Replacer:
         lease_ttl: timedelta = LEASE_TTL,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(
+            store,
+            name="replacement",
+            lease=REPLACE_LEASE,
+            replica_id=replica_id,
+            lease_ttl=lease_ttl,
+            interval=interval,
+            health=health,
+            health_key="replacer",
+            sleep=sleep,
+        )
         self._service = service
-        self._store = store
         self._notifier = notifier
-        self._replica = replica_id
-        self._health = health
-        self._interval = interval
-        self._lease_ttl = lease_ttl
-        self._sleep = sleep
-        self._loop: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Run rounds every ``interval`` until :meth:`stop`."""
-        self._loop = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Stop, and hand the lease back at once so another replica takes over."""
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
-            self._loop = None
-        self._health.forget("replacer")
-        try:
-            await self._store.release_lease(REPLACE_LEASE, self._replica)
-        except StoreUnavailableError:
-            log.warning("could not hand the replacement lease back: database unavailable")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.round()
-            except StoreUnavailableError as exc:
-                log.warning("replacement round skipped: database unavailable (%s)", exc)
-            except Exception:
-                log.exception("replacement round failed")
-            self._health.beat("replacer", 3 * self._interval + 30)
-            await self._sleep(self._interval)
+    async def work(self) -> bool:
+        await self.round()
+        return False
 
     async def round(self) -> list[SwapOutcome]:
         """One round, if this replica holds the lease; the swaps that ended in it."""
-        if not await self._store.acquire_lease(REPLACE_LEASE, self._replica, self._lease_ttl):
+        if not await self.hold_lease():
             return []
         outcomes = await self._service.round()
         for outcome in outcomes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from dataclasses import replace
 from typing import Any, Generic, cast
@@ -138,6 +138,29 @@ async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool =
         await query.answer(text, show_alert=alert)
     except BadRequest as exc:  # too old: the user pressed long ago; nothing to stop
         log.debug("callback answer refused: %s", exc.message)
+
+
+async def ask_then_confirm(
+    update: Update,
+    button: cb.Unlink | cb.Forget | None,
+    kept: Callable[[], views.Screen],
+    act: Callable[[bool], Awaitable[views.Screen]],
+) -> None:
+    """A command that asks before it erases: the command (``button`` None) runs
+    ``act(False)``, whose screen asks when there is something to confirm; the confirmation
+    button runs ``act(True)``; declining shows ``kept()`` and calls no service."""
+    query = update.callback_query
+    if query is not None:
+        await answer(query)
+    if button is not None and not button.confirmed:
+        if query is not None:
+            await edit(query, kept())
+        return
+    screen = await act(button is not None)
+    if query is not None:
+        await edit(query, screen)
+    else:
+        await reply(update, screen)
 
 
 OnPress = Callable[[Update, Context, C], Coroutine[Any, Any, None]]

@@ -14,7 +14,13 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 from bot import callbacks as cb
 from bot import views
 from bot.context import Context
-from bot.handlers.common import ButtonHandler, answer, edit, looks_like_key, reply
+from bot.handlers.common import (
+    ButtonHandler,
+    answer,
+    ask_then_confirm,
+    looks_like_key,
+    reply,
+)
 from bot.services.accounts import ConfirmUnlink, KeyRefused, NotAKey, NothingLinked
 
 
@@ -57,25 +63,16 @@ async def pasted_key(update: Update, context: Context) -> None:
 
 async def unlink(update: Update, context: Context, button: cb.Unlink | None = None) -> None:
     """``/unlink`` or its confirmation: erase the key; with active orders, ask first."""
-    query = update.callback_query
-    if query is not None:
-        await answer(query)
-    if button is not None and not button.confirmed:
-        if query is not None:
-            await edit(query, views.kept_key(context.t))
-        return
-    confirmed = button is not None and button.confirmed
-    outcome = await context.services.accounts.unlink(context.user_id, confirmed=confirmed)
-    if isinstance(outcome, NothingLinked):
-        screen = views.not_linked(context.t)
-    elif isinstance(outcome, ConfirmUnlink):
-        screen = views.unlink_confirm(context.t, outcome.active_orders)
-    else:
-        screen = views.unlinked(context.t)
-    if query is not None:
-        await edit(query, screen)
-    else:
-        await reply(update, screen)
+
+    async def erase(confirmed: bool) -> views.Screen:
+        outcome = await context.services.accounts.unlink(context.user_id, confirmed=confirmed)
+        if isinstance(outcome, NothingLinked):
+            return views.not_linked(context.t)
+        if isinstance(outcome, ConfirmUnlink):
+            return views.unlink_confirm(context.t, outcome.active_orders)
+        return views.unlinked(context.t)
+
+    await ask_then_confirm(update, button, lambda: views.kept_key(context.t), erase)
 
 
 def handlers() -> list[BaseHandler]:

@@ -16,9 +16,10 @@ import signal
 import socket
 import sqlite3
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -54,13 +55,19 @@ def free_port() -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
-class BotProcess:
-    """One bot deployment: a data dir and log file that outlive restarts of the process.
+class BotUnderTest(ABC):
+    """One bot deployment: a data dir and log file that outlive restarts of the bot.
+
+    What :class:`BotProcess` and :class:`~tests.e2e.inprocess.InProcessBot` share: the
+    environment a deployment sees, the HTTP port, waiting for ``/healthz``.
 
     Args:
         database_url: PostgreSQL shared with other replicas; None for SQLite in ``data_dir``.
         webhook_url: Where Telegram (the fake) delivers updates; None for long polling.
     """
+
+    own_env: ClassVar[dict[str, str]] = {}
+    """Variables this way of running the bot adds to the deployment's environment."""
 
     def __init__(
         self,
@@ -94,22 +101,67 @@ class BotProcess:
             "BOT_DATA_DIR": str(data_dir),
             "POLL_INTERVAL": str(poll_interval),
             "LOG_LEVEL": "DEBUG",
-            "PYTHONUNBUFFERED": "1",
+            **self.own_env,
             "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
             **shared,
             **(extra_env or {}),
         }
         self.args = args
-        self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
+
+    @property
+    @abstractmethod
+    def running(self) -> bool:
+        """Is the bot running right now?"""
+
+    @abstractmethod
+    async def start(self, within: float = 20.0, *, healthy: bool = True) -> None:
+        """Start the bot; unless told otherwise, wait until its ``/healthz`` says healthy
+        (database open, Telegram reached, updates flowing, poller running)."""
+
+    @abstractmethod
+    async def stop(self, within: float = 20.0) -> int:
+        """A clean shutdown (SIGTERM); returns the exit code."""
+
+    @abstractmethod
+    def log(self) -> str:
+        """Everything the bot logged, across restarts."""
+
+    async def wait_healthy(self, within: float = 20.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if not self.running:
+                    raise AssertionError(f"the bot exited\n{self.log()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.http_url}/healthz")).status_code == 200:
+                        return
+                if loop.time() > deadline:
+                    raise AssertionError(f"the bot was not healthy within {within} s\n{self.log()}")
+                await asyncio.sleep(0.05)
+
+    async def get(self, path: str) -> httpx.Response:
+        """GET a path of the bot's own HTTP server."""
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            return await client.get(f"{self.http_url}{path}")
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+class BotProcess(BotUnderTest):
+    """The bot as ``python -m bot`` in a subprocess: it can also be killed (SIGKILL)."""
+
+    own_env: ClassVar[dict[str, str]] = {"PYTHONUNBUFFERED": "1"}
+    process: asyncio.subprocess.Process | None = None
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
     async def start(self, within: float = 20.0, *, healthy: bool = True) -> None:
-        """Start the bot; unless told otherwise, wait until its ``/healthz`` says healthy
-        (database open, Telegram reached, updates flowing, poller running)."""
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -125,25 +177,6 @@ class BotProcess:
         self.starts += 1
         if healthy:
             await self.wait_healthy(within)
-
-    async def wait_healthy(self, within: float = 20.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while True:
-                if self.process is None or self.process.returncode is not None:
-                    raise AssertionError(f"the bot exited\n{self.log()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.http_url}/healthz")).status_code == 200:
-                        return
-                if loop.time() > deadline:
-                    raise AssertionError(f"the bot was not healthy within {within} s\n{self.log()}")
-                await asyncio.sleep(0.05)
-
-    async def get(self, path: str) -> httpx.Response:
-        """GET a path of the bot's own HTTP server."""
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            return await client.get(f"{self.http_url}{path}")
 
     async def stop(self, within: float = 20.0) -> int:
         """SIGTERM, then wait for a clean exit; returns the exit code."""
@@ -162,17 +195,12 @@ class BotProcess:
         process.kill()
         await process.wait()
 
-    async def restart(self) -> None:
-        await self.stop()
-        await self.start()
-
     def _running(self) -> asyncio.subprocess.Process:
         if self.process is None or self.process.returncode is not None:
             raise AssertionError(f"the bot is not running\n{self.log()}")
         return self.process
 
     def log(self) -> str:
-        """Everything the bot printed, across restarts."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 

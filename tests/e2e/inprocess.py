@@ -14,18 +14,14 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import os
-from pathlib import Path
-
-import httpx
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from bot import logs
 from bot.__main__ import serve
 from bot.config import Settings
-from bot.fakebotapi import FakeBotApi
-from bot.sandbox import SandboxServer
 from bot.startup import TokenRefusedError
-from tests.e2e.harness import SHARED_SECRET, WEBHOOK_SECRET, free_port
+from tests.e2e.harness import BotUnderTest
 
 _OURS: contextvars.ContextVar[InProcessBot | None] = contextvars.ContextVar(
     "in_process_bot", default=None
@@ -47,64 +43,20 @@ class _OwnRecords(logging.Filter):
         return _OURS.get() is self._owner
 
 
-class InProcessBot:
-    """One bot deployment run in this event loop; the same interface as ``BotProcess``.
+class InProcessBot(BotUnderTest):
+    """One bot deployment run in this event loop; the same interface as ``BotProcess``."""
 
-    Args:
-        database_url: PostgreSQL shared with other replicas; None for SQLite in ``data_dir``.
-        webhook_url: Where Telegram (the fake) delivers updates; None for long polling.
-    """
-
-    def __init__(
-        self,
-        telegram: FakeBotApi,
-        sandbox: SandboxServer,
-        data_dir: Path,
-        *,
-        poll_interval: float = 0.25,
-        extra_env: dict[str, str] | None = None,
-        args: tuple[str, ...] = (),
-        database_url: str | None = None,
-        webhook_url: str | None = None,
-        name: str = "bot",
-    ) -> None:
-        self.telegram = telegram
-        self.sandbox = sandbox
-        self.data_dir = data_dir
-        self.log_path = data_dir.parent / f"{name}.log"
-        self.http_port = free_port()
-        self.http_url = f"http://127.0.0.1:{self.http_port}"
-        shared: dict[str, str] = {}
-        if database_url is not None:
-            shared |= {"DATABASE_URL": database_url, "BOT_SECRET_KEY": SHARED_SECRET}
-        if webhook_url is not None:
-            shared |= {"WEBHOOK_URL": webhook_url, "WEBHOOK_SECRET": WEBHOOK_SECRET}
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "JIEMA_"))},
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_API_URL": telegram.root,
-            "JIEMA_API_URL": sandbox.base_url,
-            "BOT_DATA_DIR": str(data_dir),
-            "POLL_INTERVAL": str(poll_interval),
-            "LOG_LEVEL": "DEBUG",
-            "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
-            **shared,
-            **(extra_env or {}),
-        }
-        self.args = args
-        self.starts = 0
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-        self._handler: logging.Handler | None = None
-        self._levels: dict[str, int] = {}
+    _task: asyncio.Task[None] | None = None
+    _stop: asyncio.Event  # made at each start
+    _handler: logging.Handler | None = None
+    _levels: Mapping[str, int] = MappingProxyType({})
+    """The levels of ``_LEVELS_SET`` before this bot's start set them."""
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
     async def start(self, within: float = 20.0, *, healthy: bool = True) -> None:
-        """Start the bot; unless told otherwise, wait until its ``/healthz`` says healthy
-        (database open, Telegram reached, updates flowing, poller running)."""
         if self.running:
             raise AssertionError("the bot is already running")
         settings = Settings.from_env(self.env, sandbox="--sandbox" in self.args)
@@ -129,25 +81,6 @@ class InProcessBot:
             logging.getLogger("bot").exception("the bot crashed")  # Python's traceback
             raise
 
-    async def wait_healthy(self, within: float = 20.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while True:
-                if not self.running:
-                    raise AssertionError(f"the bot exited\n{self.log()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.http_url}/healthz")).status_code == 200:
-                        return
-                if loop.time() > deadline:
-                    raise AssertionError(f"the bot was not healthy within {within} s\n{self.log()}")
-                await asyncio.sleep(0.05)
-
-    async def get(self, path: str) -> httpx.Response:
-        """GET a path of the bot's own HTTP server."""
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            return await client.get(f"{self.http_url}{path}")
-
     async def stop(self, within: float = 20.0) -> int:
         """What SIGTERM does: a clean shutdown; returns the exit code ``python -m bot``
         would (0; 2 if Telegram refused the token; 1 after an error)."""
@@ -170,10 +103,6 @@ class InProcessBot:
             self._close_log()
         return 0
 
-    async def restart(self) -> None:
-        await self.stop()
-        await self.start()
-
     async def close(self) -> None:
         """The end of a test: stop the bot if it runs, close its log."""
         if self.running:
@@ -183,7 +112,6 @@ class InProcessBot:
         self._close_log()
 
     def log(self) -> str:
-        """Everything the bot logged, across restarts."""
         if self._handler is not None:
             self._handler.flush()
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

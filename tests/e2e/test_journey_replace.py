@@ -11,7 +11,7 @@ import pytest
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import Deployment, Linker, confirmation, sandbox_orders
-from tests.e2e.fleet import replicas_behind_a_balancer
+from tests.e2e.fleet import balancer_for, replicas_behind
 from tests.e2e.harness import BotProcess, eventually
 
 # A number is replaced after 3 s without an SMS (the job looks every 0.6 s).
@@ -115,7 +115,7 @@ async def test_a_sigkill_mid_swap_neither_cancels_nor_buys_twice(
 async def test_two_replicas_replace_a_silent_number_once(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with replicas_behind_a_balancer(telegram, sandbox, tmp_path, extra_env=ENV):
+    async with replicas_behind(balancer_for, telegram, sandbox, tmp_path, extra_env=ENV):
         key = sandbox.create_account(balance_cents=2500, display_name="Alice")
         alice = telegram.user(1001, first_name="Alice", language_code="en")
         await alice.send(f"/link {key}")

@@ -17,19 +17,25 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.fakebotapi import FakeBotApi, FakeUser
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import buy
-from tests.e2e.fleet import WEBHOOK_PATH, replica_id
+from tests.e2e.fleet import (
+    WEBHOOK_PATH,
+    codes,
+    lease_holder,
+    link,
+    print_logs_if_failed,
+    replica_id,
+    replicas_behind,
+)
 from tests.e2e.harness import BotProcess, eventually
 from tests.e2e.nginx import Nginx
 from tests.monitoring import exposed_metrics, used_metrics
-from tests.pg import fresh_database
 from tests.webapp.initdata import init_data
 
 
@@ -43,11 +49,7 @@ class Front:
 
     async def lease_holder(self, name: str) -> BotProcess | None:
         """The running replica holding lease ``name``, if any."""
-        db = await asyncpg.connect(self.database_url)
-        try:
-            holder = await db.fetchval("SELECT holder FROM leases WHERE name = $1", name)
-        finally:
-            await db.close()
+        holder = await lease_holder(self.database_url, name)
         ids = {replica_id(r.log()): r for r in self.replicas}
         return ids.get(holder)
 
@@ -56,49 +58,21 @@ class Front:
 async def front(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Front]:
-    async with fresh_database() as url:
-        replicas = [
-            BotProcess(
-                telegram,
-                sandbox,
-                tmp_path / f"replica{index}",
-                database_url=url,
-                webhook_url="http://127.0.0.1:1/",  # nginx's, once it listens
-                name=f"replica{index}",
-            )
-            for index in range(2)
-        ]
-        nginx = Nginx(tmp_path / "nginx", [r.http_url.removeprefix("http://") for r in replicas])
-        public = await nginx.start()
-        for replica in replicas:
-            replica.env["WEBHOOK_URL"] = public + WEBHOOK_PATH
-            replica.env["WEBAPP_URL"] = public + "/app/"
+    def nginx_for(replicas: list[BotProcess]) -> Nginx:
+        return Nginx(tmp_path / "nginx", [r.http_url.removeprefix("http://") for r in replicas])
+
+    async with replicas_behind(nginx_for, telegram, sandbox, tmp_path, webapp=True) as (
+        replicas,
+        nginx,
+        url,
+    ):
         try:
-            await asyncio.gather(*(r.start() for r in replicas))
             yield Front(replicas, nginx, url)
         finally:
-            for replica in replicas:
-                if replica.process is not None and replica.process.returncode is None:
-                    await replica.stop()
-            await nginx.stop()
+            print_logs_if_failed(request, replicas, 10000)
             report = getattr(request.node, "rep_call", None)
             if report is not None and report.failed:
-                for replica in replicas:
-                    print(f"---- {replica.log_path.name} ----\n" + replica.log()[-10000:])
                 print("---- nginx error.log ----\n" + nginx.errors()[-5000:])
-
-
-async def link(telegram: FakeBotApi, sandbox: SandboxServer, user_id: int = 1001) -> FakeUser:
-    key = sandbox.create_account(balance_cents=2500, display_name="Alice")
-    user = telegram.user(user_id, first_name="Alice", language_code="en")
-    user.key = key
-    await user.send(f"/link {key}")
-    await user.wait_for_message(lambda m: "Key linked" in m.text)
-    return user
-
-
-def codes(user: FakeUser, code: str) -> int:
-    return sum(1 for m in user.messages if f"Code: {code}" in m.text)
 
 
 def served_by(nginx: Nginx, method: str, path: str) -> set[str]:

@@ -14,10 +14,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.fakebotapi import FakeBotApi, FakeUser
+from bot.fakebotapi import FakeBotApi
 from bot.sandbox import SandboxServer
 from tests.e2e.conftest import buy, confirmation
-from tests.e2e.fleet import WEBHOOK_PATH, Fleet, replicas_behind_a_balancer
+from tests.e2e.fleet import (
+    WEBHOOK_PATH,
+    Fleet,
+    balancer_for,
+    codes,
+    link,
+    print_logs_if_failed,
+    replicas_behind,
+)
 from tests.e2e.harness import WEBHOOK_SECRET, eventually
 
 
@@ -25,27 +33,15 @@ from tests.e2e.harness import WEBHOOK_SECRET, eventually
 async def fleet(
     telegram: FakeBotApi, sandbox: SandboxServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Fleet]:
-    async with replicas_behind_a_balancer(telegram, sandbox, tmp_path) as (replicas, balancer, url):
+    async with replicas_behind(balancer_for, telegram, sandbox, tmp_path) as (
+        replicas,
+        balancer,
+        url,
+    ):
         try:
             yield Fleet(replicas, balancer, url)
         finally:
-            report = getattr(request.node, "rep_call", None)
-            if report is not None and report.failed:
-                for replica in replicas:
-                    print(f"---- {replica.log_path.name} ----\n" + replica.log()[-15000:])
-
-
-async def link(telegram: FakeBotApi, sandbox: SandboxServer, user_id: int = 1001) -> FakeUser:
-    key = sandbox.create_account(balance_cents=2500, display_name="Alice")
-    user = telegram.user(user_id, first_name="Alice", language_code="en")
-    user.key = key
-    await user.send(f"/link {key}")
-    await user.wait_for_message(lambda m: "Key linked" in m.text)
-    return user
-
-
-def codes(user: FakeUser, code: str) -> int:
-    return sum(1 for m in user.messages if f"Code: {code}" in m.text)
+            print_logs_if_failed(request, replicas, 15000)
 
 
 async def test_a_user_served_by_both_replicas_sees_one_bot(

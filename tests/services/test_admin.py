@@ -257,7 +257,7 @@ async def test_a_broadcast_is_paced_and_reported(
     users[2].deactivate()  # the bot does not know: its send fails
     sender = _broadcaster(bot, store, time_)
     started = time_.mono
-    while await sender.run_once():
+    while await sender.work():
         pass
     assert time_.mono - started >= 29 / 20  # 30 sends at most 20 a second
     assert [_announcements(u) for u in users] == [0, 0, 0, *([1] * 27)]
@@ -270,7 +270,7 @@ async def test_a_broadcast_is_paced_and_reported(
     assert "Sent: 28 · blocked: 1 · failed: 0 · muted meanwhile: 1" in report.text
     [progress] = [m for m in admin.messages if "Announcement sent." in m.text]
     assert progress.buttons == []
-    assert not await sender.run_once()  # reported once
+    assert not await sender.work()  # reported once
     assert len([m for m in admin.messages if "Broadcast finished" in m.text]) == 1
     assert [r.status for r in telegram.errors] == [403]
 
@@ -296,11 +296,11 @@ async def test_codes_go_first(
     await store.save_order(order)
     await store.claim_delivery("o1", 0, "code", None)  # a code waits to be sent
     sender = _broadcaster(bot, store, time_)
-    assert await sender.run_once()  # worked its slice...
+    assert await sender.work()  # worked its slice...
     assert sum(_announcements(u) for u in users) == 0  # ...waiting behind the code
     assert time_.slept
     await store.mark_delivered("o1", 0, 1)
-    while await sender.run_once():
+    while await sender.work():
         pass
     assert [_announcements(u) for u in users] == [1, 1, 1]
 
@@ -314,10 +314,10 @@ async def test_one_sender_at_a_time_and_a_dead_ones_claim_is_not_resent(
     assert await store.acquire_lease(BROADCAST_LEASE, "dead", TTL)
     assert await store.claim_recipient(broadcast_id, "dead") == ADMIN
     sender = _broadcaster(bot, store, time_)
-    assert not await sender.run_once()  # the lease is the dead replica's until it expires
+    assert not await sender.work()  # the lease is the dead replica's until it expires
     assert sum(_announcements(u) for u in users) == 0
     time_.wall += TTL + timedelta(seconds=1)
-    while await sender.run_once():
+    while await sender.work():
         pass
     assert [_announcements(u) for u in users] == [1] * 5
     admin = telegram.user(ADMIN, first_name="Olga")
@@ -335,7 +335,7 @@ async def test_a_cancelled_broadcast_stops_and_says_who_is_left(
     broadcast_id, _ = await _started(store, telegram, bot)
     assert await BroadcastService(store).cancel(ADMIN, broadcast_id) == Cancelled()
     sender = _broadcaster(bot, store, time_)
-    while await sender.run_once():
+    while await sender.work():
         pass
     assert sum(_announcements(u) for u in users) == 0
     admin = telegram.user(ADMIN, first_name="Olga")
@@ -357,7 +357,7 @@ async def test_two_replicas_on_postgresql_send_each_copy_once(
 
             async def drain(sender: Broadcaster) -> None:
                 for _ in range(200):
-                    if not await sender.run_once() and (await one.tally(broadcast_id)).done == 41:
+                    if not await sender.work() and (await one.tally(broadcast_id)).done == 41:
                         return
 
             await asyncio.gather(

@@ -30,7 +30,7 @@ from playwright.async_api import Browser, Page, expect
 from bot.fakebotapi import DARK_THEME, ChatMessage, FakeBotApi, FakeUser, sign_init_data
 from bot.sandbox import SandboxConfig, SandboxServer
 from tests.e2e.conftest import confirmation
-from tests.e2e.fleet import Fleet, replicas_behind_a_balancer
+from tests.e2e.fleet import Fleet, balancer_for, replicas_behind
 from tests.e2e.harness import BotProcess, delivery_recorded, eventually
 from tests.e2e.inprocess import InProcessBot
 from tests.webapp.conftest import screenshot
@@ -357,7 +357,7 @@ async def fleet(
 ) -> AsyncIterator[Fleet]:
     """Two replicas on one fresh PostgreSQL database; Telegram and the page reach them
     through one round-robin balancer (the webhook and ``WEBAPP_URL`` are on it)."""
-    async with replicas_behind_a_balancer(telegram, sandbox, tmp_path, webapp=True) as (
+    async with replicas_behind(balancer_for, telegram, sandbox, tmp_path, webapp=True) as (
         replicas,
         balancer,
         url,
