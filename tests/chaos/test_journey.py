@@ -135,5 +135,8 @@ async def test_users_get_every_code_through_faulty_telegram_and_api(
     assert max(rss_peak, rss_mb(deployment.process.pid)) < MAX_RSS_MB
     print(f"faults: Telegram {dict(tg_proxy.injected)}, API {dict(api_proxy.injected)}")
     print(f"codes {len(expected)}, only on the card {len(given_up)}, peak RSS {rss_peak:.0f} MB")
-    assert sum(tg_proxy.injected.values()) >= 15, "too few Telegram faults to mean anything"
+    # The floor says the chaos was on, not how much: since cards are redrawn once after a
+    # chat's codes (not after every read), this phase makes ~40 Telegram calls, of which the
+    # seeded draws fault 12-16 (30 % on average).
+    assert sum(tg_proxy.injected.values()) >= 10, "too few Telegram faults to mean anything"
     assert sum(api_proxy.injected.values()) >= 2 + 5, "too few API faults to mean anything"
