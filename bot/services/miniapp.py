@@ -204,6 +204,11 @@ class MiniApp:
         """Ask for another SMS on the same number and record the new state."""
         return await self._acted(await self._s.orders.act(user_id, order_id, Action.NEXT_SMS))
 
+    async def set_quote_auto_replace(self, user_id: int, token: str, on: bool) -> bool:
+        """The confirmation's auto-replace switch, recorded on its purchase; False when the
+        token is not an unused confirmation of the user's (as the chat's 🔁 answers)."""
+        return await self._s.replacement.set_for_confirmation(user_id, token, on)
+
     async def set_auto_replace(self, user_id: int, order_id: str, on: bool) -> OrderState:
         """The order screen's auto-replace switch (the chat's card follows).
 

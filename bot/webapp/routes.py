@@ -35,6 +35,7 @@ from bot.webapp.inputs import country_id, is_cursor, is_id
 from bot.webapp.serialise import (
     alert_json,
     alternatives_json,
+    auto_replace_json,
     countries_json,
     favourite_json,
     history_json,
@@ -121,6 +122,14 @@ def _order_id(call: Call) -> str:
     return order_id
 
 
+def _switch(call: Call) -> bool:
+    """A 🔁 switch's ``?on=true`` or ``?on=false``."""
+    on = {"true": True, "false": False}.get(call.request.query.get("on", ""))
+    if on is None:
+        raise bad_request(call.t)
+    return on
+
+
 class WebApp:
     """The API routes of one process; built by :func:`bot.webapp.api.setup_webapp`.
 
@@ -174,6 +183,7 @@ class WebApp:
         router.add_get(f"{api}/services", self.services)
         router.add_get(f"{api}/services/{{code}}/countries", self.countries)
         router.add_post(f"{api}/quote", self.quote)
+        router.add_post(f"{api}/quote/auto-replace", self.quote_auto_replace)
         router.add_post(f"{api}/buy", self.buy)
         router.add_get(f"{api}/orders", self.history)
         router.add_get(f"{api}/orders/{{order_id}}", self.order)
@@ -210,6 +220,19 @@ class WebApp:
     async def quote(self, call: Call) -> web.StreamResponse:
         service, country = _pair(await _json_body(call.request, call.t), call.t)
         return ok(quote_json(call.t, await self.app.quote(call.user.id, service, country)))
+
+    @endpoint
+    async def quote_auto_replace(self, call: Call) -> web.StreamResponse:
+        """``?on=true`` or ``?on=false``, the token in the body: the confirmation's switch."""
+        on, t = _switch(call), call.t
+        token = (await _json_body(call.request, t)).get("token")
+        if not is_id(token):
+            raise bad_request(t)
+        if not await self.app.set_quote_auto_replace(call.user.id, token, on):
+            raise Refusal(409, "ALREADY_USED", views.purchase_used(t))
+        return ok(
+            {"auto_replace": auto_replace_json(t, on), "note": views.auto_replace_label(t, on)}
+        )
 
     @endpoint
     async def buy(self, call: Call) -> web.StreamResponse:
@@ -263,9 +286,7 @@ class WebApp:
     @endpoint
     async def auto_replace(self, call: Call) -> web.StreamResponse:
         """``?on=true`` or ``?on=false``: the order screen's switch."""
-        on = {"true": True, "false": False}.get(call.request.query.get("on", ""))
-        if on is None:
-            raise bad_request(call.t)
+        on = _switch(call)
         state = await self.app.set_auto_replace(call.user.id, _order_id(call), on)
         return ok({**order_json(call.t, state), "note": views.auto_replace_label(call.t, on)})
 

@@ -133,6 +133,9 @@ def quote_json(t: Translator, quote: Quote) -> dict[str, Any]:
         "balance": t.money(balance),
         "affordable": quote.affordable,
         "rate": None if quote.rate is None else _rate_json(t, quote.rate),
+        "auto_replace": auto_replace_json(t, quote.purchase.auto_replace)
+        if quote.affordable
+        else None,
     }
 
 
@@ -173,7 +176,9 @@ def order_json(t: Translator, state: OrderState) -> dict[str, Any]:
         "final": order.is_final,
         "can_cancel": state.can_cancel,
         "can_next_sms": state.can_next_sms,
-        "auto_replace": _auto_replace(t, order.auto_replace) if state.can_switch_replace else None,
+        "auto_replace": auto_replace_json(t, order.auto_replace)
+        if state.can_switch_replace
+        else None,
         "refunded": None if refunded is None else _money(t.language, refunded),
         "codes": codes,
     }
@@ -186,9 +191,9 @@ def purchased_json(t: Translator, purchased: Purchased) -> dict[str, Any]:
     return {**order_json(t, purchased.state), "heads_up": heads_up}
 
 
-def _auto_replace(t: Translator, on: bool) -> dict[str, Any]:
-    """The order screen's switch (None once it cannot be switched: an SMS came, or the
-    order ended): its state, its label, and the order's path a tap posts to."""
+def auto_replace_json(t: Translator, on: bool) -> dict[str, Any]:
+    """The 🔁 switch of a confirmation or a waiting order: its state, its label, and the
+    path a tap posts to, relative to ``quote/`` or the order's ``orders/<id>/``."""
     return {
         "on": on,
         "label": plain(views.auto_replace_label(t, on)),

@@ -267,6 +267,41 @@ async def test_the_auto_replace_switch_of_a_waiting_order(
     assert status == 404
 
 
+async def test_the_auto_replace_switch_of_a_confirmation(
+    http: aiohttp.ClientSession, shop: Shop
+) -> None:
+    quote = await a_quote(http, shop)
+    assert quote["auto_replace"] == {
+        "on": False,
+        "label": "🔁 Auto-replace: off",
+        "path": "auto-replace?on=true",
+    }
+    token = {"token": quote["token"]}
+    # Another user's token switches nothing, and is told what the chat tells.
+    status, answer = await call(http, shop, "quote/auto-replace?on=true", token, user=BOB)
+    assert (status, answer["code"]) == (409, "ALREADY_USED")
+    status, _ = await call(http, shop, "quote/auto-replace?on=true", {"token": "../x"})
+    assert status == 400
+    status, switched = await call(http, shop, "quote/auto-replace?on=true", token)
+    assert status == 200
+    assert switched["data"] == {
+        "auto_replace": {
+            "on": True,
+            "label": "🔁 Auto-replace: on",
+            "path": "auto-replace?on=false",
+        },
+        "note": "🔁 Auto-replace: on",
+    }
+    _, bought = await call(http, shop, "buy", token)
+    assert bought["data"]["auto_replace"]["on"] is True
+    stored = await shop.services.store.get_order(bought["data"]["id"])
+    assert stored is not None
+    assert stored.auto_replace
+    # A spent token's confirmation cannot be switched any more.
+    status, answer = await call(http, shop, "quote/auto-replace?on=false", token)
+    assert (status, answer["code"]) == (409, "ALREADY_USED")
+
+
 async def test_errors_speak_the_chats_language(http: aiohttp.ClientSession, shop: Shop) -> None:
     quote = await a_quote(http, shop)
     shop.sandbox.set_balance(shop.keys[ALICE], 0)

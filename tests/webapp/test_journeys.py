@@ -16,8 +16,9 @@ async def _open(page: Page, shop: Shop, **launch: object) -> None:
     await expect(page.locator("#services li").first).to_be_visible()
 
 
-async def _buy_whatsapp(page: Page, name: str = "light") -> str:
-    """Search, pick WhatsApp, sort by price, take the cheapest country, buy."""
+async def _buy_whatsapp(page: Page, name: str = "light", auto_replace: bool = False) -> str:
+    """Search, pick WhatsApp, sort by price, take the cheapest country, (switch
+    auto-replace on,) buy."""
     # How fast 700 services filter is measured by bench.webapp, not here (a timed test
     # fails on a loaded machine); here the filter's result.
     search = page.locator("#service-search")
@@ -33,6 +34,11 @@ async def _buy_whatsapp(page: Page, name: str = "light") -> str:
     await screenshot(page, f"countries-{name}")
     await page.locator("#countries button:not([data-sold])").first.click()
     await expect(page.locator("#buy")).to_be_enabled()
+    if auto_replace:
+        switch = page.locator("#auto-replace")
+        await expect(switch).to_have_text("🔁 Auto-replace: off")
+        await switch.click()
+        await expect(switch).to_have_text("🔁 Auto-replace: on")
     await screenshot(page, f"confirm-{name}")
     await page.click("#buy")
     await expect(page.locator("#order")).to_be_visible()
@@ -150,19 +156,22 @@ async def test_a_purchase_leaving_less_than_its_price_brings_the_heads_up(
     await expect(heads_up).to_be_visible()
 
 
-async def test_the_auto_replace_switch_on_the_order_screen(page: Page, shop: Shop) -> None:
+async def test_the_auto_replace_switch_on_the_confirmation_and_the_order_screen(
+    page: Page, shop: Shop
+) -> None:
     await _open(page, shop)
-    await _buy_whatsapp(page, "auto-replace")
+    await _buy_whatsapp(page, "auto-replace", auto_replace=True)  # on, on the confirmation
     order_id = await _order_id(shop)
     switch = page.locator("#auto-replace")
-    await expect(switch).to_have_text("🔁 Auto-replace: off")
-    await switch.click()
-    await expect(page.locator("#auto-replace")).to_have_text("🔁 Auto-replace: on")
+    await expect(switch).to_have_text("🔁 Auto-replace: on")
     stored = await shop.services.store.get_order(order_id)
     assert stored is not None
     assert stored.auto_replace
-    await page.locator("#auto-replace").click()
+    await switch.click()
     await expect(page.locator("#auto-replace")).to_have_text("🔁 Auto-replace: off")
+    stored = await shop.services.store.get_order(order_id)
+    assert stored is not None
+    assert not stored.auto_replace
     shop.sandbox.deliver_sms(order_id, "WhatsApp code 778899")
     await expect(page.locator(".code").first).to_have_text("778899", timeout=5000)
     await expect(page.locator("#auto-replace")).to_have_count(0)  # nothing to replace now

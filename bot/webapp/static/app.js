@@ -199,6 +199,15 @@
     }) }, label());
     return b;
   };
+  // 🔁 on the confirmation (base "quote/") and the order screen (base "orders/<id>/").
+  const autoSwitch = (sw, base, body, then) => {
+    const b = el("button", { class: "btn alt", id: "auto-replace", type: "button", onclick: () => {
+      b.disabled = true;
+      told(base + sw.path, body, (r) => { sw = r.auto_replace || sw; b.textContent = sw.label; if (then) then(r); })
+        .then(() => { b.disabled = false; });
+    } }, sw.label);
+    return b;
+  };
   // A row of a service, a country or a favourite: [flag] name, price and stock (, rate).
   const stock = (c) => (c.sold_out ? el("small", { class: "sold", text: T.soldOut })
     : el("small", {}, ltr(fill(T.inStock, { count: c.count.toLocaleString(locale) }))));
@@ -344,7 +353,8 @@
       el("p", { class: "status" }, around(T.price, "price", ltr(q.price, "big"))),
       el("p", {}, around(T.balanceIs, "balance", ltr(q.balance))),
       q.rate && el("p", { id: "rate", class: q.rate.poor && "sold", text: q.rate.text }),
-      note, buyBtn), star(code, countryId, "favourites", { service: code, country: countryId }));
+      note, buyBtn), q.auto_replace && autoSwitch(q.auto_replace, "quote/", { token: q.token }),
+    star(code, countryId, "favourites", { service: code, country: countryId }));
     if (q.affordable) setMain(T.buy, buy);
   }
 
@@ -416,7 +426,7 @@
     el("div", { id: "codes" }, codes),
     o.can_next_sms ? act(T.nextSms, "", "next-sms", "next-sms") : null,
     o.can_cancel ? act(T.cancelOrder, "danger", "cancel", "cancel") : null,
-    o.auto_replace && act(o.auto_replace.label, "alt", o.auto_replace.path, "auto-replace"),
+    o.auto_replace && autoSwitch(o.auto_replace, "orders/" + enc(o.id) + "/", {}, (fresh) => drawOrder(fresh, headsUp)),
     star(o.service, o.country_id, "orders/" + enc(o.id) + "/favourite", {}));
     if (!o.final) { tick(); timer = setInterval(tick, 1000); }
   }
