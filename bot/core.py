@@ -220,7 +220,7 @@ def build_services(
         favourites=FavouriteService(accounts, catalog, store),
         alerts=alerts,
         topup=topup,
-        after_purchase=AfterPurchaseService(notifier, topup),
+        after_purchase=AfterPurchaseService(purchases, notifier, topup),
         alert_watcher=watcher,
         replacement=replacement,
         replacer=replacer,

@@ -202,7 +202,7 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
                 rules=ReplaceRules(),
                 replica_id="webapp-test",
             ),
-            after_purchase=AfterPurchaseService(chat, TopUpService(accounts, store)),
+            after_purchase=AfterPurchaseService(purchases, chat, TopUpService(accounts, store)),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):
