@@ -46,12 +46,11 @@ async def show_services(
     if not isinstance(button, cb.ServicePage):
         dialog = replace(dialog, service_query=None)
     search = dialog.service_query
-    items = await context.services.browse.services(context.user_id, search)
-    await remember(context, replace(dialog, mode=Mode.SERVICES))
     on_top = page == 0 and not search  # favourites: on the first page of the whole list
-    favourites = await context.services.favourites.offers(context.user_id) if on_top else []
+    menu = await context.services.browse.menu(context.user_id, search, favourites=on_top)
+    await remember(context, replace(dialog, mode=Mode.SERVICES))
     app_url = context.services.settings.webapp_url
-    screen = views.services(context.t, items, page, search, app_url, favourites)
+    screen = views.services(context.t, menu.services, page, search, app_url, menu.favourites)
     if query:
         await answer(query)
         await edit(query, screen)
