@@ -137,6 +137,7 @@ def build_services(
     catalog = Catalog(api, prices_ttl=settings.prices_ttl)
     rates = DeliveryRates(store)
     purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
+    favourites = FavouriteService(accounts, catalog, store)
     replica_id = replica_id_of(settings)
     notifier = TelegramNotifier(bot, store, metrics)
     topup = TopUpService(accounts, store)
@@ -204,7 +205,7 @@ def build_services(
         accounts=accounts,
         catalog=catalog,
         rates=rates,
-        browse=BrowseService(accounts, catalog, store, rates),
+        browse=BrowseService(accounts, catalog, store, rates, favourites),
         purchases=purchases,
         orders=OrderService(api, store, accounts, catalog, tracker),
         notifier=notifier,
@@ -217,10 +218,10 @@ def build_services(
         broadcasts=BroadcastService(store),
         broadcaster=Broadcaster(bot, store, replica_id=replica_id, lease_ttl=LEASE_TTL),
         counters=counters,
-        favourites=FavouriteService(accounts, catalog, store),
+        favourites=favourites,
         alerts=alerts,
         topup=topup,
-        after_purchase=AfterPurchaseService(notifier, topup),
+        after_purchase=AfterPurchaseService(purchases, notifier, topup),
         alert_watcher=watcher,
         replacement=replacement,
         replacer=replacer,

@@ -131,7 +131,7 @@ def screens(language: str) -> list[views.Screen]:
         views.services(t, [], 0, HOSTILE),
         views.countries(t, SERVICE, [OFFER] * 20, 2, None),
         views.countries(t, SERVICE, [], 0, HOSTILE),
-        views.confirmation(t, QUOTE, False, SITE),
+        views.confirmation(t, QUOTE, SITE),
         views.order_card(t, order(), NOW),
         views.order_card(t, order("RECEIVED", 2), NOW),
         views.order_card(t, order("CANCELLED"), NOW),

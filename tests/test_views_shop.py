@@ -32,11 +32,12 @@ ALERT = Alert(
 )  # fmt: skip
 
 
-def quote(balance_cents: int) -> Quote:
+def quote(balance_cents: int, *, favourite: bool = False) -> Quote:
     purchase = Purchase(
         "tok_en", 1, "tg", HOSTILE, "7", "my", 32, PurchaseState.OFFERED, None, NOW, NOW
     )
-    return Quote(purchase, SERVICE, OFFER, Account("u1", balance_cents, HOSTILE, "en", None))
+    account = Account("u1", balance_cents, HOSTILE, "en", None)
+    return Quote(purchase, SERVICE, OFFER, account, favourite=favourite)
 
 
 def screens(language: str) -> list[views.Screen]:
@@ -52,7 +53,7 @@ def screens(language: str) -> list[views.Screen]:
         views.countries(t, SERVICE, [OFFER] * 9 + [SOLD_OUT] * 9, 1, None),
         views.countries(t, SERVICE, [SOLD_OUT], 0, None),
         views.countries(t, SERVICE, [SOLD_OUT], 0, HOSTILE),
-        views.confirmation(t, quote(10), True, SITE),
+        views.confirmation(t, quote(10, favourite=True), SITE),
         views.favourites_list(t, favourites),
         views.favourites_list(t, []),
         views.alternatives(t, alternatives),
@@ -143,7 +144,7 @@ def test_favourites_come_first_one_tap_each() -> None:
 def test_confirmation_star_and_top_up_sit_above_the_way_back() -> None:
     t = get_translator("en")
     poor = quote(10)
-    extended = views.confirmation(t, poor, False, SITE)
+    extended = views.confirmation(t, poor, SITE)
     assert extended.markup is not None
     rows = extended.markup.inline_keyboard
     assert [[b.text for b in row] for row in rows] == [
@@ -156,13 +157,13 @@ def test_confirmation_star_and_top_up_sit_above_the_way_back() -> None:
     assert relabelled is not None
     assert relabelled.inline_keyboard[1][0].text == "★ In favourites"
     assert relabelled.inline_keyboard[1][0].callback_data == "ft:tg:7"
-    rich = views.confirmation(t, quote(1000), True, SITE)
+    rich = views.confirmation(t, quote(1000, favourite=True), SITE)
     assert data_of(rich) == ["b:tok_en", "rq:y:tok_en", "ft:tg:7", "cp:tg:0", "m:back"]
 
 
 def test_the_auto_replace_switch_of_a_confirmation_shows_its_state() -> None:
     t = get_translator("en")
-    screen = views.confirmation(t, quote(1000), False, SITE)
+    screen = views.confirmation(t, quote(1000), SITE)
     assert screen.markup is not None
     assert screen.markup.inline_keyboard[1][0].text == "🔁 Auto-replace: off"
     pressed = cb.AutoReplaceQuote("tok_en", on=True)

@@ -24,7 +24,6 @@ from bot.services.purchases import (
     AlreadyUsed,
     OfferGone,
     PriceRose,
-    Quote,
     Refused,
     Unconfirmed,
 )
@@ -47,12 +46,11 @@ async def show_services(
     if not isinstance(button, cb.ServicePage):
         dialog = replace(dialog, service_query=None)
     search = dialog.service_query
-    items = await context.services.browse.services(context.user_id, search)
-    await remember(context, replace(dialog, mode=Mode.SERVICES))
     on_top = page == 0 and not search  # favourites: on the first page of the whole list
-    favourites = await context.services.favourites.offers(context.user_id) if on_top else []
+    menu = await context.services.browse.menu(context.user_id, search, favourites=on_top)
+    await remember(context, replace(dialog, mode=Mode.SERVICES))
     app_url = context.services.settings.webapp_url
-    screen = views.services(context.t, items, page, search, app_url, favourites)
+    screen = views.services(context.t, menu.services, page, search, app_url, menu.favourites)
     if query:
         await answer(query)
         await edit(query, screen)
@@ -130,8 +128,7 @@ async def _quote(
         await shop.sold_out(update, context, service, country_id, in_place=in_place)
         return
     await remember(context, replace(context.dialog, mode=Mode.CONFIRM, country_service=service))
-    favourite = await services.favourites.is_favourite(context.user_id, service, country_id)
-    screen = views.confirmation(context.t, quote, favourite, services.settings.jiema_site_url)
+    screen = views.confirmation(context.t, quote, services.settings.jiema_site_url)
     await answer(query)
     if in_place:
         await edit(query, screen)
@@ -166,7 +163,7 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
 
     card_id = query.message.message_id if query.message else None
     services = context.services
-    result = await services.purchases.buy(
+    result = await services.after_purchase.buy(
         context.user_id, button.token, card_id, on_claimed=claimed
     )
     if isinstance(result, AlreadyUsed):
@@ -186,16 +183,12 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
         await edit(query, views.purchase_unconfirmed(t))
     elif isinstance(result, PriceRose):  # the confirmation shows the new price
         await remember(context, replace(dialog, mode=Mode.CONFIRM))
-        favourite = isinstance(result.quote, Quote) and await services.favourites.is_favourite(
-            context.user_id, result.quote.service.code, result.quote.offer.country_id
-        )
-        await edit(query, views.price_rose(t, result, favourite, services.settings.jiema_site_url))
-    else:  # the confirmation message becomes the order card
+        await edit(query, views.price_rose(t, result, services.settings.jiema_site_url))
+    else:  # the confirmation message became the order card
         await remember(context, dialog)
-        step = await services.after_purchase.follow(result.order)
-        if step.running_low is not None:
+        if result.running_low is not None:
             site = services.settings.jiema_site_url
-            await reply(update, views.running_low(t, step.running_low, site))
+            await reply(update, views.running_low(t, result.running_low, site))
 
 
 async def cancel_flow(update: Update, context: Context, _: cb.CancelFlow | None = None) -> None:

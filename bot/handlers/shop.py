@@ -63,9 +63,9 @@ async def remove_favourite(update: Update, context: Context, button: cb.Favourit
     """✕ in ``/favourites``: forget it and redraw the list."""
     query = update.callback_query
     assert query is not None
-    favourites = context.services.favourites
-    await favourites.remove(context.user_id, button.service, button.country_id)
-    items = await favourites.offers(context.user_id)
+    items = await context.services.favourites.remove_and_list(
+        context.user_id, button.service, button.country_id
+    )
     await answer(query)
     await edit(query, views.favourites_list(context.t, items))
 
@@ -80,11 +80,10 @@ async def cancel_alert(update: Update, context: Context, button: cb.AlertCancel)
     """✕ in ``/alerts``: cancel it (only the user's own) and redraw the list."""
     query = update.callback_query
     assert query is not None
-    alerts = context.services.alerts
-    cancelled = await alerts.cancel(context.user_id, button.alert_id)
+    outcome = await context.services.alerts.cancel_and_list(context.user_id, button.alert_id)
     t = context.t
-    await answer(query, views.alert_cancelled(t) if cancelled else None)
-    await edit(query, views.alerts_list(t, await alerts.waiting(context.user_id)))
+    await answer(query, views.alert_cancelled(t) if outcome.cancelled else None)
+    await edit(query, views.alerts_list(t, outcome.waiting))
 
 
 async def notify_me(update: Update, context: Context, button: cb.NotifyMe) -> None:

@@ -78,6 +78,15 @@ class UnknownCountry:
 WatchOutcome = Watching | TooManyAlerts | ServiceGone | UnknownCountry
 
 
+@dataclass(frozen=True, slots=True)
+class CancelledInList:
+    """✕ in ``/alerts``: whether the alert was cancelled (False: not the user's, or no
+    longer waiting), and the alerts still waiting, to redraw the list."""
+
+    cancelled: bool
+    waiting: list[Alert]
+
+
 class AlertService:
     """Alternatives to a sold-out country, and the user's back-in-stock alerts."""
 
@@ -188,3 +197,8 @@ class AlertService:
     async def cancel(self, user_id: int, alert_id: str) -> bool:
         """Cancel one of the user's waiting alerts; False if not theirs or no longer waiting."""
         return await self._store.cancel_alert(user_id, alert_id)
+
+    async def cancel_and_list(self, user_id: int, alert_id: str) -> CancelledInList:
+        """:meth:`cancel`, then :meth:`waiting`."""
+        cancelled = await self.cancel(user_id, alert_id)
+        return CancelledInList(cancelled, await self.waiting(user_id))

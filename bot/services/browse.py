@@ -14,6 +14,7 @@ from bot.api import Service
 from bot.i18n import get_translator
 from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog, Offer
+from bot.services.favourites import FavouriteOffer, FavouriteService
 from bot.services.rates import DeliveryRates, Rate
 from bot.store import Store
 
@@ -26,6 +27,14 @@ class Countries:
     service: Service
     offers: list[Offer]
     rates: Mapping[str, Rate]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMenu:
+    """The service list (filtered by the search, if any) and the favourites shown above it."""
+
+    services: list[Service]
+    favourites: list[FavouriteOffer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +52,18 @@ class BrowseService:
     """The catalogue as one user sees it."""
 
     def __init__(
-        self, accounts: AccountService, catalog: Catalog, store: Store, rates: DeliveryRates
+        self,
+        accounts: AccountService,
+        catalog: Catalog,
+        store: Store,
+        rates: DeliveryRates,
+        favourites: FavouriteService,
     ) -> None:
         self._accounts = accounts
         self._catalog = catalog
         self._store = store
         self._rates = rates
+        self._favourites = favourites
 
     async def services(self, user_id: int, query: str | None = None) -> list[Service]:
         """Every service, the user's recent ones first, then popular ones, then by stock.
@@ -62,6 +77,20 @@ class BrowseService:
         if query:
             items = [s for s in items if matches(query, s.name, s.slug, s.code)]
         return items
+
+    async def menu(
+        self, user_id: int, query: str | None = None, *, favourites: bool = False
+    ) -> ServiceMenu:
+        """The chat's service list: :meth:`services`, with the user's favourites at today's
+        price and stock when asked for (on the first page of the whole list).
+
+        Raises:
+            NotLinkedError: no key linked.
+            bot.api.errors.JiemaError: the catalogue could not be read.
+        """
+        items = await self.services(user_id, query)
+        on_top = await self._favourites.offers(user_id) if favourites else []
+        return ServiceMenu(items, on_top)
 
     async def countries(
         self,

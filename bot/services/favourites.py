@@ -116,6 +116,18 @@ class FavouriteService:
         """Forget one favourite (``/favourites``); False if the user did not have it."""
         return await self._store.remove_favourite(user_id, service, str(country_id))
 
+    async def remove_and_list(
+        self, user_id: int, service: str, country_id: int
+    ) -> list[FavouriteOffer]:
+        """:meth:`remove`, then the favourites left at today's price and stock (:meth:`offers`).
+
+        Raises:
+            NotLinkedError: no key linked.
+            bot.api.errors.JiemaError: the catalogue could not be read.
+        """
+        await self.remove(user_id, service, country_id)
+        return await self.offers(user_id)
+
     async def is_favourite(self, user_id: int, service: str, country_id: int) -> bool:
         return await self._store.is_favourite(user_id, service, str(country_id))
 

@@ -177,13 +177,12 @@ class MiniApp:
         Raises:
             bot.api.errors.JiemaError: the API refused (``INSUFFICIENT``, ``NO_NUMBERS``, …).
         """
-        result = await self._s.purchases.buy(user_id, token)
+        result = await self._s.after_purchase.buy(user_id, token)
         if isinstance(result, Refused):
             raise result.error
         if isinstance(result, AlreadyUsed | Unconfirmed | PriceRose):
             return result
-        step = await self._s.after_purchase.follow(result.order)
-        return Purchased(await self._state(step.order), step.running_low)
+        return Purchased(await self._state(result.order), result.running_low)
 
     async def order(self, user_id: int, order_id: str) -> OrderState:
         """The user's order; one the bot does not track yet is adopted if the API says so.

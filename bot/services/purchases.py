@@ -53,14 +53,16 @@ class OfferGone:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """What the confirmation screen shows: service, offer, balance, the token, and the
-    country's delivery rate (None until it has enough orders)."""
+    """What the confirmation screen shows: service, offer, balance, the token, the
+    country's delivery rate (None until it has enough orders), and whether the pair is one
+    of the user's favourites (the ★ button)."""
 
     purchase: Purchase
     service: Service
     offer: Offer
     account: Account
     rate: Rate | None = None
+    favourite: bool = False
 
     @property
     def affordable(self) -> bool:
@@ -172,7 +174,8 @@ class PurchaseService:
             auto_replace=user is not None and user.auto_replace,
         )
         rate = (await self._rates.for_service(service)).get(str(country_id))
-        return Quote(purchase, svc, offer, account, rate)
+        favourite = await self._store.is_favourite(user_id, service, str(country_id))
+        return Quote(purchase, svc, offer, account, rate, favourite)
 
     async def buy(
         self,

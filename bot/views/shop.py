@@ -134,7 +134,7 @@ def _sold_out_button(t: Translator, offer: Offer) -> str:
 
 
 def confirmation(
-    t: Translator, quote: Quote, favourite: bool, site_url: str, rose_from: int | None = None
+    t: Translator, quote: Quote, site_url: str, rose_from: int | None = None
 ) -> Screen:
     """Price, delivery rate, balance, the single-use Buy button (or why it is missing and
     the top-up link) and the ★ toggle; first, when the price went up after the confirmation
@@ -158,7 +158,7 @@ def confirmation(
     else:
         lines.append(t._("Not enough balance: top up on jiema.my, then come back."))
     markup = keyboards.confirm(t, service.code, quote.purchase.token if affordable else None)
-    rows = [keyboards.favourite_toggle(t, service.code, offer.country_id, favourite)]
+    rows = [keyboards.favourite_toggle(t, service.code, offer.country_id, quote.favourite)]
     if affordable:
         token = quote.purchase.token
         rows.insert(0, keyboards.auto_replace_quote(t, token, quote.purchase.auto_replace))
@@ -174,11 +174,11 @@ def price_rose_text(t: Translator, old_cents: int, new_cents: int) -> str:
     )
 
 
-def price_rose(t: Translator, rose: PriceRose, favourite: bool, site_url: str) -> Screen:
+def price_rose(t: Translator, rose: PriceRose, site_url: str) -> Screen:
     """After Buy: the price had gone up, so nothing was bought; the new price to confirm."""
     if not isinstance(rose.quote, Quote):
         return Screen(t.align(offer_gone(t)))
-    return confirmation(t, rose.quote, favourite, site_url, rose_from=rose.confirmed_cents)
+    return confirmation(t, rose.quote, site_url, rose_from=rose.confirmed_cents)
 
 
 def service_gone(t: Translator) -> str:

@@ -177,16 +177,17 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
         rates = DeliveryRates(store)
         tracker = OrderTracker(store, chat, outbox, rates=rates)
         purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
+        favourites = FavouriteService(accounts, catalog, store)
         services = Services(
             store=store,
             users=UserService(store),
             accounts=accounts,
             rates=rates,
-            browse=BrowseService(accounts, catalog, store, rates),
+            browse=BrowseService(accounts, catalog, store, rates, favourites),
             purchases=purchases,
             orders=OrderService(api, store, accounts, catalog, tracker),
             tracker=tracker,
-            favourites=FavouriteService(accounts, catalog, store),
+            favourites=favourites,
             alerts=AlertService(
                 accounts, catalog, store, rates=rates, lifetime=timedelta(hours=24)
             ),
@@ -202,7 +203,7 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
                 rules=ReplaceRules(),
                 replica_id="webapp-test",
             ),
-            after_purchase=AfterPurchaseService(chat, TopUpService(accounts, store)),
+            after_purchase=AfterPurchaseService(purchases, chat, TopUpService(accounts, store)),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):
