@@ -128,9 +128,6 @@ class FavouriteService:
         await self.remove(user_id, service, country_id)
         return await self.offers(user_id)
 
-    async def is_favourite(self, user_id: int, service: str, country_id: int) -> bool:
-        return await self._store.is_favourite(user_id, service, str(country_id))
-
     async def saved(self, user_id: int) -> list[Favourite]:
         """The user's favourites as stored, oldest first (no API read)."""
         return await self._store.favourites(user_id)
