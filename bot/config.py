@@ -130,25 +130,17 @@ def _admin_ids(env: Mapping[str, str]) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _hours(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def _amount(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float, unit: str
+) -> float:
+    """A number of ``unit`` (hours, minutes) from ``low`` to ``high``; fractions allowed."""
     raw = env.get(name, "").strip() or str(default)
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of hours, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number of {unit}, got {raw!r}") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g} hours, got {raw!r}")
-    return value
-
-
-def _minutes(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip() or str(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of minutes, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g} minutes, got {raw!r}")
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} {unit}, got {raw!r}")
     return value
 
 
@@ -317,10 +309,10 @@ class Settings:
             webapp_streams=_count(env, "WEBAPP_STREAMS", 3, 1, 100),
             admin_ids=_admin_ids(env),
             jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
-            alert_hours=_hours(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30),
+            alert_hours=_amount(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30, "hours"),
             alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
             prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
-            replace_after=_minutes(env, "REPLACE_AFTER", 5.0, 0.01, 120.0),
+            replace_after=_amount(env, "REPLACE_AFTER", 5.0, 0.01, 120.0, "minutes"),
             replace_max=_count(env, "REPLACE_MAX", 3, 0, 10),
             retention_days=_count(env, "RETENTION_DAYS", 30, 1, 3650, "days"),
         )
