@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page
@@ -162,6 +163,13 @@ async def _poll(services: Services, api: JiemaClient, stop: asyncio.Event) -> No
 GENEROUS = WebAppConfig(watch_interval=0.2, heartbeat=2.0, history_page=2, rate=1000.0, burst=1000)
 """The tests' page server: quick live streams, short history pages, no request limit to hit
 (the limits have their own tests, with their own settings)."""
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for the Mini App's API, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @contextlib.asynccontextmanager

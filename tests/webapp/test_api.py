@@ -23,12 +23,6 @@ from tests.webapp.initdata import init_data
 PAGE_BUDGET = 150 * 1024  # bytes of HTML, CSS and JS before compression (150 KiB)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def call(
     http: aiohttp.ClientSession,
     shop: Shop,

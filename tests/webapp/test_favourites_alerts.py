@@ -6,20 +6,12 @@ AlertService. Each answer is checked for what the page shows and for whose data 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.webapp.conftest import ALICE, BOB, Shop
 from tests.webapp.test_api import a_quote, call
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def in_stock(http: aiohttp.ClientSession, shop: Shop, service: str = "wa") -> list[int]:

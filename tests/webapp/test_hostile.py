@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -27,12 +27,6 @@ from bot.webapp.api import WebAppConfig
 from tests.api.helpers import wait_until
 from tests.webapp.conftest import ALICE, BOB, GENEROUS, Shop, running_shop
 from tests.webapp.initdata import init_data
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def _call(
