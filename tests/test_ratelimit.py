@@ -88,39 +88,46 @@ def _sender(
     return send
 
 
+@pytest.mark.looptime
 async def test_replicas_share_the_overall_rate() -> None:
+    loop = asyncio.get_running_loop()
     limiter = ChatRateLimiter(overall_rate=6)
     sent: list[int] = []
     send = _sender(limiter, sent)
+    start = loop.time()
 
-    limiter.share_overall(3)  # 2 per second for this replica
+    limiter.share_overall(3)  # 2 per second for this replica: each call takes 3 of the 6
     await asyncio.gather(send(1), send(2))  # distinct chats: only the overall rate applies
-    third = asyncio.create_task(send(3))
-    await asyncio.sleep(0.1)
-    assert sent == [1, 2]
-    assert not third.done()
-    await asyncio.wait_for(third, 2)
+    assert loop.time() == start
+    await send(3)  # waits until 3 units have drained at 6 a second
+    assert loop.time() - start == pytest.approx(0.5, abs=0.01)
+    assert sent == [1, 2, 3]
     limiter.share_overall(1)  # alone again: the full rate, once the bucket has drained
     await asyncio.sleep(1.0)
-    await asyncio.wait_for(asyncio.gather(*(send(c) for c in range(10, 16))), 0.5)
+    drained = loop.time()
+    await asyncio.gather(*(send(c) for c in range(10, 16)))
+    assert loop.time() == drained  # a burst of the whole rate, without waiting
 
 
+@pytest.mark.looptime
 async def test_a_new_share_does_not_reset_what_was_just_sent() -> None:
     """Replicas joining cut this one's share; the sends it just made still count (a fresh
     bucket at the new rate would let a whole second's burst through on top of them)."""
+    loop = asyncio.get_running_loop()
     limiter = ChatRateLimiter(overall_rate=6)
     sent: list[int] = []
     send = _sender(limiter, sent)
+    start = loop.time()
 
-    await asyncio.wait_for(asyncio.gather(*(send(c) for c in range(1, 7))), 0.5)  # full bucket
+    await asyncio.gather(*(send(c) for c in range(1, 7)))  # the full bucket, at once
+    assert loop.time() == start
     limiter.share_overall(2)
-    late = asyncio.create_task(send(7))
-    await asyncio.sleep(0.1)
-    assert not late.done()  # the bucket is still full of the six
-    await asyncio.wait_for(late, 2)
+    await send(7)  # the bucket is still full of the six: 2 units drain in a third of a second
+    assert loop.time() - start == pytest.approx(1 / 3, abs=0.01)
     assert sent == [1, 2, 3, 4, 5, 6, 7]
 
 
+@pytest.mark.looptime
 async def test_a_code_goes_ahead_of_the_card_edits_waiting_in_its_chat() -> None:
     limiter = ChatRateLimiter(private_burst=1)  # one call at once, then 1/s per chat
     order: list[str] = []
@@ -143,15 +150,17 @@ async def test_a_code_goes_ahead_of_the_card_edits_waiting_in_its_chat() -> None
     assert order[2:] == ["code", "card 3"]
 
 
+@pytest.mark.looptime
 async def test_more_replicas_than_sends_per_second_still_share_the_rate() -> None:
     """20 replicas of a 10/s bot: this one sends one message every 2 s, not one a second."""
+    loop = asyncio.get_running_loop()
     limiter = ChatRateLimiter(overall_rate=10)
     sent: list[int] = []
     send = _sender(limiter, sent)
     limiter.share_overall(20)
-    await asyncio.wait_for(send(1), 0.5)
-    second = asyncio.create_task(send(2))
-    await asyncio.sleep(1.5)
-    assert not second.done()
-    await asyncio.wait_for(second, 2)
+    start = loop.time()
+    await send(1)
+    assert loop.time() == start
+    await send(2)
+    assert loop.time() - start == pytest.approx(2.0, abs=0.01)
     assert sent == [1, 2]

@@ -44,7 +44,9 @@ async def test_sigkill_during_buying_and_polling_loses_nothing(
                 code = f"{round_}{len(codes):05d}"
                 sandbox.deliver_sms(order["id"], f"Your code is {code}")
                 codes.append(code)
-                await alice.wait_for(partial(shows_code, code), timeout=15)
+                # A purchase the kill cut short is found by the reconcile, whose lease the
+                # killed process may hold for up to LEASE_TTL (10 s) more: hence 30 s.
+                await alice.wait_for(partial(shows_code, code), timeout=30)
                 # A kill in the instant between Telegram taking the message and the bot
                 # recording it would send it again after restart (a duplicate is chosen
                 # over a loss; see README). Kill points are elsewhere: wait for the record.

@@ -125,9 +125,9 @@ async def test_the_lease_holder_killed_its_keys_move_and_the_code_arrives_once(
     await victim.kill()
     order_id = sandbox.orders(user.key)[0]["id"]
     sandbox.deliver_sms(order_id, "Your code is 271828")
-    killed_at = loop.time()
+    # How soon the keys move (the lease TTL plus one round) is pinned with a driven clock in
+    # tests/test_poller_leases.py and measured by bench.scale_out; here: they move, once.
     await user.wait_for_message(lambda m: "Code: 271828" in m.text, timeout=20)
-    assert loop.time() - killed_at < 15 + 0.25 + 2  # lease TTL + one round, with slack
     survivor = next(r for r in fleet.replicas if r is not victim)
     assert await fleet.lease_holder(name) not in (None, holder)
     await asyncio.sleep(0)  # no second copy can be in flight: the delivery is recorded
