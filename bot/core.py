@@ -38,6 +38,7 @@ from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.privacy import PrivacyService
 from bot.services.purchases import PurchaseService
+from bot.services.quotes import QuoteService
 from bot.services.rates import DeliveryRates
 from bot.services.replacement import ReplacementService, ReplaceRules
 from bot.services.topup import TopUpService
@@ -61,6 +62,7 @@ class Services:
     rates: DeliveryRates
     browse: BrowseService
     purchases: PurchaseService
+    quotes: QuoteService
     orders: OrderService
     notifier: TelegramNotifier
     outbox: Outbox
@@ -207,7 +209,8 @@ def build_services(
         rates=rates,
         browse=BrowseService(accounts, catalog, store, rates, favourites),
         purchases=purchases,
-        orders=OrderService(api, store, accounts, catalog, tracker),
+        quotes=QuoteService(purchases, alerts, store),
+        orders=OrderService(api, store, accounts, catalog, tracker, notifier),
         notifier=notifier,
         outbox=outbox,
         tracker=tracker,
@@ -221,7 +224,7 @@ def build_services(
         favourites=favourites,
         alerts=alerts,
         topup=topup,
-        after_purchase=AfterPurchaseService(purchases, notifier, topup),
+        after_purchase=AfterPurchaseService(purchases, notifier, topup, alerts),
         alert_watcher=watcher,
         replacement=replacement,
         replacer=replacer,

@@ -24,7 +24,7 @@ from bot.api.errors import JiemaError
 from bot.api.limiter import waiting_at_most
 from bot.i18n import negotiate
 from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
-from bot.services.after_purchase import AfterPurchaseService
+from bot.services.after_purchase import AfterPurchaseService, SoldOut
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, Countries, ServiceGone
 from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
@@ -180,6 +180,8 @@ class MiniApp:
         result = await self._s.after_purchase.buy(user_id, token)
         if isinstance(result, Refused):
             raise result.error
+        if isinstance(result, SoldOut):  # not asked for: the page shows its own alternatives
+            raise result.refused.error
         if isinstance(result, AlreadyUsed | Unconfirmed | PriceRose):
             return result
         return Purchased(await self._state(result.order), result.running_low)
