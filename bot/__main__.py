@@ -134,6 +134,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event
                 health.probe("updates", _updater_probe(application))
             await application.start()
             services.poller.start()
+            services.chores.start()
             services.start_console()
             services.alert_watcher.start()
             services.replacer.start()
@@ -145,6 +146,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event
             await services.alert_watcher.stop()
             await services.replacer.stop()
             await services.poller.stop()
+            await services.chores.stop()
             await services.broadcaster.stop()
             if updater is not None and updater.running:
                 await updater.stop()

@@ -11,7 +11,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from telegram.ext import ExtBot
@@ -19,12 +19,14 @@ from telegram.ext import ExtBot
 from bot.alerts_watcher import AlertWatcher
 from bot.api import JiemaClient
 from bot.broadcaster import Broadcaster
+from bot.chores import FleetChores
 from bot.config import Settings
 from bot.health import Health
+from bot.leases import LEASE_TTL, PollLeases
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.outbox import Outbox
-from bot.poller import LEASE_TTL, Poller
+from bot.poller import Poller
 from bot.ratelimit import ChatRateLimiter
 from bot.replacer import Replacer, interval_for
 from bot.services.accounts import AccountService
@@ -38,6 +40,7 @@ from bot.services.favourites import FavouriteService
 from bot.services.orders import OrderService
 from bot.services.privacy import PrivacyService
 from bot.services.purchases import PurchaseService
+from bot.services.quotes import QuoteService
 from bot.services.rates import DeliveryRates
 from bot.services.replacement import ReplacementService, ReplaceRules
 from bot.services.topup import TopUpService
@@ -61,11 +64,13 @@ class Services:
     rates: DeliveryRates
     browse: BrowseService
     purchases: PurchaseService
+    quotes: QuoteService
     orders: OrderService
     notifier: TelegramNotifier
     outbox: Outbox
     tracker: OrderTracker
     poller: Poller
+    chores: FleetChores
     metrics: Metrics
     health: Health
     admin: AdminService
@@ -92,10 +97,15 @@ class Services:
         await self.alert_watcher.stop()
         await self.replacer.stop()
         await self.poller.stop()
+        await self.chores.stop()
         await self.outbox.stop()
         await self.broadcaster.stop()
         await self.counters.stop()
         await self.api.aclose()
+
+
+CHORES_EVERY: Final = 10
+"""The fleet's chores run every this many poll rounds (on one replica)."""
 
 
 def replica_id_of(settings: Settings) -> str:
@@ -146,19 +156,31 @@ def build_services(
     tracker = OrderTracker(store, notifier, outbox, rates=rates)
     counters = FleetCounters(store, metrics)
     privacy = PrivacyService(store, retention=timedelta(days=settings.retention_days))
+    leases = PollLeases(
+        store,
+        replica_id=replica_id,
+        metrics=metrics,
+        on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
+    )
     poller = Poller(
         api,
         store,
         accounts,
         tracker,
         notifier,
-        purchases,
+        outbox,
+        leases,
         interval=settings.poll_interval,
-        replica_id=replica_id,
         metrics=metrics,
         health=health,
-        on_replicas=limiter.share_overall if isinstance(limiter, ChatRateLimiter) else None,
         join_first=store.dialect == "postgresql",
+    )
+    chores = FleetChores(
+        store,
+        purchases,
+        notifier,
+        replica_id=replica_id,
+        interval=CHORES_EVERY * settings.poll_interval,
         privacy=privacy,
     )
     alerts = AlertService(
@@ -207,11 +229,13 @@ def build_services(
         rates=rates,
         browse=BrowseService(accounts, catalog, store, rates, favourites),
         purchases=purchases,
-        orders=OrderService(api, store, accounts, catalog, tracker),
+        quotes=QuoteService(purchases, alerts, store),
+        orders=OrderService(api, store, accounts, catalog, tracker, notifier),
         notifier=notifier,
         outbox=outbox,
         tracker=tracker,
         poller=poller,
+        chores=chores,
         metrics=metrics,
         health=health,
         admin=AdminService(store, settings.admin_ids, replica_id, counters, lease_ttl=LEASE_TTL),
@@ -221,7 +245,7 @@ def build_services(
         favourites=favourites,
         alerts=alerts,
         topup=topup,
-        after_purchase=AfterPurchaseService(purchases, notifier, topup),
+        after_purchase=AfterPurchaseService(purchases, notifier, topup, alerts),
         alert_watcher=watcher,
         replacement=replacement,
         replacer=replacer,

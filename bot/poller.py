@@ -15,66 +15,50 @@ the key's budget that leaves room for the user's own taps. Keys are polled concu
 independently: one key's slow API, 5xx or 429 backs off that key alone. A revoked key (401)
 stops that user's polling and they are told once.
 
-With several replicas, each key is polled by exactly one of them: the one holding its lease
-(``poll:<user id>``) in the database. Leases are renewed every round and expire
-``LEASE_TTL`` after a replica stops renewing them (killed), when the others take the keys
-over; a replica that stops politely hands its leases back at once. So the per-key API budget
-holds however many replicas run.
+With several replicas, each key is polled by exactly one of them: the one holding its lease,
+renewed and balanced at the start of every round by :class:`~bot.leases.PollLeases`. The
+fleet's other chores (lost purchases, old webhook updates, the retention purge) are a job of
+their own, :class:`~bot.chores.FleetChores`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime
 
 from bot import logs
 from bot.api import JiemaClient, Order, Priority
 from bot.api.errors import AuthError, JiemaError, RateLimitedError
 from bot.health import DATABASE, Health
+from bot.leases import PollLeases
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
+from bot.outbox import Outbox
 from bot.services.accounts import AccountService, NotLinkedError
-from bot.services.privacy import PrivacyService
-from bot.services.purchases import PurchaseService
 from bot.store import Store, StoredOrder, StoreUnavailableError
 from bot.tracker import OrderTracker
 
 log = logging.getLogger(__name__)
-
-POLL_PREFIX: Final = "poll:"
-"""Lease names of keys being polled: ``poll:<telegram user id>`` (one key per user)."""
-RECONCILE_LEASE: Final = "job:reconcile"
-"""The lease of the fleet-wide search for purchases whose answer was lost."""
-UPDATE_MEMORY: Final = timedelta(days=2)
-"""How long a handled webhook update id is remembered (Telegram retries for 24 hours)."""
-LEASE_TTL: Final = timedelta(seconds=10)
-"""A killed replica's keys are taken over within this plus one round (the issue asks 15 s)."""
 
 
 class Poller:
     """Every ``interval`` one round polls each key this replica holds the lease of.
 
     Args:
+        outbox: Started on whatever is due, in every chat, each round.
+        leases: This replica's share of the keys, renewed and balanced each round.
         interval: Seconds between rounds (``POLL_INTERVAL``).
-        replica_id: This process's name in the leases table.
         sync_every: With several orders on a key, force a per-order read every this many rounds.
-        reconcile_every: Look for lost purchases every this many rounds (one replica does it).
-        lease_ttl: How long a lease outlives a replica that stopped renewing it (killed).
         clock: Monotonic clock for backoff deadlines and poll lag.
         sleep: Awaitable sleep between rounds and for each key's place in the round.
-        on_replicas: Told the number of live replicas every round (the Telegram pacing
-            shares the bot's overall rate among them).
         join_first: Announce this replica and wait one interval before the first round
             (for a database shared by several replicas; see :meth:`_join`).
-        privacy: Purges old SMS bodies and phone numbers among the fleet's chores.
     """
 
     def __init__(
@@ -84,45 +68,35 @@ class Poller:
         accounts: AccountService,
         tracker: OrderTracker,
         notifier: TelegramNotifier,
-        purchases: PurchaseService,
+        outbox: Outbox,
+        leases: PollLeases,
         *,
         interval: float,
-        replica_id: str,
         metrics: Metrics,
         health: Health,
         sync_every: int = 3,
-        reconcile_every: int = 10,
-        lease_ttl: timedelta = LEASE_TTL,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        on_replicas: Callable[[int], None] | None = None,
         join_first: bool = False,
-        privacy: PrivacyService | None = None,
     ) -> None:
         self._api = api
         self._store = store
         self._accounts = accounts
         self._tracker = tracker
         self._notifier = notifier
-        self._purchases = purchases
+        self._outbox = outbox
+        self._leases = leases
         self._interval = interval
-        self._replica = replica_id
         self._metrics = metrics
         metrics.poll_interval.set(interval)
         self._health = health
         self._sync_every = sync_every
-        self._reconcile_every = reconcile_every
-        self._lease_ttl = lease_ttl
         self._clock = clock
         self._sleep = sleep
-        self._on_replicas = on_replicas
         self._join_first = join_first
-        self._privacy = privacy
         self._ticks = 0
         self._scheduled: set[int] = set()  # waiting for their place in the round
         self._running: dict[int, asyncio.Task[None]] = {}  # reading and sending now
-        self._mine: set[int] = set()  # leased as of the last round
-        self._taken: set[int] = set()  # leased in this round's balancing
         self._tasks: set[asyncio.Task[None]] = set()
         self._round: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -151,14 +125,15 @@ class Poller:
         """
         self._health.beat("poller", 3 * self._interval + 30)
         try:
-            await self._store.heartbeat(self._replica)
-            replicas = len(await self._store.live_replicas(self._lease_ttl))
+            await self._leases.join()
         except StoreUnavailableError as exc:
             log.warning("poller: could not announce this replica (%s)", exc)
-        else:
-            if self._on_replicas is not None:
-                self._on_replicas(max(1, replicas))
         await self._sleep(self._interval)
+
+    @property
+    def _mine(self) -> set[int]:
+        """The keys leased as of the last round (a poll waiting for its place checks it)."""
+        return self._leases.mine
 
     def tick(self) -> None:
         """Run one round in the background unless the previous one is still going.
@@ -191,25 +166,18 @@ class Poller:
         """Renew and balance leases, then start polling every due key this replica holds."""
         self._ticks += 1
         started = self._clock()
-        await self._store.heartbeat(self._replica)
-        held = await self._store.renew_leases(self._replica, self._lease_ttl)
+        held = await self._leases.renew()
         orders = await self._store.active_orders()
         by_user: dict[int, list[StoredOrder]] = defaultdict(list)
         for order in orders:
             by_user[order.user_id].append(order)
-        mine = self._mine = await self._balance(set(by_user), held)
+        taken = await self._leases.balance(set(by_user), held, self._running.keys())
+        mine = self._leases.mine
         self._metrics.active_orders.set(len(orders))
-        self._metrics.leased_keys.set(len(mine))
         self._metrics.pending_deliveries.set(await self._store.count_pending_deliveries())
         # A killed replica's codes are sent by the others once its keys are theirs.
-        await self._store.expire_claims_of_dead_replicas(self._lease_ttl)
-        await self._tracker.resend_pending()
-        if self._ticks % self._reconcile_every == 1 and await self._store.acquire_lease(
-            RECONCILE_LEASE, self._replica, self._lease_ttl
-        ):
-            await self._reconcile()
+        await self._outbox.resend_pending()
         now = self._clock()
-        taken, self._taken = self._taken, set()
         for user_id in sorted(mine):
             if user_id in self._scheduled or self._backoff.get(user_id, (0.0, 0))[0] > now:
                 continue
@@ -221,60 +189,6 @@ class Poller:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _balance(self, wanted: set[int], held: set[str]) -> set[int]:
-        """The keys this replica polls: its fair share of those with active orders.
-
-        Each replica holds about ``ceil(keys / live replicas)`` leases: it takes free keys up
-        to its share and hands back those over it (one spare allowed, so shares do not
-        flap), so a new replica gets work within a round or two and the keys of a dead one
-        (whose leases expired) are taken over by the rest.
-        """
-        mine = {int(name[len(POLL_PREFIX) :]) for name in held if name.startswith(POLL_PREFIX)}
-        done = mine - wanted
-        mine &= wanted
-        replicas = max(1, len(await self._store.live_replicas(self._lease_ttl)))
-        self._metrics.live_replicas.set(replicas)
-        if self._on_replicas is not None:
-            self._on_replicas(replicas)
-        share = math.ceil(len(wanted) / replicas)
-        # Only keys not being polled are handed back: one whose poll runs (posting its cards
-        # at the chat's pace) would otherwise be polled, and sent to, by two replicas.
-        surplus = len(mine) - (share + 1)
-        idle = sorted(mine - self._running.keys())
-        extra = idle[max(0, len(idle) - surplus) :] if surplus > 0 else []
-        mine -= set(extra)
-        # Before any await: a poll waiting for its turn checks ``_mine`` to learn that its
-        # key was handed back (and another replica may take it at once).
-        self._mine = mine
-        if done or extra:
-            await self._store.release_leases(
-                self._replica, [f"{POLL_PREFIX}{user_id}" for user_id in (*done, *extra)]
-            )
-        if len(mine) < share:
-            taken = await self._store.live_leases(POLL_PREFIX)
-            free = sorted(u for u in wanted - mine if f"{POLL_PREFIX}{u}" not in taken)
-            for user_id in free:
-                if len(mine) >= share:
-                    break
-                name = f"{POLL_PREFIX}{user_id}"
-                if await self._store.acquire_lease(name, self._replica, self._lease_ttl):
-                    mine.add(user_id)
-                    self._taken.add(user_id)
-        return mine
-
-    async def _reconcile(self) -> None:
-        """The fleet-wide chores: purchases whose answer was lost, forgetting webhook
-        updates older than Telegram keeps them (it drops undelivered ones after 24 hours),
-        and purging what is past the retention period."""
-        await self._store.prune_updates(UPDATE_MEMORY)
-        if self._privacy is not None:
-            await self._privacy.purge_if_due()
-        found, given_up = await self._purchases.reconcile_pending()
-        for bought in found:
-            await self._notifier.post_card(bought.order)
-        for purchase in given_up:
-            await self._notifier.tell_not_bought(purchase.user_id)
-
     async def stop(self) -> None:
         """Stop polling and hand every lease back at once (another replica takes over)."""
         tasks = [*self._tasks, *(t for t in (self._round, self._loop) if t is not None)]
@@ -283,8 +197,7 @@ class Poller:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._health.forget("poller")
         try:
-            await self._store.release_leases(self._replica)
-            await self._store.drop_replica(self._replica)
+            await self._leases.release()
         except StoreUnavailableError:
             log.warning("could not hand leases back: database unavailable (they expire)")
 

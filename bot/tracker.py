@@ -118,10 +118,6 @@ class OrderTracker:
         if order.is_final and not order.final_notified:
             self._outbox.kick(order.user_id)
 
-    async def resend_pending(self) -> None:
-        """The poller's tick: the outbox starts on whatever is due, in every chat."""
-        await self._outbox.resend_pending()
-
     def kick(self, user_id: int) -> None:
         """The chat's outbox serves it now (a card marked stale waits for its codes)."""
         self._outbox.kick(user_id)

@@ -19,16 +19,15 @@ from bot.api import JiemaClient
 from bot.api.models import parse_time
 from bot.fakebotapi import FakeBotApi
 from bot.health import Health
+from bot.leases import POLL_PREFIX, PollLeases
 from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.outbox import Outbox
-from bot.poller import POLL_PREFIX, Poller
+from bot.poller import Poller
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.stats import RequestRecord
 from bot.sandbox.wire import order_json
 from bot.services.accounts import AccountService
-from bot.services.catalog import Catalog
-from bot.services.purchases import PurchaseService
 from bot.services.rates import DeliveryRates
 from bot.store import Store, StoredOrder
 from bot.tracker import OrderTracker
@@ -84,7 +83,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await bot.initialize()
         vault = KeyVault.from_secret(generate_secret())
         accounts = AccountService(api, store, vault)
-        catalog = Catalog(api)
         service = sandbox.engine.catalogue.service("tg")
         assert service is not None
         country = next(o for o in sandbox.engine.catalogue.offers(service) if o.stock > 20)
@@ -121,19 +119,20 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         ) -> Poller:
             notifier = TelegramNotifier(bot, store, Metrics())
+            outbox = Outbox(store, notifier)
+            metrics = Metrics()
             poller = pollers[name] = Poller(
                 api,
                 store,
                 accounts,
-                OrderTracker(store, notifier, Outbox(store, notifier), rates=DeliveryRates(store)),
+                OrderTracker(store, notifier, outbox, rates=DeliveryRates(store)),
                 notifier,
-                PurchaseService(api, store, accounts, catalog, rates=DeliveryRates(store)),
+                outbox,
+                PollLeases(store, replica_id=name, metrics=metrics, on_replicas=on_replicas),
                 interval=interval,
-                replica_id=name,
-                metrics=Metrics(),
+                metrics=metrics,
                 health=Health(),
                 join_first=join_first,
-                on_replicas=on_replicas,
                 sleep=sleep,
             )
             return poller

@@ -66,7 +66,7 @@ class World:
     async def settle(self, seconds: float = 0.0) -> None:
         """Let ``seconds`` pass on the outbox's clock, run a poller tick's outbox, wait."""
         self.clock.advance(seconds)
-        await self.tracker.resend_pending()
+        await self.outbox.resend_pending()
         await self.outbox.idle()
 
 

@@ -15,18 +15,14 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
-from bot.api.errors import NoNumbersError
 from bot.context import Context
 from bot.handlers import shop
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
+from bot.services.after_purchase import SoldOut
 from bot.services.browse import ServiceGone
-from bot.services.purchases import (
-    AlreadyUsed,
-    OfferGone,
-    PriceRose,
-    Refused,
-    Unconfirmed,
-)
+from bot.services.orders import NotYours
+from bot.services.purchases import AlreadyUsed, PriceRose, Quote, Refused, Unconfirmed
+from bot.services.quotes import QuoteOutcome
 from bot.services.users import Dialog, Mode
 
 
@@ -111,10 +107,11 @@ async def search_countries(update: Update, context: Context) -> None:
     )
 
 
-async def _quote(
-    update: Update, context: Context, service: str, country_id: int, *, in_place: bool
+async def _show_quote(
+    update: Update, context: Context, outcome: QuoteOutcome, *, in_place: bool
 ) -> None:
-    """Show the confirmation with a fresh single-use token.
+    """Show the confirmation with its single-use token, or the alternatives to a sold-out
+    country.
 
     Args:
         in_place: Edit the pressed message (a list); otherwise send a new one (the button
@@ -122,13 +119,12 @@ async def _quote(
     """
     query = update.callback_query
     assert query is not None
-    services = context.services
-    quote = await services.purchases.quote(context.user_id, service, country_id)
-    if isinstance(quote, OfferGone):
-        await shop.sold_out(update, context, service, country_id, in_place=in_place)
+    if not isinstance(outcome, Quote):
+        await shop.show_alternatives(update, context, outcome, in_place=in_place)
         return
-    await remember(context, replace(context.dialog, mode=Mode.CONFIRM, country_service=service))
-    screen = views.confirmation(context.t, quote, services.settings.jiema_site_url)
+    dialog = replace(context.dialog, mode=Mode.CONFIRM, country_service=outcome.purchase.service)
+    await remember(context, dialog)
+    screen = views.confirmation(context.t, outcome, context.services.settings.jiema_site_url)
     await answer(query)
     if in_place:
         await edit(query, screen)
@@ -137,18 +133,21 @@ async def _quote(
 
 
 async def pick_country(update: Update, context: Context, button: cb.PickCountry) -> None:
-    await _quote(update, context, button.service, button.country_id, in_place=True)
+    outcome = await context.services.quotes.quote(
+        context.user_id, button.service, button.country_id
+    )
+    await _show_quote(update, context, outcome, in_place=True)
 
 
 async def buy_again(update: Update, context: Context, button: cb.BuyAgain) -> None:
     """ "Buy again" on an order card: a new confirmation for the same service and country."""
     query = update.callback_query
     assert query is not None
-    order = await context.services.orders.get(context.user_id, button.order_id)
-    if order is None or not order.country_id.isdigit():
+    outcome = await context.services.quotes.quote_again(context.user_id, button.order_id)
+    if isinstance(outcome, NotYours):
         await answer(query, views.not_your_order(context.t), alert=True)
         return
-    await _quote(update, context, order.service, int(order.country_id), in_place=False)
+    await _show_quote(update, context, outcome, in_place=False)
 
 
 async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> None:
@@ -164,14 +163,14 @@ async def confirm(update: Update, context: Context, button: cb.ConfirmBuy) -> No
     card_id = query.message.message_id if query.message else None
     services = context.services
     result = await services.after_purchase.buy(
-        context.user_id, button.token, card_id, on_claimed=claimed
+        context.user_id, button.token, card_id, on_claimed=claimed, offer_alternatives=True
     )
     if isinstance(result, AlreadyUsed):
         await answer(query, views.purchase_used(t), alert=True)
         return
     dialog = replace(context.dialog, mode=None, country_query=None)
-    if isinstance(result, Refused) and isinstance(result.error, NoNumbersError):
-        await shop.no_numbers(update, context, result, button.token)
+    if isinstance(result, SoldOut):
+        await shop.no_numbers(update, context, result)
     elif isinstance(result, Refused):
         await remember(
             context, replace(dialog, mode=Mode.COUNTRIES, country_service=result.service)

@@ -16,15 +16,18 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandl
 
 from bot import callbacks as cb
 from bot import views
-from bot.api.errors import JiemaError
 from bot.callbacks import C
 from bot.commands import command_list
 from bot.context import Context
 from bot.health import DATABASE
 from bot.i18n import needs_chat_command_menu
-from bot.services.accounts import KeyUnreadableError, NotLinkedError
+from bot.services.errors import (
+    JiemaError,
+    KeyUnreadableError,
+    NotLinkedError,
+    StoreUnavailableError,
+)
 from bot.services.users import Dialog
-from bot.store import StoreUnavailableError
 from bot.updates import update_kind
 
 log = logging.getLogger(__name__)

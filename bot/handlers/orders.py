@@ -53,28 +53,24 @@ async def order_button(update: Update, context: Context, button: cb.OrderButton)
     """Refresh / Cancel / Another SMS on a card, or an order opened from the history."""
     query = update.callback_query
     assert query is not None
-    services = context.services
     t = context.t
-    outcome = await services.orders.act(context.user_id, button.order_id, _ACTIONS[button.action])
+
+    async def acted(outcome: Acted) -> None:
+        if outcome.action is Action.CANCEL:
+            await answer(query, views.cancelled(t, outcome.order))
+        elif outcome.action is Action.NEXT_SMS:
+            await answer(query, views.waiting_again(t))
+        else:
+            await answer(query)
+
+    pressed = query.message.message_id if isinstance(query.message, Message) else None
+    outcome = await context.services.orders.act_in_chat(
+        context.user_id, button.order_id, _ACTIONS[button.action], pressed, on_acted=acted
+    )
     if isinstance(outcome, ActionRefused):
         await api_failed(update, context, outcome.error)
-        return
-    if not isinstance(outcome, Acted):
+    elif not isinstance(outcome, Acted):
         await answer(query, views.not_your_order(t), alert=True)
-        return
-    order = outcome.order
-    if outcome.action is Action.CANCEL:
-        note: str | None = views.cancelled(t, order)
-    elif outcome.action is Action.NEXT_SMS:
-        note = views.waiting_again(t)
-    else:
-        note = None
-    await answer(query, note)
-    on_card = isinstance(query.message, Message) and (
-        query.message.message_id == order.card_message_id
-    )
-    if outcome.adopted or not on_card:
-        await services.notifier.post_card(order)
 
 
 def handlers() -> list[BaseHandler]:

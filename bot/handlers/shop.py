@@ -1,8 +1,8 @@
 """Favourites, back-in-stock alerts and alternatives to a sold-out country.
 
 Commands ``/favourites`` and ``/alerts``; the ★ buttons (confirmation, order card), ✕ in
-the two lists and "Notify me". :func:`sold_out` and :func:`no_numbers` are the branches the
-buy flow takes into this module.
+the two lists and "Notify me". :func:`show_alternatives` and :func:`no_numbers` are the
+buy flow's sold-out screens.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from bot import callbacks as cb
 from bot import keyboards, views
 from bot.context import Context
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
+from bot.services.after_purchase import SoldOut
 from bot.services.alerts import Alternatives, TooManyAlerts, UnknownCountry
 from bot.services.browse import ServiceGone
 from bot.services.favourites import Added, Removed
-from bot.services.purchases import Refused
 from bot.services.users import Mode
 
 
@@ -108,28 +108,16 @@ async def notify_me(update: Update, context: Context, button: cb.NotifyMe) -> No
         await _set_markup(update, keyboards.without(query.message.reply_markup, button))
 
 
-async def sold_out(
-    update: Update, context: Context, service: str, country_id: int, *, in_place: bool
-) -> None:
-    """A country without numbers was picked: show the alternatives and Notify me.
-
-    Args:
-        in_place: Edit the pressed message (a list or a confirmation); otherwise send a new
-            one (the button was on an order card, which must stay).
-    """
-    found = await context.services.alerts.alternatives(context.user_id, service, country_id)
-    await _show_alternatives(update, context, found, in_place=in_place)
-
-
-async def no_numbers(update: Update, context: Context, refused: Refused, token: str) -> None:
+async def no_numbers(update: Update, context: Context, sold_out: SoldOut) -> None:
     """``NO_NUMBERS`` when buying: the confirmation becomes the alternatives.
 
     The query was answered when the purchase was claimed, so this only edits.
     """
     query = update.callback_query
     assert query is not None
-    found = await context.services.alerts.alternatives_after_refusal(context.user_id, token)
+    found = sold_out.found
     if isinstance(found, ServiceGone | UnknownCountry):
+        refused = sold_out.refused
         site = context.services.settings.jiema_site_url
         await edit(query, views.purchase_failed(context.t, refused.error, refused.service, site))
         return
@@ -137,13 +125,19 @@ async def no_numbers(update: Update, context: Context, refused: Refused, token: 
     await edit(query, views.alternatives(context.t, found))
 
 
-async def _show_alternatives(
+async def show_alternatives(
     update: Update,
     context: Context,
     found: Alternatives | ServiceGone | UnknownCountry,
     *,
     in_place: bool,
 ) -> None:
+    """A country without numbers was picked: show the alternatives and Notify me.
+
+    Args:
+        in_place: Edit the pressed message (a list or a confirmation); otherwise send a new
+            one (the button was on an order card, which must stay).
+    """
     query = update.callback_query
     assert query is not None
     t = context.t

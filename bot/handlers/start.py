@@ -10,13 +10,12 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import views
-from bot.api.errors import JiemaError
 from bot.commands import command_list, set_menu_button
 from bot.context import Context
 from bot.handlers.admin import admin_command_list
 from bot.handlers.common import ButtonHandler, answer, edit, reply
 from bot.i18n import get_translator
-from bot.services.accounts import NotLinkedError
+from bot.services.errors import JiemaError, NotLinkedError
 
 
 async def start(update: Update, context: Context) -> None:

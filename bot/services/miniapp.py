@@ -7,9 +7,10 @@ about money or orders. Results are plain data (view models carrying the decision
 user may do next with an order, whether a quote is affordable); rendering to JSON is the
 Mini App's job (:mod:`bot.webapp`), which reaches the store and the API only through here.
 
-The data types and API errors the page renders are re-exported below, so :mod:`bot.webapp`
-depends on the services alone; so is :func:`~bot.api.limiter.waiting_at_most`, under which
-the page's requests wait a bounded time for an API slot.
+:mod:`bot.webapp` depends on the services alone: the records it renders come from
+:mod:`bot.services.models`, the failures it maps from :mod:`bot.services.errors`, and
+:func:`~bot.api.limiter.waiting_at_most`, under which the page's requests wait a bounded
+time for an API slot, is re-exported below.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.api import Account, Order, Service
-from bot.api import errors as api_errors
+from bot.api import Account, Service
 from bot.api.errors import JiemaError
 from bot.api.limiter import waiting_at_most
 from bot.i18n import negotiate
 from bot.services.accounts import AccountService, KeyUnreadableError, NotLinkedError
-from bot.services.after_purchase import AfterPurchaseService
+from bot.services.after_purchase import AfterPurchaseService, SoldOut
 from bot.services.alerts import AlertService, Alternatives, WatchOutcome
 from bot.services.browse import BrowseService, Countries, ServiceGone
 from bot.services.favourites import FavouriteOffer, FavouriteService, ToggleOutcome, Unknown
@@ -46,22 +46,18 @@ from bot.store import Alert, StoredOrder
 from bot.webapp.auth import WebAppUser
 
 __all__ = [
-    "Alert",
     "End",
     "Listener",
     "LiveOrders",
     "MiniApp",
     "NotYoursError",
     "OfferGoneError",
-    "Order",
     "OrderState",
     "Profile",
     "Purchased",
     "RunningLow",
-    "Service",
     "Services",
     "StreamsFull",
-    "api_errors",
     "waiting_at_most",
 ]
 
@@ -180,6 +176,8 @@ class MiniApp:
         result = await self._s.after_purchase.buy(user_id, token)
         if isinstance(result, Refused):
             raise result.error
+        if isinstance(result, SoldOut):  # not asked for: the page shows its own alternatives
+            raise result.refused.error
         if isinstance(result, AlreadyUsed | Unconfirmed | PriceRose):
             return result
         return Purchased(await self._state(result.order), result.running_low)

@@ -8,6 +8,7 @@ place where they are delivered.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,6 +16,7 @@ from bot.api import JiemaClient, Order, OrderPage
 from bot.api.errors import JiemaError, NotFoundError
 from bot.order_status import OrderStatus
 from bot.services.accounts import AccountService, NotLinkedError
+from bot.services.cards import Cards
 from bot.services.catalog import Catalog
 from bot.store import Delivery, Store, StoredOrder
 from bot.tracker import OrderTracker
@@ -91,12 +93,14 @@ class OrderService:
         accounts: AccountService,
         catalog: Catalog,
         tracker: OrderTracker,
+        cards: Cards,
     ) -> None:
         self._api = api
         self._store = store
         self._accounts = accounts
         self._catalog = catalog
         self._tracker = tracker
+        self._cards = cards
 
     async def get(self, user_id: int, order_id: str) -> StoredOrder | None:
         """The user's order from the database, or None when it is not theirs."""
@@ -137,6 +141,38 @@ class OrderService:
             return ActionRefused(exc, await self._refresh_quietly(user_id, stored))
         updated = await self._tracker.observe(stored, fresh, user_ended=action is Action.CANCEL)
         return Acted(updated, action)
+
+    async def act_in_chat(
+        self,
+        user_id: int,
+        order_id: str,
+        action: Action,
+        pressed_message_id: int | None,
+        *,
+        on_acted: Callable[[Acted], Awaitable[None]] | None = None,
+    ) -> ActOutcome:
+        """A chat button (on an order card, or an order opened from the history): :meth:`act`,
+        then the card is posted as a new message where the user is when the order was just
+        adopted or the button was not on its card.
+
+        Args:
+            pressed_message_id: The message whose button was pressed (None: not known).
+            on_acted: Awaited once the action went through, before the card is posted: the
+                chat stops the button's spinner with its note.
+
+        Raises:
+            NotLinkedError: no key linked.
+        """
+        outcome = await self.act(user_id, order_id, action)
+        if not isinstance(outcome, Acted):
+            return outcome
+        if on_acted is not None:
+            await on_acted(outcome)
+        order = outcome.order
+        on_card = pressed_message_id is not None and pressed_message_id == order.card_message_id
+        if outcome.adopted or not on_card:
+            await self._cards.post_card(order)
+        return outcome
 
     async def _refresh_quietly(self, user_id: int, stored: StoredOrder) -> StoredOrder | None:
         """After a refused action the card may be stale (e.g. an SMS arrived): redraw it."""

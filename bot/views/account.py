@@ -6,8 +6,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup
 
 from bot import keyboards
-from bot.api import Account
 from bot.i18n import Translator
+from bot.services.models import Account
 from bot.views.common import Screen, esc
 
 

@@ -13,9 +13,9 @@ from datetime import datetime
 
 from telegram import InlineKeyboardMarkup
 
-from bot.api import errors as api_errors
 from bot.i18n import Translator, flag
 from bot.order_status import OrderStatus
+from bot.services import errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,36 +78,36 @@ def too_many_requests(t: Translator, seconds: int) -> str:
     ).format(seconds=seconds)
 
 
-def api_error(t: Translator, exc: api_errors.JiemaError) -> str:
+def api_error(t: Translator, exc: errors.JiemaError) -> str:
     """A person-friendly explanation with a next step, for every API failure."""
     match exc:
-        case api_errors.AuthError():
+        case errors.AuthError():
             return t._("jiema.my refused your API key (revoked?). Link a new one with /link.")
-        case api_errors.ForbiddenError():
+        case errors.ForbiddenError():
             return t._(
                 "Your jiema.my account has no access right now. Please contact jiema.my support."
             )
-        case api_errors.InsufficientBalanceError():
+        case errors.InsufficientBalanceError():
             return t._("Not enough balance for this number. Top up on jiema.my, then try again.")
-        case api_errors.NoNumbersError():
+        case errors.NoNumbersError():
             return t._("No numbers left for this country right now. Pick another country.")
-        case api_errors.BadServiceError():
+        case errors.BadServiceError():
             return t._("This service isn't available any more. Pick another one with /buy.")
-        case api_errors.BadCountryError():
+        case errors.BadCountryError():
             return t._("This country isn't available for the service. Pick another country.")
-        case api_errors.CodeReceivedError():
+        case errors.CodeReceivedError():
             return t._("An SMS already arrived on this number, so it can't be cancelled.")
-        case api_errors.AlreadyChangedError():
+        case errors.AlreadyChangedError():
             return t._("The order changed in the meantime. Tap Refresh to see its state.")
-        case api_errors.NotFoundError():
+        case errors.NotFoundError():
             return t._("jiema.my doesn't know this order any more.")
-        case api_errors.RateLimitedError() | api_errors.BusyError():
+        case errors.RateLimitedError() | errors.BusyError():
             return too_many_requests(t, int(exc.retry_after or 60))
-        case api_errors.ServerError() | api_errors.TransportError():
+        case errors.ServerError() | errors.TransportError():
             return t._("jiema.my isn't answering right now. Please try again in a minute.")
-        case api_errors.MalformedResponseError():
+        case errors.MalformedResponseError():
             return t._("jiema.my sent an answer I couldn't read. Please try again in a minute.")
-        case api_errors.ApiError():
+        case errors.ApiError():
             return t._("jiema.my says: {message}").format(message=esc(exc.message or exc.code))
     return t._("jiema.my isn't answering right now. Please try again in a minute.")
 

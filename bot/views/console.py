@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot import keyboards
 from bot.i18n import Translator
 from bot.services.admin import ReplicaLeases, Stats
-from bot.store.console import Tally
+from bot.services.models import Tally
 from bot.views.common import Screen, esc
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot import keyboards
-from bot.api import Order
 from bot.i18n import Translator
 from bot.order_status import OrderStatus
+from bot.services.models import Order
 from bot.views.common import Screen
 
 

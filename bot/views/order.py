@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot import keyboards
-from bot.api import Sms
 from bot.i18n import Translator
 from bot.order_status import OrderStatus
+from bot.services.models import Sms, StoredOrder
 from bot.services.orders import refunded_cents
 from bot.sms import extract_code
-from bot.store import StoredOrder
 from bot.views.common import Screen, country_label, esc, status_text, time_left
 
 # An SMS longer than this (real ones are < 1,000) is cut so the message stays under

@@ -9,19 +9,18 @@ from datetime import UTC, datetime
 from telegram import InlineKeyboardMarkup
 
 from bot import keyboards
-from bot.api import Service
-from bot.api import errors as api_errors
 from bot.i18n import Translator
+from bot.services import errors
 from bot.services.alerts import Alternatives, Watching
 from bot.services.catalog import Offer
 from bot.services.favourites import Added as FavouriteAdded
 from bot.services.favourites import FavouriteOffer, ToggleOutcome
 from bot.services.favourites import Full as FavouritesFull
 from bot.services.favourites import Removed as FavouriteRemoved
+from bot.services.models import Alert, Service
 from bot.services.purchases import PriceRose, Quote
 from bot.services.rates import NO_RATES, Rate
 from bot.services.topup import RunningLow
-from bot.store import Alert
 from bot.views.common import Screen, api_error, country_label, esc
 
 
@@ -192,12 +191,12 @@ def offer_gone(t: Translator) -> str:
 
 
 def purchase_failed(
-    t: Translator, exc: api_errors.JiemaError, service: str | None, site_url: str
+    t: Translator, exc: errors.JiemaError, service: str | None, site_url: str
 ) -> Screen:
     """The API refused the purchase: why, a way back to the countries and, when the balance
     was short, the top-up link."""
     markup = keyboards.confirm(t, service, None) if service else None
-    if isinstance(exc, api_errors.InsufficientBalanceError):
+    if isinstance(exc, errors.InsufficientBalanceError):
         markup = keyboards.extended(markup, top=[keyboards.topup(t, site_url)])
     return Screen(t.align(api_error(t, exc)), markup)
 

@@ -13,8 +13,9 @@ from aiohttp import web
 
 from bot import views
 from bot.i18n import Translator, get_translator, negotiate
-from bot.services.accounts import KeyUnreadableError, NotLinkedError
-from bot.services.miniapp import NotYoursError, OfferGoneError, api_errors
+from bot.services import errors
+from bot.services.errors import KeyUnreadableError, NotLinkedError
+from bot.services.miniapp import NotYoursError, OfferGoneError
 from bot.webapp.texts import PAGE_TEXTS, plain
 
 NO_STORE: Final = {"Cache-Control": "no-store"}
@@ -58,25 +59,25 @@ def _accept_language(request: web.Request) -> str | None:
     return first or None
 
 
-def _api_status(exc: api_errors.JiemaError) -> tuple[int, str]:
+def _api_status(exc: errors.JiemaError) -> tuple[int, str]:
     match exc:
-        case api_errors.InsufficientBalanceError():
+        case errors.InsufficientBalanceError():
             return 402, "INSUFFICIENT"
-        case api_errors.RateLimitedError():
+        case errors.RateLimitedError():
             return 429, "RATE_LIMITED"
-        case api_errors.BusyError():
+        case errors.BusyError():
             return 429, "BUSY"
-        case api_errors.AuthError():
+        case errors.AuthError():
             return 403, "KEY_REFUSED"
-        case api_errors.ForbiddenError():
+        case errors.ForbiddenError():
             return 403, "FORBIDDEN"
-        case api_errors.NotFoundError():
+        case errors.NotFoundError():
             return 404, "NOT_FOUND"
-        case api_errors.ServerError() | api_errors.TransportError():
+        case errors.ServerError() | errors.TransportError():
             return 502, "UPSTREAM"
-        case api_errors.MalformedResponseError():
+        case errors.MalformedResponseError():
             return 502, "UPSTREAM"
-        case api_errors.ApiError():
+        case errors.ApiError():
             return 409, exc.code
     return 502, "UPSTREAM"
 
@@ -94,10 +95,10 @@ def refusal_for(exc: Exception, t: Translator) -> Refusal | None:
             return Refusal(404, "NOT_FOUND", views.not_your_order(t))
         case OfferGoneError():
             return Refusal(409, "OFFER_GONE", views.offer_gone(t))
-        case api_errors.JiemaError():
+        case errors.JiemaError():
             status, code = _api_status(exc)
             extra: dict[str, Any] = {}
-            if isinstance(exc, api_errors.RateLimitedError | api_errors.BusyError):
+            if isinstance(exc, errors.RateLimitedError | errors.BusyError):
                 extra["retry_after"] = int(exc.retry_after or 60)
             return Refusal(status, code, plain(views.api_error(t, exc)), **extra)
     return None

@@ -20,7 +20,8 @@ from bot.services.alerts import Alternatives
 from bot.services.browse import Countries
 from bot.services.catalog import Offer
 from bot.services.favourites import FavouriteOffer
-from bot.services.miniapp import Alert, Order, OrderState, Profile, Purchased, Service
+from bot.services.miniapp import OrderState, Profile, Purchased
+from bot.services.models import Alert, Order, Service
 from bot.services.purchases import Quote
 from bot.services.rates import Rate, best_chance
 from bot.sms import extract_code

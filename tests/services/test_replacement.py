@@ -434,8 +434,9 @@ async def test_a_cancel_by_the_user_during_a_swap_buys_nothing(world: World) -> 
     old = await world.buy()
     world.later()
     await _dead_claim(world, old)
+    a = world.a
     orders = OrderService(
-        world.parts.api, world.store, world.a.accounts, world.a.catalog, world.a.tracker
+        world.parts.api, world.store, a.accounts, a.catalog, a.tracker, a.notifier
     )
     outcome = await orders.act(USER, old.id, Action.CANCEL)
     assert isinstance(outcome, Acted)

@@ -87,6 +87,10 @@ class ChatSide:
     async def show_card(self, order: StoredOrder, *, now: bool = False) -> None:
         self.cards.append(order.id)
 
+    async def post_card(self, order: StoredOrder) -> int | None:
+        self.cards.append(order.id)
+        return None
+
     async def tell_final(self, order: StoredOrder) -> Outcome[int] | None:
         return Sent(0)
 
@@ -186,6 +190,7 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
         tracker = OrderTracker(store, chat, outbox, rates=rates)
         purchases = PurchaseService(api, store, accounts, catalog, rates=rates)
         favourites = FavouriteService(accounts, catalog, store)
+        alerts = AlertService(accounts, catalog, store, rates=rates, lifetime=timedelta(hours=24))
         services = Services(
             store=store,
             users=UserService(store),
@@ -193,12 +198,10 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
             rates=rates,
             browse=BrowseService(accounts, catalog, store, rates, favourites),
             purchases=purchases,
-            orders=OrderService(api, store, accounts, catalog, tracker),
+            orders=OrderService(api, store, accounts, catalog, tracker, chat),
             tracker=tracker,
             favourites=favourites,
-            alerts=AlertService(
-                accounts, catalog, store, rates=rates, lifetime=timedelta(hours=24)
-            ),
+            alerts=alerts,
             replacement=ReplacementService(
                 api,
                 store,
@@ -211,7 +214,9 @@ async def running_shop(tmp_path: Path, config: WebAppConfig = GENEROUS) -> Async
                 rules=ReplaceRules(),
                 replica_id="webapp-test",
             ),
-            after_purchase=AfterPurchaseService(purchases, chat, TopUpService(accounts, store)),
+            after_purchase=AfterPurchaseService(
+                purchases, chat, TopUpService(accounts, store), alerts
+            ),
         )
         keys = {}
         for user_id, language in ((ALICE, "en"), (BOB, "en")):
