@@ -103,17 +103,6 @@ def _webapp_url(env: Mapping[str, str]) -> str | None:
     return value if value.endswith("/") else value + "/"
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip() or str(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high} seconds, got {raw!r}")
-    return value
-
-
 def _admin_ids(env: Mapping[str, str]) -> frozenset[int]:
     """``ADMIN_IDS``: comma-separated Telegram user ids of the operators (may be empty)."""
     raw = env.get("ADMIN_IDS", "").strip()
@@ -133,7 +122,7 @@ def _admin_ids(env: Mapping[str, str]) -> frozenset[int]:
 def _amount(
     env: Mapping[str, str], name: str, default: float, low: float, high: float, unit: str
 ) -> float:
-    """A number of ``unit`` (hours, minutes) from ``low`` to ``high``; fractions allowed."""
+    """A number of ``unit`` (seconds, minutes, hours), ``low`` to ``high``, fractions allowed."""
     raw = env.get(name, "").strip() or str(default)
     try:
         value = float(raw)
@@ -290,9 +279,9 @@ class Settings:
             jiema_api_url=_url(env, "JIEMA_API_URL", "https://jiema.my/api"),
             data_dir=Path(env.get("BOT_DATA_DIR", "").strip() or "data"),
             secret_key=secret_key,
-            poll_interval=_seconds(env, "POLL_INTERVAL", 3.0, 0.05, 60.0),
-            api_timeout=_seconds(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0),
-            telegram_timeout=_seconds(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0),
+            poll_interval=_amount(env, "POLL_INTERVAL", 3.0, 0.05, 60.0, "seconds"),
+            api_timeout=_amount(env, "JIEMA_TIMEOUT", 15.0, 0.1, 120.0, "seconds"),
+            telegram_timeout=_amount(env, "TELEGRAM_TIMEOUT", 10.0, 0.1, 120.0, "seconds"),
             log_level=level,
             log_format=log_format,
             sandbox=sandbox,
@@ -303,15 +292,17 @@ class Settings:
             http_port=http_port,
             metrics_listen=_metrics_address(env),
             webapp_url=_webapp_url(env),
-            webapp_max_age=_seconds(env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0),
+            webapp_max_age=_amount(
+                env, "WEBAPP_AUTH_MAX_AGE", 3600.0, 10.0, 7 * 86400.0, "seconds"
+            ),
             webapp_rate=_count(env, "WEBAPP_RATE", 120, 1, 60_000),
             webapp_burst=_count(env, "WEBAPP_BURST", 30, 1, 10_000),
             webapp_streams=_count(env, "WEBAPP_STREAMS", 3, 1, 100),
             admin_ids=_admin_ids(env),
             jiema_site_url=_url(env, "JIEMA_SITE_URL", "https://jiema.my"),
             alert_hours=_amount(env, "ALERT_HOURS", 24.0, 1 / 60, 24.0 * 30, "hours"),
-            alert_interval=_seconds(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0),
-            prices_ttl=_seconds(env, "PRICES_TTL", 60.0, 0.05, 3600.0),
+            alert_interval=_amount(env, "ALERT_INTERVAL", 20.0, 0.05, 600.0, "seconds"),
+            prices_ttl=_amount(env, "PRICES_TTL", 60.0, 0.05, 3600.0, "seconds"),
             replace_after=_amount(env, "REPLACE_AFTER", 5.0, 0.01, 120.0, "minutes"),
             replace_max=_count(env, "REPLACE_MAX", 3, 0, 10),
             retention_days=_count(env, "RETENTION_DAYS", 30, 1, 3650, "days"),
