@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -56,12 +57,21 @@ async def test_rates_appear_after_five_orders_and_are_shared_by_all_users(
 ) -> None:
     alice = await linked_user(1001, first_name="Alice")
     bob = await linked_user(2002, first_name="Bob")
-    await _buy_and_settle(alice, sandbox, 0, delivered=3, silent=1)  # 4 orders: no rate yet
+    carol = await linked_user(3003, first_name="Carol")
+    dave = await linked_user(4004, first_name="Dave")
+    # Users buy side by side (each chat has its own pace): 4 orders here, no rate yet.
+    await asyncio.gather(
+        _buy_and_settle(alice, sandbox, 0, delivered=2, silent=0),
+        _buy_and_settle(carol, sandbox, 0, delivered=1, silent=1),
+    )
     countries = await _countries(alice)
     assert not any("📩" in label for label in _country_labels(countries))
 
-    await _buy_and_settle(bob, sandbox, 0, delivered=1, silent=0)  # the fifth: 4 of 5
-    await _buy_and_settle(bob, sandbox, 1, delivered=0, silent=5)  # none of 5: poor
+    await asyncio.gather(
+        _buy_and_settle(bob, sandbox, 0, delivered=1, silent=0),  # the fifth: 4 of 5
+        _buy_and_settle(carol, sandbox, 1, delivered=0, silent=3),  # none of 5: poor
+        _buy_and_settle(dave, sandbox, 1, delivered=0, silent=2),
+    )
 
     labels = _country_labels(await _countries(alice))
     assert labels[0].endswith("📩 80%"), labels[0]
