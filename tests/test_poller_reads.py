@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from telegram.ext import ExtBot
 
+from bot import views
 from bot.api import JiemaClient, Priority, RetryPolicy
 from bot.fakebotapi import ChatMessage, FakeBotApi
+from bot.i18n import get_translator
 from bot.outbox import Outbox
 from bot.poller import Poller
 from bot.ratelimit import ChatRateLimiter
@@ -77,13 +79,17 @@ class World:
         return key, bought
 
     async def round(self) -> dict[str, list[str]]:
-        """One round, waited for to the end (its polls and sends): key -> what it read."""
+        """One round, waited for to the end (its polls and sends): key -> what it read.
+
+        The round's task and its polls' tasks are the only parts of the poller's inside
+        this looks at; what is asserted is what the sandbox and Telegram saw.
+        """
         seen = len(self.sandbox.request_log)
         self.poller.tick()
         assert self.poller._round is not None
-        await self.poller._round
-        await asyncio.gather(*list(self.poller._tasks))
-        await self.outbox.idle()
+        await asyncio.wait_for(self.poller._round, 10)
+        await asyncio.wait_for(asyncio.gather(*list(self.poller._tasks)), 10)
+        await asyncio.wait_for(self.outbox.idle(), 10)
         reads: dict[str, list[str]] = {}
         for record in self.sandbox.request_log[seen:]:
             assert record.key_fp is not None
@@ -184,6 +190,9 @@ async def test_an_order_past_its_expiry_is_read_for_its_final_state(world: World
     ended = await world.store.get_order(old.id)
     assert ended is not None
     assert ended.is_final
+    alice = world.telegram.user(ALICE, first_name=f"U{ALICE}")
+    told = views.order_ended(get_translator("en"), ended).text
+    assert [m.text for m in alice.messages if m.text == told] == [told]  # and told once
     assert of(key, await world.round()) == [fresh.id]  # one order left: its own read
 
 
