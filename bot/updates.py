@@ -53,7 +53,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         store: Where the per-user leases live.
         holder: This replica's id.
         metrics: Update counts and handling time by kind.
-        sleep: Awaitable sleep while another replica holds a user (injectable).
+        sleep: Awaitable sleep while another replica holds a user, and between renewals of
+            a lease held (injectable).
     """
 
     def __init__(
@@ -123,7 +124,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
     async def _renew(self, name: str) -> None:
         """Keep the lease while a slow update (a purchase waiting for the API) runs."""
         while True:
-            await asyncio.sleep(_RENEW_EVERY)
+            await self._sleep(_RENEW_EVERY)
             try:
                 await self._store.acquire_lease(name, self._holder, USER_LEASE_TTL)
             except StoreUnavailableError:

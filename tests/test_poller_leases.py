@@ -9,46 +9,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from telegram.ext import ExtBot
 
 from bot.api import JiemaClient
-from bot.api.models import parse_time
 from bot.fakebotapi import FakeBotApi
-from bot.health import Health
-from bot.leases import POLL_PREFIX, PollLeases
-from bot.metrics import Metrics
-from bot.notifier import TelegramNotifier
-from bot.outbox import Outbox
+from bot.leases import POLL_PREFIX
 from bot.poller import Poller
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.stats import RequestRecord
-from bot.sandbox.wire import order_json
 from bot.services.accounts import AccountService
-from bot.services.rates import DeliveryRates
-from bot.store import Store, StoredOrder
-from bot.tracker import OrderTracker
+from bot.store import Store
 from bot.vault import KeyVault, generate_secret
 from tests.e2e.harness import eventually
+from tests.polling import WallClock, buy, make_poller, tg_country
 
 USERS = range(2001, 2011)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
 class World:
     store: Store
-    clock: Clock
+    clock: WallClock
     pollers: dict[str, Poller]
     make: Callable[..., Poller]
     """``make(name, ...)``: one more poller on the same database."""
@@ -72,7 +57,7 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    clock = Clock()
+    clock = WallClock()
     async with (
         SandboxServer(SandboxConfig(sms_delay=None)) as sandbox,
         FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as telegram,
@@ -83,31 +68,13 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await bot.initialize()
         vault = KeyVault.from_secret(generate_secret())
         accounts = AccountService(api, store, vault)
-        service = sandbox.engine.catalogue.service("tg")
-        assert service is not None
-        country = next(o for o in sandbox.engine.catalogue.offers(service) if o.stock > 20)
+        country = tg_country(sandbox)
         keys: dict[int, str] = {}
         for user_id in USERS:
             key = keys[user_id] = sandbox.create_account(balance_cents=1000)
             await store.ensure_user(user_id, "en")
             await accounts.link(user_id, key)
-            account = sandbox.engine.account_of_key(key)
-            made = order_json(sandbox.engine.create_order(account, "tg", country.country_id))
-            await store.save_order(
-                StoredOrder(
-                    id=str(made["id"]),
-                    user_id=user_id,
-                    key_fingerprint=vault.fingerprint(key),
-                    service="tg",
-                    service_name="Telegram",
-                    country_id=str(country.country_id),
-                    country_slug="",
-                    phone=str(made["phone"]),
-                    status=str(made["status"]),
-                    expires_at=parse_time(str(made["expiresAt"])),
-                    charged_cents=int(str(made["chargedCents"])),
-                )
-            )
+            await buy(sandbox, store, vault, user_id, key, country)
         pollers: dict[str, Poller] = {}
 
         def make(
@@ -118,23 +85,17 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             on_replicas: Callable[[int], None] | None = None,
             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         ) -> Poller:
-            notifier = TelegramNotifier(bot, store, Metrics())
-            outbox = Outbox(store, notifier)
-            metrics = Metrics()
-            poller = pollers[name] = Poller(
+            poller = pollers[name] = make_poller(
+                name,
                 api,
                 store,
                 accounts,
-                OrderTracker(store, notifier, outbox, rates=DeliveryRates(store)),
-                notifier,
-                outbox,
-                PollLeases(store, replica_id=name, metrics=metrics, on_replicas=on_replicas),
+                bot,
                 interval=interval,
-                metrics=metrics,
-                health=Health(),
                 join_first=join_first,
+                on_replicas=on_replicas,
                 sleep=sleep,
-            )
+            )[0]
             return poller
 
         for name in ("a", "b"):
