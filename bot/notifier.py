@@ -93,7 +93,7 @@ class TelegramNotifier:
         the order, the language and the countdown's text, so it is rendered again only then.
         """
         now = datetime.now(UTC)  # as the card is drawn (not the retry clock)
-        left = None if order.is_final else views.time_left(t, order.expires_at, now)
+        left = None if order.is_final else views.countdown(order.expires_at, now)
         inputs = (t, order, left)
         known = self._fingerprints.get(order.id)
         if known is not None and known[0] == inputs:
