@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.api.transport import Transport
+from bot.api.transport import Client, Transport
 from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
@@ -49,9 +49,7 @@ class MeteredRequest(HTTPXRequest):
     def _build_client(self) -> httpx.AsyncClient:
         # A new transport each time: PTB builds a new client after a shutdown, and a closed
         # transport cannot be opened again.
-        return httpx.AsyncClient(
-            **{**self._client_kwargs, "transport": Transport(max_connections=self._pool)}
-        )
+        return Client(**{**self._client_kwargs, "transport": Transport(max_connections=self._pool)})
 
     async def do_request(
         self, url: str, method: str, *args: Any, **kwargs: Any

@@ -21,8 +21,10 @@ module keeps so Telegram never has to refuse us:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +49,27 @@ CARD_RETRY = timedelta(seconds=10)
 
 _FINGERPRINTS_KEPT = 100_000
 """Card fingerprints remembered at most (one per watched order; all forgotten past it)."""
+
+
+NOT_ON_CARD = frozenset(
+    {
+        "user_id",
+        "key_fingerprint",
+        "service",
+        "card_message_id",
+        "card_hash",
+        "card_retry_at",
+        "final_notified",
+        "created_at",
+        "updated_at",
+        "rate_counted",
+    }
+)
+"""Fields of an order its card does not show (``views.order_card``): drawing a card writes
+some of them, and the card need not be rendered again for that."""
+_on_card = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(StoredOrder) if f.name not in NOT_ON_CARD)
+)
 
 
 def _fingerprint(screen: views.Screen) -> str:
@@ -90,11 +113,12 @@ class TelegramNotifier:
         does, and :meth:`card_is_current` can tell without reading the SMS.
 
         The poller asks this of every watched order every round; the card only changes with
-        the order, the language and the countdown's text, so it is rendered again only then.
+        the order's fields it shows, the language and the countdown's text, so it is rendered
+        again only then.
         """
         now = datetime.now(UTC)  # as the card is drawn (not the retry clock)
-        left = None if order.is_final else views.time_left(t, order.expires_at, now)
-        inputs = (t, order, left)
+        left = None if order.is_final else views.countdown(order.expires_at, now)
+        inputs = (t, _on_card(order), left)
         known = self._fingerprints.get(order.id)
         if known is not None and known[0] == inputs:
             return known[1]

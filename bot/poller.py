@@ -41,7 +41,7 @@ from bot.metrics import Metrics
 from bot.notifier import TelegramNotifier
 from bot.outbox import Outbox
 from bot.services.accounts import AccountService, NotLinkedError
-from bot.store import Store, StoredOrder, StoreUnavailableError
+from bot.store import Store, StoredOrder, StoreUnavailableError, User
 from bot.tracker import OrderTracker
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,12 @@ class Poller:
         self._ticks = 0
         self._scheduled: set[int] = set()  # waiting for their place in the round
         self._running: dict[int, asyncio.Task[None]] = {}  # reading and sending now
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._round: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
         self._backoff: dict[int, tuple[float, int]] = {}
         self._rotation: dict[int, int] = defaultdict(int)
+        self._users: tuple[int, asyncio.Task[dict[int, User]]] | None = None  # round's
 
     def start(self) -> None:
         """Run rounds every ``interval`` until :meth:`stop`."""
@@ -265,8 +266,35 @@ class Poller:
             log.info("key of user %s was refused; polling stops until relinked", user_id)
             await self._notifier.tell_key_revoked(user_id)
 
+    async def _user(self, user_id: int) -> User | None:
+        """The user's row as read in this round, like the round's orders.
+
+        One query reads the rows of every watched user (:meth:`_watched_users`), instead of
+        one query per key per round; a user not in it (their first order came after it) is
+        read alone.
+        """
+        users = await self._watched_users()
+        user = users.get(user_id)
+        return user if user is not None else await self._store.get_user(user_id)
+
+    async def _watched_users(self) -> dict[int, User]:
+        """The rows of the users with active orders, read once per round for its polls."""
+        if self._users is None or self._users[0] != self._ticks:
+            task = asyncio.create_task(self._store.users_with_active_orders())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._users = (self._ticks, task)
+        task = self._users[1]
+        try:
+            # Shielded: one poll cancelled (its key handed back) leaves the others their read.
+            return await asyncio.shield(task)
+        except Exception:
+            if self._users is not None and self._users[1] is task:
+                self._users = None  # the next poll asks again
+            raise
+
     async def _poll(self, user_id: int, orders: list[StoredOrder]) -> None:
-        user = await self._store.get_user(user_id)
+        user = await self._user(user_id)
         if user is None or user.key_revoked:
             return
         try:
@@ -323,7 +351,7 @@ class Poller:
             else:
                 await self._notifier.show_card(current)
         if after_codes:
-            self._tracker.kick(user_id)
+            self._outbox.kick(user_id)  # the card marked stale waits for its codes
 
 
 def _phase(user_id: int) -> float:

@@ -117,7 +117,3 @@ class OrderTracker:
         """An order that ended is still to be announced (the user was unreachable)."""
         if order.is_final and not order.final_notified:
             self._outbox.kick(order.user_id)
-
-    def kick(self, user_id: int) -> None:
-        """The chat's outbox serves it now (a card marked stale waits for its codes)."""
-        self._outbox.kick(user_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from telegram.constants import MessageLimit
@@ -17,6 +18,7 @@ from bot.api import Account, Order, Service, Sms
 from bot.api import errors as api_errors
 from bot.fakebotapi import parse_html
 from bot.i18n import LANGUAGES, LRI, PDI, RLM, get_translator
+from bot.notifier import NOT_ON_CARD
 from bot.services.admin import ReplicaLeases, Stats
 from bot.services.catalog import Offer
 from bot.services.purchases import Quote
@@ -88,6 +90,33 @@ REPLACEMENT = replace(
     replaces_left=2,
 )
 NOT_REPLACED = replace(order("CANCELLED"), replaced_by="", confirmed_cents=40)
+
+
+_CHANGED: dict[str, Any] = {
+    "user_id": 2,
+    "key_fingerprint": "g",
+    "service": "wa",
+    "card_message_id": 99,
+    "card_hash": "h",
+    "card_retry_at": NOW,
+    "final_notified": True,
+    "created_at": NOW - timedelta(days=1),
+    "updated_at": NOW,
+    "rate_counted": True,
+}
+
+
+@pytest.mark.parametrize("field", sorted(NOT_ON_CARD))
+def test_what_the_card_does_not_show_does_not_change_it(field: str) -> None:
+    # The notifier renders a card again only when a field it shows changed (NOT_ON_CARD).
+    t = get_translator("en")
+    for shown in (order(), order("RECEIVED", 2), REPLACEMENT, NOT_REPLACED):
+        changed = replace(shown, **{field: _CHANGED[field]})
+        before, after = views.order_card(t, shown, NOW), views.order_card(t, changed, NOW)
+        assert before.text == after.text
+        assert before.markup is not None
+        assert after.markup is not None
+        assert before.markup.to_json() == after.markup.to_json()
 
 
 def test_what_auto_replace_did_is_on_the_cards() -> None:

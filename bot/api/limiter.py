@@ -163,7 +163,9 @@ class KeyRateLimiter:
         Raises:
             BusyError: under :func:`waiting_at_most`, an interactive caller would wait longer.
         """
-        window = self._windows.setdefault((key_id, bucket), _Window())
+        window = self._windows.get((key_id, bucket))
+        if window is None:  # not setdefault: that builds a window (and its Event) every call
+            window = self._windows[key_id, bucket] = _Window()
         max_wait = _MAX_WAIT.get() if priority is Priority.INTERACTIVE else None
         deadline = None if max_wait is None else self._now() + max_wait
         while True:

@@ -31,17 +31,18 @@ class ApiKey:
     """
 
     secret: str = field(repr=False)
+    id: str = field(init=False, repr=False, compare=False)
+    """A short, non-reversible id for this key (rate-limiter buckets, logs); hashed once,
+    not at every request."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", hashlib.sha256(self.secret.encode()).hexdigest()[:12])
 
     @classmethod
     def parse(cls, text: str) -> ApiKey | None:
         """Return the key if ``text`` (stripped) looks like a jiema key, else ``None``."""
         text = text.strip()
         return cls(text) if _KEY_RE.fullmatch(text) else None
-
-    @property
-    def id(self) -> str:
-        """A short, non-reversible id for this key (rate-limiter buckets, logs)."""
-        return hashlib.sha256(self.secret.encode()).hexdigest()[:12]
 
     def __repr__(self) -> str:
         return f"ApiKey(id={self.id})"

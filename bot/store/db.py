@@ -264,26 +264,36 @@ class SqliteDatabase(Database):
         async with _sqlite_faults(), self._lock:
             return await self._tx.fetch(sql, params)
 
+    # One statement needs no BEGIN IMMEDIATE ... COMMIT around it (two trips to aiosqlite's
+    # thread each): outside a transaction it is a transaction of its own, and a statement
+    # that writes takes the write lock as it starts, waiting out busy_timeout like BEGIN
+    # IMMEDIATE. The lock still keeps it out of another task's open transaction.
+
     async def execute(self, sql: str, params: Params = ()) -> int:
-        async with self.transaction() as tx:
-            return await tx.execute(sql, params)
+        async with self._writing(), _sqlite_faults():
+            return await self._tx.execute(sql, params)
 
     async def fetch_returning(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self.transaction() as tx:
-            return await tx.fetch(sql, params)
+        async with self._writing(), _sqlite_faults():
+            return await self._tx.fetch(sql, params)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Executor]:
+    async def _writing(self) -> AsyncIterator[None]:
+        """Hold ``_lock`` for a write; fail at once if a write ahead failed meanwhile."""
         seen = self._timeouts
         async with self._lock:
             if self._timeouts != seen:
                 raise StoreUnavailableError("SQLite: database is locked (the write ahead failed)")
             try:
-                async with self._write() as tx:
-                    yield tx
+                yield
             except StoreUnavailableError:
                 self._timeouts += 1
                 raise
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Executor]:
+        async with self._writing(), self._write() as tx:
+            yield tx
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Executor]:

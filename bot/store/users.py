@@ -110,6 +110,15 @@ class UsersRepository(Repository):
         row = await self._fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
         return None if row is None else _user(row)
 
+    async def users_with_active_orders(self) -> dict[int, User]:
+        """The users the poller watches (those with orders ``active_orders`` returns), by id:
+        one query for a whole round instead of one per key."""
+        rows = await self._fetch(
+            "SELECT * FROM users WHERE telegram_id IN (SELECT user_id FROM orders"
+            " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0)"
+        )
+        return {row["telegram_id"]: _user(row) for row in rows}
+
     async def set_language(self, telegram_id: int, language: str | None) -> None:
         """Set the user's language (``None``: follow Telegram's). No-op for unknown users."""
         await self._write(

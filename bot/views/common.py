@@ -48,6 +48,21 @@ def status_text(t: Translator, status: str) -> str:
     return names.get(status, esc(status))
 
 
+def countdown(expires_at: datetime | None, now: datetime) -> int | None:
+    """The step of the countdown :func:`time_left` shows: its minutes, 0 under a minute,
+    -1 once expired, None without an expiry. The text changes exactly when this does, so
+    the poller compares this number every round instead of formatting the text."""
+    if expires_at is None:
+        return None
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return -1
+    if seconds < 60:
+        return 0
+    minutes = math.ceil(seconds / 60)
+    return 5 * math.ceil(minutes / 5) if minutes > 10 else minutes
+
+
 def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str | None:
     """ "20 minutes left": whole minutes, in 5-minute steps above ten.
 
@@ -55,16 +70,13 @@ def time_left(t: Translator, expires_at: datetime | None, now: datetime) -> str 
     edit cadence: at most one edit per card every five minutes until the last ten, which
     keeps a thousand live cards far below Telegram's global message rate.
     """
-    if expires_at is None:
+    minutes = countdown(expires_at, now)
+    if minutes is None:
         return None
-    seconds = (expires_at - now).total_seconds()
-    if seconds <= 0:
+    if minutes < 0:
         return t._("expired")
-    if seconds < 60:
+    if minutes == 0:
         return t._("less than a minute left")
-    minutes = math.ceil(seconds / 60)
-    if minutes > 10:
-        minutes = 5 * math.ceil(minutes / 5)
     # TRANSLATORS: after the order's status; {duration} is already localized, e.g. "20 minutes".
     return t._("{duration} left").format(duration=t.duration(60 * minutes))
 
