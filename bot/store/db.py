@@ -19,7 +19,7 @@ import sqlite3
 import stat
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
@@ -100,8 +100,6 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
     def keys(self) -> Iterable[str]: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
 
 
 class Executor(ABC):

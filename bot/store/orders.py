@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.store.base import Clock, Repository, dt, opt_dt, opt_ts, ts
-from bot.store.db import Database, Row
+from bot.store.base import Repository, dt, opt_dt, opt_ts, ts
+from bot.store.db import Row
 from bot.store.models import StoredOrder
 
 __all__ = ["OrdersRepository", "order_of_row"]
@@ -44,12 +44,7 @@ def order_of_row(row: Row) -> StoredOrder:
 class OrdersRepository(Repository):
     """The ``orders`` table."""
 
-    __slots__ = ("_open_orders",)
-
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
-        super().__init__(db, clock=clock)
-        self._open_orders: dict[tuple[object, ...], StoredOrder] = {}
-        """:meth:`active_orders`' last answer, by the values of each order's row."""
+    __slots__ = ()
 
     async def save_order(self, order: StoredOrder) -> bool:
         """Insert a new order (its user must exist).
@@ -227,20 +222,7 @@ class OrdersRepository(Repository):
             " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0"
             " ORDER BY created_at"
         )
-        # The poller asks every round, and most rows are as they were: an order whose row
-        # holds the same values as last time is the same (immutable) ``StoredOrder``, so
-        # only the rows written since, by any replica, are parsed again.
-        last, parsed = self._open_orders, {}
-        orders = []
-        for row in rows:
-            values = tuple(row)
-            order = last.get(values)
-            if order is None:
-                order = order_of_row(row)
-            parsed[values] = order
-            orders.append(order)
-        self._open_orders = parsed
-        return orders
+        return [order_of_row(row) for row in rows]
 
     async def active_orders_for_user(self, user_id: int) -> list[StoredOrder]:
         rows = await self._fetch(
