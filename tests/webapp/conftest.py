@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -268,6 +268,21 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 async def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+class Reads:
+    """Counts the store's reads of one order by its owner (what every watcher round does)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original: Callable[[Store, int, str], Awaitable[StoredOrder | None]]
+        original = Store.get_user_order
+
+        async def counted(store: Store, user_id: int, order_id: str) -> StoredOrder | None:
+            self.count += 1
+            return await original(store, user_id, order_id)
+
+        monkeypatch.setattr(Store, "get_user_order", counted)
 
 
 def stored_codes(chat: ChatSide, order_id: str) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -22,10 +21,9 @@ import pytest
 from playwright.async_api import Page, Request, expect
 
 from bot.api.limiter import Bucket, KeyRateLimiter, RateLimits
-from bot.store import Store, StoredOrder
 from bot.webapp.api import WebAppConfig
 from tests.api.helpers import wait_until
-from tests.webapp.conftest import ALICE, BOB, GENEROUS, Shop, running_shop
+from tests.webapp.conftest import ALICE, BOB, GENEROUS, Reads, Shop, running_shop
 from tests.webapp.initdata import init_data
 
 
@@ -145,21 +143,6 @@ async def _fill(limiter: KeyRateLimiter, shop: Shop) -> None:
     key = await shop.services.accounts.key_for(ALICE)
     await shop.api.account(key)
     assert limiter.used(key.id, Bucket.READ) == 1
-
-
-class Reads:
-    """Counts the store's reads of a user's order (what each watcher round does)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        original: Callable[[Store, int, str], Awaitable[StoredOrder | None]]
-        original = Store.get_user_order
-
-        async def counted(store: Store, user_id: int, order_id: str) -> StoredOrder | None:
-            self.count += 1
-            return await original(store, user_id, order_id)
-
-        monkeypatch.setattr(Store, "get_user_order", counted)
 
 
 async def test_fifty_streams_of_one_user_are_capped_and_read_once_per_round(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -12,9 +11,8 @@ import pytest
 from bot.services.live import End, Listener, LiveOrders, NotYoursError, StreamsFull
 from bot.services.miniapp import MiniApp, OrderState
 from bot.services.purchases import Bought, Quote
-from bot.store import Store, StoredOrder
 from tests.api.helpers import wait_until
-from tests.webapp.conftest import ALICE, BOB, Shop
+from tests.webapp.conftest import ALICE, BOB, Reads, Shop
 
 
 class Ticker:
@@ -41,21 +39,6 @@ class Ticker:
         await wait_until(lambda: not self._asleep.empty() or not live.watchers())
         for _ in range(5):
             await asyncio.sleep(0)  # the listeners' readers take what the round pushed
-
-
-class Reads:
-    """Counts the store's reads of one order by its owner (what every watcher round does)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        original: Callable[[Store, int, str], Awaitable[StoredOrder | None]]
-        original = Store.get_user_order
-
-        async def counted(store: Store, user_id: int, order_id: str) -> StoredOrder | None:
-            self.count += 1
-            return await original(store, user_id, order_id)
-
-        monkeypatch.setattr(Store, "get_user_order", counted)
 
 
 async def _order(shop: Shop) -> str:
