@@ -8,26 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import JiemaClient
-from bot.sandbox import SandboxConfig, SandboxServer
+from bot.sandbox import SandboxConfig
 from bot.services.purchases import PRICE_FRESH, Bought, PriceRose, Quote
-from bot.store import Purchase, PurchaseState, Store
+from bot.store import Purchase, PurchaseState
 
-from .test_purchases import USER, Clock, World, _country
+from .test_purchases import USER, World, _country, open_world
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with SandboxServer(SandboxConfig(sms_delay=None)) as sandbox:
-        clock = Clock()
-        store = await Store.open(tmp_path / "bot.sqlite3", clock=clock)
-        api = JiemaClient(sandbox.base_url, timeout=5.0)
-        world = World(sandbox, store, api, sandbox.create_account(balance_cents=1000), clock)
-        await store.ensure_user(USER, "en")
-        await world.accounts.link(USER, world.key)
+    async with open_world(tmp_path, SandboxConfig(sms_delay=None), api_timeout=5.0) as world:
         yield world
-        await api.aclose()
-        await store.close()
 
 
 async def _claimed(world: World, country: int) -> Purchase:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,18 +73,28 @@ async def _no_sleep(_: float) -> None:
     await asyncio.sleep(0)
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with SandboxServer(SandboxConfig(sms_delay=None, hang_seconds=1.0)) as sandbox:
+@contextlib.asynccontextmanager
+async def open_world(
+    tmp_path: Path, config: SandboxConfig, *, api_timeout: float
+) -> AsyncIterator[World]:
+    """A sandbox, a store on a moved clock and a client with ``api_timeout``; USER linked."""
+    async with SandboxServer(config) as sandbox:
         clock = Clock()
         store = await Store.open(tmp_path / "bot.sqlite3", clock=clock)
-        api = JiemaClient(sandbox.base_url, timeout=0.3)
+        api = JiemaClient(sandbox.base_url, timeout=api_timeout)
         world = World(sandbox, store, api, sandbox.create_account(balance_cents=1000), clock)
         await store.ensure_user(USER, "en")
         await world.accounts.link(USER, world.key)
         yield world
         await api.aclose()
         await store.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    config = SandboxConfig(sms_delay=None, hang_seconds=1.0)
+    async with open_world(tmp_path, config, api_timeout=0.3) as world:
+        yield world
 
 
 async def _offered(world: World) -> Purchase:
