@@ -7,23 +7,19 @@ No conversation state is kept by PTB: it lives in the database (see ``bot.servic
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any, Final
 
-import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode, UpdateType
-from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, ExtBot
-from telegram.request import HTTPXRequest
 
-from bot.api.transport import Client, Transport
 from bot.config import Settings
 from bot.context import BotData, Context
 from bot.core import Services
 from bot.handlers import register
 from bot.metrics import Metrics
 from bot.ratelimit import ChatRateLimiter, SendPolicy
+from bot.telegram_request import TelegramRequest
 from bot.updates import PerUserUpdateProcessor
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
@@ -37,49 +33,14 @@ ALLOWED_UPDATES: Final = [
 """The update kinds the handlers use; Telegram sends no others (polling and webhook)."""
 
 
-class MeteredRequest(HTTPXRequest):
-    """PTB's httpx request on aiohttp's transport (:mod:`bot.api.transport`), counting every
-    Bot API call by method and error for /metrics."""
-
-    def __init__(self, metrics: Metrics, *, connection_pool_size: int, **kwargs: Any) -> None:
-        self._pool = connection_pool_size
-        super().__init__(connection_pool_size=connection_pool_size, **kwargs)
-        self._metrics = metrics
-
-    def _build_client(self) -> httpx.AsyncClient:
-        # A new transport each time: PTB builds a new client after a shutdown, and a closed
-        # transport cannot be opened again.
-        return Client(**{**self._client_kwargs, "transport": Transport(max_connections=self._pool)})
-
-    async def do_request(
-        self, url: str, method: str, *args: Any, **kwargs: Any
-    ) -> tuple[int, bytes]:
-        endpoint = url.rsplit("/", 1)[-1]
-        try:
-            code, payload = await super().do_request(url, method, *args, **kwargs)
-        except TelegramError as exc:
-            self._metrics.telegram_calls.labels(endpoint, type(exc).__name__).inc()
-            raise
-        error = "" if code == HTTPStatus.OK else str(code)
-        self._metrics.telegram_calls.labels(endpoint, error).inc()
-        return code, payload
-
-
 def build_bot(settings: Settings, metrics: Metrics) -> ExtBot[SendPolicy]:
     """The bot object: HTML by default, paced sends, every request bounded by
     ``TELEGRAM_TIMEOUT`` (PTB adds the long-poll timeout to ``getUpdates``' read timeout, so
     a stalled long poll fails and the updater starts a new one)."""
     seconds = settings.telegram_timeout
 
-    def request(pool: int) -> HTTPXRequest:
-        return MeteredRequest(
-            metrics,
-            connection_pool_size=pool,
-            connect_timeout=seconds,
-            read_timeout=seconds,
-            write_timeout=seconds,
-            pool_timeout=seconds,
-        )
+    def request(pool: int) -> TelegramRequest:
+        return TelegramRequest(metrics, connection_pool_size=pool, timeout=seconds)
 
     return ExtBot(
         settings.telegram_token,

@@ -2,7 +2,8 @@
 
 Libraries log what they see: PTB's DEBUG output includes whole updates (a user's message
 pasting their API key) and every Bot API call's parameters (``setWebhook``'s
-``secret_token``), httpx logs request URLs (the bot token is part of Telegram's). A filter
+``secret_token``), and an error's text may hold a URL (the bot token is part of
+Telegram's). A filter
 on the root handler rewrites each record's final text (message and traceback) before any
 formatter sees it: the configured secrets in every spelling they take in a URL, anything
 shaped like an API key, a bot token, a URL's password, a secret token parameter or a Mini
@@ -181,13 +182,7 @@ def set_library_levels(level: str) -> None:
     """Quiet the chattiest libraries for a bot logging at ``level``."""
     numeric = logging.getLevelName(level)
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, numeric))
-    # One line per HTTP request or poller tick otherwise (measured: ~3.5 % of the CPU); at
-    # DEBUG the requests are shown (their URLs hold the bot token: redacted).
-    logging.getLogger("httpx").setLevel(
-        logging.INFO if numeric <= logging.DEBUG else logging.WARNING
-    )
-    for name in ("httpcore", "apscheduler"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # PTB logs a traceback for every non-JSON answer (a 502 page from Telegram's front end);
     # the caller gets the error anyway, so one line is enough.
     logging.getLogger("telegram.request.BaseRequest").addFilter(_without_traceback)

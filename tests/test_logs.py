@@ -36,13 +36,12 @@ def settings() -> Settings:
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     """The root logger configured as at start, writing into a buffer."""
-    root, httpx = logging.getLogger(), logging.getLogger("httpx")
-    saved = root.level, root.handlers[:], httpx.level
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
     stream = io.StringIO()
     yield stream
     root.handlers[:] = saved[1]
     root.setLevel(saved[0])
-    httpx.setLevel(saved[2])
 
 
 def configure(stream: io.StringIO, log_format: str) -> None:

@@ -1,7 +1,8 @@
 """Classifying what became of a Telegram call, through a real PTB bot and real sockets.
 
 Each journey runs over PTB's own request (httpx's transport) and over the bot's
-(:class:`bot.app.MeteredRequest` on aiohttp's transport): they must tell the same story.
+(:class:`bot.telegram_request.TelegramRequest`, on aiohttp's transport): they must tell the
+same story.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import httpx
 import pytest
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.app import MeteredRequest
 from bot.fakebotapi import FakeBotApi
 from bot.metrics import Metrics
 from bot.telegram_outcome import Refused, RetryLater, Sent, Unknown, attempt, classify
+from bot.telegram_request import TelegramRequest
 from tests.chaos.proxy import ChaosProxy, Fault
 
 
@@ -42,11 +43,10 @@ MakeBot = Callable[[str], Bot]
 @pytest.fixture(params=["ptb", "bot"])
 def make_bot(request: pytest.FixtureRequest) -> MakeBot:
     def make(root: str) -> Bot:
-        timeouts = {f"{kind}_timeout": 0.4 for kind in ("connect", "read", "write", "pool")}
-        http: HTTPXRequest = (
+        http: BaseRequest = (
             HTTPXRequest(connect_timeout=0.4, read_timeout=0.4, write_timeout=0.4, pool_timeout=0.4)
             if request.param == "ptb"
-            else MeteredRequest(Metrics(), connection_pool_size=8, **timeouts)
+            else TelegramRequest(Metrics(), connection_pool_size=8, timeout=0.4)
         )
         return Bot("123456:TEST", base_url=f"{root}/bot", request=http)
 

@@ -1,22 +1,26 @@
-"""The HTTP transport under both httpx clients (the jiema API's and python-telegram-bot's).
+"""The HTTP transport under the bot's two API clients (jiema's and python-telegram-bot's).
 
-httpx stays the API the project is written against; underneath, requests go through aiohttp
-(PyPI ``httpx-aiohttp``, the transport openai-python ships for its aiohttp client). httpx's own
+httpx stays the API the project is written against: both clients build ``httpx.Request``
+objects and get ``httpx.Response`` ones. Underneath, requests go through aiohttp (PyPI
+``httpx-aiohttp``, the transport openai-python ships for its aiohttp client). httpx's own
 transport (httpcore on anyio) costs about ten times the CPU per request under concurrency
 (encode/httpx#3215); measured in ``bench.scale_out`` (README, "Performance").
 
-One thing is changed from ``httpx_aiohttp.AiohttpTransport``: how aiohttp's errors become
-httpx's. That package maps every lost connection (``ServerDisconnectedError``, a reset) to
-``httpx.ConnectTimeout``, which says "never sent"; the bot relies on that distinction (a
-Telegram message or a purchase whose request may have gone out must not be sent again;
-see :mod:`bot.telegram_outcome`). Here only a connection that was never made is a connect
-error; everything after is a read error, whose outcome is unknown. And only the error's
-name is kept: aiohttp's messages may carry the URL, which for Telegram holds the token.
+Two things are changed from ``httpx_aiohttp.AiohttpTransport``:
+
+* The answer is read whole, with aiohttp's ``read()``: both APIs answer with small JSON
+  documents and neither client streams.
+* aiohttp's errors become httpx's by what they mean for delivery. That package maps every
+  lost connection (``ServerDisconnectedError``, a reset) to ``httpx.ConnectTimeout``, which
+  says "never sent"; the bot relies on that distinction (a Telegram message or a purchase
+  whose request may have gone out must not be sent again; see :mod:`bot.telegram_outcome`).
+  Here only a connection that was never made is a connect error; everything after is a read
+  error, whose outcome is unknown. And only the error's name is kept: aiohttp's messages
+  may carry the URL, which for Telegram holds the token.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -53,55 +57,6 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
     return httpx.ReadError(message)  # sent, or maybe sent: the answer was lost
 
 
-class _Remapped(httpx.AsyncByteStream):
-    """A response body whose read errors are mapped like the request's."""
-
-    def __init__(self, stream: httpx.AsyncByteStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._stream:
-                yield chunk
-        except httpx.TransportError as exc:
-            cause = exc.__cause__
-            if cause is None:
-                raise
-            raise _httpx_error(cause) from None
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-
-class _NoCookies(httpx.Cookies):
-    """A jar that takes nothing from answers."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-class Client(httpx.AsyncClient):
-    """httpx's client, keeping no cookies.
-
-    Neither API sets any (both authenticate every request: a bearer key, the token in the
-    URL), and httpx would still hand every answer to urllib's cookie jar to look for them:
-    4.6 % of the bot's CPU under polling (``bench.scale_out --profile``).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._no_cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        if cookies:
-            raise ValueError("this client keeps no cookies")
-
-
 class Transport(AiohttpTransport):
     """``httpx_aiohttp.AiohttpTransport`` with errors mapped by what they mean for delivery."""
 
@@ -109,15 +64,45 @@ class Transport(AiohttpTransport):
         super().__init__(limits=httpx.Limits(max_connections=max_connections), **kwargs)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read the answer whole.
+
+        As the package sends it, but the body is read here with aiohttp's ``read()``
+        instead of being streamed through httpx's iterators: both APIs answer with small
+        JSON documents and neither client streams, so the connection goes back to the pool
+        at once and a read error is mapped here, with the request's.
+        """
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        timeout = request.extensions.get("timeout", {})
         try:
-            response = await super().handle_async_request(request)
-        except httpx.TransportError as exc:
-            cause = exc.__cause__
-            if cause is None:
-                raise
-            raise _httpx_error(cause) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:  # not in the package's own map
+            data: bytes | httpx.AsyncByteStream | None = request.content or None
+        except httpx.RequestNotRead:  # a multipart upload
+            data = request.stream  # type: ignore[assignment]
+            request.headers.pop("transfer-encoding", None)  # aiohttp frames it
+        try:
+            async with self.client.request(
+                request.method,
+                str(request.url),
+                headers=request.headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+            ) as answer:
+                body = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise _httpx_error(exc) from None
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _Remapped(response.stream)
-        return response
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            content=body,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.encode()}
+            if answer.reason
+            else {"http_version": b"HTTP/1.1"},
+        )

@@ -106,7 +106,7 @@ async def test_every_failure_path_keeps_the_key_out_of_errors_and_debug_logs(
     with raises(AuthError):
         await client.account(key)
     loggers = {record.name for record in caplog.records}
-    # The watch saw httpx's request log at DEBUG, and the client's own retry notes (aiohttp,
-    # the transport underneath, logs nothing of a request).
-    assert {"httpx", "bot.api.client"} <= loggers
+    # The watch saw the client's own retry notes (the client hands requests to the transport
+    # itself, so httpx's client logs none, and aiohttp logs nothing of a request).
+    assert "bot.api.client" in loggers
     assert leaking_loggers(caplog.records, secrets) == []
