@@ -14,8 +14,10 @@ It raises what ``HTTPXRequest.do_request`` raises, with httpx's error as ``__cau
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 import httpx
+import orjson
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -98,6 +100,17 @@ class TelegramRequest(BaseRequest):
         error = "" if response.status_code == HTTPStatus.OK else str(response.status_code)
         self._metrics.telegram_calls.labels(endpoint, error).inc()
         return response.status_code, response.content
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """The answer's JSON, parsed with orjson (PTB's hook for another JSON library); what
+        orjson refuses goes to PTB's own parser, which replaces invalid UTF-8 first and
+        raises PTB's error for what is not JSON."""
+        try:
+            parsed: dict[str, Any] = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
+        return parsed
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """The answer, or PTB's error for httpx's (as ``HTTPXRequest`` maps them)."""

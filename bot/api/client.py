@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from bot.api.errors import (
     ApiError,
@@ -323,8 +324,8 @@ def _order_path(order_id: str) -> str:
 def _unwrap(response: httpx.Response) -> Mapping[str, Any]:
     """Return ``data`` of a success body, or raise the error the body (or status) says."""
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict) and body.get("ok") is False:
         code = body.get("code")

@@ -1,0 +1,26 @@
+"""The bot's request back end for PTB parses answers as PTB's own would."""
+
+from __future__ import annotations
+
+import pytest
+from telegram.error import TelegramError
+from telegram.request import BaseRequest
+
+from bot.telegram_request import TelegramRequest
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"ok": true, "result": {"message_id": 7, "text": "caf\xc3\xa9 \xf0\x9f\x94\x91"}}',
+        b'{"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}',
+        b'{"ok": true, "result": "bad byte \xff here"}',  # invalid UTF-8: replaced, as PTB does
+    ],
+)
+def test_answers_parse_as_with_ptb(payload: bytes) -> None:
+    assert TelegramRequest.parse_json_payload(payload) == BaseRequest.parse_json_payload(payload)
+
+
+def test_what_is_not_json_is_ptbs_error() -> None:
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        TelegramRequest.parse_json_payload(b"<html>502 Bad Gateway</html>")
