@@ -25,6 +25,9 @@ from bot.api.transport import Transport
 from bot.metrics import Metrics
 
 _HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
+_JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
+_URLS_KEPT = 64
+"""Parsed URLs remembered at most (one per Bot API method used; file downloads aside)."""
 
 
 class TelegramRequest(BaseRequest):
@@ -45,6 +48,7 @@ class TelegramRequest(BaseRequest):
         # Ready before ``initialize``, as PTB's own request is: start-up asks ``getMe``
         # first (:mod:`bot.startup`). aiohttp opens its session at the first request.
         self._transport: Transport | None = Transport(max_connections=connection_pool_size)
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def read_timeout(self) -> float:
@@ -78,18 +82,12 @@ class TelegramRequest(BaseRequest):
             "write": write_timeout,
             "pool": pool_timeout,
         }
+        timeout = {
+            kind: self._timeout if value is BaseRequest.DEFAULT_NONE else value
+            for kind, value in timeouts.items()
+        }
         request = httpx.Request(
-            method,
-            url,
-            headers=_HEADERS,
-            data=request_data.json_parameters if request_data else None,
-            files=(request_data.multipart_data or None) if request_data else None,
-            extensions={
-                "timeout": {
-                    kind: self._timeout if value is BaseRequest.DEFAULT_NONE else value
-                    for kind, value in timeouts.items()
-                }
-            },
+            method, self._url(url), **_body(request_data), extensions={"timeout": timeout}
         )
         endpoint = url.rsplit("/", 1)[-1]
         try:
@@ -100,6 +98,15 @@ class TelegramRequest(BaseRequest):
         error = "" if response.status_code == HTTPStatus.OK else str(response.status_code)
         self._metrics.telegram_calls.labels(endpoint, error).inc()
         return response.status_code, response.content
+
+    def _url(self, url: str) -> httpx.URL:
+        """``url`` parsed once: the Bot API's are the same few (one per method) every time."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URLS_KEPT:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -123,3 +130,17 @@ class TelegramRequest(BaseRequest):
             raise TimedOut from exc
         except httpx.HTTPError as exc:
             raise NetworkError(f"httpx.{type(exc).__name__}: {exc}") from exc
+
+
+def _body(data: RequestData | None) -> dict[str, Any]:
+    """The request's headers and body: its parameters as one JSON object (as the Bot API
+    takes them, except for uploads), or a multipart form when it uploads files.
+
+    One JSON document for the whole call, written by orjson, instead of a form whose every
+    nested value (a keyboard, entities) is JSON text of its own.
+    """
+    if data is None:
+        return {"headers": _HEADERS}
+    if data.contains_files:
+        return {"headers": _HEADERS, "data": data.json_parameters, "files": data.multipart_data}
+    return {"headers": _JSON_HEADERS, "content": orjson.dumps(data.parameters)}
