@@ -19,7 +19,7 @@ from bot.core import Services
 from bot.handlers import register
 from bot.metrics import Metrics
 from bot.ratelimit import ChatRateLimiter, SendPolicy
-from bot.telegram_request import TelegramRequest
+from bot.telegram_request import SendingRequest, TelegramRequest
 from bot.updates import PerUserUpdateProcessor
 
 BotApplication = Application[Any, Context, Any, Any, BotData, Any]
@@ -39,15 +39,12 @@ def build_bot(settings: Settings, metrics: Metrics) -> ExtBot[SendPolicy]:
     a stalled long poll fails and the updater starts a new one)."""
     seconds = settings.telegram_timeout
 
-    def request(pool: int) -> TelegramRequest:
-        return TelegramRequest(metrics, connection_pool_size=pool, timeout=seconds)
-
     return ExtBot(
         settings.telegram_token,
         base_url=settings.bot_base_url,
         base_file_url=settings.bot_file_url,
-        request=request(256),
-        get_updates_request=request(1),
+        request=SendingRequest(metrics, connection_pool_size=256, timeout=seconds),
+        get_updates_request=TelegramRequest(metrics, connection_pool_size=1, timeout=seconds),
         defaults=Defaults(
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),

@@ -6,7 +6,7 @@ import pytest
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
-from bot.telegram_request import TelegramRequest
+from bot.telegram_request import SendingRequest, TelegramRequest
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,22 @@ def test_answers_parse_as_with_ptb(payload: bytes) -> None:
 def test_what_is_not_json_is_ptbs_error() -> None:
     with pytest.raises(TelegramError, match="Invalid server response"):
         TelegramRequest.parse_json_payload(b"<html>502 Bad Gateway</html>")
+
+
+SENT = (
+    b'{"ok": true, "result": {"message_id": 7, "date": 0, "chat": {"id": 1, "type": "private"},'
+    b' "text": "Pick a service", "reply_markup": {"inline_keyboard": [[{"text": "Telegram",'
+    b' "callback_data": "s:tg"}]]}}}'
+)
+
+
+def test_the_sending_request_drops_the_keyboard_it_sent() -> None:
+    """The answer to a send carries back the keyboard just built: not parsed again."""
+    assert "reply_markup" not in SendingRequest.parse_json_payload(SENT)["result"]
+    assert SendingRequest.parse_json_payload(b'{"ok": true, "result": true}')["result"] is True
+
+
+def test_updates_keep_their_keyboards() -> None:
+    """``getUpdates`` goes through TelegramRequest: a tapped message's keyboard is read."""
+    result = TelegramRequest.parse_json_payload(SENT)["result"]
+    assert result["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "s:tg"
