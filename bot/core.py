@@ -23,7 +23,7 @@ from bot.chores import FleetChores
 from bot.config import Settings
 from bot.health import Health
 from bot.leases import LEASE_TTL, PollLeases
-from bot.metrics import Metrics
+from bot.metrics import Metrics, labelled
 from bot.notifier import TelegramNotifier
 from bot.outbox import Outbox
 from bot.poller import Poller
@@ -132,8 +132,10 @@ def build_services(
 ) -> Services:
     """Wire the services of one process over an open store and an (unstarted) PTB bot."""
 
+    requests = labelled(metrics.jiema_requests)
+
     def observe(method: str, endpoint: str, status: str) -> None:
-        metrics.jiema_requests.labels(method, endpoint, status).inc()
+        requests(method, endpoint, status).inc()
         if status == "429":
             metrics.jiema_rate_limited.inc()
 

@@ -8,15 +8,35 @@ by the poller and set here as gauges; every replica reports the same value for t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "labelled"]
 
 # Seconds; Telegram answers in tens of milliseconds, the jiema API in hundreds, a poll every 3 s.
 _HANDLER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _CODE_BUCKETS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0)
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+def labelled(counter: Counter) -> Callable[..., Counter]:
+    """``counter.labels``, each label set's child found once.
+
+    prometheus-client validates the labels and looks the child up under a lock on every
+    ``labels()``; the counters of API requests are bumped on every read and every Bot API
+    call, with a few dozen label sets that recur.
+    """
+    children: dict[tuple[str, ...], Counter] = {}
+
+    def child(*labels: str) -> Counter:
+        found = children.get(labels)
+        if found is None:
+            found = children[labels] = counter.labels(*labels)
+        return found
+
+    return child
 
 
 class Metrics:

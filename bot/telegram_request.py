@@ -22,7 +22,7 @@ from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.api.transport import Transport
-from bot.metrics import Metrics
+from bot.metrics import Metrics, labelled
 
 _HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
@@ -42,7 +42,7 @@ class TelegramRequest(BaseRequest):
     """
 
     def __init__(self, metrics: Metrics, *, connection_pool_size: int, timeout: float) -> None:
-        self._metrics = metrics
+        self._calls = labelled(metrics.telegram_calls)
         self._pool = connection_pool_size
         self._timeout = timeout
         # Ready before ``initialize``, as PTB's own request is: start-up asks ``getMe``
@@ -93,10 +93,10 @@ class TelegramRequest(BaseRequest):
         try:
             response = await self._send(request)
         except TelegramError as exc:
-            self._metrics.telegram_calls.labels(endpoint, type(exc).__name__).inc()
+            self._calls(endpoint, type(exc).__name__).inc()
             raise
         error = "" if response.status_code == HTTPStatus.OK else str(response.status_code)
-        self._metrics.telegram_calls.labels(endpoint, error).inc()
+        self._calls(endpoint, error).inc()
         return response.status_code, response.content
 
     def _url(self, url: str) -> httpx.URL:
