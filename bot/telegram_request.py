@@ -145,7 +145,7 @@ class SendingRequest(TelegramRequest):
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
         parsed = TelegramRequest.parse_json_payload(payload)
-        if isinstance(result := parsed.get("result"), dict):
+        if isinstance(parsed, dict) and isinstance(result := parsed.get("result"), dict):
             result.pop("reply_markup", None)
         return parsed
 

@@ -37,6 +37,7 @@ def test_the_sending_request_drops_the_keyboard_it_sent() -> None:
     """The answer to a send carries back the keyboard just built: not parsed again."""
     assert "reply_markup" not in SendingRequest.parse_json_payload(SENT)["result"]
     assert SendingRequest.parse_json_payload(b'{"ok": true, "result": true}')["result"] is True
+    assert SendingRequest.parse_json_payload(b"[1, 2]") == [1, 2]  # as PTB's: not an object
 
 
 def test_updates_keep_their_keyboards() -> None:
