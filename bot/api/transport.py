@@ -58,7 +58,8 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
 
 
 class Transport(AiohttpTransport):
-    """``httpx_aiohttp.AiohttpTransport`` with errors mapped by what they mean for delivery."""
+    """``httpx_aiohttp.AiohttpTransport`` reading answers whole, with errors mapped by what
+    they mean for delivery (see the module's docs)."""
 
     def __init__(self, *, max_connections: int, **kwargs: Any) -> None:
         super().__init__(limits=httpx.Limits(max_connections=max_connections), **kwargs)
