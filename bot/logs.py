@@ -3,11 +3,10 @@
 Libraries log what they see: PTB's DEBUG output includes whole updates (a user's message
 pasting their API key) and every Bot API call's parameters (``setWebhook``'s
 ``secret_token``), and an error's text may hold a URL (the bot token is part of
-Telegram's). A filter
-on the root handler rewrites each record's final text (message and traceback) before any
-formatter sees it: the configured secrets in every spelling they take in a URL, anything
-shaped like an API key, a bot token, a URL's password, a secret token parameter or a Mini
-App's ``initData``.
+Telegram's). A filter on the root handler rewrites each record's final text (message and
+traceback) before any formatter sees it: the configured secrets in every spelling they
+take in a URL, anything shaped like an API key, a bot token, a URL's password, a secret
+token parameter or a Mini App's ``initData``.
 
 In JSON (``LOG_FORMAT=json``) each line carries the replica and, while an update or a
 Mini App request of a user is handled, a keyed hash of the user's id: lines of one user

@@ -13,6 +13,7 @@ It raises what ``HTTPXRequest.do_request`` raises, with httpx's error as ``__cau
 
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 from typing import Any
 
@@ -26,8 +27,8 @@ from bot.metrics import Metrics, labelled
 
 _HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
-_URLS_KEPT = 64
-"""Parsed URLs remembered at most (one per Bot API method used; file downloads aside)."""
+_parse_url = functools.lru_cache(maxsize=64)(httpx.URL)
+"""A Bot API URL parsed once: they are the same few every time (one per method used)."""
 
 
 class TelegramRequest(BaseRequest):
@@ -48,7 +49,6 @@ class TelegramRequest(BaseRequest):
         # Ready before ``initialize``, as PTB's own request is: start-up asks ``getMe``
         # first (:mod:`bot.startup`). aiohttp opens its session at the first request.
         self._transport: Transport | None = Transport(max_connections=connection_pool_size)
-        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def read_timeout(self) -> float:
@@ -87,7 +87,7 @@ class TelegramRequest(BaseRequest):
             for kind, value in timeouts.items()
         }
         request = httpx.Request(
-            method, self._url(url), **_body(request_data), extensions={"timeout": timeout}
+            method, _parse_url(url), **_body(request_data), extensions={"timeout": timeout}
         )
         endpoint = url.rsplit("/", 1)[-1]
         try:
@@ -98,15 +98,6 @@ class TelegramRequest(BaseRequest):
         error = "" if response.status_code == HTTPStatus.OK else str(response.status_code)
         self._calls(endpoint, error).inc()
         return response.status_code, response.content
-
-    def _url(self, url: str) -> httpx.URL:
-        """``url`` parsed once: the Bot API's are the same few (one per method) every time."""
-        parsed = self._urls.get(url)
-        if parsed is None:
-            if len(self._urls) >= _URLS_KEPT:
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        return parsed
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:

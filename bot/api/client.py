@@ -15,6 +15,7 @@ user's :class:`~bot.api.models.ApiKey` per call. Policies, all in this one place
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import re
@@ -56,7 +57,7 @@ _RETRYABLE_STATUS = frozenset({408, 409, 429})
 _ORDER_ID = re.compile(r"v1/orders/[^/]+")
 _HEADERS = {"Accept": "application/json", "User-Agent": "jiema-telegram-bot"}
 _URLS_KEPT = 10_000
-"""Parsed request URLs remembered at most (about one per watched order; all forgotten past it)."""
+"""Parsed request URLs remembered at most (about one per watched order; least recent first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ class JiemaClient:
         self.limiter = KeyRateLimiter(limits or RateLimits())
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._urls: dict[str, httpx.URL] = {}
+        self._absolute = functools.lru_cache(maxsize=_URLS_KEPT)(self._join)
 
     async def __aenter__(self) -> JiemaClient:
         return self
@@ -292,17 +293,13 @@ class JiemaClient:
         """The absolute URL of ``path`` with ``params``, parsed once per distinct target.
 
         httpx would parse the relative one and join it to the base on every request (4 % of
-        the bot's CPU under polling); the same targets recur every round. Joined as httpx
-        joins it: the base's path, then the target's.
+        the bot's CPU under polling); the same targets recur every round.
         """
-        target = f"{path}?{httpx.QueryParams(params)}" if params else path
-        url = self._urls.get(target)
-        if url is None:
-            if len(self._urls) >= _URLS_KEPT:
-                self._urls.clear()
-            base = self._base
-            url = self._urls[target] = base.copy_with(raw_path=base.raw_path + target.encode())
-        return url
+        return self._absolute(f"{path}?{httpx.QueryParams(params)}" if params else path)
+
+    def _join(self, target: str) -> httpx.URL:
+        """``target`` joined as httpx joins it: the base's path, then the target's."""
+        return self._base.copy_with(raw_path=self._base.raw_path + target.encode())
 
     def _observed(self, method: str, path: str, status: str) -> None:
         log.debug("%s %s: %s", method, path, status)
