@@ -19,10 +19,10 @@ import sqlite3
 import stat
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import aiosqlite
 
@@ -33,6 +33,7 @@ __all__ = ["Database", "Dialect", "Executor", "Params", "Row", "SqliteDatabase"]
 log = logging.getLogger(__name__)
 
 Dialect = Literal["sqlite", "postgresql"]
+_T = TypeVar("_T")
 Params = Sequence[object]
 
 # sqlite3.OperationalError messages that mean "not right now" rather than a bad statement.
@@ -159,15 +160,26 @@ class Database(Executor):
         """Close the connections; waits for a running operation to finish first."""
 
 
-@asynccontextmanager
-async def _sqlite_faults() -> AsyncIterator[None]:
-    """Turn SQLite's availability errors into :class:`StoreUnavailableError`."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if any(text in str(exc).lower() for text in _SQLITE_UNAVAILABLE):
+class _SqliteFaults:
+    """Turns SQLite's availability errors into :class:`StoreUnavailableError`.
+
+    A plain context manager (``with _SQLITE_FAULTS:``), not a generator-based one: it wraps
+    every statement the bot runs.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            text in str(exc).lower() for text in _SQLITE_UNAVAILABLE
+        ):
             raise StoreUnavailableError(f"SQLite: {exc}") from exc
-        raise
+
+
+_SQLITE_FAULTS: Final = _SqliteFaults()
 
 
 def _statements(script: str) -> list[str]:
@@ -247,7 +259,7 @@ class SqliteDatabase(Database):
         """
         if str(path) != ":memory:":
             await asyncio.to_thread(_private_file, Path(path))
-        async with _sqlite_faults():
+        with _SQLITE_FAULTS:
             conn = await aiosqlite.connect(path, isolation_level=None)
             try:
                 conn.row_factory = sqlite3.Row
@@ -265,8 +277,9 @@ class SqliteDatabase(Database):
         return cls(conn)
 
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
-        async with _sqlite_faults(), self._lock:
-            return await self._tx.fetch(sql, params)
+        async with self._lock:
+            with _SQLITE_FAULTS:
+                return await self._tx.fetch(sql, params)
 
     # One statement needs no BEGIN IMMEDIATE ... COMMIT around it (two trips to aiosqlite's
     # thread each): outside a transaction it is a transaction of its own, and a statement
@@ -274,20 +287,37 @@ class SqliteDatabase(Database):
     # IMMEDIATE. The lock still keeps it out of another task's open transaction.
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        async with self._writing(), _sqlite_faults():
-            return await self._tx.execute(sql, params)
+        return await self._write_one(self._tx.execute, sql, params)
 
     async def fetch_returning(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._writing(), _sqlite_faults():
-            return await self._tx.fetch(sql, params)
+        return await self._write_one(self._tx.fetch, sql, params)
+
+    async def _write_one(
+        self, run: Callable[[str, Params], Awaitable[_T]], sql: str, params: Params
+    ) -> _T:
+        """:meth:`_writing` for one statement, inline: most of the bot's statements are
+        single ones, and a generator-based context manager costs each a few microseconds."""
+        seen = self._timeouts
+        async with self._lock:
+            self._unless_failed_since(seen)
+            try:
+                with _SQLITE_FAULTS:
+                    return await run(sql, params)
+            except StoreUnavailableError:
+                self._timeouts += 1
+                raise
+
+    def _unless_failed_since(self, seen: int) -> None:
+        """Fail at once if a write failed as unavailable while this one waited for the lock."""
+        if self._timeouts != seen:
+            raise StoreUnavailableError("SQLite: database is locked (the write ahead failed)")
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
         """Hold ``_lock`` for a write; fail at once if a write ahead failed meanwhile."""
         seen = self._timeouts
         async with self._lock:
-            if self._timeouts != seen:
-                raise StoreUnavailableError("SQLite: database is locked (the write ahead failed)")
+            self._unless_failed_since(seen)
             try:
                 yield
             except StoreUnavailableError:
@@ -302,7 +332,7 @@ class SqliteDatabase(Database):
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Executor]:
         """One ``BEGIN IMMEDIATE … COMMIT``; the caller holds ``_lock``."""
-        async with _sqlite_faults():
+        with _SQLITE_FAULTS:
             try:
                 # Inside the try: if the caller is cancelled while BEGIN is queued, BEGIN still
                 # runs on aiosqlite's thread, and the rollback queued after it must undo it.
