@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from telegram import Bot, Message
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
@@ -33,11 +34,23 @@ SENT = (
 )
 
 
-def test_the_sending_request_drops_the_keyboard_it_sent() -> None:
-    """The answer to a send carries back the keyboard just built: not parsed again."""
-    assert "reply_markup" not in SendingRequest.parse_json_payload(SENT)["result"]
+def test_the_sending_request_keeps_only_the_ids_of_a_message_it_sent() -> None:
+    """The answer to a send carries back the text and keyboard just built: not parsed again."""
+    assert SendingRequest.parse_json_payload(SENT)["result"] == {
+        "message_id": 7,
+        "date": 0,
+        "chat": {"id": 1, "type": "private"},
+    }
+    me = b'{"ok": true, "result": {"id": 5, "is_bot": true, "first_name": "Jiema"}}'
+    assert SendingRequest.parse_json_payload(me) == TelegramRequest.parse_json_payload(me)
     assert SendingRequest.parse_json_payload(b'{"ok": true, "result": true}')["result"] is True
     assert SendingRequest.parse_json_payload(b"[1, 2]") == [1, 2]  # as PTB's: not an object
+
+
+async def test_a_message_sent_through_the_sending_request_is_still_a_message() -> None:
+    """PTB builds its ``Message`` from what is kept."""
+    message = Message.de_json(SendingRequest.parse_json_payload(SENT)["result"], Bot("1:a"))
+    assert (message.message_id, message.chat.id, message.text) == (7, 1, None)
 
 
 def test_updates_keep_their_keyboards() -> None:
