@@ -290,15 +290,16 @@ class JiemaClient:
         return response
 
     def _url(self, path: str, params: Mapping[str, str | int] | None) -> httpx.URL:
-        """The absolute URL of ``path`` with ``params``, parsed once per distinct target.
+        """The absolute URL of ``path`` with ``params``, built once per distinct target.
 
         httpx would parse the relative one and join it to the base on every request (4 % of
         the bot's CPU under polling); the same targets recur every round.
         """
-        return self._absolute(f"{path}?{httpx.QueryParams(params)}" if params else path)
+        return self._absolute(path, tuple(params.items()) if params else ())
 
-    def _join(self, target: str) -> httpx.URL:
-        """``target`` joined as httpx joins it: the base's path, then the target's."""
+    def _join(self, path: str, query: tuple[tuple[str, str | int], ...]) -> httpx.URL:
+        """``path?query`` joined as httpx joins it: the base's path, then the target's."""
+        target = f"{path}?{httpx.QueryParams(query)}" if query else path
         return self._base.copy_with(raw_path=self._base.raw_path + target.encode())
 
     def _observed(self, method: str, path: str, status: str) -> None:
