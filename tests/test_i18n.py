@@ -517,6 +517,17 @@ def test_number(language: str, expected: str) -> None:
     assert get_translator(language).number(1234567) == expected
 
 
+def test_remembered_amounts_stay_each_languages_own() -> None:
+    """Formatted amounts are remembered per language: asked again, each language still
+    formats as its own (and as a fresh translator would)."""
+    for _ in range(2):
+        for language in ("en", "ru", "pt"):
+            fresh = Translator(language)
+            assert get_translator(language).money(1234567) == fresh.money(1234567)
+            assert get_translator(language).number(1234567) == fresh.number(1234567)
+    assert len({get_translator(lang).money(1200) for lang in ("en", "ru", "pt")}) == 3
+
+
 @pytest.mark.parametrize(
     ("language", "seconds", "expected"),
     [
