@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from math import ceil
 
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
@@ -20,13 +21,21 @@ ROW_WIDTH = 30
 """Columns (see `bot.i18n.label_width`) a phone shows uncut across one keyboard row."""
 
 _LANGUAGE_COLUMNS = 3
+_BUTTONS_KEPT = 4096
+"""Buttons remembered at most (least recently used forgotten first)."""
 _TICK = "✓ "
 
 Rows = list[list[InlineKeyboardButton]]
 
 
+@lru_cache(maxsize=_BUTTONS_KEPT)
 def button(text: str, callback: cb.Callback) -> InlineKeyboardButton:
-    """A callback button whose data is encoded (and length-checked) by :mod:`bot.callbacks`."""
+    """A callback button whose data is encoded (and length-checked) by :mod:`bot.callbacks`.
+
+    Remembered: PTB's objects are immutable, so one button serves every keyboard that shows
+    it, and the same services, prices and pages recur for every user (building a button and
+    encoding its data was 2 % of the bot's CPU per update in ``bench.throughput --profile``).
+    """
     return InlineKeyboardButton(text, callback_data=cb.encode(callback))
 
 
