@@ -79,13 +79,16 @@ class OrderTracker:
         async with self._lock(stored.id):
             current = await self._store.get_order(stored.id) or stored
             if (
-                not current.is_final
-                and current.status == order.status
+                current.status == order.status
                 and (order.expires_at is None or current.expires_at == order.expires_at)
                 and current.sms_seen >= len(order.sms_history)
+                and (not current.is_final or (current.final_notified and current.rate_counted))
             ):
-                # Most reads of a watched order show nothing new: the writes below would
-                # change no row, so skip them (four statements per read on every tick).
+                # Most reads of a watched order, and every look at a finished one that was
+                # announced and counted, show nothing new: the statements below would change
+                # no row (four per read on every tick, and per tap on an old order's card).
+                if current.is_final:
+                    self._locks.pop(current.id, None)
                 return current
             await self._store.set_order_status(
                 current.id, order.status, expires_at=order.expires_at

@@ -297,6 +297,26 @@ async def test_an_order_counts_in_its_rate_at_its_first_sms_once(world: World) -
     await world.outbox.idle()
 
 
+async def test_a_finished_order_looked_at_again_changes_and_tells_nothing(world: World) -> None:
+    """A tap on an old order's card reads it from the API again: once it was announced and
+    counted, that read is answered from the stored row (no writes: the tracker's shortcut)
+    and the row is the one the first read left."""
+    order = await _order(world, "ck-old")
+    done = _read(order, "Your code is 333333", status="COMPLETED")
+    first = await world.tracker.apply(order, done)
+    await world.outbox.idle()
+    assert first.is_final
+    assert first.final_notified
+    assert first.rate_counted
+    again = await world.tracker.apply(first, done)
+    assert again == first
+    stored = await world.store.get_order(order.id)
+    assert stored == first
+    assert len(world.pushes(ALICE)) == 1
+    [counts] = await world.store.delivery_counts("tg", order.created_at.date())
+    assert (counts.orders, counts.delivered) == (1, 1)
+
+
 async def test_a_send_that_died_with_its_replica_is_sent_once_more_at_start(
     world: World,
 ) -> None:
