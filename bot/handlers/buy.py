@@ -43,7 +43,9 @@ async def show_services(
         dialog = replace(dialog, service_query=None)
     search = dialog.service_query
     on_top = page == 0 and not search  # favourites: on the first page of the whole list
-    menu = await context.services.browse.menu(context.user_id, search, favourites=on_top)
+    menu = await context.services.browse.menu(
+        context.user_id, search, favourites=on_top, user=context.profile
+    )
     await remember(context, replace(dialog, mode=Mode.SERVICES))
     app_url = context.services.settings.webapp_url
     screen = views.services(context.t, menu.services, page, search, app_url, menu.favourites)
@@ -56,7 +58,7 @@ async def show_services(
 
 async def search_services(update: Update, context: Context) -> None:
     text = _typed(update)
-    items = await context.services.browse.services(context.user_id, text)
+    items = await context.services.browse.services(context.user_id, text, user=context.profile)
     await remember(context, replace(context.dialog, mode=Mode.SERVICES, service_query=text))
     await reply(
         update, views.services(context.t, items, 0, text, context.services.settings.webapp_url)
@@ -75,7 +77,12 @@ async def show_countries(
         dialog = replace(dialog, country_query=None)
     search = dialog.country_query
     found = await context.services.browse.countries(
-        context.user_id, button.service, context.t.language, search, sold_out=True
+        context.user_id,
+        button.service,
+        context.t.language,
+        search,
+        sold_out=True,
+        user=context.profile,
     )
     if isinstance(found, ServiceGone):
         await answer(query, views.service_gone(context.t), alert=True)
@@ -95,7 +102,7 @@ async def search_countries(update: Update, context: Context) -> None:
         return
     text = _typed(update)
     found = await context.services.browse.countries(
-        context.user_id, service, context.t.language, text, sold_out=True
+        context.user_id, service, context.t.language, text, sold_out=True, user=context.profile
     )
     if isinstance(found, ServiceGone):
         await remember(context, replace(context.dialog, mode=Mode.SERVICES))

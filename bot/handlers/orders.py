@@ -35,7 +35,7 @@ async def history(
     if query:
         await answer(query)
     result = await context.services.orders.history(
-        context.user_id, cursors[page], HISTORY_PAGE_SIZE
+        context.user_id, cursors[page], HISTORY_PAGE_SIZE, user=context.profile
     )
     await remember(
         context, replace(dialog, history_cursors=(*cursors[: page + 1], result.next_cursor))
@@ -65,7 +65,12 @@ async def order_button(update: Update, context: Context, button: cb.OrderButton)
 
     pressed = query.message.message_id if isinstance(query.message, Message) else None
     outcome = await context.services.orders.act_in_chat(
-        context.user_id, button.order_id, _ACTIONS[button.action], pressed, on_acted=acted
+        context.user_id,
+        button.order_id,
+        _ACTIONS[button.action],
+        pressed,
+        on_acted=acted,
+        user=context.profile,
     )
     if isinstance(outcome, ActionRefused):
         await api_failed(update, context, outcome.error)

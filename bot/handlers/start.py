@@ -25,7 +25,7 @@ async def start(update: Update, context: Context) -> None:
     account = None
     if context.profile and context.profile.has_key and not context.profile.key_revoked:
         try:
-            account = await context.services.accounts.account(context.user_id)
+            account = await context.services.accounts.account(context.user_id, user=context.profile)
         except (JiemaError, NotLinkedError):
             account = None
     await reply(
@@ -41,7 +41,7 @@ async def balance(update: Update, context: Context, _: cb.BalanceMenu | None = N
     """Fresh balance from the API, formatted for the user's locale."""
     if update.callback_query:
         await answer(update.callback_query)
-    account = await context.services.accounts.account(context.user_id)
+    account = await context.services.accounts.account(context.user_id, user=context.profile)
     site = context.services.settings.jiema_site_url
     await reply(update, views.balance(context.t, account, site))
 

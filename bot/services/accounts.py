@@ -217,14 +217,17 @@ class AccountService:
         """A keyed, non-reversible id of ``key`` (groups orders by key without storing it)."""
         return self._vault.fingerprint(key.secret)
 
-    async def account(self, user_id: int) -> Account:
+    async def account(self, user_id: int, *, user: User | None = None) -> Account:
         """The user's account (balance) read fresh from the API.
+
+        Args:
+            user: The user's row as the caller has just read it (saves reading it again).
 
         Raises:
             NotLinkedError: no key is linked.
             bot.api.errors.JiemaError: the API failed.
         """
-        return await self._read_account(await self.key_for(user_id))
+        return await self._read_account(await self.key_for(user_id, user=user))
 
     async def recent_account(self, key: ApiKey, *, covering: int = 0) -> Account:
         """The account as read at most ``BALANCE_REUSE`` seconds ago, less the purchases

@@ -16,7 +16,7 @@ from bot.services.accounts import AccountService
 from bot.services.catalog import Catalog, Offer
 from bot.services.favourites import FavouriteOffer, FavouriteService
 from bot.services.rates import DeliveryRates, Rate
-from bot.store import Store
+from bot.store import Store, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +65,18 @@ class BrowseService:
         self._rates = rates
         self._favourites = favourites
 
-    async def services(self, user_id: int, query: str | None = None) -> list[Service]:
+    async def services(
+        self, user_id: int, query: str | None = None, *, user: User | None = None
+    ) -> list[Service]:
         """Every service, the user's recent ones first, then popular ones, then by stock.
+
+        Args:
+            user: The user's row as the caller has just read it (saves reading it again).
 
         Raises:
             NotLinkedError: no key linked (the catalogue is read with the user's key).
         """
-        key = await self._accounts.key_for(user_id)
+        key = await self._accounts.key_for(user_id, user=user)
         recent = tuple(await self._store.recent_services(user_id))
         items = await self._catalog.services(key, recent)
         if query:
@@ -79,16 +84,24 @@ class BrowseService:
         return items
 
     async def menu(
-        self, user_id: int, query: str | None = None, *, favourites: bool = False
+        self,
+        user_id: int,
+        query: str | None = None,
+        *,
+        favourites: bool = False,
+        user: User | None = None,
     ) -> ServiceMenu:
         """The chat's service list: :meth:`services`, with the user's favourites at today's
         price and stock when asked for (on the first page of the whole list).
+
+        Args:
+            user: As in :meth:`services`.
 
         Raises:
             NotLinkedError: no key linked.
             bot.api.errors.JiemaError: the catalogue could not be read.
         """
-        items = await self.services(user_id, query)
+        items = await self.services(user_id, query, user=user)
         on_top = await self._favourites.offers(user_id) if favourites else []
         return ServiceMenu(items, on_top)
 
@@ -100,13 +113,17 @@ class BrowseService:
         query: str | None = None,
         *,
         sold_out: bool = False,
+        user: User | None = None,
     ) -> Countries | ServiceGone:
         """The countries of ``service``, cheapest first (sold-out ones last when asked for).
+
+        Args:
+            user: As in :meth:`services`.
 
         Raises:
             NotLinkedError: no key linked.
         """
-        key = await self._accounts.key_for(user_id)
+        key = await self._accounts.key_for(user_id, user=user)
         found = await self._catalog.service(key, service)
         if found is None:
             return ServiceGone()

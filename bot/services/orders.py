@@ -18,7 +18,7 @@ from bot.order_status import OrderStatus
 from bot.services.accounts import AccountService, NotLinkedError
 from bot.services.cards import Cards
 from bot.services.catalog import Catalog
-from bot.store import Delivery, Store, StoredOrder
+from bot.store import Delivery, Store, StoredOrder, User
 from bot.tracker import OrderTracker
 
 
@@ -110,7 +110,9 @@ class OrderService:
         """Every SMS the tracker recorded for the order, in order of arrival."""
         return await self._store.deliveries_for(order_id)
 
-    async def act(self, user_id: int, order_id: str, action: Action) -> ActOutcome:
+    async def act(
+        self, user_id: int, order_id: str, action: Action, *, user: User | None = None
+    ) -> ActOutcome:
         """Do ``action`` on the user's order and apply the API's fresh view of it.
 
         Viewing an order the bot does not track (from the history: bought on the website)
@@ -124,7 +126,7 @@ class OrderService:
             if action is not Action.VIEW:
                 return NotYours()
             return await self._adopt(user_id, order_id)
-        key = await self._accounts.key_for(user_id)
+        key = await self._accounts.key_for(user_id, user=user)
         if action is Action.CANCEL:
             # A replacement under way, refund not yet confirmed, must not buy after this.
             await self._store.abandon_swap(order_id)
@@ -150,6 +152,7 @@ class OrderService:
         pressed_message_id: int | None,
         *,
         on_acted: Callable[[Acted], Awaitable[None]] | None = None,
+        user: User | None = None,
     ) -> ActOutcome:
         """A chat button (on an order card, or an order opened from the history): :meth:`act`,
         then the card is posted as a new message where the user is when the order was just
@@ -159,11 +162,12 @@ class OrderService:
             pressed_message_id: The message whose button was pressed (None: not known).
             on_acted: Awaited once the action went through, before the card is posted: the
                 chat stops the button's spinner with its note.
+            user: The user's row as the caller has just read it (saves reading it again).
 
         Raises:
             NotLinkedError: no key linked.
         """
-        outcome = await self.act(user_id, order_id, action)
+        outcome = await self.act(user_id, order_id, action, user=user)
         if not isinstance(outcome, Acted):
             return outcome
         if on_acted is not None:
@@ -182,14 +186,19 @@ class OrderService:
             return None
         return await self._tracker.observe(stored, fresh)
 
-    async def history(self, user_id: int, cursor: str | None, limit: int = 5) -> History:
+    async def history(
+        self, user_id: int, cursor: str | None, limit: int = 5, *, user: User | None = None
+    ) -> History:
         """One page of the user's orders as the API lists them.
+
+        Args:
+            user: The user's row as the caller has just read it (saves reading it again).
 
         Raises:
             NotLinkedError: no key linked.
             bot.api.errors.JiemaError: the API failed.
         """
-        key = await self._accounts.key_for(user_id)
+        key = await self._accounts.key_for(user_id, user=user)
         page: OrderPage = await self._api.orders(key, limit=limit, cursor=cursor)
         names = {s.code: s.name for s in await self._catalog.services(key)}
         return History(list(page.items), names, page.next_cursor)
