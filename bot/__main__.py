@@ -315,7 +315,7 @@ def _tune_gc() -> None:
     lives for a few awaits: with Python's thresholds it survives into the older
     generations and is scanned again and again. Measured in ``bench.throughput`` (a
     ``gc.callbacks`` timer): the collector took 7 % of the bot's CPU with the defaults
-    (2.4 s in a 30 s window; each full collection 80 ms), 0.3 % with these. Frozen
+    (2.4 s of 34 s; each full collection ~80 ms), 0.2 % with these (0.06 s of 32 s). Frozen
     objects (the modules, PTB's and Babel's data) are never scanned again, which also
     shortens the pause of a full collection.
     """
