@@ -118,6 +118,9 @@ class OrderService:
         Viewing an order the bot does not track (from the history: bought on the website)
         adopts it when the API says it belongs to this user's key.
 
+        Args:
+            user: The user's row as the caller has just read it (saves reading it again).
+
         Raises:
             NotLinkedError: no key linked.
         """
