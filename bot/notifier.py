@@ -158,7 +158,12 @@ class TelegramNotifier:
         t = await self._recipient(user_id)
         if t is None:
             return None
-        screen = render(t)
+        return await self._send_screen(user_id, render(t), notify=notify, policy=policy)
+
+    async def _send_screen(
+        self, user_id: int, screen: views.Screen, *, notify: bool, policy: SendPolicy | None
+    ) -> Outcome[tuple[Message, views.Screen]] | None:
+        """:meth:`send` once the recipient is known to be reachable and ``screen`` drawn."""
         outcome = await attempt(
             self._bot.send_message(
                 user_id,
@@ -230,7 +235,8 @@ class TelegramNotifier:
         if t is None:
             return None
         screen = await self._render_card(t, order)
-        outcome = await self.send(order.user_id, lambda _: screen, notify=False, policy=None)
+        # Not send(): the user's row was read just above.
+        outcome = await self._send_screen(order.user_id, screen, notify=False, policy=None)
         if not isinstance(outcome, Sent):
             return None
         message_id = outcome.value[0].message_id
