@@ -8,6 +8,7 @@ by the poller and set here as gauges; every replica reports the same value for t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -28,15 +29,7 @@ def labelled(counter: Counter) -> Callable[..., Counter]:
     ``labels()``; the counters of API requests are bumped on every read and every Bot API
     call, with a few dozen label sets that recur.
     """
-    children: dict[tuple[str, ...], Counter] = {}
-
-    def child(*labels: str) -> Counter:
-        found = children.get(labels)
-        if found is None:
-            found = children[labels] = counter.labels(*labels)
-        return found
-
-    return child
+    return functools.cache(counter.labels)
 
 
 class Metrics:
