@@ -19,10 +19,10 @@ import sqlite3
 import stat
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol
 
 import aiosqlite
 
@@ -33,7 +33,6 @@ __all__ = ["Database", "Dialect", "Executor", "Params", "Row", "SqliteDatabase"]
 log = logging.getLogger(__name__)
 
 Dialect = Literal["sqlite", "postgresql"]
-_T = TypeVar("_T")
 Params = Sequence[object]
 
 # sqlite3.OperationalError messages that mean "not right now" rather than a bad statement.
@@ -220,6 +219,33 @@ class _SqliteTransaction(Executor):
         return await self.fetch(sql, params)
 
 
+class _Writing:
+    """The write lock of a :class:`SqliteDatabase`, held for one write (a statement or a
+    transaction); fails at once if a write ahead failed as unavailable while this one waited.
+
+    A plain async context manager, not a generator-based one: it wraps most of the bot's
+    statements.
+    """
+
+    __slots__ = ("_database", "_seen")
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+        self._seen = database._timeouts
+
+    async def __aenter__(self) -> None:
+        database = self._database
+        await database._lock.acquire()
+        if database._timeouts != self._seen:
+            database._lock.release()
+            raise StoreUnavailableError("SQLite: database is locked (the write ahead failed)")
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, StoreUnavailableError):
+            self._database._timeouts += 1
+        self._database._lock.release()
+
+
 class SqliteDatabase(Database):
     """SQLite through one aiosqlite connection, in WAL mode.
 
@@ -287,46 +313,18 @@ class SqliteDatabase(Database):
     # IMMEDIATE. The lock still keeps it out of another task's open transaction.
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return await self._write_one(self._tx.execute, sql, params)
+        async with _Writing(self):
+            with _SQLITE_FAULTS:
+                return await self._tx.execute(sql, params)
 
     async def fetch_returning(self, sql: str, params: Params = ()) -> list[Row]:
-        return await self._write_one(self._tx.fetch, sql, params)
-
-    async def _write_one(
-        self, run: Callable[[str, Params], Awaitable[_T]], sql: str, params: Params
-    ) -> _T:
-        """:meth:`_writing` for one statement, inline: most of the bot's statements are
-        single ones, and a generator-based context manager costs each a few microseconds."""
-        seen = self._timeouts
-        async with self._lock:
-            self._unless_failed_since(seen)
-            try:
-                with _SQLITE_FAULTS:
-                    return await run(sql, params)
-            except StoreUnavailableError:
-                self._timeouts += 1
-                raise
-
-    def _unless_failed_since(self, seen: int) -> None:
-        """Fail at once if a write failed as unavailable while this one waited for the lock."""
-        if self._timeouts != seen:
-            raise StoreUnavailableError("SQLite: database is locked (the write ahead failed)")
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
-        """Hold ``_lock`` for a write; fail at once if a write ahead failed meanwhile."""
-        seen = self._timeouts
-        async with self._lock:
-            self._unless_failed_since(seen)
-            try:
-                yield
-            except StoreUnavailableError:
-                self._timeouts += 1
-                raise
+        async with _Writing(self):
+            with _SQLITE_FAULTS:
+                return await self._tx.fetch(sql, params)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Executor]:
-        async with self._writing(), self._write() as tx:
+        async with _Writing(self), self._write() as tx:
             yield tx
 
     @asynccontextmanager
