@@ -3,9 +3,12 @@
 PTB's own ``HTTPXRequest`` hands every Bot API call to an ``httpx.AsyncClient``, whose
 per-request machinery (merging defaults, auth and redirect flows, the cookie jar, stream
 wrappers) this bot has no use for: each call is one POST with the token in its URL. Here a
-:class:`~telegram.request.BaseRequest`, PTB's interface for request back ends, builds the
-``httpx.Request`` itself and hands it straight to the transport: a sixth of the bot's CPU
-per handled update (``bench.throughput --profile``).
+:class:`~telegram.request.BaseRequest`, PTB's interface for request back ends, hands the
+URL, headers and JSON body straight to the transport (:meth:`Transport.exchange`) and
+gives PTB back the status and bytes it asks for. Going through ``httpx.AsyncClient`` cost a
+sixth of the bot's CPU per handled update, and building httpx's request and response
+objects for each call another tenth (``bench.throughput --profile``). An upload (a
+multipart form) is still built by httpx.
 
 It raises what ``HTTPXRequest.do_request`` raises, with httpx's error as ``__cause__``
 (:mod:`bot.telegram_outcome` reads that chain), and counts every call for /metrics.
@@ -13,7 +16,6 @@ It raises what ``HTTPXRequest.do_request`` raises, with httpx's error as ``__cau
 
 from __future__ import annotations
 
-import functools
 from http import HTTPStatus
 from typing import Any
 
@@ -27,8 +29,6 @@ from bot.metrics import Metrics, labelled
 
 _HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
-_parse_url = functools.lru_cache(maxsize=64)(httpx.URL)
-"""A Bot API URL parsed once: they are the same few every time (one per method used)."""
 
 
 class TelegramRequest(BaseRequest):
@@ -76,28 +76,24 @@ class TelegramRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._transport is None:
             raise RuntimeError("this TelegramRequest is not initialized")
-        timeouts = {
+        asked = {
             "connect": connect_timeout,
             "read": read_timeout,
             "write": write_timeout,
             "pool": pool_timeout,
         }
-        timeout = {
+        timeouts = {
             kind: self._timeout if value is BaseRequest.DEFAULT_NONE else value
-            for kind, value in timeouts.items()
+            for kind, value in asked.items()
         }
-        request = httpx.Request(
-            method, _parse_url(url), **_body(request_data), extensions={"timeout": timeout}
-        )
         endpoint = url.rsplit("/", 1)[-1]
         try:
-            response = await self._send(request)
+            status, body = await self._send(method, url, request_data, timeouts)
         except TelegramError as exc:
             self._calls(endpoint, type(exc).__name__).inc()
             raise
-        error = "" if response.status_code == HTTPStatus.OK else str(response.status_code)
-        self._calls(endpoint, error).inc()
-        return response.status_code, response.content
+        self._calls(endpoint, "" if status == HTTPStatus.OK else str(status)).inc()
+        return status, body
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -110,11 +106,32 @@ class TelegramRequest(BaseRequest):
             return BaseRequest.parse_json_payload(payload)
         return parsed
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        """The answer, or PTB's error for httpx's (as ``HTTPXRequest`` maps them)."""
+    async def _send(
+        self, method: str, url: str, data: RequestData | None, timeouts: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        """The answer's status and body, or PTB's error for httpx's (as ``HTTPXRequest``
+        maps them)."""
         assert self._transport is not None
         try:
-            return await self._transport.handle_async_request(request)
+            if data is not None and data.contains_files:  # an upload: httpx builds the form
+                request = httpx.Request(
+                    method,
+                    url,
+                    headers=_HEADERS,
+                    data=data.json_parameters,
+                    files=data.multipart_data,
+                    extensions={"timeout": timeouts},
+                )
+                response = await self._transport.handle_async_request(request)
+                return response.status_code, response.content
+            answer = await self._transport.exchange(
+                method,
+                url,
+                headers=_HEADERS if data is None else _JSON_HEADERS,
+                data=None if data is None else orjson.dumps(data.parameters),
+                timeouts=timeouts,
+            )
+            return answer.status, answer.body
         except httpx.PoolTimeout as exc:
             raise TimedOut("Pool timeout: no connection free; the request was not sent") from exc
         except httpx.TimeoutException as exc:
@@ -150,17 +167,3 @@ class SendingRequest(TelegramRequest):
         ):
             parsed["result"] = {name: result[name] for name in _MESSAGE_IDS if name in result}
         return parsed
-
-
-def _body(data: RequestData | None) -> dict[str, Any]:
-    """The request's headers and body: its parameters as one JSON object (as the Bot API
-    takes them, except for uploads), or a multipart form when it uploads files.
-
-    One JSON document for the whole call, written by orjson, instead of a form whose every
-    nested value (a keyboard, entities) is JSON text of its own.
-    """
-    if data is None:
-        return {"headers": _HEADERS}
-    if data.contains_files:
-        return {"headers": _HEADERS, "data": data.json_parameters, "files": data.multipart_data}
-    return {"headers": _JSON_HEADERS, "content": orjson.dumps(data.parameters)}

@@ -1,10 +1,13 @@
 """The HTTP transport under the bot's two API clients (jiema's and python-telegram-bot's).
 
-httpx stays the API the project is written against: both clients build ``httpx.Request``
-objects and get ``httpx.Response`` ones. Underneath, requests go through aiohttp (PyPI
-``httpx-aiohttp``, the transport openai-python ships for its aiohttp client). httpx's own
-transport (httpcore on anyio) costs about ten times the CPU per request under concurrency
-(encode/httpx#3215); measured in ``bench.scale_out`` (README, "Performance").
+httpx stays the API the project is written against: the jiema client builds
+``httpx.Request`` objects and gets ``httpx.Response`` ones, and every error either client
+sees is httpx's. (python-telegram-bot's request back end, whose own interface is a URL
+and bytes in, a status and bytes out, skips httpx's objects: :meth:`Transport.exchange`.)
+Underneath, requests go through aiohttp (PyPI ``httpx-aiohttp``, the transport
+openai-python ships for its aiohttp client). httpx's own transport (httpcore on anyio)
+costs about ten times the CPU per request under concurrency (encode/httpx#3215); measured
+in ``bench.scale_out`` (README, "Performance").
 
 Two things are changed from ``httpx_aiohttp.AiohttpTransport``:
 
@@ -21,7 +24,9 @@ Two things are changed from ``httpx_aiohttp.AiohttpTransport``:
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import aiohttp
 import httpx
@@ -72,38 +77,77 @@ class Transport(AiohttpTransport):
         JSON documents and neither client streams, so the connection goes back to the pool
         at once and a read error is mapped here, with the request's.
         """
-        if not isinstance(self.client, aiohttp.ClientSession):
-            self.client = self.get_client()
-        timeout = request.extensions.get("timeout", {})
         try:
             data: bytes | httpx.AsyncByteStream | None = request.content or None
         except httpx.RequestNotRead:  # a multipart upload
             data = request.stream  # type: ignore[assignment]
             request.headers.pop("transfer-encoding", None)  # aiohttp frames it
-        try:
-            async with self.client.request(
-                request.method,
-                str(request.url),
-                headers=request.headers,
-                data=data,
-                allow_redirects=False,
-                auto_decompress=False,
-                compress=False,
-                timeout=aiohttp.ClientTimeout(
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                    connect=timeout.get("pool"),
-                ),
-            ) as answer:
-                body = await answer.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _httpx_error(exc) from None
+        answer = await self.exchange(
+            request.method,
+            str(request.url),
+            headers=request.headers,
+            data=data,
+            timeouts=request.extensions.get("timeout", {}),
+        )
         return httpx.Response(
             answer.status,
-            headers=answer.raw_headers,
-            content=body,
+            headers=answer.headers,
+            content=answer.body,
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.encode()}
             if answer.reason
             else {"http_version": b"HTTP/1.1"},
         )
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        data: Any,
+        timeouts: Mapping[str, float | None],
+    ) -> Answer:
+        """One request and its whole answer, without httpx's request and response objects.
+
+        For a caller whose own interface is not httpx's: python-telegram-bot's request
+        back end (:mod:`bot.telegram_request`) hands over a URL, headers and bytes and wants
+        the status and bytes back. Errors are httpx's, mapped as for
+        :meth:`handle_async_request`.
+        """
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        try:
+            async with self.client.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=_client_timeout(
+                    timeouts.get("connect"), timeouts.get("read"), timeouts.get("pool")
+                ),
+            ) as answer:
+                body = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _httpx_error(exc) from None
+        return Answer(answer.status, answer.raw_headers, answer.reason or "", body)
+
+
+class Answer(NamedTuple):
+    """An HTTP answer read whole: status, raw headers, reason phrase and body."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    reason: str
+    body: bytes
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(
+    connect: float | None, read: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for httpx's: a few combinations, built once each."""
+    return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
