@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardMarkupLimit
 
 from bot import callbacks as cb
@@ -83,3 +83,27 @@ def labels_of(markup: InlineKeyboardMarkup) -> list[str]:
 def test_confirm_has_buy_only_when_affordable() -> None:
     assert labels_of(keyboards.confirm(t, "tg", "tok")) == ["Buy", "‹ Countries", "Cancel"]
     assert labels_of(keyboards.confirm(t, "tg", None)) == ["‹ Countries", "Cancel"]
+
+
+def test_a_remembered_button_sends_and_compares_as_a_plain_one() -> None:
+    """Buttons turn into JSON once (``_CallbackButton``): what PTB sends is what a plain
+    button gives, each send gets its own copy, and a tapped message's parsed keyboard
+    still equals (and hashes as) the one the bot built."""
+    markup = keyboards.services(t, [(f"s{i}", f"Service {i}") for i in range(30)], 1)
+    plain = InlineKeyboardMarkup.de_json(markup.to_dict(), None)  # as a tap brings it back
+    assert plain is not None
+    for ours, parsed in zip(
+        (b for row in markup.inline_keyboard for b in row),
+        (b for row in plain.inline_keyboard for b in row),
+        strict=True,
+    ):
+        assert type(parsed) is InlineKeyboardButton
+        assert ours.to_dict() == InlineKeyboardButton.to_dict(parsed)
+        assert ours == parsed
+        assert parsed == ours
+        assert hash(ours) == hash(parsed)
+    assert markup == plain
+    assert plain == markup
+    sent = markup.to_dict()
+    sent["inline_keyboard"][0][0]["text"] = "changed by whoever got it"
+    assert markup.to_dict() != sent
