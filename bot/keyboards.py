@@ -12,6 +12,7 @@ from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
 from bot import callbacks as cb
 from bot.i18n import LANGUAGES, Translator, label_width
 from bot.order_status import FINAL_STATUSES
+from bot.services.models import Service
 from bot.services.orders import can_cancel, can_next_sms
 
 SERVICES_PER_PAGE = 12
@@ -91,13 +92,13 @@ def open_app(t: Translator, url: str) -> InlineKeyboardButton:
 
 
 def services(
-    t: Translator, items: Sequence[tuple[str, str]], page: int, app_url: str | None = None
+    t: Translator, items: Sequence[Service], page: int, app_url: str | None = None
 ) -> InlineKeyboardMarkup:
-    """A page of services (``(code, label)`` pairs), two columns, with paging and Cancel."""
+    """A page of services, two columns, with paging and Cancel."""
     start = page * SERVICES_PER_PAGE
     chunk = [
-        button(label, cb.PickService(code))
-        for code, label in items[start : start + SERVICES_PER_PAGE]
+        button(service.name, cb.PickService(service.code))
+        for service in items[start : start + SERVICES_PER_PAGE]
     ]
     rows: Rows = [chunk[i : i + _SERVICE_COLUMNS] for i in range(0, len(chunk), _SERVICE_COLUMNS)]
     pages = page_count(len(items), SERVICES_PER_PAGE)

@@ -40,6 +40,7 @@ from bot.fakebotapi.html import HtmlParseError, parse_html
 from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, Translator, get_translator
 from bot.i18n import label_width as width
 from bot.keyboards import ROW_WIDTH
+from bot.services.models import Service
 from tests.i18n_checks import ALL_22, assert_no_bidi_in_code, assert_no_bidi_in_copy
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
@@ -47,6 +48,9 @@ TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
 
 _ISO_639_1: dict[str, str] = {"fil": "tl"}
 """Our languages whose ISO 639-1 code is not their Babel language subtag (lingua's is Tagalog)."""
+
+
+TELEGRAM = Service("tg", "telegram", "Telegram", None, 1, 1)
 
 
 def _lingua(language: str) -> Language | None:
@@ -266,7 +270,7 @@ def _keyboards(t: Translator) -> dict[str, InlineKeyboardMarkup]:
     return {
         "menu": keyboards.main_menu(t, linked=True),
         "menu unlinked": keyboards.main_menu(t, linked=False),
-        "services": keyboards.services(t, [("tg", "Telegram")] * 30, 1),
+        "services": keyboards.services(t, [TELEGRAM] * 30, 1),
         "countries": keyboards.countries(t, "tg", [(7, "🇲🇾")] * 20, 1),
         "confirm": keyboards.confirm(t, "tg", "token"),
         "copy code": keyboards.copy_code(t, "482133"),

@@ -9,8 +9,13 @@ from telegram.constants import InlineKeyboardMarkupLimit
 from bot import callbacks as cb
 from bot import keyboards
 from bot.i18n import get_translator
+from bot.services.models import Service
 
 t = get_translator("en")
+
+
+def services(count: int) -> list[Service]:
+    return [Service(f"s{i}", f"s{i}", f"Service {i}", None, 1, 1) for i in range(count)]
 
 
 def check(markup: InlineKeyboardMarkup) -> list[cb.Callback]:
@@ -31,8 +36,7 @@ def check(markup: InlineKeyboardMarkup) -> list[cb.Callback]:
 def test_service_pages_have_arrows_only_where_there_is_somewhere_to_go(
     page: int, arrows: list[str]
 ) -> None:
-    items = [(f"s{i}", f"Service {i}") for i in range(700)]
-    markup = keyboards.services(t, items, page)
+    markup = keyboards.services(t, services(700), page)
     check(markup)
     nav = [b.text for b in markup.inline_keyboard[-2]]
     assert [x for x in nav if x in "‹›"] == arrows
@@ -89,7 +93,7 @@ def test_a_remembered_button_sends_and_compares_as_a_plain_one() -> None:
     """Buttons turn into JSON once (``_CallbackButton``): what PTB sends is what a plain
     button gives, each send gets its own copy, and a tapped message's parsed keyboard
     still equals (and hashes as) the one the bot built."""
-    markup = keyboards.services(t, [(f"s{i}", f"Service {i}") for i in range(30)], 1)
+    markup = keyboards.services(t, services(30), 1)
     plain = InlineKeyboardMarkup.de_json(markup.to_dict(), None)  # as a tap brings it back
     assert plain is not None
     for ours, parsed in zip(

@@ -41,8 +41,7 @@ def services(
         text = t._("Services matching “{query}”:").format(query=esc(query))
     else:
         text = t._("Choose a service, or type part of its name to search:")
-    labels = [(s.code, s.name) for s in items]
-    markup = keyboards.services(t, labels, page, app_url)
+    markup = keyboards.services(t, items, page, app_url)
     if favourites:
         picks = keyboards.favourite_picks(_favourite_items(t, favourites))
         markup = keyboards.extended(markup, top=picks)
