@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from telegram import Bot, Message
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.request import BaseRequest
 
+from bot.fakebotapi import FakeBotApi
+from bot.metrics import Metrics
 from bot.telegram_request import SendingRequest, TelegramRequest
 
 
@@ -57,3 +61,26 @@ def test_updates_keep_their_keyboards() -> None:
     """``getUpdates`` goes through TelegramRequest: a tapped message's keyboard is read."""
     result = TelegramRequest.parse_json_payload(SENT)["result"]
     assert result["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "s:tg"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
+        yield server
+
+
+async def test_an_edit_through_the_sending_request_is_done_without_a_message_back(
+    telegram: FakeBotApi,
+) -> None:
+    """PTB is told ``true`` for an edit that succeeded; a refused one is still its error."""
+    alice = telegram.user(1001, first_name="Alice")
+    alice.chat.started = True
+    request = SendingRequest(Metrics(), connection_pool_size=2, timeout=5)
+    async with Bot("123456:TEST", base_url=f"{telegram.root}/bot", request=request) as bot:
+        sent = await bot.send_message(1001, "one")
+        assert sent.message_id == alice.messages[-1].message_id
+        edited = await bot.edit_message_text("two", chat_id=1001, message_id=sent.message_id)
+        assert edited is True
+        assert [m.text for m in alice.messages] == ["two"]
+        with pytest.raises(BadRequest, match="not modified"):
+            await bot.edit_message_text("two", chat_id=1001, message_id=sent.message_id)
