@@ -33,6 +33,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from bot import pressed
 from bot.core import Services
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.store import StoreUnavailableError
@@ -131,6 +132,7 @@ class HttpServer:
             return web.Response(status=503, text="starting")
         try:
             data = json.loads(await request.read())
+            pressed.defer_keyboard(data)
             update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError):
             return web.Response(status=400, text="not an update")

@@ -24,6 +24,7 @@ import orjson
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot import pressed
 from bot.api.transport import Transport
 from bot.metrics import Metrics, labelled
 
@@ -97,13 +98,12 @@ class TelegramRequest(BaseRequest):
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
-        """The answer's JSON, parsed with orjson (PTB's hook for another JSON library); what
-        orjson refuses goes to PTB's own parser, which replaces invalid UTF-8 first and
-        raises PTB's error for what is not JSON."""
-        try:
-            parsed: dict[str, Any] = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return BaseRequest.parse_json_payload(payload)
+        """The answer's JSON (:func:`_parse`); the keyboards of pressed messages in a list of
+        updates are left for later (:mod:`bot.pressed`)."""
+        parsed = _parse(payload)
+        if isinstance(parsed, dict) and isinstance(updates := parsed.get("result"), list):
+            for update in updates:
+                pressed.defer_keyboard(update)
         return parsed
 
     async def _send(
@@ -187,7 +187,7 @@ class SendingRequest(TelegramRequest):
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
-        parsed = TelegramRequest.parse_json_payload(payload)
+        parsed = _parse(payload)
         if (
             isinstance(parsed, dict)
             and isinstance(result := parsed.get("result"), dict)
@@ -196,3 +196,14 @@ class SendingRequest(TelegramRequest):
         ):
             parsed["result"] = {name: result[name] for name in _MESSAGE_IDS if name in result}
         return parsed
+
+
+def _parse(payload: bytes) -> dict[str, Any]:
+    """The answer's JSON, parsed with orjson (PTB's hook for another JSON library); what
+    orjson refuses goes to PTB's own parser, which replaces invalid UTF-8 first and raises
+    PTB's error for what is not JSON."""
+    try:
+        parsed: dict[str, Any] = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return BaseRequest.parse_json_payload(payload)
+    return parsed

@@ -57,12 +57,6 @@ async def test_a_message_sent_through_the_sending_request_is_still_a_message() -
     assert (message.message_id, message.chat.id, message.text) == (7, 1, None)
 
 
-def test_updates_keep_their_keyboards() -> None:
-    """``getUpdates`` goes through TelegramRequest: a tapped message's keyboard is read."""
-    result = TelegramRequest.parse_json_payload(SENT)["result"]
-    assert result["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "s:tg"
-
-
 @pytest.fixture
 async def telegram() -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:

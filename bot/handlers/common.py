@@ -15,7 +15,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler
 
 from bot import callbacks as cb
-from bot import views
+from bot import pressed, views
 from bot.callbacks import C
 from bot.commands import command_list
 from bot.context import Context
@@ -122,7 +122,7 @@ async def edit(query: CallbackQuery, screen: views.Screen) -> None:
     if (
         isinstance(message, Message)
         and message.text_html == screen.text
-        and (message.reply_markup == screen.markup)
+        and pressed.shows(message, screen.markup)
     ):
         return
     try:

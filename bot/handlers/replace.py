@@ -8,7 +8,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler
 
 from bot import callbacks as cb
-from bot import keyboards, views
+from bot import keyboards, pressed, views
 from bot.context import Context
 from bot.handlers.common import ButtonHandler, answer
 
@@ -26,7 +26,7 @@ async def switch_quote(update: Update, context: Context, button: cb.AutoReplaceQ
     await answer(query, views.auto_replace_label(t, button.on))
     if isinstance(query.message, Message):
         fresh = keyboards.auto_replace_quote(t, button.token, button.on)[0]
-        markup = keyboards.switched(query.message.reply_markup, button, fresh)
+        markup = keyboards.switched(pressed.keyboard(query.message), button, fresh)
         try:
             await query.edit_message_reply_markup(reply_markup=markup)
         except BadRequest as exc:

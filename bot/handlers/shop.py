@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot import callbacks as cb
-from bot import keyboards, views
+from bot import keyboards, pressed, views
 from bot.context import Context
 from bot.handlers.common import ButtonHandler, answer, edit, remember, reply
 from bot.services.after_purchase import SoldOut
@@ -41,7 +41,7 @@ async def toggle_favourite(update: Update, context: Context, button: cb.Favourit
     if isinstance(outcome, Added | Removed) and isinstance(query.message, Message):
         markup = keyboards.with_favourite_state(
             context.t,
-            query.message.reply_markup,
+            pressed.keyboard(query.message),
             button.service,
             button.country_id,
             isinstance(outcome, Added),
@@ -105,7 +105,7 @@ async def notify_me(update: Update, context: Context, button: cb.NotifyMe) -> No
     hours = alerts.lifetime.total_seconds() / 3600
     await answer(query, views.watching(t, outcome, hours), alert=True)
     if isinstance(query.message, Message):
-        await _set_markup(update, keyboards.without(query.message.reply_markup, button))
+        await _set_markup(update, keyboards.without(pressed.keyboard(query.message), button))
 
 
 async def no_numbers(update: Update, context: Context, sold_out: SoldOut) -> None:
