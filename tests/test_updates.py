@@ -191,6 +191,33 @@ async def test_the_lease_is_renewed_while_a_long_update_runs_and_released_after(
     assert await world.held() == {}  # handed back at once, not left to expire
 
 
+async def test_one_renewal_keeps_every_long_update_and_brings_back_none_released(
+    world: World,
+) -> None:
+    journal = world.journal
+    for name in ("a1", "b1"):
+        journal.gate(name)
+    alices = start(world.processor, ALICE, journal.handle("a1"))
+    bobs = start(world.processor, BOB, journal.handle("b1"))
+    await eventually(lambda: len(journal.lines) == 2, what="both presses run")
+    assert await world.sleep.asked_times(1) == [_RENEW_EVERY]  # one renewal for both
+    ttl = USER_LEASE_TTL.total_seconds()
+    world.clock.advance(ttl - 1)
+    world.sleep.wake()
+    await world.sleep.asked_times(2)
+    journal.gates["a1"].set()
+    await finish(alices)  # Alice's handed back; Bob's still running
+    world.clock.advance(ttl - 1)  # past the first leases' end: Bob's held by the renewal
+    assert await world.held() == {f"user:{BOB}": "r1"}
+    world.sleep.wake()
+    await world.sleep.asked_times(3)
+    assert await world.held() == {f"user:{BOB}": "r1"}  # Alice's not renewed back
+    journal.gates["b1"].set()
+    await finish(bobs)
+    assert await world.held() == {}
+    assert len(world.sleep.asked) == 3  # no renewal runs once nothing is held
+
+
 async def test_with_the_database_unavailable_the_update_still_runs(world: World) -> None:
     outsider = sqlite3.connect(world.path, isolation_level=None)
     try:
