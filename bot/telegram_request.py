@@ -94,7 +94,12 @@ class TelegramRequest(BaseRequest):
             self._calls(endpoint, type(exc).__name__).inc()
             raise
         self._calls(endpoint, "" if status == HTTPStatus.OK else str(status)).inc()
-        return status, body
+        return status, self._answer(endpoint, status, body)
+
+    @staticmethod
+    def _answer(endpoint: str, status: int, body: bytes) -> bytes:
+        """The body PTB gets for an answer of ``endpoint``: here, as it came."""
+        return body
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -164,26 +169,15 @@ class SendingRequest(TelegramRequest):
       of an inline message: PTB then builds no ``Message`` at all (with its hundred fields,
       a twentieth of the CPU per update even with only the ids left).
 
-    The messages a user taps come with the update (``getUpdates``, or the webhook), parsed
-    in full.
+    The message a user presses a button on comes with the update (``getUpdates``, or the
+    webhook), its keyboard left for :mod:`bot.pressed` to parse when read.
     """
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: object = BaseRequest.DEFAULT_NONE,
-        write_timeout: object = BaseRequest.DEFAULT_NONE,
-        connect_timeout: object = BaseRequest.DEFAULT_NONE,
-        pool_timeout: object = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        status, body = await super().do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
-        if status == HTTPStatus.OK and url.rpartition("/")[2] in _EDITS:
-            return status, _DONE
-        return status, body
+    @staticmethod
+    def _answer(endpoint: str, status: int, body: bytes) -> bytes:
+        if status == HTTPStatus.OK and endpoint in _EDITS:
+            return _DONE
+        return body
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
