@@ -282,9 +282,7 @@ def _in_round(name: str, index: int) -> str:
     return f"{name}, round {index + 1}"
 
 
-async def run(
-    size: Size, keep: bool, profile: bool, phases: Sequence[Phase] | None = None
-) -> dict[str, Any]:
+async def run(size: Size, keep: bool, profile: bool) -> dict[str, Any]:
     """Seed, then measure each phase in turn against the same fakes; the figures."""
     rng = random.Random(42)
     with workdir(keep) as tmp:
@@ -306,7 +304,7 @@ async def run(
                 "window_s": size.window,
                 "rounds": size.rounds,
             }
-            for phase in schedule(size.rounds) if phases is None else phases:
+            for phase in schedule(size.rounds):
                 figures = await measure(phase, telegram, sandbox, tmp / "data", loads, size)
                 results[phase.name] = figures
                 _print_phase(phase.name, figures)
