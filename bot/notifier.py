@@ -247,13 +247,14 @@ class TelegramNotifier:
         """Whether the card needs no redraw now; no I/O.
 
         True when the card on screen already shows ``order`` as it renders now, and also
-        while a stale card waits for its retry (the outbox redraws it then). Lets the poller
+        while a stale card waits for its retry, or while an edit claimed for it is under
+        way (the outbox redraws it when due). Lets the poller
         skip the locked re-read and redraw of the many cards that did not change in a tick
         (only the countdown moves them, every few minutes), and keeps it from retrying a
         failed edit every tick while Telegram is down.
         """
-        if order.card_retry_at is not None and order.card_retry_at > self._clock():
-            return True
+        if order.card_retry_at is not None:
+            return order.card_retry_at > self._clock()
         if order.card_message_id is None or order.card_hash is None:
             return False
         return order.card_hash == self._card_fingerprint(get_translator(language or "en"), order)
@@ -287,11 +288,13 @@ class TelegramNotifier:
         if t is None:
             return
         fingerprint = self._card_fingerprint(t, order)
-        if order.card_hash == fingerprint:
-            if order.card_retry_at is not None:  # redrawn before its failure was recorded
-                await self._store.set_card_hash(order.id, fingerprint)
+        if order.card_hash == fingerprint and order.card_retry_at is None:
             return
-        if not await self._store.claim_card_hash(order.id, order.card_hash, fingerprint):
+        # A card due for a retry is edited even if its hash matches: the claim of a
+        # replica that died before recording its edit (or an edit that did happen before
+        # its failure was recorded, which Telegram then refuses as unchanged).
+        until = self._clock() + self._card_retry
+        if not await self._store.claim_card_hash(order, fingerprint, until):
             return  # another replica is drawing (or drew) this very change
         screen = await self._render_card(t, order)
         outcome = await attempt(
@@ -312,11 +315,12 @@ class TelegramNotifier:
             elif "not found" in outcome.description:
                 await self.post_card(order)
             else:
-                await self._store.restore_card_hash(order.id, fingerprint, order.card_hash)
+                await self._store.restore_card_hash(order, fingerprint, until, None)
                 log.warning("editing card of order %s refused: %s", order.id, outcome.description)
         else:
-            await self._store.restore_card_hash(order.id, fingerprint, order.card_hash)
             await self._failed(order.user_id, outcome, f"card of order {order.id}")
+            retry_at = None
             if not (isinstance(outcome, Refused) and outcome.blocked):
                 delay = outcome.delay if isinstance(outcome, RetryLater) else self._card_retry
-                await self._store.mark_card_stale(order.id, self._clock() + delay)
+                retry_at = self._clock() + delay
+            await self._store.restore_card_hash(order, fingerprint, until, retry_at)

@@ -3,6 +3,8 @@ on SQLite, with the card retry clock driven by the test."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +24,7 @@ from bot.ratelimit import ChatRateLimiter
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Sent
 from tests.chaos.proxy import ChaosProxy, Fault
+from tests.e2e.harness import eventually
 from tests.polling import WallClock
 
 ALICE = 1001
@@ -160,6 +163,34 @@ async def test_a_failed_edit_leaves_the_card_stale_and_retried_only_when_due(
     [card] = world.cards()
     assert "SMS received" in card.text
     assert (await world.reread(order.id)).card_retry_at is None
+
+
+async def test_a_card_whose_replica_died_mid_edit_is_redrawn_when_its_claim_ends(
+    world: World,
+) -> None:
+    order = await world.order()
+    await world.notifier.post_card(order)
+    order = await world.change(order.id, "RECEIVED")
+    # The redraw is claimed, then its replica is killed while the edit is on its way.
+    world.proxy.inject(Fault.STALL, 1, match="editMessageText")
+    drawing = asyncio.create_task(world.notifier.show_card(order))
+    await eventually(lambda: world.proxy.count(Fault.STALL) == 1, what="the edit under way")
+    drawing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await drawing
+    claimed = await world.reread(order.id)
+    assert world.notifier.card_is_current(claimed, "en")  # another may still be drawing
+    await world.notifier.show_card(claimed)
+    assert world.edits() == 0
+    world.clock.advance(CARD_RETRY.total_seconds())
+    [due] = await world.store.stale_cards(world.clock.now)  # the outbox's sweep finds it
+    assert not world.notifier.card_is_current(due, "en")
+    await world.notifier.show_card(due)
+    assert world.edits() == 1
+    assert "SMS received" in world.cards()[0].text
+    drawn = await world.reread(order.id)
+    assert drawn.card_retry_at is None
+    assert world.notifier.card_is_current(drawn, "en")
 
 
 async def test_a_stale_card_is_redrawn_at_once_when_its_user_presses_it(world: World) -> None:

@@ -175,6 +175,7 @@ ALTER TABLE purchases ADD COLUMN reconcile_after TEXT;
 #   the order card shows every code anyway);
 # * claimed_by / claimed_until: the sender's lease, so two replicas never send a row at once;
 # * orders.card_retry_at: set when a card edit failed (the card is stale), the next try;
+#   also the lease of an edit claimed and not yet recorded (due if its replica dies);
 # * orders.final_claimed_until: the lease (or, after a failure, the next try) of the notice.
 _V4_OUTBOX = """
 ALTER TABLE sms_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;

@@ -132,26 +132,44 @@ class OrdersRepository(Repository):
             (card_hash, ts(self._now()), order_id),
         )
 
-    async def claim_card_hash(self, order_id: str, seen: str | None, card_hash: str) -> bool:
-        """Claim the redraw of a card from what it showed (``seen``) to ``card_hash``.
+    async def claim_card_hash(self, order: StoredOrder, card_hash: str, until: datetime) -> bool:
+        """Claim the redraw of ``order``'s card, from what it shows to ``card_hash``.
 
         True for the one caller that should edit the message now; False when another
         (another replica, say) already claimed or drew this change, so two never send the
-        same edit (Telegram would answer "message is not modified").
+        same edit (Telegram would answer "message is not modified"). The claim holds
+        ``card_retry_at`` at ``until``: if its holder dies before the edit is recorded, the
+        card is due then, and the outbox redraws it (an edit that did happen is refused as
+        unchanged, which records it), instead of it being taken for drawn.
         """
         changed = await self._write(
-            "UPDATE orders SET card_hash = ?, updated_at = ? WHERE id = ?"
-            " AND (card_hash = CAST(? AS TEXT) OR (card_hash IS NULL AND CAST(? AS TEXT) IS NULL))",
-            (card_hash, ts(self._now()), order_id, seen, seen),
+            "UPDATE orders SET card_hash = ?, card_retry_at = ?, updated_at = ? WHERE id = ?"
+            " AND (card_hash = CAST(? AS TEXT) OR (card_hash IS NULL AND CAST(? AS TEXT) IS NULL))"
+            " AND (card_retry_at = CAST(? AS TEXT)"
+            " OR (card_retry_at IS NULL AND CAST(? AS TEXT) IS NULL))",
+            (
+                card_hash,
+                ts(until),
+                ts(self._now()),
+                order.id,
+                order.card_hash,
+                order.card_hash,
+                opt_ts(order.card_retry_at),
+                opt_ts(order.card_retry_at),
+            ),
         )
         return changed == 1
 
-    async def restore_card_hash(self, order_id: str, card_hash: str, seen: str | None) -> None:
-        """An edit claimed with :meth:`claim_card_hash` did not happen: the card still shows
-        ``seen`` (unless someone has claimed another change since)."""
+    async def restore_card_hash(
+        self, order: StoredOrder, card_hash: str, until: datetime, retry_at: datetime | None
+    ) -> None:
+        """The edit claimed with :meth:`claim_card_hash` did not happen: the card still shows
+        what ``order`` says, and its next try is at ``retry_at`` (None: when it changes).
+        Unless someone has claimed another change since."""
         await self._write(
-            "UPDATE orders SET card_hash = ?, updated_at = ? WHERE id = ? AND card_hash = ?",
-            (seen, ts(self._now()), order_id, card_hash),
+            "UPDATE orders SET card_hash = ?, card_retry_at = ?, updated_at = ?"
+            " WHERE id = ? AND card_hash = ? AND card_retry_at = ?",
+            (order.card_hash, opt_ts(retry_at), ts(self._now()), order.id, card_hash, ts(until)),
         )
 
     async def set_sms_seen(self, order_id: str, count: int) -> None:
@@ -195,7 +213,7 @@ class OrdersRepository(Repository):
         )
 
     async def mark_card_stale(self, order_id: str, retry_at: datetime) -> None:
-        """An edit of the card failed: redraw it (once, as it is then) at ``retry_at``."""
+        """Redraw the card (once, as it is then) at ``retry_at``, by the outbox."""
         await self._write(
             "UPDATE orders SET card_retry_at = ? WHERE id = ?", (ts(retry_at), order_id)
         )

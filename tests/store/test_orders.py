@@ -80,14 +80,27 @@ async def test_a_card_redraw_is_claimed_by_one_writer_and_given_back_if_it_faile
     store: Store,
 ) -> None:
     await store.save_order(make_order())
+    until = datetime(2030, 1, 1, tzinfo=UTC)
     # Two replicas saw the card showing nothing yet and want it to show "a": one edits.
-    claims = await asyncio.gather(*(store.claim_card_hash("ck1", None, "a") for _ in range(5)))
+    blank = await order_of(store, "ck1")
+    claims = await asyncio.gather(*(store.claim_card_hash(blank, "a", until) for _ in range(5)))
     assert sorted(claims) == [False] * 4 + [True]
-    assert (await order_of(store, "ck1")).card_hash == "a"
-    assert await store.claim_card_hash("ck1", "a", "b")
-    await store.restore_card_hash("ck1", "b", "a")  # that edit failed: the card still shows a
-    assert (await order_of(store, "ck1")).card_hash == "a"
-    assert not await store.claim_card_hash("ck1", "b", "c")  # from what it no longer shows
+    claimed = await order_of(store, "ck1")
+    # Until its edit is recorded, the claim holds the card's retry: were its replica to
+    # die now, the card would be due for a redraw then, not taken for drawn.
+    assert (claimed.card_hash, claimed.card_retry_at) == ("a", until)
+    await store.set_card_hash("ck1", "a")  # drawn
+    drawn = await order_of(store, "ck1")
+    assert (drawn.card_hash, drawn.card_retry_at) == ("a", None)
+    assert await store.claim_card_hash(drawn, "b", until)
+    retry = until + timedelta(seconds=10)
+    await store.restore_card_hash(drawn, "b", until, retry)  # that edit failed: it shows a
+    failed = await order_of(store, "ck1")
+    assert (failed.card_hash, failed.card_retry_at) == ("a", retry)
+    assert not await store.claim_card_hash(drawn, "c", until)  # from what no longer holds
+    assert await store.claim_card_hash(failed, "c", until)
+    await store.restore_card_hash(failed, "b", until, None)  # not the claim it made: kept
+    assert (await order_of(store, "ck1")).card_hash == "c"
 
 
 async def test_active_orders_until_the_final_outcome_is_announced(store: Store) -> None:
