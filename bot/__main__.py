@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import Final
 
 import uvloop
 from telegram import Bot
@@ -41,6 +42,16 @@ from bot.server import HttpServer
 from bot.services.accounts import SecretMismatchError
 from bot.startup import TokenRefusedError, polling_error, wait_for_telegram
 from bot.store import Store, StoreUnavailableError, open_store
+
+POLL_PAUSE: Final = 0.02
+"""Seconds between two ``getUpdates`` calls in long-polling mode.
+
+A call that finds updates waiting returns at once, so with no pause a busy bot fetches them
+about one per call, each call costing as much as a message sent. With 20 ms, a busy bot
+takes them in batches and an idle one still gets each update the moment it comes (the long
+poll is answered at once); an update that comes during the pause waits for it. Measured in
+``bench.throughput``, three interleaved pairs: 5-27 % less CPU per update.
+"""
 
 log = logging.getLogger("bot")
 
@@ -126,7 +137,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event
                 log.info("webhook mode: updates arrive at %s", settings.webhook_path)
             elif updater is not None:
                 await updater.start_polling(
-                    poll_interval=0.0,
+                    poll_interval=POLL_PAUSE,
                     timeout=10,
                     drop_pending_updates=False,
                     allowed_updates=ALLOWED_UPDATES,
