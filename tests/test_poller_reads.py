@@ -9,6 +9,7 @@ move only when the test says. Telegram is the strict fake, the store SQLite.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from bot.api import JiemaClient, Priority, RetryPolicy
 from bot.fakebotapi import ChatMessage, FakeBotApi
 from bot.i18n import get_translator
 from bot.outbox import Outbox
-from bot.poller import Poller
+from bot.poller import PHASE_STEP, Poller, _phase
 from bot.ratelimit import ChatRateLimiter
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.clock import ManualClock
@@ -274,3 +275,16 @@ async def test_a_revoked_key_stops_its_polling_and_is_told_once(world: World) ->
     user = world.telegram.user(ALICE, first_name=f"U{ALICE}")
     told = [m for m in user.messages if m.from_bot and "no longer accepts" in m.text]
     assert len(told) == 1
+
+
+def test_keys_share_a_few_places_spread_over_the_round_each_key_always_at_its_own() -> None:
+    places = {user_id: _phase(user_id, 3.0) for user_id in range(1000, 1300)}
+    assert places == {user_id: _phase(user_id, 3.0) for user_id in places}
+    assert all(0 <= place <= 0.9 * 3.0 for place in places.values())
+    steps = {round(place / PHASE_STEP) for place in places.values()}
+    assert all(
+        math.isclose(place, round(place / PHASE_STEP) * PHASE_STEP) for place in places.values()
+    )
+    # Polled together, a few keys share each wake-up of the loop; the steps fill the round.
+    assert 50 <= len(steps) <= int(0.9 * 3.0 / PHASE_STEP)
+    assert max(steps) * PHASE_STEP > 0.8 * 3.0
