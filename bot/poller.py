@@ -316,10 +316,12 @@ class Poller:
         if len(live) == 1:
             direct.add(live[0].id)
         else:
-            page = await self._api.orders(
-                key, limit=min(100, max(20, len(live))), priority=Priority.BACKGROUND
+            listed = await self._api.listed(
+                key,
+                {order.id for order in live},
+                limit=min(100, max(20, len(live))),
+                priority=Priority.BACKGROUND,
             )
-            listed = {item.id: item for item in page.items}
             for order in live:
                 item = listed.get(order.id)
                 if item is None:

@@ -19,7 +19,7 @@ import functools
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +46,7 @@ from bot.api.models import (
     OrderPage,
     Price,
     Service,
+    listed_orders,
     parse_items,
 )
 from bot.api.transport import Transport
@@ -199,6 +200,21 @@ class JiemaClient:
             params["status"] = status
         data = await self._get(key, "v1/orders", params=params, priority=priority)
         return OrderPage.from_api(data)
+
+    async def listed(
+        self,
+        key: ApiKey,
+        order_ids: Collection[str],
+        *,
+        limit: int = 20,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> dict[str, Order]:
+        """``GET /v1/orders``, the first page: which of ``order_ids`` it lists, as listed.
+
+        Only those entries are parsed (:func:`~bot.api.models.listed_orders`).
+        """
+        data = await self._get(key, "v1/orders", params={"limit": limit}, priority=priority)
+        return listed_orders(data, order_ids)
 
     # -- transport ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -271,6 +271,23 @@ class OrderPage:
             items=tuple(Order.from_api(item) for item in items),
             next_cursor=_opt(data, "nextCursor", str),
         )
+
+
+def listed_orders(data: Mapping[str, Any], order_ids: Collection[str]) -> dict[str, Order]:
+    """The entries of ``order_ids`` on a page of ``GET /v1/orders``, parsed, by id.
+
+    For the poller, which looks up a key's few watched orders in a page of twenty: the
+    other entries are neither parsed nor checked (building every :class:`Order` of the page
+    was 3 % of the bot's CPU under polling). A watched entry that is malformed raises.
+    """
+    items = _req(_object(data, "order page"), "items", list)
+    return {
+        entry["id"]: Order.from_api(entry)
+        for entry in items
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("id"), str)
+        and entry["id"] in order_ids
+    }
 
 
 def parse_items(data: Mapping[str, Any], name: str = "items") -> list[Mapping[str, Any]]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.api import Account, Country, Order, OrderPage, Price, Service, Sms
 from bot.api.errors import MalformedResponseError
-from bot.api.models import parse_cents, parse_items, parse_time
+from bot.api.models import listed_orders, parse_cents, parse_items, parse_time
 
 CREATED: dict[str, Any] = {
     "id": "ck123",
@@ -319,6 +319,26 @@ def test_order_page_parses_items_and_cursor() -> None:
 def test_order_page_rejects_malformed_pages(data: dict[str, Any]) -> None:
     with pytest.raises(MalformedResponseError):
         OrderPage.from_api(data)
+
+
+def test_listed_orders_parses_only_the_watched_entries_of_a_page() -> None:
+    page = {
+        "items": [
+            CREATED,
+            CREATED | {"id": "ck2", "status": "CANCELLED"},
+            {"id": "ck3"},  # malformed, but not watched: neither parsed nor checked
+            "ck4",
+            {"id": ["ck5"]},
+        ],
+        "nextCursor": "ck5",
+    }
+    listed = listed_orders(page, {"ck2", "ck9"})
+    assert list(listed) == ["ck2"]
+    assert listed["ck2"] == Order.from_api(CREATED | {"id": "ck2", "status": "CANCELLED"})
+    with pytest.raises(MalformedResponseError):
+        listed_orders(page, {"ck3"})  # a watched entry must be whole
+    with pytest.raises(MalformedResponseError):
+        listed_orders({"items": None}, {"ck2"})
 
 
 @pytest.mark.parametrize(
