@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from telegram import Update
@@ -14,12 +13,6 @@ from bot.fakebotapi import FakeBotApi
 from bot.handlers import common
 
 KEY = "jm_" + "S3cr3t" * 7
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST") as server:
-        yield server
 
 
 async def test_an_unexpected_error_is_logged_without_the_key_and_the_user_gets_an_apology(

@@ -3,10 +3,7 @@ back as what the bot sent, through getUpdates and through the webhook's parsing 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
-import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot import pressed
@@ -21,12 +18,6 @@ KEYBOARD = InlineKeyboardMarkup(
     ]
 )
 OTHER = InlineKeyboardMarkup([[InlineKeyboardButton("Telegram", callback_data="s:wa")]])
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
-        yield server
 
 
 async def pressed_update(telegram: FakeBotApi) -> Update:

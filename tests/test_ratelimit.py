@@ -18,11 +18,11 @@ from tests.e2e.harness import eventually
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
-        for user_id, name in ((1001, "Alice"), (2002, "Bob")):
-            server.user(user_id, first_name=name).chat.started = True
-        yield server
+def telegram(telegram: FakeBotApi) -> FakeBotApi:
+    """The shared fake, with Alice and Bob, who started the bot."""
+    for user_id, name in ((1001, "Alice"), (2002, "Bob")):
+        telegram.user(user_id, first_name=name).chat.started = True
+    return telegram
 
 
 @pytest.fixture

@@ -24,12 +24,6 @@ from tests.chaos.proxy import ChaosProxy, Fault
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
-        yield server
-
-
-@pytest.fixture
 async def proxy(telegram: FakeBotApi) -> AsyncIterator[ChaosProxy]:
     chaos = ChaosProxy(telegram.root, stall_seconds=1.0)
     await chaos.start()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from telegram import Bot, Message
 from telegram.error import BadRequest, TelegramError
@@ -55,12 +53,6 @@ async def test_a_message_sent_through_the_sending_request_is_still_a_message() -
     """PTB builds its ``Message`` from what is kept."""
     message = Message.de_json(SendingRequest.parse_json_payload(SENT)["result"], Bot("1:a"))
     assert (message.message_id, message.chat.id, message.text) == (7, 1, None)
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
-        yield server
 
 
 async def test_an_edit_through_the_sending_request_is_done_without_a_message_back(

@@ -36,14 +36,6 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot")
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def tg_proxy(telegram: FakeBotApi) -> AsyncIterator[ChaosProxy]:
     """Between the bot and the fake Bot API."""
     proxy = ChaosProxy(telegram.root, stall_seconds=TELEGRAM_TIMEOUT + 1.5)

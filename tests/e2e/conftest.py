@@ -24,14 +24,6 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
     await server.stop()
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot")
-    await server.start()
-    yield server
-    await server.stop()
-
-
 Deployment = BotProcess | InProcessBot
 
 

@@ -47,12 +47,6 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(token="123456:TEST", bot_username="jiema_test_bot") as server:
-        yield server
-
-
 def _print_logs(*processes: BotProcess | InProcessBot) -> None:
     """The bot logs, shown by pytest only when the test failed (captured output)."""
     for process in processes:
