@@ -68,6 +68,12 @@ class World:
         assert await self.store.save_order(order)
         return await self.reread(order_id)
 
+    async def card_behind(self) -> StoredOrder:
+        """An order whose card was posted, then the order got its SMS: a redraw is due."""
+        order = await self.order()
+        await self.notifier.post_card(order)
+        return await self.change(order.id, "RECEIVED")
+
     async def reread(self, order_id: str) -> StoredOrder:
         got = await self.store.get_order(order_id)
         assert got is not None
@@ -144,9 +150,7 @@ async def test_message_is_not_modified_is_not_an_error(world: World) -> None:
 async def test_a_failed_edit_leaves_the_card_stale_and_retried_only_when_due(
     world: World,
 ) -> None:
-    order = await world.order()
-    await world.notifier.post_card(order)
-    order = await world.change(order.id, "RECEIVED")
+    order = await world.card_behind()
     world.proxy.inject(Fault.BAD_GATEWAY, 1, match="editMessageText")
     await world.notifier.show_card(order)
     stale = await world.reread(order.id)
@@ -168,9 +172,7 @@ async def test_a_failed_edit_leaves_the_card_stale_and_retried_only_when_due(
 async def test_a_card_whose_replica_died_mid_edit_is_redrawn_when_its_claim_ends(
     world: World,
 ) -> None:
-    order = await world.order()
-    await world.notifier.post_card(order)
-    order = await world.change(order.id, "RECEIVED")
+    order = await world.card_behind()
     # The redraw is claimed, then its replica is killed while the edit is on its way.
     world.proxy.inject(Fault.STALL, 1, match="editMessageText")
     drawing = asyncio.create_task(world.notifier.show_card(order))
@@ -194,9 +196,7 @@ async def test_a_card_whose_replica_died_mid_edit_is_redrawn_when_its_claim_ends
 
 
 async def test_a_stale_card_is_redrawn_at_once_when_its_user_presses_it(world: World) -> None:
-    order = await world.order()
-    await world.notifier.post_card(order)
-    order = await world.change(order.id, "RECEIVED")
+    order = await world.card_behind()
     world.proxy.inject(Fault.BAD_GATEWAY, 1, match="editMessageText")
     await world.notifier.show_card(order)
     edits = world.edits()
@@ -206,9 +206,7 @@ async def test_a_stale_card_is_redrawn_at_once_when_its_user_presses_it(world: W
 
 
 async def test_flood_control_on_an_edit_waits_telegrams_retry_after(world: World) -> None:
-    order = await world.order()
-    await world.notifier.post_card(order)
-    order = await world.change(order.id, "RECEIVED")
+    order = await world.card_behind()
     world.proxy.inject(Fault.TOO_MANY, 1, match="editMessageText")
     await world.notifier.show_card(order)
     stale = await world.reread(order.id)
