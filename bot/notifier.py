@@ -46,6 +46,15 @@ log = logging.getLogger(__name__)
 CARD_RETRY = timedelta(seconds=10)
 """How long a stale card waits before the outbox redraws it (after a failed edit)."""
 
+CARD_CLAIM = timedelta(minutes=1)
+"""The lease of a claimed card edit: past it, any replica's outbox redraws the card.
+
+Longer than an edit can wait for the chat's pace behind a bulk buyer's codes (about one a
+second) and Telegram's timeout, so that no other replica edits the card meanwhile (two
+replicas sending in one chat at once would meet Telegram's flood limit); a card whose
+replica died before recording its edit is redrawn at most this late.
+"""
+
 
 _FINGERPRINTS_KEPT = 100_000
 """Card fingerprints remembered at most (one per watched order; all forgotten past it)."""
@@ -293,7 +302,7 @@ class TelegramNotifier:
         # A card due for a retry is edited even if its hash matches: the claim of a
         # replica that died before recording its edit (or an edit that did happen before
         # its failure was recorded, which Telegram then refuses as unchanged).
-        until = self._clock() + self._card_retry
+        until = self._clock() + CARD_CLAIM
         if not await self._store.claim_card_hash(order, fingerprint, until):
             return  # another replica is drawing (or drew) this very change
         screen = await self._render_card(t, order)

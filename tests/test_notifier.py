@@ -19,7 +19,7 @@ from bot.api import Sms
 from bot.fakebotapi import ChatMessage, FakeBotApi, FakeUser
 from bot.i18n import get_translator
 from bot.metrics import Metrics
-from bot.notifier import CARD_RETRY, TelegramNotifier
+from bot.notifier import CARD_CLAIM, CARD_RETRY, TelegramNotifier
 from bot.ratelimit import ChatRateLimiter
 from bot.store import Store, StoredOrder
 from bot.telegram_outcome import Sent
@@ -184,7 +184,9 @@ async def test_a_card_whose_replica_died_mid_edit_is_redrawn_when_its_claim_ends
     assert world.notifier.card_is_current(claimed, "en")  # another may still be drawing
     await world.notifier.show_card(claimed)
     assert world.edits() == 0
-    world.clock.advance(CARD_RETRY.total_seconds())
+    world.clock.advance(CARD_CLAIM.total_seconds() - 1)
+    assert await world.store.stale_cards(world.clock.now) == []  # still drawing, maybe
+    world.clock.advance(1)
     [due] = await world.store.stale_cards(world.clock.now)  # the outbox's sweep finds it
     assert not world.notifier.card_is_current(due, "en")
     await world.notifier.show_card(due)

@@ -8,6 +8,8 @@ import random
 from datetime import UTC, datetime
 from functools import partial
 
+import pytest
+
 from bot.fakebotapi import FakeBotApi, FakeUser
 from bot.sandbox import SandboxServer
 from bot.store import Store
@@ -20,6 +22,7 @@ async def _link(user: FakeUser, key: str) -> None:
     await user.wait_for_message(lambda m: "Key linked" in m.text)
 
 
+@pytest.mark.timeout(240)  # a card whose edit a kill left claimed waits out its lease
 async def test_sigkill_during_buying_and_polling_loses_nothing(
     deployment: BotProcess, telegram: FakeBotApi, sandbox: SandboxServer
 ) -> None:
@@ -67,8 +70,12 @@ async def test_sigkill_during_buying_and_polling_loses_nothing(
     def carded(phone: str) -> bool:
         return any(m.from_bot and "📱" in m.text and phone in m.text for m in alice.messages)
 
+    # A kill between claiming a card's edit and recording it leaves the card to be redrawn
+    # when the claim's lease ends (CARD_CLAIM, a minute; the outbox looks every round).
     for order in sandbox_orders(sandbox, key):
-        await eventually(partial(carded, order["phone"]), what=f"the card of {order['id']}")
+        await eventually(
+            partial(carded, order["phone"]), within=75, what=f"the card of {order['id']}"
+        )
     # What a kill may leave behind, and the restarted bot copes with: Telegram asking it to
     # slow down (it does not know how fast its predecessor was sending; PTB waits and
     # retries), and a card edit the killed process made but never recorded (redrawn once,
