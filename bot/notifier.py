@@ -257,10 +257,10 @@ class TelegramNotifier:
 
         True when the card on screen already shows ``order`` as it renders now, and also
         while a stale card waits for its retry, or while an edit claimed for it is under
-        way (the outbox redraws it when due). Lets the poller
-        skip the locked re-read and redraw of the many cards that did not change in a tick
-        (only the countdown moves them, every few minutes), and keeps it from retrying a
-        failed edit every tick while Telegram is down.
+        way (the outbox redraws it when due). Lets the poller skip the locked re-read and
+        redraw of the many cards that did not change in a tick (only the countdown moves
+        them, every few minutes), and keeps it from retrying a failed edit every tick while
+        Telegram is down.
         """
         if order.card_retry_at is not None:
             return order.card_retry_at > self._clock()
