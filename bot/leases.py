@@ -16,12 +16,9 @@ from datetime import timedelta
 from typing import Final
 
 from bot.metrics import Metrics
-from bot.store import Store
+from bot.store import POLL_PREFIX, Store
 
-__all__ = ["LEASE_TTL", "POLL_PREFIX", "PollLeases"]
-
-POLL_PREFIX: Final = "poll:"
-"""Lease names of keys being polled: ``poll:<telegram user id>`` (one key per user)."""
+__all__ = ["LEASE_TTL", "PollLeases"]
 LEASE_TTL: Final = timedelta(seconds=10)
 """A killed replica's keys are taken over within this plus one round (the issue asks 15 s)."""
 

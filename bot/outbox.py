@@ -97,12 +97,13 @@ class Outbox:
         self._again: set[int] = set()
 
     async def resend_pending(self) -> None:
-        """Start sending whatever is due (codes, stale cards) to every reachable chat.
+        """Start sending whatever is due (codes, stale cards) to every reachable chat that
+        no other live replica polls (see :meth:`Store.users_with_due_sends`).
 
         Returns at once: each chat is served by its own task, so one chat's stalled send
         never holds up another's code.
         """
-        for user_id in await self._store.users_with_due_sends(self._clock()):
+        for user_id in await self._store.users_with_due_sends(self._clock(), self._replica):
             self.kick(user_id)
 
     def kick(self, user_id: int) -> None:

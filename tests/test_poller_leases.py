@@ -17,12 +17,11 @@ from telegram.ext import ExtBot
 
 from bot.api import JiemaClient
 from bot.fakebotapi import FakeBotApi
-from bot.leases import POLL_PREFIX
 from bot.poller import Poller
 from bot.sandbox import SandboxConfig, SandboxServer
 from bot.sandbox.stats import RequestRecord
 from bot.services.accounts import AccountService
-from bot.store import Store
+from bot.store import POLL_PREFIX, Store
 from bot.vault import KeyVault, generate_secret
 from tests.e2e.harness import eventually
 from tests.polling import WallClock, buy, make_poller, tg_country

@@ -21,7 +21,7 @@ from typing import Final
 from prometheus_client import Counter
 
 from bot.metrics import Metrics
-from bot.store import Store, StoreUnavailableError
+from bot.store import POLL_PREFIX, Store, StoreUnavailableError
 from bot.store.console import UserCounts
 
 __all__ = [
@@ -159,7 +159,7 @@ class AdminService:
             out.append(
                 ReplicaLeases(
                     replica_id=replica,
-                    polls=sum(name.startswith("poll:") for name in names),
+                    polls=sum(name.startswith(POLL_PREFIX) for name in names),
                     serving=sum(name.startswith("user:") for name in names),
                     jobs=tuple(name for name in names if name.startswith("job:")),
                     this_one=replica == self._replica,

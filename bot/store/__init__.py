@@ -1,5 +1,6 @@
 """Storage layer: users, orders, SMS deliveries and purchases, on SQLite or PostgreSQL."""
 
+from bot.store.coordination import POLL_PREFIX
 from bot.store.db import Database, SqliteDatabase
 from bot.store.errors import StoreUnavailableError
 from bot.store.models import (
@@ -23,6 +24,7 @@ from bot.store.store import PURCHASE_TTL, Clock, FavouriteAdded, Store, open_sto
 __all__ = [
     "FINAL_STATUSES",
     "OPEN_SWAP_STATES",
+    "POLL_PREFIX",
     "PURCHASE_TTL",
     "WAIT_BOUNDS",
     "Alert",

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from bot.store.base import Repository, ts
 
-__all__ = ["CoordinationRepository"]
+__all__ = ["POLL_PREFIX", "CoordinationRepository"]
+
+POLL_PREFIX: Final = "poll:"
+"""Lease names of keys being polled: ``poll:<telegram user id>`` (one key per user)."""
 
 
 class CoordinationRepository(Repository):

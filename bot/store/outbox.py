@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bot.store.base import Repository, dt, opt_dt, opt_ts, ts
+from bot.store.coordination import POLL_PREFIX
 from bot.store.db import Row
 from bot.store.models import Delivery, DeliveryState
 
@@ -26,6 +27,23 @@ _CHAT_QUEUE: Final = (
 _CHAT_QUEUE_LOCKED: Final = _CHAT_QUEUE + " FOR UPDATE OF d"
 """The same, rows locked: PostgreSQL runs writers concurrently (SQLite's BEGIN IMMEDIATE
 already serializes them)."""
+_DUE_SENDS: Final = (
+    "SELECT user_id FROM ("
+    " SELECT o.user_id AS user_id, MIN(COALESCE(d.received_at, d.created_at)) AS first"
+    " FROM sms_deliveries d JOIN orders o ON o.id = d.order_id"
+    " JOIN users u ON u.telegram_id = o.user_id"
+    " WHERE d.state = 'pending' AND d.given_up = 0 AND u.chat_active = 1"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+    " AND (d.claimed_until IS NULL OR d.claimed_until <= ?)"
+    " GROUP BY o.user_id"
+    " UNION ALL"
+    " SELECT o.user_id, '~' FROM orders o JOIN users u ON u.telegram_id = o.user_id"
+    " WHERE o.card_retry_at IS NOT NULL AND o.card_retry_at <= ? AND u.chat_active = 1"
+    ") due WHERE NOT EXISTS (SELECT 1 FROM leases l"
+    " WHERE l.name = ? || CAST(due.user_id AS TEXT) AND l.holder <> ? AND l.expires_at > ?)"
+    " ORDER BY first"
+)
+"""Users with codes due (earliest SMS first) or stale cards, not polled by another replica."""
 
 
 def _delivery(row: Row) -> Delivery:
@@ -207,23 +225,17 @@ class OutboxRepository(Repository):
             (ts(now), ts(now), ts(now - within)),
         )
 
-    async def users_with_due_sends(self, now: datetime) -> list[int]:
-        """Reachable users with codes due or stale cards to redraw, earliest SMS first."""
+    async def users_with_due_sends(self, now: datetime, replica: str) -> list[int]:
+        """Reachable users with codes due or stale cards to redraw, earliest SMS first.
+
+        Users whose key another live replica polls are left out: that replica sends their
+        codes, one at a time at the chat's pace, so the ones still waiting their turn look
+        due. A second sender would keep a pace of its own, and the two together would
+        outrun Telegram's limit for the chat. Once the holder dies its lease expires, and
+        the replica that takes the key over sends what was left.
+        """
         at = ts(now)
-        rows = await self._fetch(
-            "SELECT o.user_id AS user_id, MIN(COALESCE(d.received_at, d.created_at)) AS first"
-            " FROM sms_deliveries d JOIN orders o ON o.id = d.order_id"
-            " JOIN users u ON u.telegram_id = o.user_id"
-            " WHERE d.state = 'pending' AND d.given_up = 0 AND u.chat_active = 1"
-            " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-            " AND (d.claimed_until IS NULL OR d.claimed_until <= ?)"
-            " GROUP BY o.user_id"
-            " UNION ALL"
-            " SELECT o.user_id, '~' FROM orders o JOIN users u ON u.telegram_id = o.user_id"
-            " WHERE o.card_retry_at IS NOT NULL AND o.card_retry_at <= ? AND u.chat_active = 1"
-            " ORDER BY 2",
-            (at, at, at),
-        )
+        rows = await self._fetch(_DUE_SENDS, (at, at, at, POLL_PREFIX, replica, at))
         return list(dict.fromkeys(int(row["user_id"]) for row in rows))
 
     async def give_up_delivery(self, order_id: str, position: int) -> None:

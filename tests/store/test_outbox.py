@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.store import Store
+from bot.store import POLL_PREFIX, Store
 from tests.store.conftest import OTHER_USER, USER, FakeClock, make_order, order_of
 
 NOW = datetime(2026, 5, 22, 8, 15, tzinfo=UTC)
@@ -85,7 +85,7 @@ async def test_the_claims_of_a_replica_that_stopped_beating_end_with_it(
     await store.heartbeat("live")
     assert await store.expire_claims_of_dead_replicas(timedelta(seconds=10)) == 2
     clock.advance(timedelta(seconds=1))  # the survivor's next round
-    assert await store.users_with_due_sends(clock()) == [USER]
+    assert await store.users_with_due_sends(clock(), "live") == [USER]
     again = await store.claim_due_deliveries("live", clock(), lease, user_id=USER)
     assert [(d.body, d.doubtful) for d in again] == [("a", 1), ("b", 1)]
     assert await store.claim_due_deliveries("live", clock(), lease, user_id=OTHER_USER) == []
@@ -95,9 +95,9 @@ async def test_nothing_is_claimed_for_a_blocked_chat_until_it_is_back(store: Sto
     await _with_sms(store, "a")
     await store.set_chat_active(USER, False)
     assert await store.claim_due_deliveries("r1", NOW, LEASE, user_id=USER) == []
-    assert await store.users_with_due_sends(NOW) == []
+    assert await store.users_with_due_sends(NOW, "r1") == []
     await store.set_chat_active(USER, True)
-    assert await store.users_with_due_sends(NOW) == [USER]
+    assert await store.users_with_due_sends(NOW, "r1") == [USER]
 
 
 async def test_users_with_due_sends_come_in_sms_order_then_stale_cards(store: Store) -> None:
@@ -106,7 +106,22 @@ async def test_users_with_due_sends_come_in_sms_order_then_stale_cards(store: St
     assert await store.claim_delivery("ck1", 0, "early", NOW - timedelta(hours=1))
     await store.save_order(make_order("ck3", OTHER_USER))
     await store.mark_card_stale("ck3", NOW)
-    assert await store.users_with_due_sends(NOW) == [USER, OTHER_USER]
+    assert await store.users_with_due_sends(NOW, "r1") == [USER, OTHER_USER]
+
+
+async def test_a_chat_whose_key_another_live_replica_polls_is_left_to_it(
+    store: Store, clock: FakeClock
+) -> None:
+    await _with_sms(store, "a", "b")
+    await store.save_order(make_order("ck3", OTHER_USER))
+    await store.mark_card_stale("ck3", clock())
+    ttl = timedelta(seconds=10)
+    for user_id in (USER, OTHER_USER):
+        assert await store.acquire_lease(f"{POLL_PREFIX}{user_id}", "holder", ttl)
+    assert await store.users_with_due_sends(clock(), "other") == []
+    assert await store.users_with_due_sends(clock(), "holder") == [USER, OTHER_USER]
+    clock.advance(ttl + timedelta(seconds=1))  # the holder died; whoever takes its keys sends
+    assert await store.users_with_due_sends(clock(), "other") == [USER, OTHER_USER]
 
 
 async def test_a_stale_card_is_due_at_its_retry_time_and_cleared_by_a_redraw(
