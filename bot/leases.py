@@ -43,7 +43,8 @@ class PollLeases:
         on_replicas: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
-        self._replica = replica_id
+        self.replica_id = replica_id
+        """This process's name in the leases table (the holder of its leases)."""
         self._metrics = metrics
         self._lease_ttl = lease_ttl
         self._on_replicas = on_replicas
@@ -52,7 +53,7 @@ class PollLeases:
 
     async def join(self) -> None:
         """Announce this replica and tell ``on_replicas`` how many are live, taking nothing."""
-        await self._store.heartbeat(self._replica)
+        await self._store.heartbeat(self.replica_id)
         replicas = len(await self._store.live_replicas(self._lease_ttl))
         if self._on_replicas is not None:
             self._on_replicas(max(1, replicas))
@@ -63,8 +64,8 @@ class PollLeases:
         The sends a dead replica (silent for a lease TTL) had claimed are freed for the
         others: its keys are theirs now, and so are their codes.
         """
-        await self._store.heartbeat(self._replica)
-        held = await self._store.renew_leases(self._replica, self._lease_ttl)
+        await self._store.heartbeat(self.replica_id)
+        held = await self._store.renew_leases(self.replica_id, self._lease_ttl)
         await self._store.expire_claims_of_dead_replicas(self._lease_ttl)
         return held
 
@@ -100,7 +101,7 @@ class PollLeases:
         self.mine = mine
         if done or extra:
             await self._store.release_leases(
-                self._replica, [f"{POLL_PREFIX}{user_id}" for user_id in (*done, *extra)]
+                self.replica_id, [f"{POLL_PREFIX}{user_id}" for user_id in (*done, *extra)]
             )
         taken: set[int] = set()
         if len(mine) < share:
@@ -110,7 +111,7 @@ class PollLeases:
                 if len(mine) >= share:
                     break
                 name = f"{POLL_PREFIX}{user_id}"
-                if await self._store.acquire_lease(name, self._replica, self._lease_ttl):
+                if await self._store.acquire_lease(name, self.replica_id, self._lease_ttl):
                     mine.add(user_id)
                     taken.add(user_id)
         self._metrics.leased_keys.set(len(mine))
@@ -122,5 +123,5 @@ class PollLeases:
         Raises:
             StoreUnavailableError: the database is unavailable (the leases then expire).
         """
-        await self._store.release_leases(self._replica)
-        await self._store.drop_replica(self._replica)
+        await self._store.release_leases(self.replica_id)
+        await self._store.drop_replica(self.replica_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.store.base import Repository, dt, opt_dt, opt_ts, ts
+from bot.store.coordination import POLL_PREFIX
 from bot.store.db import Row
 from bot.store.models import StoredOrder
 
@@ -231,16 +232,43 @@ class OrdersRepository(Repository):
         )
         return [order_of_row(row) for row in rows]
 
-    async def active_orders(self) -> list[StoredOrder]:
-        """Orders the poller still has work on: not final, or final but not yet announced."""
-        # The WHERE clause repeats the partial index ``orders_open`` (migration 1) verbatim
-        # so that SQLite uses it; the statuses are those of FINAL_STATUSES.
-        rows = await self._fetch(
-            "SELECT * FROM orders"
-            " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0"
-            " ORDER BY created_at"
-        )
+    async def active_orders(self, *, polled_by: str | None = None) -> list[StoredOrder]:
+        """Orders the poller still has work on: not final, or final but not yet announced.
+
+        Args:
+            polled_by: Only those of the keys whose poll lease this replica holds: each
+                replica of a fleet reads and parses its own share, not every order.
+        """
+        if polled_by is None:
+            # The WHERE clause repeats the partial index ``orders_open`` (migration 1)
+            # verbatim so that SQLite uses it; the statuses are those of FINAL_STATUSES.
+            rows = await self._fetch(
+                "SELECT * FROM orders"
+                " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0"
+                " ORDER BY created_at"
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT o.* FROM leases l JOIN orders o"
+                " ON o.user_id = CAST(substr(l.name, ?) AS BIGINT)"
+                " WHERE l.holder = ? AND l.expires_at > ? AND substr(l.name, 1, ?) = ?"
+                " AND (o.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')"
+                " OR o.final_notified = 0)"
+                " ORDER BY o.created_at",
+                (len(POLL_PREFIX) + 1, polled_by, ts(self._now()), len(POLL_PREFIX), POLL_PREFIX),
+            )
         return [order_of_row(row) for row in rows]
+
+    async def active_order_users(self) -> dict[int, int]:
+        """The users with active orders (see :meth:`active_orders`), each with how many."""
+        # Materialized: else SQLite groups along ``orders_by_user``, through every order ever
+        # made, instead of reading the open ones from ``orders_open``.
+        rows = await self._fetch(
+            "WITH open AS MATERIALIZED (SELECT user_id FROM orders"
+            " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0)"
+            " SELECT user_id, COUNT(*) AS n FROM open GROUP BY user_id"
+        )
+        return {int(row["user_id"]): int(row["n"]) for row in rows}
 
     async def active_orders_for_user(self, user_id: int) -> list[StoredOrder]:
         rows = await self._fetch(

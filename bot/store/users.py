@@ -10,6 +10,7 @@ from datetime import UTC, timedelta
 from typing import Any, Final
 
 from bot.store.base import Repository, dt, opt_dt, ts
+from bot.store.coordination import POLL_PREFIX
 from bot.store.db import Row
 from bot.store.models import User
 
@@ -110,12 +111,14 @@ class UsersRepository(Repository):
         row = await self._fetch_one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
         return None if row is None else _user(row)
 
-    async def users_with_active_orders(self) -> dict[int, User]:
-        """The users the poller watches (those with orders ``active_orders`` returns), by id:
-        one query for a whole round instead of one per key."""
+    async def users_polled_by(self, replica: str) -> dict[int, User]:
+        """The users whose keys ``replica`` polls (holds the poll lease of), by id: one query
+        for a whole round instead of one per key."""
         rows = await self._fetch(
-            "SELECT * FROM users WHERE telegram_id IN (SELECT user_id FROM orders"
-            " WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0)"
+            "SELECT u.* FROM leases l JOIN users u"
+            " ON u.telegram_id = CAST(substr(l.name, ?) AS BIGINT)"
+            " WHERE l.holder = ? AND l.expires_at > ? AND substr(l.name, 1, ?) = ?",
+            (len(POLL_PREFIX) + 1, replica, ts(self._now()), len(POLL_PREFIX), POLL_PREFIX),
         )
         return {row["telegram_id"]: _user(row) for row in rows}
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.store import Store
+from bot.store import POLL_PREFIX, Store
 
 from .conftest import OTHER_USER, USER, Backend, FakeClock, make_order, user_of
 
@@ -191,6 +191,30 @@ async def test_concurrent_claims_of_one_update(backend: Backend, store: Store) -
         await second.close()
     assert results.count("claimed") == 1
     assert results.count("busy") == 49
+
+
+async def test_a_replica_reads_the_orders_and_users_of_the_keys_it_polls(
+    store: Store, clock: FakeClock
+) -> None:
+    big = 8_000_000_000  # Telegram ids pass 2**32
+    await store.ensure_user(big, None)
+    await store.save_order(make_order("a"))
+    await store.save_order(make_order("b", status="COMPLETED"))  # final, not yet announced
+    await store.save_order(make_order("c", status="CANCELLED"))
+    await store.mark_final_notified("c")
+    await store.save_order(make_order("d", OTHER_USER))
+    await store.save_order(make_order("e", big))
+    assert await store.active_order_users() == {USER: 2, OTHER_USER: 1, big: 1}
+    assert await store.acquire_lease(f"{POLL_PREFIX}{USER}", "r1", TTL)
+    assert await store.acquire_lease(f"{POLL_PREFIX}{big}", "r1", TTL)
+    assert await store.acquire_lease(f"{POLL_PREFIX}{OTHER_USER}", "r2", TTL)
+    assert await store.acquire_lease(f"user:{OTHER_USER}", "r1", TTL)  # not a poll lease
+    assert {o.id for o in await store.active_orders(polled_by="r1")} == {"a", "b", "e"}
+    assert set(await store.users_polled_by("r1")) == {USER, big}
+    assert {o.id for o in await store.active_orders(polled_by="r2")} == {"d"}
+    clock.advance(TTL + timedelta(seconds=1))  # r1 stopped renewing: nothing is its now
+    assert await store.active_orders(polled_by="r1") == []
+    assert await store.users_polled_by("r1") == {}
 
 
 # -- counts ---------------------------------------------------------------------------------
