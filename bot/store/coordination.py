@@ -4,15 +4,26 @@ on webhook updates so that a redelivered update is handled once."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from bot.store.base import Repository, ts
 
-__all__ = ["POLL_PREFIX", "CoordinationRepository"]
+__all__ = ["POLLED_BY", "POLL_PREFIX", "CoordinationRepository", "polled_by_args"]
 
 POLL_PREFIX: Final = "poll:"
 """Lease names of keys being polled: ``poll:<telegram user id>`` (one key per user)."""
+POLLED_BY: Final = (
+    "SELECT CAST(substr(name, ?) AS BIGINT) FROM leases"
+    " WHERE holder = ? AND expires_at > ? AND substr(name, 1, ?) = ?"
+)
+"""A subquery: the ids of the users whose keys a replica polls (its live poll leases), read
+along ``leases_by_holder``; its arguments are :func:`polled_by_args`."""
+
+
+def polled_by_args(replica: str, now: datetime) -> tuple[object, ...]:
+    """The arguments of :data:`POLLED_BY` for ``replica`` at ``now``."""
+    return (len(POLL_PREFIX) + 1, replica, ts(now), len(POLL_PREFIX), POLL_PREFIX)
 
 
 class CoordinationRepository(Repository):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.store.base import Repository, dt, opt_dt, opt_ts, ts
-from bot.store.coordination import POLL_PREFIX
+from bot.store.coordination import POLLED_BY, polled_by_args
 from bot.store.db import Row
 from bot.store.models import StoredOrder
 
@@ -249,13 +249,10 @@ class OrdersRepository(Repository):
             )
         else:
             rows = await self._fetch(
-                "SELECT o.* FROM leases l JOIN orders o"
-                " ON o.user_id = CAST(substr(l.name, ?) AS BIGINT)"
-                " WHERE l.holder = ? AND l.expires_at > ? AND substr(l.name, 1, ?) = ?"
-                " AND (o.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')"
-                " OR o.final_notified = 0)"
-                " ORDER BY o.created_at",
-                (len(POLL_PREFIX) + 1, polled_by, ts(self._now()), len(POLL_PREFIX), POLL_PREFIX),
+                f"SELECT * FROM orders WHERE user_id IN ({POLLED_BY})"  # noqa: S608 (constant)
+                " AND (status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') OR final_notified = 0)"
+                " ORDER BY created_at",
+                polled_by_args(polled_by, self._now()),
             )
         return [order_of_row(row) for row in rows]
 

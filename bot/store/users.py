@@ -10,7 +10,7 @@ from datetime import UTC, timedelta
 from typing import Any, Final
 
 from bot.store.base import Repository, dt, opt_dt, ts
-from bot.store.coordination import POLL_PREFIX
+from bot.store.coordination import POLLED_BY, polled_by_args
 from bot.store.db import Row
 from bot.store.models import User
 
@@ -115,10 +115,8 @@ class UsersRepository(Repository):
         """The users whose keys ``replica`` polls (holds the poll lease of), by id: one query
         for a whole round instead of one per key."""
         rows = await self._fetch(
-            "SELECT u.* FROM leases l JOIN users u"
-            " ON u.telegram_id = CAST(substr(l.name, ?) AS BIGINT)"
-            " WHERE l.holder = ? AND l.expires_at > ? AND substr(l.name, 1, ?) = ?",
-            (len(POLL_PREFIX) + 1, replica, ts(self._now()), len(POLL_PREFIX), POLL_PREFIX),
+            f"SELECT * FROM users WHERE telegram_id IN ({POLLED_BY})",  # noqa: S608 (constant)
+            polled_by_args(replica, self._now()),
         )
         return {row["telegram_id"]: _user(row) for row in rows}
 
